@@ -1,0 +1,619 @@
+"""The wire contract shared by the rse client and server.
+
+Every frame is a JSON object whose ``t`` field names its type; the other
+fields use short wire names (``g`` for a group id, ``x`` for text, ...) to keep
+frames small on thin links. Each frame type is a frozen dataclass here whose
+fields map to wire names through ``wire()``; ``decode_*`` turns text into one
+typed frame or raises :class:`ProtocolError`, ``encode`` does the reverse.
+
+This module is stdlib only: the server and the headless client both import it.
+docs/protocol.md documents every frame and error code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar, Union
+
+PROTOCOL_VERSION = 1
+
+#: The largest integer a frame may carry (JSON numbers are doubles elsewhere).
+MAX_INT = 2**53 - 1
+#: Client write ids: 1 to 64 characters from this alphabet (UUIDs, ULIDs, ...).
+CID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+MAX_CID_LEN = 64
+
+
+class ErrorCode(StrEnum):
+    """Typed error codes carried by ``err`` frames."""
+
+    BAD_FRAME = "bad_frame"  # not JSON, not an object, not UTF-8
+    UNKNOWN_TYPE = "unknown_type"  # ``t`` names no request
+    BAD_FIELD = "bad_field"  # a field is missing or has the wrong type
+    TOO_BIG = "too_big"  # the frame exceeds the server's frame limit
+    TOO_LONG = "too_long"  # a text exceeds its length limit
+    VERSION = "version"  # protocol version not supported
+    AUTH_REQUIRED = "auth_required"  # request needs an authenticated connection
+    AUTH_FAILED = "auth_failed"  # bad token, name or password
+    INVITE_INVALID = "invite_invalid"  # unknown, used or expired invitation
+    NAME_TAKEN = "name_taken"  # user or group name already in use
+    NOT_FOUND = "not_found"  # unknown id, or one the user may not see
+    FORBIDDEN = "forbidden"  # the user may see it but not do this
+    RATE_LIMITED = "rate_limited"  # slow down; ``ra`` says for how many seconds
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    INTERNAL = "internal"  # the server failed; the request may be retried
+
+
+class ProtocolError(Exception):
+    """A request the server refuses, or a frame either side cannot decode."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        request_id: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+F = TypeVar("F")
+
+
+def wire(name: str, default: Any = dataclasses.MISSING) -> Any:
+    """Declare a dataclass field carried on the wire under ``name``."""
+    return field(default=default, metadata={"wire": name})
+
+
+@typing.dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(wire,))
+def frame(cls: type[F]) -> type[F]:
+    """Make ``cls`` a frame: a frozen, keyword-only, slotted dataclass."""
+    return dataclass(frozen=True, kw_only=True, slots=True)(cls)
+
+
+# --------------------------------------------------------------------------
+# Nested records (no ``t``): used inside replies.
+
+
+@frame
+class TokenInfo:
+    token_id: int = wire("id")
+    created: int = wire("ct")
+    last_used: int | None = wire("lu", default=None)
+    current: bool = wire("cur", default=False)
+
+
+@frame
+class GroupInfo:
+    group: int = wire("g")
+    name: str = wire("n")
+    member: bool = wire("m", default=False)
+    members: int = wire("mc", default=0)
+    head: int = wire("h", default=0)  # newest sequence number in the group
+
+
+@frame
+class UserInfo:
+    user: int = wire("u")
+    name: str = wire("n")
+
+
+# --------------------------------------------------------------------------
+# Events: stored changes, pushed live and replayed on sync.
+
+
+@frame
+class Event:
+    """Base of every stored change; ``seq`` is server-wide and increasing."""
+
+    TYPE: ClassVar[str] = ""
+    seq: int = wire("s")
+
+
+@frame
+class ChatEvent(Event):
+    TYPE: ClassVar[str] = "c"
+    group: int = wire("g")
+    user: int = wire("u")
+    ts: int = wire("ts")
+    text: str = wire("x")
+
+
+@frame
+class PostEvent(Event):
+    TYPE: ClassVar[str] = "p"
+    group: int = wire("g")
+    user: int = wire("u")
+    ts: int = wire("ts")
+    text: str = wire("x")
+
+
+@frame
+class GroupEvent(Event):
+    """A group was created."""
+
+    TYPE: ClassVar[str] = "g"
+    group: int = wire("g")
+    user: int = wire("u")
+    ts: int = wire("ts")
+    name: str = wire("n")
+
+
+@frame
+class JoinEvent(Event):
+    TYPE: ClassVar[str] = "j"
+    group: int = wire("g")
+    user: int = wire("u")
+
+
+@frame
+class LeaveEvent(Event):
+    TYPE: ClassVar[str] = "l"
+    group: int = wire("g")
+    user: int = wire("u")
+
+
+AnyEvent = ChatEvent | PostEvent | GroupEvent | JoinEvent | LeaveEvent
+EVENTS: Mapping[str, type[Event]] = {
+    cls.TYPE: cls for cls in (ChatEvent, PostEvent, GroupEvent, JoinEvent, LeaveEvent)
+}
+#: History kinds a ``hist`` request may ask for.
+HISTORY_KINDS = frozenset({ChatEvent.TYPE, PostEvent.TYPE})
+
+
+# --------------------------------------------------------------------------
+# Replies: the body of a ``{"t": "r", "i": ...}`` frame.
+
+
+@frame
+class Reply:
+    request_id: int = wire("i")
+
+
+@frame
+class Done(Reply):
+    pass
+
+
+@frame
+class Welcome(Reply):
+    version: int = wire("v")
+    head: int = wire("h")
+    user: int | None = wire("u", default=None)
+    name: str | None = wire("n", default=None)
+
+
+@frame
+class AuthOk(Reply):
+    token: str = wire("tok")
+    user: int = wire("u")
+    name: str = wire("n")
+
+
+@frame
+class WriteOk(Reply):
+    seq: int = wire("s")
+    ts: int | None = wire("ts", default=None)
+    group: int | None = wire("g", default=None)
+
+
+@frame
+class SyncDone(Reply):
+    head: int = wire("h")
+
+
+@frame
+class TokenList(Reply):
+    tokens: list[TokenInfo] = wire("l")
+
+
+@frame
+class GroupList(Reply):
+    groups: list[GroupInfo] = wire("l")
+
+
+@frame
+class MemberList(Reply):
+    users: list[int] = wire("l")
+
+
+@frame
+class UserList(Reply):
+    users: list[UserInfo] = wire("l")
+
+
+@frame
+class Page(Reply):
+    events: list[Event] = wire("e")
+    more: bool = wire("m", default=False)
+
+
+# --------------------------------------------------------------------------
+# Server pushes besides events and replies.
+
+
+@frame
+class Batch:
+    """Events replayed by ``sync``, in sequence order."""
+
+    TYPE: ClassVar[str] = "b"
+    events: list[Event] = wire("e")
+
+
+@frame
+class Gap:
+    """Events after ``since`` up to ``upto`` were skipped: fetch with ``hist``."""
+
+    TYPE: ClassVar[str] = "gap"
+    since: int = wire("s")
+    upto: int = wire("z")
+
+
+@frame
+class ErrorFrame:
+    TYPE: ClassVar[str] = "err"
+    code: str = wire("e")
+    message: str = wire("m")
+    request_id: int | None = wire("i", default=None)
+    retry_after: float | None = wire("ra", default=None)
+
+
+# --------------------------------------------------------------------------
+# Requests (client to server).
+
+
+@frame
+class Request:
+    TYPE: ClassVar[str] = ""
+    REPLY: ClassVar[type[Reply]] = Done
+    #: Writes carry a client id and are idempotent.
+    WRITE: ClassVar[bool] = False
+    #: Allowed before the connection is authenticated.
+    ANONYMOUS: ClassVar[bool] = False
+    request_id: int = wire("i")
+
+
+@frame
+class WriteRequest(Request):
+    WRITE: ClassVar[bool] = True
+    REPLY: ClassVar[type[Reply]] = WriteOk
+    cid: str = wire("c")
+
+
+@frame
+class Hello(Request):
+    TYPE: ClassVar[str] = "hello"
+    REPLY: ClassVar[type[Reply]] = Welcome
+    ANONYMOUS: ClassVar[bool] = True
+    version: int = wire("v")
+    token: str | None = wire("tok", default=None)
+
+
+@frame
+class Login(Request):
+    TYPE: ClassVar[str] = "login"
+    REPLY: ClassVar[type[Reply]] = AuthOk
+    ANONYMOUS: ClassVar[bool] = True
+    name: str = wire("n")
+    password: str = wire("pw")
+
+
+@frame
+class Redeem(Request):
+    TYPE: ClassVar[str] = "redeem"
+    REPLY: ClassVar[type[Reply]] = AuthOk
+    ANONYMOUS: ClassVar[bool] = True
+    code: str = wire("code")
+    name: str = wire("n")
+    password: str = wire("pw")
+
+
+@frame
+class Logout(Request):
+    TYPE: ClassVar[str] = "logout"
+
+
+@frame
+class Tokens(Request):
+    TYPE: ClassVar[str] = "tokens"
+    REPLY: ClassVar[type[Reply]] = TokenList
+
+
+@frame
+class Revoke(Request):
+    TYPE: ClassVar[str] = "revoke"
+    token_id: int = wire("id")
+
+
+@frame
+class Sync(Request):
+    TYPE: ClassVar[str] = "sync"
+    REPLY: ClassVar[type[Reply]] = SyncDone
+    since: int = wire("s")
+
+
+@frame
+class CreateGroup(WriteRequest):
+    TYPE: ClassVar[str] = "gcreate"
+    name: str = wire("n")
+
+
+@frame
+class ListGroups(Request):
+    TYPE: ClassVar[str] = "groups"
+    REPLY: ClassVar[type[Reply]] = GroupList
+
+
+@frame
+class JoinGroup(WriteRequest):
+    TYPE: ClassVar[str] = "join"
+    group: int = wire("g")
+
+
+@frame
+class LeaveGroup(WriteRequest):
+    TYPE: ClassVar[str] = "leave"
+    group: int = wire("g")
+
+
+@frame
+class Members(Request):
+    TYPE: ClassVar[str] = "members"
+    REPLY: ClassVar[type[Reply]] = MemberList
+    group: int = wire("g")
+
+
+@frame
+class SendChat(WriteRequest):
+    TYPE: ClassVar[str] = "chat"
+    group: int = wire("g")
+    text: str = wire("x")
+
+
+@frame
+class SendPost(WriteRequest):
+    TYPE: ClassVar[str] = "post"
+    group: int = wire("g")
+    text: str = wire("x")
+
+
+@frame
+class History(Request):
+    """Events of one kind in a group, newest first, before ``before``."""
+
+    TYPE: ClassVar[str] = "hist"
+    REPLY: ClassVar[type[Reply]] = Page
+    group: int = wire("g")
+    kind: str = wire("k")
+    before: int | None = wire("b", default=None)
+    limit: int = wire("n", default=50)
+
+
+@frame
+class GetUsers(Request):
+    TYPE: ClassVar[str] = "users"
+    REPLY: ClassVar[type[Reply]] = UserList
+    users: list[int] = wire("l")
+
+
+REQUESTS: Mapping[str, type[Request]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        Login,
+        Redeem,
+        Logout,
+        Tokens,
+        Revoke,
+        Sync,
+        CreateGroup,
+        ListGroups,
+        JoinGroup,
+        LeaveGroup,
+        Members,
+        SendChat,
+        SendPost,
+        History,
+        GetUsers,
+    )
+}
+
+ServerFrame = Union[Reply, ErrorFrame, Event, Batch, Gap]  # noqa: UP007
+
+# --------------------------------------------------------------------------
+# Encoding and decoding.
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    attr: str
+    wire: str
+    hint: Any
+    default: Any
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING
+
+
+def _layout(cls: Any) -> tuple[_Field, ...]:
+    """The wire layout of a frame class (computed once per class)."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        _Field(
+            attr=f.name,
+            wire=f.metadata["wire"],
+            hint=hints[f.name],
+            default=f.default,
+        )
+        for f in dataclasses.fields(cls)
+    )
+
+
+_fields_of: Callable[[Any], tuple[_Field, ...]] = functools.cache(_layout)
+
+
+def _bad(message: str, request_id: int | None) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_FIELD, message, request_id=request_id)
+
+
+def _convert(value: Any, hint: Any, where: str, rid: int | None) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = (a for a in args if a is not type(None))
+        return _convert(value, inner, where, rid)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _bad(f"{where} must be a list", rid)
+        (inner,) = typing.get_args(hint)
+        return [_convert(v, inner, f"{where}[{n}]", rid) for n, v in enumerate(value)]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _bad(f"{where} must be a boolean", rid)
+        return value
+    if hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _bad(f"{where} must be an integer", rid)
+        if not 0 <= value <= MAX_INT:
+            raise _bad(f"{where} is out of range", rid)
+        return value
+    if hint is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise _bad(f"{where} must be a number", rid)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise _bad(f"{where} must be a string", rid)
+        return value
+    if hint is Event:
+        return decode_event(value, rid)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise _bad(f"{where} must be an object", rid)
+        return _build(hint, value, rid)
+    raise TypeError(f"unsupported wire type {hint!r}")
+
+
+def _build(cls: type[F], obj: Mapping[str, Any], rid: int | None) -> F:
+    kwargs: dict[str, Any] = {}
+    for f in _fields_of(cls):
+        if f.wire not in obj:
+            if f.required:
+                raise _bad(f"missing field {f.wire!r}", rid)
+            continue
+        kwargs[f.attr] = _convert(obj[f.wire], f.hint, repr(f.wire), rid)
+    return cls(**kwargs)
+
+
+def _parse(data: str | bytes) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        obj = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_FRAME, "frame is not UTF-8 JSON") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(ErrorCode.BAD_FRAME, "frame is not a JSON object")
+    return obj
+
+
+def _request_id(obj: Mapping[str, Any]) -> int | None:
+    rid = obj.get("i")
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) and rid >= 0 else None
+
+
+def decode_request(data: str | bytes) -> Request:
+    """Decode one client frame into a typed request, or raise ProtocolError."""
+    obj = _parse(data)
+    rid = _request_id(obj)
+    kind = obj.get("t")
+    cls = REQUESTS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown frame type {kind!r}", request_id=rid)
+    request = _build(cls, obj, rid)
+    if isinstance(request, WriteRequest):
+        cid = request.cid
+        if not 0 < len(cid) <= MAX_CID_LEN or not CID_CHARS.issuperset(cid):
+            raise _bad("'c' must be 1-64 characters of [A-Za-z0-9_-]", rid)
+    return request
+
+
+def decode_event(obj: Any, rid: int | None = None) -> Event:
+    if not isinstance(obj, dict):
+        raise _bad("event must be an object", rid)
+    kind = obj.get("t")
+    cls = EVENTS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown event type {kind!r}")
+    return _build(cls, obj, rid)
+
+
+def decode_server(
+    data: str | bytes, reply_type: Callable[[int], type[Reply] | None]
+) -> ServerFrame:
+    """Decode one server frame; ``reply_type`` maps a request id to its reply class."""
+    obj = _parse(data)
+    kind = obj.get("t")
+    if kind == "r":
+        rid = _request_id(obj)
+        cls = reply_type(rid) if rid is not None else None
+        if cls is None:
+            raise ProtocolError(ErrorCode.BAD_FRAME, f"reply to unknown request {rid!r}")
+        return _build(cls, obj, rid)
+    if kind == ErrorFrame.TYPE:
+        return _build(ErrorFrame, obj, None)
+    if kind == Batch.TYPE:
+        return _build(Batch, obj, None)
+    if kind == Gap.TYPE:
+        return _build(Gap, obj, None)
+    return decode_event(obj)
+
+
+def to_wire(obj: Any) -> dict[str, Any]:
+    """The JSON-ready mapping of one frame (fields left at None are omitted)."""
+    out: dict[str, Any] = {}
+    kind = getattr(obj, "TYPE", "")
+    if isinstance(obj, Reply):
+        out["t"] = "r"
+    elif kind:
+        out["t"] = kind
+    for f in _fields_of(type(obj)):
+        value = getattr(obj, f.attr)
+        if (
+            value is None
+            or value is f.default
+            or (type(value) is type(f.default) and value == f.default)
+        ):
+            continue
+        if isinstance(value, list):
+            value = [to_wire(v) if dataclasses.is_dataclass(v) else v for v in value]
+        out[f.wire] = value
+    return out
+
+
+def encode(obj: Any) -> str:
+    """Encode one frame as compact JSON text."""
+    return json.dumps(to_wire(obj), separators=(",", ":"), ensure_ascii=False)
+
+
+def error_frame(exc: ProtocolError) -> ErrorFrame:
+    return ErrorFrame(
+        code=exc.code.value,
+        message=exc.message,
+        request_id=exc.request_id,
+        retry_after=exc.retry_after,
+    )

@@ -1,0 +1,163 @@
+"""One WebSocket session with an rse server: requests, replies and pushes.
+
+``Connection.open()`` connects (verifying TLS against the system store or a
+given CA / pinned certificate file) and sends ``hello``. ``call()`` sends a
+request and awaits its typed reply, raising ProtocolError for an ``err``
+frame. Everything the server pushes (events, sync batches, gap markers,
+errors that answer no request) goes to the ``on_push`` callback, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from rse_tui.protocol import (
+    PROTOCOL_VERSION,
+    ErrorCode,
+    ErrorFrame,
+    Hello,
+    ProtocolError,
+    Reply,
+    Request,
+    ServerFrame,
+    Welcome,
+    decode_server,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+Q = TypeVar("Q", bound=Request)
+Push = Callable[[ServerFrame], None]
+
+
+class ConnectionLost(Exception):
+    """The link dropped before the reply came; the request may be resent."""
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verify against ``ca_file`` (a CA or the pinned server certificate) or the system."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    context = ssl.create_default_context(cafile=str(ca_file))
+    # A pinned self-signed certificate is its own trust anchor.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
+
+
+class Connection:
+    """A live session; build it with :meth:`open`."""
+
+    def __init__(self, ws: ClientConnection, on_push: Push | None) -> None:
+        self.ws = ws
+        self._on_push = on_push
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[asyncio.Future[Reply], type[Reply]]] = {}
+        self._reader = asyncio.create_task(self._read(), name="rse-connection-reader")
+        self.welcome: Welcome | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        token: str | None = None,
+        ca_file: Path | None = None,
+        on_push: Push | None = None,
+        open_timeout: float = 10.0,
+        **options: Any,
+    ) -> Connection:
+        tls = tls_context(ca_file) if url.startswith("wss:") else None
+        ws = await connect(url, ssl=tls, open_timeout=open_timeout, max_size=2**22, **options)
+        conn = cls(ws, on_push)
+        try:
+            conn.welcome = await conn.call(Hello, version=PROTOCOL_VERSION, token=token)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    def _reply_type(self, request_id: int) -> type[Reply] | None:
+        entry = self._pending.get(request_id)
+        return entry[1] if entry else None
+
+    async def call(self, request_type: type[Q], /, **fields: Any) -> Any:
+        """Send ``request_type(**fields)`` with a fresh request id; return its reply."""
+        request = request_type(request_id=next(self._ids), **fields)
+        return await self.send(request)
+
+    async def send(self, request: Request) -> Any:
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[request.request_id] = (future, request.REPLY)
+        try:
+            await self.ws.send(encode(request))
+        except ConnectionClosed as exc:
+            self._pending.pop(request.request_id, None)
+            raise ConnectionLost(str(exc)) from exc
+        try:
+            return await future
+        finally:
+            self._pending.pop(request.request_id, None)
+
+    async def send_raw(self, data: str | bytes) -> None:
+        """Send an arbitrary frame (for tools and tests of the server's checks)."""
+        await self.ws.send(data)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+    async def wait_closed(self) -> None:
+        await self.ws.wait_closed()
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                try:
+                    frame = decode_server(data, self._reply_type)
+                except ProtocolError as exc:  # a newer server, or a broken one
+                    log.warning("ignoring a frame from the server: %s", exc)
+                    continue
+                if isinstance(frame, Reply):
+                    self._settle(frame.request_id, frame)
+                elif isinstance(frame, ErrorFrame) and frame.request_id in self._pending:
+                    assert frame.request_id is not None
+                    self._settle(frame.request_id, _as_exception(frame))
+                elif self._on_push is not None:
+                    self._on_push(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            for future, _ in self._pending.values():
+                if not future.done():
+                    future.set_exception(ConnectionLost("connection closed"))
+
+    def _settle(self, request_id: int, outcome: Reply | ProtocolError) -> None:
+        entry = self._pending.get(request_id)
+        if entry is None or entry[0].done():
+            return
+        if isinstance(outcome, ProtocolError):
+            entry[0].set_exception(outcome)
+        else:
+            entry[0].set_result(outcome)
+
+
+def _as_exception(frame: ErrorFrame) -> ProtocolError:
+    try:
+        code = ErrorCode(frame.code)
+    except ValueError:
+        code = ErrorCode.INTERNAL
+    return ProtocolError(
+        code, frame.message, request_id=frame.request_id, retry_after=frame.retry_after
+    )

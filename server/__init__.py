@@ -1,0 +1,1 @@
+"""rse-server: the WebSocket relay and SQLite store behind rse."""

@@ -1,0 +1,202 @@
+"""The rse server: the WebSocket endpoint, /healthz, start-up and shutdown.
+
+``RseServer`` wires the parts together (database, hub, handlers) from one
+``ServerConfig``; nothing lives at module level, so a test can run several
+servers in one process. Each connection runs ``_session``: read a frame,
+check its size and the sender's rate, decode it, dispatch it through the
+handler table, queue the reply. One bad frame gets one typed error; the
+connection and every other session carry on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response
+
+from rse_tui.protocol import (
+    ErrorCode,
+    ProtocolError,
+    decode_request,
+    encode,
+    error_frame,
+)
+
+from . import auth, storage
+from .config import ServerConfig
+from .database import Database
+from .handlers import HANDLERS, Services, Session
+from .hub import Hub, Peer
+from .ratelimit import RateLimiter
+from .schema import migrate
+
+log = logging.getLogger(__name__)
+
+
+def _peek_request_id(data: str | bytes) -> int | None:
+    """The ``i`` of a frame too big to handle, so its error can name it."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    rid = obj.get("i") if isinstance(obj, dict) else None
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
+
+
+class RseServer:
+    """One server: call ``start()``, then ``stop()`` (or use ``async with``)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        limits = config.limits
+        self.hub = Hub(limits.max_connections_per_user)
+        self.db = Database(
+            config.db_path,
+            migrate=migrate,
+            on_events=self.hub.publish,
+            synchronous=config.synchronous,
+        )
+        self._services: Services | None = None
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        sock = next(iter(self._server.sockets))
+        return int(sock.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.config.tls_cert else "ws"
+        return f"{scheme}://{self.config.host}:{self.port}/"
+
+    async def start(self) -> None:
+        config = self.config
+        limits = config.limits
+        await self.db.open()
+        self.hub.load_members(await self.db.read(storage.memberships))
+        self._services = Services(
+            config=config,
+            db=self.db,
+            hub=self.hub,
+            hasher=auth.PasswordHasher(config.scrypt, config.hash_concurrency),
+            user_limiter=RateLimiter(limits.rate_burst, limits.rate_per_second),
+            conn_limiter=RateLimiter(limits.anon_burst, limits.anon_per_second),
+            login_limiter=RateLimiter(limits.anon_burst * 3, limits.anon_per_second),
+        )
+        tls = None
+        if config.tls_cert is not None:
+            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            tls.minimum_version = ssl.TLSVersion.TLSv1_2
+            tls.load_cert_chain(config.tls_cert, config.tls_key)
+        self._server = await serve(
+            self._session,
+            config.host,
+            config.port,
+            ssl=tls,
+            process_request=self._process_request,
+            max_size=limits.hard_max_frame,
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout,
+            close_timeout=2,
+            server_header=None,
+        )
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+            self._server = None
+        await self.db.close()
+
+    async def __aenter__(self) -> RseServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _process_request(self, connection: ServerConnection, request: HttpRequest) -> Any:
+        if request.path == "/healthz":
+            return Response(
+                HTTPStatus.OK.value,
+                "OK",
+                Headers([("Content-Type", "text/plain"), ("Content-Length", "3")]),
+                b"ok\n",
+            )
+        return None
+
+    async def _session(self, ws: ServerConnection) -> None:
+        svc = self._services
+        assert svc is not None
+        limits = svc.limits
+        peer = Peer(ws, queue_size=limits.send_queue, send_timeout=limits.send_timeout)
+        remote = ws.remote_address[0] if ws.remote_address else "?"
+        session = Session(peer=peer, remote=str(remote))
+        peer.start()
+        try:
+            async for data in ws:
+                if peer.evicted:
+                    break
+                answer = await self._answer(svc, session, data)
+                if answer is not None:
+                    peer.send(answer)
+        except ConnectionClosed:
+            pass
+        finally:
+            svc.hub.detach(peer)
+            await peer.stop()
+
+    async def _answer(self, svc: Services, session: Session, data: str | bytes) -> str | None:
+        """Handle one frame; return the encoded reply or error, if any."""
+        limits = svc.limits
+        peer = session.peer
+        rid: int | None = None
+        try:
+            if peer.user is not None:
+                wait = svc.user_limiter.take(peer.user)
+            else:
+                wait = svc.conn_limiter.take(id(peer))
+            if len(data) > limits.max_frame // 4 and _size(data) > limits.max_frame:
+                raise ProtocolError(
+                    ErrorCode.TOO_BIG,
+                    f"frame is larger than {limits.max_frame} bytes",
+                    request_id=_peek_request_id(data),
+                )
+            request = decode_request(data)
+            rid = request.request_id
+            if wait:
+                raise ProtocolError(
+                    ErrorCode.RATE_LIMITED, "too many requests", retry_after=round(wait, 2)
+                )
+            if peer.user is None and not request.ANONYMOUS:
+                raise ProtocolError(
+                    ErrorCode.AUTH_REQUIRED, "send hello with a token or log in first"
+                )
+            reply = await HANDLERS[type(request)](svc, session, request)
+        except ProtocolError as exc:
+            if exc.request_id is None:
+                exc.request_id = rid
+            return encode(error_frame(exc))
+        except Exception:
+            log.exception("request failed")
+            return encode(
+                error_frame(
+                    ProtocolError(
+                        ErrorCode.INTERNAL, "the server failed; retry later", request_id=rid
+                    )
+                )
+            )
+        return None if reply is None else encode(reply)
+
+
+def _size(data: str | bytes) -> int:
+    return len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))

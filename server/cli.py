@@ -1,0 +1,136 @@
+"""``rse-server``: serve the network, or mint an invitation code.
+
+    rse-server serve [--db PATH] [--host 127.0.0.1] [--port 8765] [--demo]
+                     [--tls-cert FILE --tls-key FILE]
+    rse-server invite [--db PATH] [--admin] [--hours 168]
+
+``invite`` writes straight to the database file, so it works whether or not a
+server is running on it; the code is the last line it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import platformdirs
+
+from . import auth, demo, storage
+from .app import RseServer
+from .config import ServerConfig
+from .database import connect
+from .schema import migrate
+
+
+def default_db() -> Path:
+    return platformdirs.user_data_path("rse-server") / "rse.db"
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    conn = connect(path)
+    migrate(conn)
+    return conn
+
+
+async def _serve(config: ServerConfig) -> None:
+    server = RseServer(config)
+    await server.start()
+    print(f"rse-server: listening on {server.url} (database {config.db_path})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        print("rse-server: stopped", flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("rse-server: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    db_path = Path(args.db)
+    config = ServerConfig(
+        db_path=db_path,
+        host=args.host,
+        port=args.port,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+    conn = open_db(db_path)
+    try:
+        if args.demo and demo.seed(conn, config.scrypt, int(time.time())):
+            print("rse-server: seeded demo content", flush=True)
+        if args.demo:
+            code = mint_invite(conn, admin=True, hours=24)
+            print(f"rse-server: demo invitation (admin, 24 h): {code}", flush=True)
+    finally:
+        conn.close()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config))
+    return 0
+
+
+def mint_invite(conn: sqlite3.Connection, *, admin: bool, hours: float) -> str:
+    code = auth.new_invite_code()
+    now = int(time.time())
+    conn.execute("BEGIN IMMEDIATE")
+    storage.create_invite(
+        conn, auth.digest(code), admin=admin, now=now, expires=now + int(hours * 3600)
+    )
+    conn.execute("COMMIT")
+    return code
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    if not 0 < args.hours <= 24 * 365:
+        print("rse-server: --hours is between 0 and 8760", file=sys.stderr)
+        return 2
+    conn = open_db(Path(args.db))
+    try:
+        code = mint_invite(conn, admin=args.admin, hours=args.hours)
+    finally:
+        conn.close()
+    kind = "admin invitation" if args.admin else "invitation"
+    print(f"rse-server: single-use {kind}, valid {args.hours:g} h:")
+    print(code)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rse-server", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--db", default=str(default_db()), help="SQLite file (created if missing)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve wss://")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    serve.add_argument("--demo", action="store_true", help="seed demo content if empty")
+    serve.set_defaults(func=cmd_serve)
+    invite = sub.add_parser("invite", help="print a single-use invitation code")
+    invite.add_argument("--db", default=str(default_db()))
+    invite.add_argument("--admin", action="store_true", help="the new user is a site admin")
+    invite.add_argument("--hours", type=float, default=168.0, help="validity (default 7 days)")
+    invite.set_defaults(func=cmd_invite)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="rse-server: %(levelname)s %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Server settings: limits, costs and timings, injected wherever they are used."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .auth import ScryptParams
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    #: Frames above this size get a ``too_big`` error; the connection stays.
+    max_frame: int = 64 * 1024
+    #: Frames above this size are a protocol violation: the socket is closed.
+    hard_max_frame: int = 1024 * 1024
+    max_chat_chars: int = 4_000
+    max_post_chars: int = 20_000
+    max_group_name: int = 80
+    max_user_name: int = 32
+    min_password: int = 8
+    max_password: int = 1024
+    #: Requests per user (all connections together): a burst, then a rate.
+    rate_burst: float = 60.0
+    rate_per_second: float = 20.0
+    #: Requests per unauthenticated connection (login attempts and the like).
+    anon_burst: float = 10.0
+    anon_per_second: float = 1.0
+    max_connections_per_user: int = 8
+    #: Frames waiting for one client; past this the client is cut off.
+    send_queue: int = 512
+    #: A single frame that cannot be written within this many seconds cuts
+    #: the client off: it has stopped reading.
+    send_timeout: float = 10.0
+    #: A reconnecting client missing more events than this gets a gap marker
+    #: and the newest ones.
+    catch_up_bound: int = 2_000
+    batch_size: int = 500
+    max_history_page: int = 500
+    max_users_per_request: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    db_path: Path
+    host: str = "127.0.0.1"
+    port: int = 8765
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    scrypt: ScryptParams = field(default_factory=ScryptParams)
+    hash_concurrency: int = 2
+    ping_interval: float | None = 60.0
+    ping_timeout: float | None = 30.0
+    synchronous: str = "FULL"
+    clock: Callable[[], float] = time.time

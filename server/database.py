@@ -1,0 +1,241 @@
+"""SQLite off the event loop: one writer thread with group commit, a reader pool.
+
+Every write is a function ``fn(conn) -> result`` queued to the single writer
+thread. The thread takes whatever writes are waiting (up to ``batch_max``),
+runs each inside its own SAVEPOINT of one transaction, commits once, and only
+then resolves their futures: an acknowledged write is on disk (WAL with
+``synchronous=FULL`` syncs the log at every commit), and under load many
+writes share one fsync. A write that raises is rolled back alone; the others
+in its batch still commit.
+
+Writes that produce events return :class:`Outcome`; after the commit, and
+before any future resolves, the events of the whole batch are handed to the
+``on_events`` callback on the event loop, in sequence order, so fan-out order
+always matches commit order.
+
+Reads run on a small thread pool, each thread with its own connection, each
+read inside one transaction (a consistent snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from rse_tui.protocol import Event
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EventSink = Callable[[Sequence[Event], object], None]
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    """A write's result plus the events it stored (empty when replayed)."""
+
+    value: T
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    origin: object
+
+
+def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
+    """Open a connection with the pragmas every rse connection uses."""
+    if readonly:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Database:
+    """Owns the writer thread and the reader pool for one database file."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        migrate: Callable[[sqlite3.Connection], None],
+        on_events: EventSink | None = None,
+        readers: int = 2,
+        synchronous: str = "FULL",
+        batch_max: int = 512,
+    ) -> None:
+        self.path = path
+        self._migrate = migrate
+        self._on_events = on_events
+        self._synchronous = synchronous
+        self._batch_max = batch_max
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._reader_count = readers
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def set_event_sink(self, sink: EventSink) -> None:
+        self._on_events = sink
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._writer = threading.Thread(
+            target=self._writer_main, args=(ready,), name="rse-db-writer", daemon=True
+        )
+        self._writer.start()
+        await ready
+        self._readers = ThreadPoolExecutor(
+            max_workers=self._reader_count, thread_name_prefix="rse-db-reader"
+        )
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._jobs.put(None)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+        with self._conns_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T], origin: object = None) -> T:
+        """Run ``fn`` in the writer thread; return once its commit is durable."""
+        if self._writer is None or self._loop is None:
+            raise RuntimeError("database is not open")
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._jobs.put(_Job(fn, future, origin))
+        return await future
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a reader thread inside one read transaction."""
+        if self._readers is None or self._loop is None:
+            raise RuntimeError("database is not open")
+        return await self._loop.run_in_executor(self._readers, self._read_job, fn)
+
+    # -- threads -----------------------------------------------------------
+
+    def _read_job(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, synchronous=self._synchronous, readonly=True)
+            self._local.conn = conn
+            with self._conns_lock:
+                self._reader_conns.append(conn)
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _writer_main(self, ready: asyncio.Future[None]) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            conn = connect(self.path, synchronous=self._synchronous)
+            self._migrate(conn)
+        except BaseException as exc:  # report to open() and stop
+            loop.call_soon_threadsafe(_set_exception, ready, exc)
+            return
+        loop.call_soon_threadsafe(_set_result, ready, None)
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    break
+                batch = [job]
+                stop = False
+                while len(batch) < self._batch_max:
+                    try:
+                        more = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                results = self._run_batch(conn, batch)
+                loop.call_soon_threadsafe(self._deliver, batch, results)
+                if stop:
+                    break
+        finally:
+            conn.close()
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[_Job]
+    ) -> list[tuple[Any, BaseException | None]]:
+        results: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = job.fn(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((None, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    results.append((value, None))
+            conn.execute("COMMIT")
+        except Exception as exc:  # the commit itself failed: nothing is stored
+            log.exception("write batch failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(None, exc) for _ in batch]
+        return results
+
+    def _deliver(self, batch: list[_Job], results: list[tuple[Any, BaseException | None]]) -> None:
+        if self._on_events is not None:
+            for job, (value, exc) in zip(batch, results, strict=True):
+                if exc is None and isinstance(value, Outcome) and value.events:
+                    try:
+                        self._on_events(value.events, job.origin)
+                    except Exception:
+                        log.exception("event fan-out failed")
+        for job, (value, exc) in zip(batch, results, strict=True):
+            if job.future.done():
+                continue
+            if exc is not None:
+                job.future.set_exception(exc)
+            else:
+                job.future.set_result(value)
+
+
+def _set_result(future: asyncio.Future[None], value: None) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[None], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)

@@ -1,0 +1,51 @@
+"""Token buckets keyed by user (or by connection before login)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """``take(key)`` returns 0 when allowed, else the seconds to wait."""
+
+    def __init__(
+        self,
+        burst: float,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: dict[Hashable, _Bucket] = {}
+
+    def take(self, key: Hashable, cost: float = 1.0) -> float:
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_keys:
+                self._prune(now)
+            bucket = self._buckets[key] = _Bucket(self.burst, now)
+        else:
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.per_second)
+            bucket.stamp = now
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return 0.0
+        return (cost - bucket.tokens) / self.per_second
+
+    def _prune(self, now: float) -> None:
+        """Forget buckets that have refilled: they hold nothing worth keeping."""
+        full = self.burst / self.per_second
+        for key in [k for k, b in self._buckets.items() if now - b.stamp >= full]:
+            del self._buckets[key]
