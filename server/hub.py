@@ -68,6 +68,8 @@ class Peer:
         #: False until the first sync: live events before that are not sent.
         self.live = False
         self.evicted = False
+        #: Set once the session is over, whoever ended it.
+        self.ended = asyncio.Event()
         self._queue: asyncio.Queue[str | _Close] = asyncio.Queue(queue_size)
         self._held: list[tuple[int, str]] | None = None
         self._queue_size = queue_size
@@ -78,6 +80,7 @@ class Peer:
         self._task = asyncio.create_task(self._sender(), name="rse-peer-sender")
 
     async def stop(self) -> None:
+        self.ended.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -129,6 +132,7 @@ class Peer:
         if self.evicted:
             return
         self.evicted = True
+        self.ended.set()
         log.info("cutting off user %s: %s", self.user, why)
         # A client that does not read will not complete a closing handshake.
         self.socket.transport.abort()
@@ -195,7 +199,11 @@ class Hub:
             if not peers:
                 del self._by_user[peer.user]
 
-    def peers(self) -> Iterable[Peer]:
+    def peers(self, user: int | None = None) -> Iterable[Peer]:
+        """Every connected peer, or those of one user."""
+        if user is not None:
+            yield from self._by_user.get(user, ())
+            return
         for peers in self._by_user.values():
             yield from peers
 

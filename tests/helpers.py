@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,25 +42,48 @@ def invite(db_path: Path, *, admin: bool = False, hours: float = 1.0) -> str:
 
 
 class Pushes:
-    """Collects what a connection's server pushes; ``next()`` waits for one."""
+    """Collects what a connection's server pushes, in order.
+
+    ``next()`` consumes frames one by one; ``until()`` waits, without
+    consuming, for a frame that satisfies a predicate; ``frames`` is the log.
+    """
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[ServerFrame] = asyncio.Queue()
+        self.frames: list[ServerFrame] = []
+        self._read = 0
+        self._arrived = asyncio.Event()
 
     def __call__(self, frame: ServerFrame) -> None:
-        self.queue.put_nowait(frame)
+        self.frames.append(frame)
+        self._arrived.set()
 
-    async def next(self, kind: type[T] | None = None, timeout: float = WAIT) -> T:
-        async with asyncio.timeout(timeout):
+    async def _arrival(self) -> None:
+        self._arrived.clear()
+        await self._arrived.wait()
+
+    async def next(self, kind: type[T] | None = None, within: float = WAIT) -> T:
+        async with asyncio.timeout(within):
             while True:
-                frame = await self.queue.get()
-                if kind is None or isinstance(frame, kind):
-                    return frame  # type: ignore[return-value]
+                while self._read < len(self.frames):
+                    frame = self.frames[self._read]
+                    self._read += 1
+                    if kind is None or isinstance(frame, kind):
+                        return frame  # type: ignore[return-value]
+                await self._arrival()
+
+    async def until(self, predicate: Callable[[Any], bool], within: float = WAIT) -> Any:
+        async with asyncio.timeout(within):
+            seen = 0
+            while True:
+                for frame in self.frames[seen:]:
+                    if predicate(frame):
+                        return frame
+                seen = len(self.frames)
+                await self._arrival()
 
     def drain(self) -> list[ServerFrame]:
-        items = []
-        while not self.queue.empty():
-            items.append(self.queue.get_nowait())
+        items = self.frames[self._read :]
+        self._read = len(self.frames)
         return items
 
 

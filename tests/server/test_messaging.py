@@ -8,6 +8,7 @@ from rse_tui.protocol import (
     ChatEvent,
     CreateGroup,
     ErrorCode,
+    GetUsers,
     GroupEvent,
     History,
     JoinEvent,
@@ -21,7 +22,6 @@ from rse_tui.protocol import (
     SendChat,
     SendPost,
     Sync,
-    GetUsers,
 )
 
 from ..helpers import new_user

@@ -1,0 +1,305 @@
+"""Bad input of every kind: a typed error, nothing stored, everyone still served."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import sqlite3
+import string
+import time
+
+import pytest
+from websockets.asyncio.client import connect
+
+from rse_tui.protocol import (
+    ChatEvent,
+    CreateGroup,
+    ErrorCode,
+    ErrorFrame,
+    JoinGroup,
+    ListGroups,
+    ProtocolError,
+    SendChat,
+    Sync,
+)
+from rse_tui.sync.connection import Connection
+from server.app import RseServer
+
+from ..helpers import config, new_user
+
+
+def _state(db_path) -> tuple:
+    """Everything a rejected request must leave unchanged."""
+    db = sqlite3.connect(db_path)
+    try:
+        return tuple(
+            db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("events", "receipts", "groups", "users", "invites", "members", "tokens")
+        ) + (db.execute("SELECT max(seq) FROM events").fetchone()[0],)
+    finally:
+        db.close()
+
+
+@pytest.fixture
+async def room(server):
+    """ana (in group Ops) and bob, both live; yields (ana, bob, group id)."""
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    await bob.conn.call(Sync, since=0)
+    yield ana, bob, g
+    await ana.close()
+    await bob.close()
+
+
+async def _still_fine(server: RseServer, ana, bob, g: int, cid: str) -> None:
+    """The offender's connection and everyone else keep working."""
+    assert (await ana.conn.call(ListGroups)).groups
+    ack = await ana.conn.call(SendChat, group=g, text=f"after {cid}", cid=cid)
+    got = await bob.pushes.until(lambda f: isinstance(f, ChatEvent) and f.seq == ack.seq)
+    assert got.text == f"after {cid}"
+
+
+BAD_FRAMES = {
+    "not json": ("{nope", ErrorCode.BAD_FRAME, None),
+    "json array": ("[1, 2]", ErrorCode.BAD_FRAME, None),
+    "json string": ('"chat"', ErrorCode.BAD_FRAME, None),
+    "deep nesting": ("[" * 20_000 + "]" * 20_000, ErrorCode.BAD_FRAME, None),
+    "binary garbage": (b"\xff\xfe\x00junk", ErrorCode.BAD_FRAME, None),
+    "no type": ('{"i": 7, "g": 1}', ErrorCode.UNKNOWN_TYPE, 7),
+    "unknown type": ('{"t": "drop_tables", "i": 8}', ErrorCode.UNKNOWN_TYPE, 8),
+    "type not a string": ('{"t": 5, "i": 9}', ErrorCode.UNKNOWN_TYPE, 9),
+    "group as string": ('{"t":"chat","i":10,"g":"1","x":"hi","c":"a"}', ErrorCode.BAD_FIELD, 10),
+    "group as bool": ('{"t":"chat","i":11,"g":true,"x":"hi","c":"a"}', ErrorCode.BAD_FIELD, 11),
+    "group negative": ('{"t":"chat","i":12,"g":-1,"x":"hi","c":"a"}', ErrorCode.BAD_FIELD, 12),
+    "group huge": ('{"t":"chat","i":13,"g":1e300,"x":"hi","c":"a"}', ErrorCode.BAD_FIELD, 13),
+    "text as list": ('{"t":"chat","i":14,"g":1,"x":["hi"],"c":"a"}', ErrorCode.BAD_FIELD, 14),
+    "missing text": ('{"t":"chat","i":15,"g":1,"c":"a"}', ErrorCode.BAD_FIELD, 15),
+    "missing client id": ('{"t":"chat","i":16,"g":1,"x":"hi"}', ErrorCode.BAD_FIELD, 16),
+    "client id with spaces": (
+        '{"t":"chat","i":17,"g":1,"x":"hi","c":"a b"}',
+        ErrorCode.BAD_FIELD,
+        17,
+    ),
+    "client id too long": (
+        json.dumps({"t": "chat", "i": 18, "g": 1, "x": "hi", "c": "a" * 65}),
+        ErrorCode.BAD_FIELD,
+        18,
+    ),
+    "empty text": ('{"t":"chat","i":19,"g":GROUP,"x":"   ","c":"e"}', ErrorCode.BAD_FIELD, 19),
+    "NUL in text": (
+        '{"t":"chat","i":20,"g":GROUP,"x":"a\\u0000b","c":"n"}',
+        ErrorCode.BAD_FIELD,
+        20,
+    ),
+    "unknown group": ('{"t":"chat","i":21,"g":987654,"x":"hi","c":"u"}', ErrorCode.NOT_FOUND, 21),
+    "unknown group history": ('{"t":"hist","i":22,"g":987654,"k":"c"}', ErrorCode.NOT_FOUND, 22),
+    "unknown group members": ('{"t":"members","i":23,"g":987654}', ErrorCode.NOT_FOUND, 23),
+    "join unknown group": ('{"t":"join","i":24,"g":987654,"c":"jj"}', ErrorCode.NOT_FOUND, 24),
+    "bad history kind": ('{"t":"hist","i":25,"g":GROUP,"k":"zz"}', ErrorCode.BAD_FIELD, 25),
+    "history page too big": (
+        '{"t":"hist","i":26,"g":GROUP,"k":"c","n":100000}',
+        ErrorCode.BAD_FIELD,
+        26,
+    ),
+    "request id negative": ('{"t":"groups","i":-3}', ErrorCode.BAD_FIELD, None),
+    "empty group name": ('{"t":"gcreate","i":27,"n":" ","c":"gg"}', ErrorCode.BAD_FIELD, 27),
+    "control char in group name": (
+        '{"t":"gcreate","i":28,"n":"a\\u001b[2Jb","c":"gh"}',
+        ErrorCode.BAD_FIELD,
+        28,
+    ),
+    "group name too long": (
+        json.dumps({"t": "gcreate", "i": 29, "n": "g" * 81, "c": "gi"}),
+        ErrorCode.TOO_LONG,
+        29,
+    ),
+    "too many user ids": (
+        json.dumps({"t": "users", "i": 30, "l": list(range(501))}),
+        ErrorCode.BAD_FIELD,
+        30,
+    ),
+    "revoke unknown token": ('{"t":"revoke","i":31,"id":424242}', ErrorCode.NOT_FOUND, 31),
+    "hello twice": ('{"t":"hello","i":32,"v":1}', ErrorCode.FORBIDDEN, 32),
+}
+
+
+@pytest.mark.parametrize("label", list(BAD_FRAMES))
+async def test_bad_frame_gets_typed_error_and_changes_nothing(server, room, label):
+    ana, bob, g = room
+    frame, code, rid = BAD_FRAMES[label]
+    if isinstance(frame, str):
+        frame = frame.replace("GROUP", str(g))
+    before = _state(server.config.db_path)
+    await ana.conn.send_raw(frame)
+    err = await ana.pushes.next(ErrorFrame)
+    assert (err.code, err.request_id) == (code.value, rid), err
+    assert err.message
+    assert _state(server.config.db_path) == before
+    await _still_fine(server, ana, bob, g, label.replace(" ", "-"))
+
+
+async def test_text_too_long_is_refused_and_not_stored(server, room):
+    ana, bob, g = room
+    limit = server.config.limits.max_chat_chars
+    before = _state(server.config.db_path)
+    with pytest.raises(ProtocolError) as err:
+        await ana.conn.call(SendChat, group=g, text="x" * (limit + 1), cid="long")
+    assert err.value.code is ErrorCode.TOO_LONG
+    assert _state(server.config.db_path) == before
+    # Exactly at the limit is fine.
+    await ana.conn.call(SendChat, group=g, text="x" * limit, cid="long")
+
+
+async def test_oversized_frame_error_keeps_the_connection(server, room):
+    ana, bob, g = room
+    size = server.config.limits.max_frame
+    before = _state(server.config.db_path)
+    frame = json.dumps({"t": "post", "i": 77, "g": g, "x": "y" * size, "c": "big"})
+    await ana.conn.send_raw(frame)
+    err = await ana.pushes.next(ErrorFrame)
+    assert (err.code, err.request_id) == (ErrorCode.TOO_BIG.value, 77)
+    assert _state(server.config.db_path) == before
+    await _still_fine(server, ana, bob, g, "after-big")
+
+
+async def test_frame_past_hard_limit_closes_only_that_connection(server, room):
+    ana, bob, g = room
+    before = _state(server.config.db_path)
+    raw = await connect(server.url, max_size=None)
+    await raw.send("z" * (server.config.limits.hard_max_frame + 10))
+    await raw.wait_closed()
+    assert raw.close_code == 1009  # message too big
+    assert _state(server.config.db_path) == before
+    await _still_fine(server, ana, bob, g, "after-huge")
+
+
+async def test_invalid_utf8_text_frame_closes_only_that_connection(server, room):
+    ana, bob, g = room
+    raw = await connect(server.url)
+    await raw.send(b'{"t":"hello","i":1,"v":1,"x":"\xc3\x28"}', text=True)
+    await raw.wait_closed()
+    assert raw.close_code == 1007  # invalid frame payload data
+    await _still_fine(server, ana, bob, g, "after-utf8")
+
+
+async def test_requests_before_auth_are_refused(server):
+    conn = await Connection.open(server.url)
+    before = _state(server.config.db_path)
+    for kind, fields in [
+        (ListGroups, {}),
+        (SendChat, {"group": 1, "text": "hi", "cid": "x"}),
+        (CreateGroup, {"name": "Sneaky", "cid": "y"}),
+        (Sync, {"since": 0}),
+    ]:
+        with pytest.raises(ProtocolError) as err:
+            await conn.call(kind, **fields)
+        assert err.value.code is ErrorCode.AUTH_REQUIRED
+    assert _state(server.config.db_path) == before
+    await conn.close()
+
+
+async def test_rate_limit_gives_retry_after_and_stores_nothing_extra(tmp_path):
+    cfg = config(tmp_path / "rse.db", rate_burst=5, rate_per_second=0.5)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+        accepted, refused = [], []
+        for n in range(10):
+            try:
+                accepted.append(await ana.conn.call(SendChat, group=g, text=f"{n}", cid=f"r{n}"))
+            except ProtocolError as exc:
+                assert exc.code is ErrorCode.RATE_LIMITED
+                assert exc.retry_after and exc.retry_after > 0
+                refused.append(n)
+        assert len(accepted) == 4 and len(refused) == 6  # 5 in the burst, one spent on gcreate
+        db = sqlite3.connect(cfg.db_path)
+        assert db.execute("SELECT count(*) FROM events WHERE kind = 'c'").fetchone()[0] == 4
+        db.close()
+        # Another user is not slowed down by ana's flood.
+        bob = await new_user(srv, "bob")
+        assert (await bob.conn.call(ListGroups)).groups
+        await ana.close()
+        await bob.close()
+
+
+async def test_login_attempts_are_rate_limited(tmp_path):
+    cfg = config(tmp_path / "rse.db", anon_burst=3, anon_per_second=0.01)
+    async with RseServer(cfg) as srv:
+        from rse_tui.protocol import Login
+
+        conn = await Connection.open(srv.url)
+        codes = []
+        for _ in range(12):
+            try:
+                await conn.call(Login, name="ana", password="guess-guess")
+            except ProtocolError as exc:
+                codes.append(exc.code)
+        assert ErrorCode.AUTH_FAILED in codes and ErrorCode.RATE_LIMITED in codes
+        await conn.close()
+
+
+async def test_max_connections_per_user(tmp_path):
+    cfg = config(tmp_path / "rse.db", max_connections_per_user=3)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        more = [await Connection.open(srv.url, token=ana.auth.token) for _ in range(2)]
+        with pytest.raises(ProtocolError) as err:
+            await Connection.open(srv.url, token=ana.auth.token)
+        assert err.value.code is ErrorCode.TOO_MANY_CONNECTIONS
+        await more[0].close()
+        again = await Connection.open(srv.url, token=ana.auth.token)
+        for c in [*more[1:], again]:
+            await c.close()
+        await ana.close()
+
+
+def _noise(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+async def test_a_client_that_stops_reading_is_cut_off(tmp_path):
+    cfg = config(tmp_path / "rse.db", send_queue=32, send_timeout=1.0)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        bob = await new_user(srv, "bob")
+        slow = await new_user(srv, "slow")
+        g = (await ana.conn.call(CreateGroup, name="Firehose", cid="g")).group
+        for c in (bob, slow):
+            await c.conn.call(JoinGroup, group=g, cid="j")
+        # The slow client's socket has a tiny receive buffer and nobody reads it.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", srv.port))
+        stuck = await Connection.open(
+            srv.url, token=slow.auth.token, sock=sock, max_queue=1, on_push=None
+        )
+        await stuck.call(Sync, since=0)
+        stuck.ws.transport.pause_reading()
+        [peer] = [
+            p
+            for p in srv.hub.peers(slow.user)
+            if p.socket.remote_address[1] == sock.getsockname()[1]
+        ]
+        await bob.conn.call(Sync, since=0)
+        rng = random.Random(7)
+        started = time.monotonic()
+        sent = 0
+        while not peer.ended.is_set():
+            await ana.conn.call(SendChat, group=g, text=_noise(rng, 3000), cid=f"f{sent}")
+            sent += 1
+            assert time.monotonic() - started < 30, "slow reader was never cut off"
+        cut_after = time.monotonic() - started
+        assert peer.evicted
+        assert cut_after < 10
+        assert srv.hub.connections(slow.user) == 1  # only slow's first, reading session
+        # Everyone else got every message.
+        last = await ana.conn.call(SendChat, group=g, text="after the cut", cid="end")
+        await bob.pushes.until(lambda f: isinstance(f, ChatEvent) and f.seq == last.seq)
+        chat = [f for f in bob.pushes.frames if isinstance(f, ChatEvent)]
+        assert len(chat) == sent + 1
+        for c in (ana, bob, slow):
+            await c.close()
+        sock.close()
