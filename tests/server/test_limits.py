@@ -33,10 +33,9 @@ def _state(db_path) -> tuple:
     """Everything a rejected request must leave unchanged."""
     db = sqlite3.connect(db_path)
     try:
-        return tuple(
-            db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("events", "receipts", "groups", "users", "invites", "members", "tokens")
-        ) + (db.execute("SELECT max(seq) FROM events").fetchone()[0],)
+        tables = ("events", "receipts", "groups", "users", "invites", "members", "tokens")
+        counts = [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+        return (*counts, db.execute("SELECT max(seq) FROM events").fetchone()[0])
     finally:
         db.close()
 
@@ -142,7 +141,7 @@ async def test_bad_frame_gets_typed_error_and_changes_nothing(server, room, labe
 
 
 async def test_text_too_long_is_refused_and_not_stored(server, room):
-    ana, bob, g = room
+    ana, _, g = room
     limit = server.config.limits.max_chat_chars
     before = _state(server.config.db_path)
     with pytest.raises(ProtocolError) as err:
