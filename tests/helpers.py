@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -117,3 +118,54 @@ async def reconnect(server: RseServer, token: str) -> tuple[Connection, Pushes]:
     pushes = Pushes()
     conn = await Connection.open(server.url, token=token, on_push=pushes)
     return conn, pushes
+
+
+class ServerProcess:
+    """``rse-server serve`` in a child process, as an operator runs it."""
+
+    def __init__(self, db_path: Path, *args: str) -> None:
+        self.db_path = db_path
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+        self.output: list[str] = []
+
+    async def start(self) -> ServerProcess:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--db",
+            str(self.db_path),
+            "--port",
+            "0",
+            *self.args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        assert self.proc.stdout is not None
+        async with asyncio.timeout(30):
+            while True:
+                line = (await self.proc.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError("server exited: " + "".join(self.output))
+                self.output.append(line)
+                if "listening on " in line:
+                    self.url = line.split("listening on ", 1)[1].split()[0]
+                    return self
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].strip("/"))
+
+    async def wait(self) -> int:
+        assert self.proc is not None
+        rest = await self.proc.stdout.read() if self.proc.stdout else b""
+        self.output.append(rest.decode())
+        return await self.proc.wait()
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        await self.proc.wait()

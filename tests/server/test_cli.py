@@ -1,0 +1,153 @@
+"""``rse-server`` as an operator runs it: serve, /healthz, SIGTERM, invite, TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import ipaddress
+import signal
+import ssl
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from rse_tui.protocol import ListGroups, Redeem, Sync
+from rse_tui.sync.connection import Connection
+from server.app import RseServer
+
+from ..helpers import PASSWORD, ServerProcess, config
+
+
+def _invite_cli(db, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", "invite", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_serve_healthz_invite_while_running_and_sigterm(tmp_path):
+    db = tmp_path / "sub" / "rse.db"
+    server = await ServerProcess(db).start()
+    async with httpx.AsyncClient() as http:
+        response = await http.get(f"http://127.0.0.1:{server.port}/healthz")
+    assert response.status_code == 200 and response.text == "ok\n"
+
+    done = await asyncio.to_thread(_invite_cli, db)
+    assert done.returncode == 0, done.stderr
+    code = done.stdout.strip().splitlines()[-1]
+    conn = await Connection.open(server.url)
+    await conn.call(Redeem, code=code, name="ops", password=PASSWORD)
+    await conn.call(Sync, since=0)
+
+    assert server.proc is not None
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(server.wait(), 5) == 0
+    assert time.monotonic() - started < 5
+    await conn.wait_closed()
+    assert conn.ws.close_code == 1001  # going away
+    assert "stopped" in "".join(server.output)
+
+
+async def test_invite_without_a_running_server_and_admin_flag(tmp_path):
+    db = tmp_path / "fresh.db"
+    done = await asyncio.to_thread(_invite_cli, db, "--admin", "--hours", "2")
+    assert done.returncode == 0
+    assert "admin" in done.stdout
+    assert db.exists()
+    bad = await asyncio.to_thread(_invite_cli, db, "--hours", "0")
+    assert bad.returncode == 2 and "--hours" in bad.stderr
+
+
+async def test_demo_seed_gives_a_ready_platform(tmp_path):
+    db = tmp_path / "demo.db"
+    server = await ServerProcess(db, "--demo").start()
+    out = "".join(server.output)
+    code = next(line for line in server.output if "demo invitation" in line).split()[-1]
+    assert "seeded demo content" in out
+    conn = await Connection.open(server.url)
+    await conn.call(Redeem, code=code, name="newcomer", password=PASSWORD)
+    names = {g.name for g in (await conn.call(ListGroups)).groups}
+    assert {"General", "Announcements", "Incidents"} <= names
+    await conn.close()
+    assert server.proc is not None
+    server.proc.terminate()
+    assert await server.wait() == 0
+
+
+def _self_signed(cert_file, key_file) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+async def test_tls_with_a_given_ca_and_no_silent_fallback(tmp_path, ca):
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    cfg = dataclasses.replace(config(tmp_path / "rse.db"), tls_cert=cert_file, tls_key=key_file)
+    async with RseServer(cfg) as srv:
+        assert srv.url.startswith("wss://")
+        conn = await Connection.open(srv.url, ca_file=ca_file)
+        assert conn.welcome is not None
+        await conn.close()
+        # Without the CA the certificate is refused: no silent "verify off".
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await Connection.open(srv.url)
+        other = trustme.CA()
+        other_file = tmp_path / "other.pem"
+        other.cert_pem.write_to_path(str(other_file))
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await Connection.open(srv.url, ca_file=other_file)
+
+
+async def test_tls_with_a_pinned_self_signed_certificate(tmp_path):
+    """A server certificate given as --ca is trusted on its own (pinning)."""
+    cert_file, key_file = tmp_path / "self.pem", tmp_path / "self.key"
+    _self_signed(cert_file, key_file)
+    cfg = dataclasses.replace(config(tmp_path / "rse.db"), tls_cert=cert_file, tls_key=key_file)
+    async with RseServer(cfg) as srv:
+        conn = await Connection.open(srv.url, ca_file=cert_file)
+        assert conn.welcome is not None
+        await conn.close()
