@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 TOKEN_BYTES = 32
 INVITE_BYTES = 15
+#: Stored instead of a hash for accounts nobody may log in to (demo authors).
+NO_LOGIN = "!"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ class PasswordHasher:
 
     async def verify(self, password: str, stored: str | None) -> bool:
         async with self._slots:
-            if stored is None:
+            if stored is None or stored == NO_LOGIN:
                 await asyncio.to_thread(verify_password, password, self._decoy)
                 return False
             return await asyncio.to_thread(verify_password, password, stored)

@@ -69,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     conn = open_db(db_path)
     try:
-        if args.demo and demo.seed(conn, config.scrypt, int(time.time())):
+        if args.demo and demo.seed(conn, int(time.time())):
             print("rse-server: seeded demo content", flush=True)
         if args.demo:
             code = mint_invite(conn, admin=True, hours=24)
@@ -84,11 +84,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def mint_invite(conn: sqlite3.Connection, *, admin: bool, hours: float) -> str:
     code = auth.new_invite_code()
     now = int(time.time())
-    conn.execute("BEGIN IMMEDIATE")
-    storage.create_invite(
-        conn, auth.digest(code), admin=admin, now=now, expires=now + int(hours * 3600)
-    )
-    conn.execute("COMMIT")
+    with storage.transaction(conn):
+        storage.create_invite(
+            conn, auth.digest(code), admin=admin, now=now, expires=now + int(hours * 3600)
+        )
     return code
 
 

@@ -2,7 +2,7 @@
 
 Seeds a few groups, members, a welcome post and some chat into an empty
 database, so that ``rse-server serve --demo`` (and ``rse demo``) open on a
-network with something in it. Authors get random passwords nobody knows.
+network with something in it. The demo authors cannot log in.
 """
 
 from __future__ import annotations
@@ -46,20 +46,18 @@ _GROUPS = {
 }
 
 
-def seed(conn: sqlite3.Connection, scrypt: auth.ScryptParams, now: int) -> bool:
+def seed(conn: sqlite3.Connection, now: int) -> bool:
     """Fill an empty database; False when it already has users."""
     if storage.user_count(conn) > 0:
         return False
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with storage.transaction(conn):
         ids: dict[str, int] = {}
         for name in _PEOPLE:
             code = auth.new_invite_code()
             storage.create_invite(
                 conn, auth.digest(code), admin=name == "camille", now=now, expires=now + 60
             )
-            pw = auth.hash_password(secrets.token_urlsafe(24), scrypt)
-            ids[name] = storage.redeem_invite(conn, auth.digest(code), name, pw, now)
+            ids[name] = storage.redeem_invite(conn, auth.digest(code), name, auth.NO_LOGIN, now)
         for group, items in _GROUPS.items():
             owner = ids[items[0][1]]
             made = storage.create_group(conn, owner, group, secrets.token_hex(8), now)
@@ -72,8 +70,4 @@ def seed(conn: sqlite3.Connection, scrypt: auth.ScryptParams, now: int) -> bool:
                 storage.append_message(
                     conn, ids[author], gid, kind, text, secrets.token_hex(8), now
                 )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
     return True
