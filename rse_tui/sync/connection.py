@@ -40,6 +40,46 @@ Q = TypeVar("Q", bound=Request)
 Push = Callable[[ServerFrame], None]
 
 
+class Traffic:
+    """Bytes on the wire (after compression, before TLS) for one session."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.received = 0
+
+
+class _CountingTransport:
+    """Wraps a transport to count what is written through it."""
+
+    def __init__(self, inner: asyncio.Transport, traffic: Traffic) -> None:
+        self._inner = inner
+        self._traffic = traffic
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._traffic.sent += len(data)
+        self._inner.write(data)
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _counting(traffic: Traffic) -> type[ClientConnection]:
+    class CountingConnection(ClientConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            super().connection_made(_CountingTransport(transport, traffic))  # type: ignore[arg-type]
+
+        def data_received(self, data: bytes) -> None:
+            traffic.received += len(data)
+            super().data_received(data)
+
+    return CountingConnection
+
+
 class ConnectionLost(Exception):
     """The link dropped before the reply came; the request may be resent."""
 
@@ -74,9 +114,12 @@ class Connection:
         ca_file: Path | None = None,
         on_push: Push | None = None,
         open_timeout: float = 10.0,
+        traffic: Traffic | None = None,
         **options: Any,
     ) -> Connection:
         tls = tls_context(ca_file) if url.startswith("wss:") else None
+        if traffic is not None:
+            options["create_connection"] = _counting(traffic)
         ws = await connect(url, ssl=tls, open_timeout=open_timeout, max_size=2**22, **options)
         conn = cls(ws, on_push)
         try:
@@ -96,17 +139,26 @@ class Connection:
         return await self.send(request)
 
     async def send(self, request: Request) -> Any:
+        return await await_reply(await self.submit(request))
+
+    async def submit(self, request: Request) -> asyncio.Future[Reply]:
+        """Send ``request`` now; return the future of its reply (for pipelining)."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request.request_id] = (future, request.REPLY)
+        future.add_done_callback(lambda _f: self._pending.pop(request.request_id, None))
         try:
             await self.ws.send(encode(request))
         except ConnectionClosed as exc:
             self._pending.pop(request.request_id, None)
             raise ConnectionLost(str(exc)) from exc
-        try:
-            return await future
-        finally:
-            self._pending.pop(request.request_id, None)
+        return future
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    @property
+    def closed(self) -> bool:
+        return self._reader.done()
 
     async def send_raw(self, data: str | bytes) -> None:
         """Send an arbitrary frame (for tools and tests of the server's checks)."""
@@ -151,6 +203,10 @@ class Connection:
             entry[0].set_exception(outcome)
         else:
             entry[0].set_result(outcome)
+
+
+async def await_reply(future: asyncio.Future[Reply]) -> Any:
+    return await future
 
 
 def _as_exception(frame: ErrorFrame) -> ProtocolError:

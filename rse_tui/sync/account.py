@@ -1,0 +1,142 @@
+"""Joining, logging in and out: turn credentials into a saved profile.
+
+Shared by the command line and the UI. A successful join or login saves the
+profile's settings, stores the token (keyring or private file), opens the
+profile's cache and makes the profile the current one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rse_tui.protocol import AuthOk, Login, Logout, Redeem
+
+from .cache import Cache
+from .connection import Connection
+from .credentials import TokenStore
+from .profile import Profile, ProfileError, Settings, current, make_current, slug
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A usable profile: where it is, what it talks to, and its token."""
+
+    profile: Profile
+    settings: Settings
+    token: str
+
+    @property
+    def ca_file(self) -> Path | None:
+        return Path(self.settings.ca_file) if self.settings.ca_file else None
+
+    def open_cache(self) -> Cache:
+        return Cache(self.profile.cache_path)
+
+
+def token_store(profile: Profile, notify: Callable[[str], None] | None = None) -> TokenStore:
+    return TokenStore(profile.path, profile.key, notify=notify)
+
+
+def load(root: Path, notify: Callable[[str], None] | None = None) -> Account:
+    """The current profile with its token, or ProfileError saying what to do."""
+    profile = current(root)
+    settings = profile.settings()
+    token = token_store(profile, notify).load()
+    if not token:
+        raise ProfileError(
+            f"no token for {settings.name} at {settings.url}: run 'rse login {settings.url}"
+            f" --name {settings.name}'"
+        )
+    return Account(profile, settings, token)
+
+
+async def _authenticate(
+    url: str, ca_file: Path | None, request: type[Redeem] | type[Login], **fields: str
+) -> AuthOk:
+    conn = await Connection.open(url, ca_file=ca_file)
+    try:
+        reply: AuthOk = await conn.call(request, **fields)
+        return reply
+    finally:
+        await conn.close()
+
+
+def save(
+    root: Path,
+    url: str,
+    ca_file: Path | None,
+    auth: AuthOk,
+    notify: Callable[[str], None] | None = None,
+    key: str | None = None,
+) -> tuple[Account, str]:
+    """Store a fresh login as a profile; return it and where the token went."""
+    profile = Profile(root, key or slug(url, auth.name)).create()
+    settings = Settings(
+        url=url,
+        name=auth.name,
+        ca_file=str(ca_file.resolve()) if ca_file else None,
+        user=auth.user,
+    )
+    profile.save_settings(settings)
+    where = token_store(profile, notify).save(auth.token)
+    cache = Cache(profile.cache_path)
+    try:
+        user, _ = cache.identity()
+        if user is not None and user != auth.user:
+            raise ProfileError(f"the cache at {profile.cache_path} belongs to another account")
+        cache.set_identity(auth.user, auth.name)
+    finally:
+        cache.close()
+    make_current(profile)
+    return Account(profile, settings, auth.token), where
+
+
+async def join(
+    root: Path,
+    url: str,
+    code: str,
+    name: str,
+    password: str,
+    ca_file: Path | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[Account, str]:
+    auth = await _authenticate(url, ca_file, Redeem, code=code, name=name, password=password)
+    return save(root, url, ca_file, auth, notify)
+
+
+async def login(
+    root: Path,
+    url: str,
+    name: str,
+    password: str,
+    ca_file: Path | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[Account, str]:
+    auth = await _authenticate(url, ca_file, Login, name=name, password=password)
+    return save(root, url, ca_file, auth, notify)
+
+
+async def logout(account: Account, *, open_timeout: float = 10.0) -> bool:
+    """Revoke the token on the server (if reachable) and forget it here.
+
+    Returns whether the server confirmed the revocation.
+    """
+    confirmed = False
+    try:
+        conn = await Connection.open(
+            account.settings.url,
+            token=account.token,
+            ca_file=account.ca_file,
+            open_timeout=open_timeout,
+        )
+        try:
+            await conn.call(Logout)
+            confirmed = True
+        finally:
+            await conn.close()
+    except Exception:  # unreachable or already revoked: forget it locally all the same
+        confirmed = False
+    token_store(account.profile).forget()
+    return confirmed

@@ -1,0 +1,488 @@
+"""The local cache: one SQLite file per profile, the UI's source of truth.
+
+It holds the groups, messages and user names seen so far, the sync cursor,
+the outbox of writes not yet acknowledged, drafts, and "holes": ranges of
+history the cache knows it lacks (before a join, or skipped by a gap), which
+are filled from the server page by page when a view reaches them.
+
+:class:`Cache` is synchronous and must be used from one thread;
+:class:`CacheWorker` runs its methods on a dedicated thread for async code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from rse_tui.protocol import (
+    ChatEvent,
+    Event,
+    GroupEvent,
+    GroupInfo,
+    JoinEvent,
+    LeaveEvent,
+    PostEvent,
+    UserInfo,
+    WriteOk,
+)
+
+from .models import Changes, GroupRow, MessageRow, OutboxItem
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
+SCHEMA_VERSION = 1
+
+
+def _schema(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
+    db["groups"].create(  # type: ignore[union-attr]
+        {"id": int, "name": str, "member": int, "members": int, "read_seq": int},
+        pk="id",
+        defaults={"member": 0, "members": 0, "read_seq": 0},
+    )
+    db.execute(
+        "CREATE TABLE messages (seq INTEGER PRIMARY KEY, grp INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, user INTEGER NOT NULL, ts INTEGER NOT NULL, text TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX messages_grp_kind ON messages(grp, kind, seq)")
+    db["users"].create({"id": int, "name": str}, pk="id")  # type: ignore[union-attr]
+    db.execute(
+        "CREATE TABLE outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, cid TEXT UNIQUE NOT NULL,"
+        " op TEXT NOT NULL, grp INTEGER, text TEXT, created REAL NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0, error TEXT)"
+    )
+    db["drafts"].create({"grp": int, "text": str}, pk="grp")  # type: ignore[union-attr]
+    db.execute(
+        "CREATE TABLE holes (grp INTEGER NOT NULL, kind TEXT NOT NULL, lo INTEGER NOT NULL,"
+        " hi INTEGER NOT NULL, PRIMARY KEY (grp, kind, lo)) WITHOUT ROWID"
+    )
+
+
+def new_cid() -> str:
+    """A client write id: random, 32 characters of [0-9a-f]."""
+    return uuid.uuid4().hex
+
+
+class Cache:
+    """The cache of one profile. Not thread-safe: see CacheWorker."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not path.exists():  # private from the start, and so are -wal and -shm
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA busy_timeout = 5000")
+        self._wal()
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            with self._tx():
+                _schema(sqlite_utils.Database(self.conn))
+                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version > SCHEMA_VERSION:
+            raise RuntimeError(f"cache {path} is from a newer rse; move it away")
+        self._me: int | None = None
+        self._my_name: str | None = None
+        self._mention: re.Pattern[str] | None = None
+
+    def _wal(self) -> None:
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":  # a network file system: fall back to a rollback journal
+            self.conn.execute("PRAGMA journal_mode = DELETE")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _tx(self) -> _Tx:
+        return _Tx(self.conn)
+
+    # -- meta ------------------------------------------------------------------
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set(self, key: str, value: str | int) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+    def cursor(self) -> int:
+        return int(self.get("cursor", "0") or 0)
+
+    def identity(self) -> tuple[int | None, str | None]:
+        user = self.get("user")
+        return (int(user) if user else None), self.get("name")
+
+    def set_identity(self, user: int, name: str) -> None:
+        with self._tx():
+            self.set("user", user)
+            self.set("name", name)
+            self.conn.execute("INSERT OR REPLACE INTO users (id, name) VALUES (?, ?)", (user, name))
+
+    def _me_and_pattern(self) -> tuple[int | None, re.Pattern[str] | None]:
+        if self._me is None:
+            self._me, self._my_name = self.identity()
+            if self._my_name:
+                self._mention = re.compile(
+                    rf"(?<![\w@])@{re.escape(self._my_name)}(?![\w-])", re.IGNORECASE
+                )
+        return self._me, self._mention
+
+    # -- applying what the server says -------------------------------------------
+
+    def apply(self, events: Iterable[Event], cursor: int | None = None) -> Changes:
+        """Store events (idempotently) and advance the cursor, in one transaction."""
+        changes = Changes()
+        me, mention = self._me_and_pattern()
+        top = self.cursor()
+        with self._tx():
+            for event in events:
+                top = max(top, event.seq)
+                self._apply_one(event, me, mention, changes)
+            if cursor is not None:
+                top = max(top, cursor)
+            self.set("cursor", top)
+        return changes
+
+    def _apply_one(
+        self, event: Event, me: int | None, mention: re.Pattern[str] | None, changes: Changes
+    ) -> None:
+        c = self.conn
+        if isinstance(event, ChatEvent | PostEvent):
+            cur = c.execute(
+                "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (event.seq, event.group, event.TYPE, event.user, event.ts, event.text),
+            )
+            if cur.rowcount:
+                changes.messages.setdefault(event.group, []).append(event.seq)
+                if event.user != me and mention is not None and mention.search(event.text):
+                    changes.mentions.append(self._row(event))
+        elif isinstance(event, GroupEvent):
+            c.execute(
+                "INSERT OR IGNORE INTO groups (id, name) VALUES (?, ?)", (event.group, event.name)
+            )
+            changes.groups = True
+        elif isinstance(event, JoinEvent):
+            c.execute("INSERT OR IGNORE INTO groups (id, name) VALUES (?, '?')", (event.group,))
+            c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
+            if event.user == me:
+                c.execute("UPDATE groups SET member = 1 WHERE id = ?", (event.group,))
+                for kind in KINDS:  # what was said before we joined is on the server
+                    self._add_hole(event.group, kind, 0, event.seq)
+            changes.groups = True
+        elif isinstance(event, LeaveEvent):
+            c.execute(
+                "UPDATE groups SET members = max(members - 1, 0) WHERE id = ?", (event.group,)
+            )
+            if event.user == me:
+                c.execute("UPDATE groups SET member = 0 WHERE id = ?", (event.group,))
+            changes.groups = True
+
+    def _row(self, event: ChatEvent | PostEvent) -> MessageRow:
+        return MessageRow(
+            seq=event.seq,
+            group=event.group,
+            kind=event.TYPE,
+            user=event.user,
+            author=self.user_name(event.user),
+            ts=event.ts,
+            text=event.text,
+        )
+
+    def put_groups(self, groups: Iterable[GroupInfo], *, fresh: bool = False) -> None:
+        """Take the server's group list as the truth (keeping read marks)."""
+        groups = list(groups)
+        with self._tx():
+            ids = [g.group for g in groups]
+            if ids:
+                marks = ",".join("?" * len(ids))
+                self.conn.execute(f"DELETE FROM groups WHERE id NOT IN ({marks})", ids)
+            else:
+                self.conn.execute("DELETE FROM groups")
+            for g in groups:
+                self.conn.execute(
+                    "INSERT INTO groups (id, name, member, members) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+                    " member = excluded.member, members = excluded.members",
+                    (g.group, g.name, int(g.member), g.members),
+                )
+                if fresh and g.member and g.head:
+                    for kind in KINDS:
+                        self._add_hole(g.group, kind, 0, g.head)
+
+    def put_users(self, users: Iterable[UserInfo]) -> None:
+        with self._tx():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO users (id, name) VALUES (?, ?)",
+                [(u.user, u.name) for u in users],
+            )
+
+    def unknown_users(self, limit: int = 500) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT DISTINCT m.user FROM messages m LEFT JOIN users u ON u.id = m.user"
+            " WHERE u.name IS NULL LIMIT ?",
+            (limit,),
+        )
+        return [r[0] for r in rows]
+
+    def user_name(self, user: int) -> str:
+        row = self.conn.execute("SELECT name FROM users WHERE id = ?", (user,)).fetchone()
+        return row[0] if row and row[0] else f"user{user}"
+
+    # -- holes ---------------------------------------------------------------------
+
+    def _add_hole(self, group: int, kind: str, lo: int, hi: int) -> None:
+        if hi > lo:
+            self.conn.execute(
+                "INSERT INTO holes (grp, kind, lo, hi) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET hi = max(hi, excluded.hi)",
+                (group, kind, lo, hi),
+            )
+
+    def add_gap(self, since: int, upto: int) -> None:
+        """The server skipped (since, upto]: every group we are in may miss some."""
+        with self._tx():
+            for (group,) in self.conn.execute("SELECT id FROM groups WHERE member = 1").fetchall():
+                for kind in KINDS:
+                    self._add_hole(group, kind, since, upto)
+
+    def hole_below(self, group: int, kind: str, seq: int | None) -> tuple[int, int] | None:
+        """The newest hole below ``seq`` (or anywhere, when None): (lo, hi)."""
+        row = self.conn.execute(
+            "SELECT lo, hi FROM holes WHERE grp = ? AND kind = ? AND lo < ?"
+            " ORDER BY hi DESC LIMIT 1",
+            (group, kind, seq if seq is not None else 2**62),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def fill_hole(
+        self, group: int, kind: str, hole: tuple[int, int], events: list[Event], more: bool
+    ) -> Changes:
+        """Store a page fetched with ``before = hi + 1`` and shrink the hole to what
+        is still missing below it (nothing, when the server has no more)."""
+        lo = hole[0]
+        changes = Changes()
+        me, _ = self._me_and_pattern()
+        with self._tx():
+            for event in events:
+                self._apply_one(event, me, None, changes)
+            self.conn.execute(
+                "DELETE FROM holes WHERE grp = ? AND kind = ? AND lo = ?", (group, kind, lo)
+            )
+            oldest = min((e.seq for e in events), default=lo)
+            if more and oldest > lo + 1:
+                self._add_hole(group, kind, lo, oldest - 1)
+        return changes
+
+    # -- reading for views -------------------------------------------------------------
+
+    def groups(self) -> list[GroupRow]:
+        me, _ = self._me_and_pattern()
+        rows = self.conn.execute(
+            "SELECT g.id, g.name, g.member, g.members,"
+            " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
+            "  AND m.user IS NOT ?)"
+            " FROM groups g ORDER BY g.name COLLATE NOCASE",
+            (me,),
+        ).fetchall()
+        return [GroupRow(i, n, bool(m), c, u) for i, n, m, c, u in rows]
+
+    def group_by_name(self, name: str) -> GroupRow | None:
+        for row in self.groups():
+            if row.name.casefold() == name.strip().casefold():
+                return row
+        return None
+
+    def messages(
+        self, group: int, kind: str, *, before: int | None = None, limit: int = 200
+    ) -> list[MessageRow]:
+        """Up to ``limit`` messages before ``before``, oldest first; pending ones last."""
+        rows = self.conn.execute(
+            "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
+            " m.text FROM messages m LEFT JOIN users u ON u.id = m.user"
+            " WHERE m.grp = ? AND m.kind = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
+            (group, kind, before if before is not None else 2**62, limit),
+        ).fetchall()
+        out = [MessageRow(*r) for r in reversed(rows)]
+        if before is None:
+            out.extend(self.pending_rows(group, kind))
+        return out
+
+    def messages_after(self, group: int, kind: str, after: int) -> list[MessageRow]:
+        """Stored messages newer than ``after``, oldest first."""
+        rows = self.conn.execute(
+            "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
+            " m.text FROM messages m LEFT JOIN users u ON u.id = m.user"
+            " WHERE m.grp = ? AND m.kind = ? AND m.seq > ? ORDER BY m.seq",
+            (group, kind, after),
+        ).fetchall()
+        return [MessageRow(*r) for r in rows]
+
+    def pending_rows(self, group: int, kind: str) -> list[MessageRow]:
+        me, name = self.identity()
+        op = "chat" if kind == ChatEvent.TYPE else "post"
+        rows = self.conn.execute(
+            "SELECT cid, created, text, error FROM outbox WHERE grp = ? AND op = ? ORDER BY n",
+            (group, op),
+        ).fetchall()
+        return [
+            MessageRow(None, group, kind, me or 0, name or "me", created, text, cid, error)
+            for cid, created, text, error in rows
+        ]
+
+    def message_count(self, group: int, kind: str) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM messages WHERE grp = ? AND kind = ?", (group, kind)
+            ).fetchone()[0]
+        )
+
+    def mark_read(self, group: int) -> None:
+        self.conn.execute(
+            "UPDATE groups SET read_seq = (SELECT coalesce(max(seq), 0) FROM messages"
+            " WHERE grp = ?) WHERE id = ?",
+            (group, group),
+        )
+
+    # -- drafts ------------------------------------------------------------------------
+
+    def draft(self, group: int) -> str:
+        row = self.conn.execute("SELECT text FROM drafts WHERE grp = ?", (group,)).fetchone()
+        return row[0] if row else ""
+
+    def save_draft(self, group: int, text: str) -> None:
+        if text.strip():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO drafts (grp, text) VALUES (?, ?)", (group, text)
+            )
+        else:
+            self.conn.execute("DELETE FROM drafts WHERE grp = ?", (group,))
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def enqueue(self, op: str, group: int | None, text: str | None) -> str:
+        """Store a write before it is sent; it stays until acknowledged."""
+        cid = new_cid()
+        self.conn.execute(
+            "INSERT INTO outbox (cid, op, grp, text, created) VALUES (?, ?, ?, ?, ?)",
+            (cid, op, group, text, time.time()),
+        )
+        return cid
+
+    def outbox(self, *, include_failed: bool = False) -> list[OutboxItem]:
+        where = "" if include_failed else " WHERE error IS NULL"
+        rows = self.conn.execute(
+            f"SELECT cid, op, grp, text, created, attempts, error FROM outbox{where} ORDER BY n"
+        ).fetchall()
+        return [OutboxItem(*r) for r in rows]
+
+    def outbox_count(self) -> int:
+        return int(
+            self.conn.execute("SELECT count(*) FROM outbox WHERE error IS NULL").fetchone()[0]
+        )
+
+    def attempted(self, cid: str) -> None:
+        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE cid = ?", (cid,))
+
+    def acknowledged(self, item: OutboxItem, ok: WriteOk) -> Changes:
+        """The server stored ``item``: move it from the outbox into the history."""
+        changes = Changes(outbox=True)
+        me, _ = self.identity()
+        with self._tx():
+            self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
+            if item.op in ("chat", "post") and item.group is not None and me is not None:
+                kind = ChatEvent.TYPE if item.op == "chat" else PostEvent.TYPE
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (ok.seq, item.group, kind, me, ok.ts or int(time.time()), item.text or ""),
+                )
+                changes.messages[item.group] = [ok.seq]
+                self.conn.execute(
+                    "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?",
+                    (ok.seq, item.group),
+                )
+            elif item.op == "gcreate" and ok.group is not None:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO groups (id, name, member, members) VALUES (?, ?, 1, 1)",
+                    (ok.group, item.text),
+                )
+                changes.groups = True
+            elif item.op == "join" and item.group is not None:
+                self.conn.execute(
+                    "UPDATE groups SET member = 1, members = members + 1"
+                    " WHERE id = ? AND member = 0",
+                    (item.group,),
+                )
+                for kind in KINDS:
+                    self._add_hole(item.group, kind, 0, ok.seq)
+                changes.groups = True
+            elif item.op == "leave" and item.group is not None:
+                self.conn.execute(
+                    "UPDATE groups SET member = 0, members = max(members - 1, 0)"
+                    " WHERE id = ? AND member = 1",
+                    (item.group,),
+                )
+                changes.groups = True
+            self.set("cursor", max(self.cursor(), ok.seq))
+        return changes
+
+    def failed(self, cid: str, error: str) -> None:
+        self.conn.execute("UPDATE outbox SET error = ? WHERE cid = ?", (error, cid))
+
+    def discard(self, cid: str) -> None:
+        self.conn.execute("DELETE FROM outbox WHERE cid = ?", (cid,))
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, re-entrant (inner uses join the outer)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self.conn
+
+    def __exit__(self, exc_type: Any, *rest: Any) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+class CacheWorker:
+    """Runs Cache methods on one dedicated thread, so the event loop never waits."""
+
+    def __init__(self, cache: Cache) -> None:
+        self.cache = cache
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rse-cache")
+
+    async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.submit(self.cache.close).result()
+        self._pool.shutdown(wait=True)

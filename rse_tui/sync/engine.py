@@ -1,0 +1,451 @@
+"""The sync engine: keeps the cache in step with the server, delivers the outbox.
+
+``Engine.run()`` loops for as long as the client runs: connect, resume from
+the cache's cursor, apply what the server pushes, send every outbox item
+until it is acknowledged, and when the link drops, wait (exponential backoff
+with jitter) and do it again. The views never wait on the network: they read
+the cache, and the engine tells them what changed through plain callbacks.
+
+Writes are stored in the outbox (with their client id) *before* anything is
+sent, so a crash, a cut link or a restart loses nothing, and the server's
+idempotency makes every resend safe: each write is delivered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from websockets.exceptions import InvalidHandshake, InvalidURI
+
+from rse_tui.protocol import (
+    Batch,
+    CreateGroup,
+    ErrorCode,
+    ErrorFrame,
+    Event,
+    Gap,
+    GetUsers,
+    History,
+    JoinGroup,
+    LeaveGroup,
+    ListGroups,
+    ProtocolError,
+    Reply,
+    Request,
+    SendChat,
+    SendPost,
+    ServerFrame,
+    Sync,
+    WriteOk,
+)
+
+from .cache import Cache, CacheWorker
+from .connection import Connection, ConnectionLost, Traffic
+from .models import Changes, Link, OutboxItem, Status
+
+log = logging.getLogger(__name__)
+
+#: Errors after which a write is kept and retried; any other refusal is final.
+RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL, ErrorCode.TOO_MANY_CONNECTIONS})
+#: Writes in flight at once on one connection.
+WINDOW = 32
+HISTORY_PAGE = 100
+
+
+class Offline(Exception):
+    """The request needs the server and there is no connection now."""
+
+
+class LoggedOut(Exception):
+    """The server no longer accepts this profile's token."""
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: ``uniform(base, cap_n)``."""
+
+    first: float = 0.5
+    factor: float = 2.0
+    cap: float = 30.0
+    rng: random.Random | None = None
+    _n: int = 0
+
+    def next(self) -> float:
+        rng = self.rng or random
+        top = min(self.cap, self.first * self.factor**self._n)
+        self._n += 1
+        return rng.uniform(min(self.first, top), top)
+
+    def reset(self) -> None:
+        self._n = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """Marks the end of a catch-up in the push stream: cursor may move to ``head``."""
+
+    head: int
+
+
+def _request_for(item: OutboxItem, request_id: int) -> Request:
+    op, g = item.op, item.group
+    if op == "chat" and g is not None and item.text is not None:
+        return SendChat(request_id=request_id, cid=item.cid, group=g, text=item.text)
+    if op == "post" and g is not None and item.text is not None:
+        return SendPost(request_id=request_id, cid=item.cid, group=g, text=item.text)
+    if op == "gcreate" and item.text is not None:
+        return CreateGroup(request_id=request_id, cid=item.cid, name=item.text)
+    if op == "join" and g is not None:
+        return JoinGroup(request_id=request_id, cid=item.cid, group=g)
+    if op == "leave" and g is not None:
+        return LeaveGroup(request_id=request_id, cid=item.cid, group=g)
+    raise ValueError(f"malformed outbox item {item.cid} ({op})")
+
+
+Connect = Callable[..., Awaitable[Connection]]
+
+
+class Engine:
+    """Headless client core for one profile."""
+
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        url: str,
+        token: str,
+        ca_file: Path | None = None,
+        on_change: Callable[[Changes], None] | None = None,
+        on_status: Callable[[Status], None] | None = None,
+        on_error: Callable[[OutboxItem, str], None] | None = None,
+        backoff: Backoff | None = None,
+        connect: Connect = Connection.open,
+        open_timeout: float = 10.0,
+    ) -> None:
+        self.cache = cache
+        self.db = CacheWorker(cache)
+        self.url = url
+        self.token = token
+        self.ca_file = ca_file
+        self.traffic = Traffic()
+        self._on_change = on_change or (lambda _c: None)
+        self._on_status = on_status or (lambda _s: None)
+        self._on_error = on_error or (lambda _i, _e: None)
+        self._backoff = backoff or Backoff()
+        self._connect = connect
+        self._open_timeout = open_timeout
+        self._status = Status(outbox=cache.outbox_count())
+        self._conn: Connection | None = None
+        self._inbox: asyncio.Queue[ServerFrame | _Head] = asyncio.Queue()
+        self._wake = asyncio.Event()  # the outbox has something new
+        self._retry_now = asyncio.Event()
+        self._stopping = False
+        self._online = asyncio.Event()
+        self._idle = asyncio.Event()  # online, synced, outbox empty
+        self._gap = False
+        self._in_flight: set[str] = set()
+        self.last_error: str = ""
+
+    # -- public API ------------------------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        return replace(self._status, sent=self.traffic.sent, received=self.traffic.received)
+
+    @property
+    def online(self) -> bool:
+        return self._conn is not None and self._online.is_set()
+
+    async def run(self) -> None:
+        """Connect and stay in sync until :meth:`stop`; never raises for link errors."""
+        while not self._stopping:
+            self._set_status(link=Link.CONNECTING, retry_at=None)
+            try:
+                await self._session()
+            except LoggedOut as exc:
+                self.last_error = str(exc)
+                self._set_status(link=Link.LOGGED_OUT, detail=str(exc))
+                return
+            except (OSError, TimeoutError, ConnectionLost, InvalidHandshake) as exc:
+                self.last_error = _describe(exc)
+                log.info("link down: %s", self.last_error)
+            except InvalidURI as exc:
+                self.last_error = str(exc)
+                self._set_status(link=Link.OFFLINE, detail=self.last_error)
+                return
+            except ProtocolError as exc:
+                self.last_error = exc.message
+                log.warning("server refused the session: %s", exc)
+            except Exception as exc:  # a bug must not end the sync loop for good
+                self.last_error = f"internal error: {type(exc).__name__}: {exc}"
+                log.exception("sync session failed")
+            finally:
+                self._online.clear()
+                self._idle.clear()
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    await conn.close()
+            if self._stopping:
+                break
+            delay = self._backoff.next()
+            self._set_status(
+                link=Link.RECONNECTING, retry_at=time.monotonic() + delay, detail=self.last_error
+            )
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._retry_now.wait()
+        self._set_status(link=Link.OFFLINE, retry_at=None)
+
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff wait (the user asked to reconnect)."""
+        self._retry_now.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._retry_now.set()
+        self._wake.set()
+        if self._conn is not None:
+            await self._conn.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    async def submit(self, op: str, group: int | None, text: str | None = None) -> str:
+        """Queue a write in the outbox (durably) and have it sent; return its id."""
+        cid = await self.db(self.cache.enqueue, op, group, text)
+        self._idle.clear()
+        self._set_status(outbox=await self.db(self.cache.outbox_count))
+        self._on_change(Changes(outbox=True, messages={group: []} if group else {}))
+        self._wake.set()
+        return cid
+
+    async def wait_online(self) -> None:
+        await self._online.wait()
+
+    async def wait_idle(self) -> None:
+        """Until online, caught up and with nothing left in the outbox."""
+        await self._idle.wait()
+
+    async def call(self, request_type: type[Request], /, **fields: Any) -> Any:
+        """A request that needs the server now (listing members, say)."""
+        conn = self._conn
+        if conn is None or not self._online.is_set():
+            raise Offline("not connected")
+        return await conn.call(request_type, **fields)
+
+    async def refresh_groups(self) -> None:
+        reply = await self.call(ListGroups)
+        await self.db(self.cache.put_groups, reply.groups)
+        self._on_change(Changes(groups=True))
+
+    async def load_older(self, group: int, kind: str, before: int | None) -> bool:
+        """Fetch one page of history the cache lacks below ``before``; False if none."""
+        hole = await self.db(self.cache.hole_below, group, kind, before)
+        if hole is None or not self.online:
+            return False
+        page = await self.call(
+            History, group=group, kind=kind, before=hole[1] + 1, limit=HISTORY_PAGE
+        )
+        changes = await self.db(self.cache.fill_hole, group, kind, hole, page.events, page.more)
+        await self._learn_users()
+        changes.messages.setdefault(group, [])
+        self._on_change(changes)
+        return True
+
+    # -- one connection ------------------------------------------------------------------
+
+    async def _session(self) -> None:
+        try:
+            conn = await self._connect(
+                self.url,
+                token=self.token,
+                ca_file=self.ca_file,
+                on_push=self._push,
+                traffic=self.traffic,
+                open_timeout=self._open_timeout,
+            )
+        except ProtocolError as exc:
+            if exc.code is ErrorCode.AUTH_FAILED:
+                raise LoggedOut("the server no longer accepts this login") from exc
+            raise
+        self._conn = conn
+        assert conn.welcome is not None
+        self._set_status(link=Link.SYNCING, detail="")
+        applier = asyncio.create_task(self._apply_pushes(), name="rse-apply")
+        try:
+            if conn.welcome.user is not None and conn.welcome.name is not None:
+                await self.db(self.cache.set_identity, conn.welcome.user, conn.welcome.name)
+            cursor = await self.db(self.cache.cursor)
+            fresh = cursor == 0
+            if fresh:
+                reply = await conn.call(ListGroups)
+                await self.db(self.cache.put_groups, reply.groups, fresh=True)
+                cursor = conn.welcome.head
+            done = await conn.call(Sync, since=cursor)
+            self._inbox.put_nowait(_Head(done.head))
+            await self._inbox.join()
+            if self._gap or fresh:
+                self._gap = False
+                reply = await conn.call(ListGroups)
+                await self.db(self.cache.put_groups, reply.groups)
+            await self._learn_users()
+            self._on_change(Changes(groups=True))
+            self._backoff.reset()
+            self._online.set()
+            self._set_status(link=Link.ONLINE)
+            await self._deliver_forever(conn)
+        finally:
+            applier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await applier
+            self._drain_inbox()
+
+    def _push(self, frame: ServerFrame) -> None:
+        self._inbox.put_nowait(frame)
+
+    def _drain_inbox(self) -> None:
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
+            self._inbox.task_done()
+
+    async def _apply_pushes(self) -> None:
+        """Apply pushed frames to the cache in arrival order, a run at a time."""
+        while True:
+            frames = [await self._inbox.get()]
+            while not self._inbox.empty():
+                frames.append(self._inbox.get_nowait())
+            try:
+                await self._apply(frames)
+            finally:
+                for _ in frames:
+                    self._inbox.task_done()
+
+    async def _apply(self, frames: list[ServerFrame | _Head]) -> None:
+        events: list[Event] = []
+        changes = Changes()
+        cursor: int | None = None
+
+        async def flush() -> None:
+            nonlocal events, cursor
+            if events or cursor is not None:
+                changes.merge(await self.db(self.cache.apply, events, cursor))
+            events, cursor = [], None
+
+        for frame in frames:
+            if isinstance(frame, Batch):
+                events.extend(frame.events)
+            elif isinstance(frame, Event):
+                events.append(frame)
+            elif isinstance(frame, _Head):
+                cursor = frame.head
+            elif isinstance(frame, Gap):
+                await flush()
+                await self.db(self.cache.add_gap, frame.since, frame.upto)
+                self._gap = True
+                changes.groups = True
+            elif isinstance(frame, ErrorFrame):
+                log.warning("server: %s: %s", frame.code, frame.message)
+        await flush()
+        if changes.messages and self.online:
+            await self._learn_users()
+        if changes:
+            self._on_change(changes)
+
+    async def _learn_users(self) -> None:
+        unknown = await self.db(self.cache.unknown_users)
+        if unknown and self._conn is not None:
+            reply = await self._conn.call(GetUsers, users=unknown)
+            await self.db(self.cache.put_users, reply.users)
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    async def _deliver_forever(self, conn: Connection) -> None:
+        closed = asyncio.create_task(conn.wait_closed())
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                await self._deliver(conn)
+                if await self.db(self.cache.outbox_count) == 0:
+                    self._idle.set()
+                woken = asyncio.create_task(self._wake.wait())
+                await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if closed.done():
+                    raise ConnectionLost("connection closed")
+        finally:
+            closed.cancel()
+
+    async def _deliver(self, conn: Connection) -> None:
+        """Send every pending outbox item, pipelined, until each has an answer."""
+        items = [i for i in await self.db(self.cache.outbox) if i.cid not in self._in_flight]
+        if not items:
+            return
+        slots = asyncio.Semaphore(WINDOW)
+        tasks = []
+        for item in items:
+            await slots.acquire()
+            self._in_flight.add(item.cid)
+            await self.db(self.cache.attempted, item.cid)
+            try:
+                future = await conn.submit(_request_for(item, conn.next_id()))
+            except BaseException:
+                self._in_flight.discard(item.cid)
+                slots.release()
+                raise
+            tasks.append(asyncio.create_task(self._settle(conn, item, future, slots)))
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, ConnectionLost):
+                raise result
+
+    async def _settle(
+        self,
+        conn: Connection,
+        item: OutboxItem,
+        future: asyncio.Future[Reply],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        try:
+            ok = await future
+            assert isinstance(ok, WriteOk)
+            changes = await self.db(self.cache.acknowledged, item, ok)
+            self._set_status(outbox=await self.db(self.cache.outbox_count))
+            self._on_change(changes)
+        except ProtocolError as exc:
+            if exc.code in RETRYABLE:
+                # Kept in the outbox; tried again shortly, on this link or the next.
+                wait = exc.retry_after or 1.0
+                asyncio.get_running_loop().call_later(wait, self._wake.set)
+                return
+            await self.db(self.cache.failed, item.cid, exc.message)
+            self._set_status(outbox=await self.db(self.cache.outbox_count))
+            self._on_error(item, exc.message)
+            self._on_change(Changes(outbox=True, messages={item.group: []} if item.group else {}))
+        finally:
+            self._in_flight.discard(item.cid)
+            slots.release()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _set_status(self, **changes: Any) -> None:
+        self._status = replace(self._status, **changes)
+        self._on_status(self.status)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "server unreachable (connection refused)"
+    if isinstance(exc, TimeoutError):
+        return "server unreachable (timed out)"
+    if isinstance(exc, OSError):
+        return f"server unreachable ({exc.strerror or exc})"
+    return str(exc) or type(exc).__name__
