@@ -182,7 +182,10 @@ class Cache:
             c.execute("INSERT OR IGNORE INTO groups (id, name) VALUES (?, '?')", (event.group,))
             c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
             if event.user == me:
-                c.execute("UPDATE groups SET member = 1 WHERE id = ?", (event.group,))
+                c.execute(
+                    "UPDATE groups SET member = 1, read_seq = max(read_seq, ?) WHERE id = ?",
+                    (event.seq, event.group),
+                )
                 for kind in KINDS:  # what was said before we joined is on the server
                     self._add_hole(event.group, kind, 0, event.seq)
             changes.groups = True
@@ -223,6 +226,12 @@ class Cache:
                     (g.group, g.name, int(g.member), g.members),
                 )
                 if fresh and g.member and g.head:
+                    # History from before this device arrived is there to read,
+                    # not "unread".
+                    self.conn.execute(
+                        "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?",
+                        (g.head, g.group),
+                    )
                     for kind in KINDS:
                         self._add_hole(g.group, kind, 0, g.head)
 
@@ -429,6 +438,10 @@ class Cache:
                     "UPDATE groups SET member = 1, members = members + 1"
                     " WHERE id = ? AND member = 0",
                     (item.group,),
+                )
+                self.conn.execute(
+                    "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?",
+                    (ok.seq, item.group),
                 )
                 for kind in KINDS:
                     self._add_hole(item.group, kind, 0, ok.seq)

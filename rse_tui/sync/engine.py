@@ -123,9 +123,9 @@ class Engine:
         url: str,
         token: str,
         ca_file: Path | None = None,
-        on_change: Callable[[Changes], None] | None = None,
-        on_status: Callable[[Status], None] | None = None,
-        on_error: Callable[[OutboxItem, str], None] | None = None,
+        on_change: Callable[[Changes], object] | None = None,
+        on_status: Callable[[Status], object] | None = None,
+        on_error: Callable[[OutboxItem, str], object] | None = None,
         backoff: Backoff | None = None,
         connect: Connect = Connection.open,
         open_timeout: float = 10.0,
@@ -155,6 +155,21 @@ class Engine:
         self.last_error: str = ""
 
     # -- public API ------------------------------------------------------------------
+
+    def listen(
+        self,
+        *,
+        on_change: Callable[[Changes], object] | None = None,
+        on_status: Callable[[Status], object] | None = None,
+        on_error: Callable[[OutboxItem, str], object] | None = None,
+    ) -> None:
+        """Set who hears about cache changes, status changes and refused writes."""
+        if on_change is not None:
+            self._on_change = on_change
+        if on_status is not None:
+            self._on_status = on_status
+        if on_error is not None:
+            self._on_error = on_error
 
     @property
     def status(self) -> Status:

@@ -1,0 +1,137 @@
+"""``rse demo``: a ready platform on this machine, and the app open on it.
+
+Starts the server in a background thread (its own event loop) on a free
+port of 127.0.0.1, with a SQLite file in the rse data directory, seeded with
+demo content the first time; logs in a demo user (kept as the "demo"
+profile) and opens the TUI. Everything stops when the app exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from server import demo as demo_content
+from server.app import RseServer
+from server.cli import mint_invite, open_db
+from server.config import ServerConfig
+
+from .protocol import AuthOk, JoinGroup, ListGroups, Login, Redeem
+from .sync import account as accounts
+from .sync.connection import Connection
+from .sync.profile import Profile, private_dir
+
+PROFILE = "demo"
+
+
+class ServerThread:
+    """An RseServer running on its own loop in a daemon thread."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.url = ""
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="rse-demo-server", daemon=True)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            server = RseServer(self.config)
+            await server.start()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self.url = server.url
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await server.stop()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+@contextlib.contextmanager
+def demo_server(root: Path, *, reset: bool = False) -> Iterator[ServerThread]:
+    directory = private_dir(root / "demo-server")
+    db_path = directory / "rse.db"
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            (directory / f"rse.db{suffix}").unlink(missing_ok=True)
+    conn = open_db(db_path)
+    try:
+        demo_content.seed(conn, int(time.time()))
+    finally:
+        conn.close()
+    thread = ServerThread(ServerConfig(db_path=db_path, port=0)).start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
+    """Log in as the demo user, creating it on first use."""
+    profile = Profile(root, PROFILE)
+    password_file = profile.path / "demo-password"
+    name = "".join(c for c in getpass.getuser() if c.isalnum())[:20] or "you"
+    conn = await Connection.open(url)
+    try:
+        auth: AuthOk
+        if password_file.exists():
+            auth = await conn.call(Login, name=name, password=password_file.read_text())
+        else:
+            password = secrets.token_urlsafe(18)
+            code_conn = open_db(db_path)
+            try:
+                code = mint_invite(code_conn, admin=True, hours=1)
+            finally:
+                code_conn.close()
+            auth = await conn.call(Redeem, code=code, name=name, password=password)
+            for group in (await conn.call(ListGroups)).groups:
+                await conn.call(JoinGroup, group=group.group, cid=f"demo-join-{group.group}")
+            profile.create()
+            fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(password)
+    finally:
+        await conn.close()
+    account, _ = accounts.save(root, url, None, auth, key=PROFILE)
+    # The demo server picks a new port each run; the profile follows it.
+    return account
+
+
+def run_demo(root: Path, *, reset: bool = False) -> int:
+    from .ui.app import run_tui
+
+    if reset:
+        shutil.rmtree(root / "profiles" / PROFILE, ignore_errors=True)
+    with demo_server(root, reset=reset) as server:
+        account = asyncio.run(_demo_login(root, server.url, server.config.db_path))
+        return run_tui(account)

@@ -1,0 +1,1 @@
+"""The Textual client: renders the cache, sends through the sync engine."""

@@ -1,0 +1,400 @@
+"""The rse terminal app: groups, the selected group's chat or feed, details.
+
+The app renders the local cache and never waits on the network: the sync
+engine runs as a worker, and its callbacks become Textual messages
+("attributes down, messages up"). Every cache read goes through the engine's
+cache thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+
+from rse_tui.protocol import ChatEvent, PostEvent
+from rse_tui.sync.account import Account
+from rse_tui.sync.engine import Engine
+from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
+from rse_tui.textsafe import clean_line
+
+from . import alerts, keys
+from .screens.help import HelpScreen
+from .widgets.composer import Composer
+from .widgets.groups import GroupList
+from .widgets.panes import Details, StatusBar, Title
+from .widgets.timeline import Timeline
+
+PAGE = 200
+NARROW = 100  # columns below which the side panes fold away
+
+
+class CacheChanged(Message):
+    def __init__(self, changes: Changes) -> None:
+        super().__init__()
+        self.changes = changes
+
+
+class StatusChanged(Message):
+    def __init__(self, status: Status) -> None:
+        super().__init__()
+        self.status = status
+
+
+class WriteRefused(Message):
+    def __init__(self, item: OutboxItem, why: str) -> None:
+        super().__init__()
+        self.item = item
+        self.why = why
+
+
+@dataclass
+class View:
+    group: GroupRow | None = None
+    kind: str = ChatEvent.TYPE
+
+
+class GroupCommands(Provider):
+    """Command palette: switch to a group, join one, and the app's actions."""
+
+    def _commands(self) -> Iterable[tuple[str, object, str]]:
+        app = self.app
+        assert isinstance(app, RseApp)
+        for row in app.groups.rows:
+            name = clean_line(row.name)
+            if row.member:
+                yield f"#{name}", lambda r=row: app.open_group(r), "switch to this group"
+            else:
+                yield f"Join #{name}", lambda r=row: app.join(r), "join this group"
+        yield "Toggle chat / feed", app.action_toggle_kind, "ctrl+t"
+        yield "Reconnect now", app.action_reconnect, "ctrl+r"
+        yield "Show keys", app.action_help, "F1"
+
+    async def discover(self) -> Hits:
+        for text, command, help_text in self._commands():
+            yield DiscoveryHit(Content(text), command, text=text, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                # Names are untrusted: shown as plain Content, never as markup.
+                yield Hit(score, Content(text), command, text=text, help=help_text)  # type: ignore[arg-type]
+
+
+class RseApp(App[int]):
+    TITLE = "rse"
+    CSS_PATH = "app.tcss"
+    COMMANDS = {GroupCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+k"
+    BINDINGS = keys.bindings("app")
+
+    def __init__(self, engine: Engine, account_name: str = "", *, watch_css: bool = False) -> None:
+        super().__init__(watch_css=watch_css)
+        self.engine = engine
+        self.account_name = account_name
+        self.view = View()
+        self._status = engine.status
+        engine.listen(
+            on_change=lambda c: self.post_message(CacheChanged(c)),
+            on_status=lambda s: self.post_message(StatusChanged(s)),
+            on_error=lambda i, why: self.post_message(WriteRefused(i, why)),
+        )
+
+    # -- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield GroupList(id="groups")
+            with Vertical(id="center"):
+                yield Title(id="title")
+                yield Timeline(id="timeline")
+                yield Composer(id="composer", scratch_dir=self.engine.cache.path.parent)
+            yield Details(id="details")
+        yield StatusBar(id="status")
+
+    @property
+    def groups(self) -> GroupList:
+        return self.query_one(GroupList)
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    async def on_mount(self) -> None:
+        self._fold(self.size.width)
+        self.query_one(StatusBar).show(self._status)
+        db, cache = self.engine.db, self.engine.cache
+        rows = await db(cache.groups)
+        remembered = await db(cache.get, "ui.group")
+        kind = await db(cache.get, "ui.kind")
+        if kind in (ChatEvent.TYPE, PostEvent.TYPE):
+            self.view.kind = kind
+        members = [r for r in rows if r.member]
+        start = next((r for r in rows if str(r.group) == remembered), None)
+        start = start or (members[0] if members else None)
+        self.groups.show(rows, start.group if start else None)
+        await self._open(start)
+        self.timeline.focus()
+        self.run_sync()
+        self.set_interval(1.0, self._tick)
+
+    @work(exclusive=True, group="sync", exit_on_error=False)
+    async def run_sync(self) -> None:
+        await self.engine.run()
+
+    def on_resize(self, event: object) -> None:
+        self._fold(self.size.width)
+
+    def _fold(self, width: int) -> None:
+        self.screen.set_class(width < NARROW, "narrow")
+
+    # -- opening groups ------------------------------------------------------------------
+
+    async def _open(self, group: GroupRow | None) -> None:
+        self.view.group = group
+        self.query_one(Title).show(group, self.view.kind)
+        self.query_one(Details).show(group, None)
+        if group is None:
+            self.timeline.show([], more_above=False)
+            return
+        db, cache = self.engine.db, self.engine.cache
+        await db(cache.set, "ui.group", group.group)
+        await db(cache.set, "ui.kind", self.view.kind)
+        rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
+        hole = await db(cache.hole_below, group.group, self.view.kind, None)
+        self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
+        self.composer.text = await db(cache.draft, group.group)
+        self.composer.disabled = not group.member
+        await db(cache.mark_read, group.group)
+        if hole is not None:
+            self.fill_newest()
+
+    async def open_group(self, group: GroupRow) -> None:
+        await self._save_draft()
+        await self._open(group)
+        self.groups.show(await self.engine.db(self.engine.cache.groups), group.group)
+
+    async def join(self, group: GroupRow) -> None:
+        await self.engine.submit("join", group.group)
+        self.notify(f"joining #{clean_line(group.name)}…")
+
+    async def _save_draft(self) -> None:
+        if self.view.group is not None:
+            await self.engine.db(
+                self.engine.cache.save_draft, self.view.group.group, self.composer.text
+            )
+
+    @work(exclusive=True, group="fill")
+    async def fill_newest(self) -> None:
+        """Fetch the newest page the cache lacks for the open group, if online."""
+        group = self.view.group
+        if group is None or not self.engine.online:
+            return
+        if await self.engine.load_older(group.group, self.view.kind, None):
+            await self._refresh_open()
+
+    async def _refresh_open(self) -> None:
+        group = self.view.group
+        if group is None:
+            return
+        db, cache = self.engine.db, self.engine.cache
+        newer = await db(
+            cache.messages_after, group.group, self.view.kind, self.timeline.newest_seq
+        )
+        if not self.timeline.rows and newer:
+            rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
+            hole = await db(cache.hole_below, group.group, self.view.kind, None)
+            self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
+        else:
+            pending = await db(cache.pending_rows, group.group, self.view.kind)
+            self.timeline.extend(newer[-5000:], pending)
+        await db(cache.mark_read, group.group)
+
+    # -- engine events -----------------------------------------------------------------------
+
+    async def on_cache_changed(self, message: CacheChanged) -> None:
+        changes = message.changes
+        group = self.view.group
+        db, cache = self.engine.db, self.engine.cache
+        if group is not None and (group.group in changes.messages or changes.outbox):
+            await self._refresh_open()
+        if changes.groups or changes.messages:
+            rows = await db(cache.groups)
+            if group is not None:
+                fresh = next((r for r in rows if r.group == group.group), None)
+                if fresh is not None and fresh != group:
+                    became_member = fresh.member and not group.member
+                    self.view.group = fresh
+                    self.query_one(Title).show(fresh, self.view.kind)
+                    self.composer.disabled = not fresh.member
+                    if became_member:
+                        self.fill_newest()
+            elif rows:
+                first = next((r for r in rows if r.member), None)
+                if first is not None:
+                    await self._open(first)
+            self.groups.show(rows, self.view.group.group if self.view.group else None)
+        for row in changes.mentions:
+            self._alert(row)
+
+    def _alert(self, row: MessageRow) -> None:
+        self.notify(clean_line(row.text)[:200], title=f"@{clean_line(row.author)} mentioned you")
+        if self.is_headless or self._driver is None:
+            return
+        self._driver.write(alerts.sequences(f"rse: {row.author}", row.text, os.environ))
+
+    def on_status_changed(self, message: StatusChanged) -> None:
+        went_online = message.status.link is Link.ONLINE and self._status.link is not Link.ONLINE
+        self._status = message.status
+        self.query_one(StatusBar).show(self._status)
+        if went_online:
+            self.fill_newest()
+
+    def on_write_refused(self, message: WriteRefused) -> None:
+        self.notify(f"not sent: {clean_line(message.why)}", severity="error")
+
+    def _tick(self) -> None:
+        self.query_one(StatusBar).show(self.engine.status)
+
+    # -- widget messages ------------------------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#groups")
+    async def _group_chosen(self, event: OptionList.OptionSelected) -> None:
+        row = next((r for r in self.groups.rows if str(r.group) == event.option_id), None)
+        if row is None:
+            return
+        if not row.member:
+            await self.join(row)
+        await self.open_group(row)
+        self.timeline.focus()
+
+    @on(Timeline.NeedOlder)
+    async def _older(self) -> None:
+        group, timeline = self.view.group, self.timeline
+        if group is None:
+            timeline.loading = False
+            return
+        self.load_older(group.group, self.view.kind, timeline.oldest_seq)
+
+    @work(group="older")
+    async def load_older(self, group: int, kind: str, before: int | None) -> None:
+        db, cache = self.engine.db, self.engine.cache
+        rows = await db(cache.messages, group, kind, before=before, limit=PAGE)
+        if len(rows) < PAGE and self.engine.online:
+            try:
+                await self.engine.load_older(group, kind, before)
+            except Exception as exc:  # the link dropped: what the cache has will do
+                self.log.warning(f"history fetch failed: {exc}")
+            rows = await db(cache.messages, group, kind, before=before, limit=PAGE)
+        rows = [r for r in rows if r.seq is not None]
+        oldest = rows[0].seq if rows else before
+        hole = await db(cache.hole_below, group, kind, oldest)
+        if self.view.group is not None and self.view.group.group == group:
+            self.timeline.prepend(rows, more_above=len(rows) >= PAGE or hole is not None)
+
+    @on(Timeline.Picked)
+    def _picked(self, event: Timeline.Picked) -> None:
+        self.query_one(Details).show(self.view.group, event.row)
+
+    @on(Timeline.Compose)
+    def _compose(self) -> None:
+        if not self.composer.disabled:
+            self.composer.focus()
+
+    @on(Composer.Leave)
+    def _leave_composer(self) -> None:
+        self.timeline.focus()
+
+    @on(Composer.Submitted)
+    async def _send(self, event: Composer.Submitted) -> None:
+        group = self.view.group
+        if group is None or not group.member:
+            self.notify("join the group to write in it", severity="warning")
+            return
+        op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
+        self.composer.clear()
+        await self.engine.db(self.engine.cache.save_draft, group.group, "")
+        await self.engine.submit(op, group.group, event.text)
+
+    @on(Composer.Changed)
+    def _draft_changed(self) -> None:
+        self.save_draft_later()
+
+    @work(exclusive=True, group="draft")
+    async def save_draft_later(self) -> None:
+        await asyncio.sleep(0.5)  # one write per pause in typing, not per key
+        await self._save_draft()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_toggle_kind(self) -> None:
+        self.view.kind = PostEvent.TYPE if self.view.kind == ChatEvent.TYPE else ChatEvent.TYPE
+        await self._open(self.view.group)
+
+    async def _step_group(self, step: int) -> None:
+        row = self.groups.neighbour(self.view.group.group if self.view.group else None, step)
+        if row is not None:
+            await self.open_group(row)
+
+    async def action_next_group(self) -> None:
+        await self._step_group(1)
+
+    async def action_previous_group(self) -> None:
+        await self._step_group(-1)
+
+    def action_toggle_groups(self) -> None:
+        self._toggle("groups")
+
+    def action_toggle_details(self) -> None:
+        self._toggle("details")
+
+    def _toggle(self, pane: str) -> None:
+        screen = self.screen
+        if screen.has_class("narrow"):
+            screen.toggle_class(f"-{pane}-shown")
+        else:
+            screen.toggle_class(f"-{pane}-hidden")
+
+    def action_reconnect(self) -> None:
+        self.engine.retry_now()
+
+    def action_help_unless_typing(self) -> None:
+        # "?" types a question mark in the composer; F1 opens help everywhere.
+        if isinstance(self.focused, Composer):
+            self.focused.insert("?")
+        else:
+            self.action_help()
+
+    async def action_quit(self) -> None:
+        await self._save_draft()
+        await self.engine.stop()
+        self.exit(0)
+
+
+def run_tui(account: Account) -> int:
+    cache = account.open_cache()
+    engine = Engine(cache, url=account.settings.url, token=account.token, ca_file=account.ca_file)
+    try:
+        result = RseApp(engine, account.settings.name).run()
+    finally:
+        engine.close()
+    return int(result or 0)

@@ -1,0 +1,48 @@
+"""The help screen, generated from the key-binding table."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..keys import KEYMAP, pretty
+
+_TITLES = {
+    "app": "Anywhere",
+    "timeline": "Message list",
+    "composer": "Composer",
+    "groups": "Groups pane",
+}
+
+
+def keys_table() -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold")
+    table.add_column()
+    for where, title in _TITLES.items():
+        table.add_row(f"[{title}]", "", style="underline")
+        for key in KEYMAP:
+            if key.where == where:
+                table.add_row(pretty(key.keys), key.description)
+        table.add_row("", "")
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 72; max-width: 100%; height: auto; max-height: 100%;
+        border: tall $accent; background: $surface; padding: 0 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static("Keys  (Esc closes)", classes="title")
+            yield Static(keys_table())

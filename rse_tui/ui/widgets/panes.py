@@ -1,0 +1,93 @@
+"""Small panes: the group title, the details of a selection, the status bar."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from rse_tui.protocol import ChatEvent
+from rse_tui.sync.models import GroupRow, Link, MessageRow, Status
+from rse_tui.textsafe import clean, clean_line
+
+from ..render import author_style
+
+
+def size(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
+    if n < 1_000_000:
+        return f"{n / 1000:.1f} kB"
+    return f"{n / 1_000_000:.1f} MB"
+
+
+class Title(Static):
+    DEFAULT_CSS = "Title { height: 1; padding: 0 1; background: $panel; }"
+
+    def show(self, group: GroupRow | None, kind: str) -> None:
+        if group is None:
+            self.update(Text("No group yet: ctrl+k to find one", style="dim"))
+            return
+        text = Text()
+        text.append(f"# {clean_line(group.name)}", "bold")
+        chat, feed = ("[chat]", " feed ") if kind == ChatEvent.TYPE else (" chat ", "[feed]")
+        text.append(f"  {chat} {feed}", "dim")
+        text.append(f"  {group.members} members", "dim")
+        if not group.member:
+            text.append("  · not a member: Enter in the groups pane joins", "italic")
+        self.update(text)
+
+
+class Details(Static):
+    DEFAULT_CSS = """
+    Details { width: 32; height: 1fr; padding: 0 1; border-left: tall $panel; }
+    """
+
+    def show(self, group: GroupRow | None, row: MessageRow | None) -> None:
+        text = Text()
+        if group is not None:
+            text.append(f"# {clean_line(group.name)}\n", "bold")
+            state = "member" if group.member else "not a member"
+            text.append(f"{group.members} members · {state}\n\n", "dim")
+        if row is not None:
+            text.append(clean_line(row.author), author_style(row.author))
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.ts))
+            text.append(f"\n{stamp}", "dim")
+            if row.seq is not None:
+                text.append(f"  #{row.seq}", "dim")
+            elif row.error:
+                text.append(f"\nnot sent: {clean_line(row.error)}", "bold red")
+            else:
+                text.append("\nwaiting to send", "italic")
+            text.append("\n\n")
+            text.append(clean(row.text))
+        self.update(text)
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = "StatusBar { height: 1; padding: 0 1; background: $panel; }"
+
+    def show(self, status: Status, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        text = Text(no_wrap=True, overflow="ellipsis")
+        link = status.link
+        if link is Link.ONLINE:
+            text.append("● online", "bold green")
+        elif link is Link.SYNCING:
+            text.append("⟳ syncing", "yellow")
+        elif link is Link.CONNECTING:
+            text.append("◌ connecting", "yellow")
+        elif link is Link.LOGGED_OUT:
+            text.append("✗ logged out: run rse login", "bold red")
+        else:
+            text.append("○ offline", "bold red")
+            if status.retry_at is not None:
+                left = max(0, round(status.retry_at - now))
+                wait = f"{left} s" if left < 90 else f"{-(-left // 60)} min"
+                text.append(f" · retry in {wait} (^R now)", "dim")
+        if status.outbox:
+            text.append(f" · {status.outbox} waiting to send", "bold yellow")
+        text.append(f" · ↑{size(status.sent)} ↓{size(status.received)}", "dim")
+        text.append(" · F1 keys", "dim")
+        self.update(text)
