@@ -370,8 +370,12 @@ class Engine:
             elif isinstance(frame, ErrorFrame):
                 log.warning("server: %s: %s", frame.code, frame.message)
         await flush()
-        if changes.messages and self.online:
+        if changes.messages and self._conn is not None:
             await self._learn_users()
+            changes.mentions = [
+                replace(row, author=await self.db(self.cache.user_name, row.user))
+                for row in changes.mentions
+            ]
         if changes:
             self._on_change(changes)
 

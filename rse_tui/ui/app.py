@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from textual import on, work
@@ -99,9 +100,17 @@ class RseApp(App[int]):
     COMMAND_PALETTE_BINDING = "ctrl+k"
     BINDINGS = keys.bindings("app")
 
-    def __init__(self, engine: Engine, account_name: str = "", *, watch_css: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        account_name: str = "",
+        *,
+        clock: Callable[[], float] = time.time,
+        watch_css: bool = False,
+    ) -> None:
         super().__init__(watch_css=watch_css)
         self.engine = engine
+        self.clock = clock
         self.account_name = account_name
         self.view = View()
         self._status = engine.status
@@ -118,7 +127,7 @@ class RseApp(App[int]):
             yield GroupList(id="groups")
             with Vertical(id="center"):
                 yield Title(id="title")
-                yield Timeline(id="timeline")
+                yield Timeline(id="timeline", clock=self.clock)
                 yield Composer(id="composer", scratch_dir=self.engine.cache.path.parent)
             yield Details(id="details")
         yield StatusBar(id="status")
@@ -147,8 +156,8 @@ class RseApp(App[int]):
         members = [r for r in rows if r.member]
         start = next((r for r in rows if str(r.group) == remembered), None)
         start = start or (members[0] if members else None)
-        self.groups.show(rows, start.group if start else None)
         await self._open(start)
+        self.groups.show(await db(cache.groups), start.group if start else None)
         self.timeline.focus()
         self.run_sync()
         self.set_interval(1.0, self._tick)
@@ -179,10 +188,20 @@ class RseApp(App[int]):
         hole = await db(cache.hole_below, group.group, self.view.kind, None)
         self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
         self.composer.text = await db(cache.draft, group.group)
-        self.composer.disabled = not group.member
+        self._composer_state(group)
         await db(cache.mark_read, group.group)
         if hole is not None:
             self.fill_newest()
+
+    def _composer_state(self, group: GroupRow) -> None:
+        self.composer.disabled = not group.member
+        what = "chat" if self.view.kind == ChatEvent.TYPE else "a post (Markdown)"
+        # The group name is untrusted: a Content is never parsed as markup.
+        self.composer.placeholder = Content(
+            f"Write {what} to #{clean_line(group.name)} · Enter sends · ^J new line · ^E editor"
+            if group.member
+            else "Join this group to write in it (Enter on it in the groups pane)"
+        )
 
     async def open_group(self, group: GroupRow) -> None:
         await self._save_draft()
@@ -191,7 +210,7 @@ class RseApp(App[int]):
 
     async def join(self, group: GroupRow) -> None:
         await self.engine.submit("join", group.group)
-        self.notify(f"joining #{clean_line(group.name)}…")
+        self.notify(f"joining #{clean_line(group.name)}…", markup=False)
 
     async def _save_draft(self) -> None:
         if self.view.group is not None:
@@ -241,7 +260,7 @@ class RseApp(App[int]):
                     became_member = fresh.member and not group.member
                     self.view.group = fresh
                     self.query_one(Title).show(fresh, self.view.kind)
-                    self.composer.disabled = not fresh.member
+                    self._composer_state(fresh)
                     if became_member:
                         self.fill_newest()
             elif rows:
@@ -253,7 +272,11 @@ class RseApp(App[int]):
             self._alert(row)
 
     def _alert(self, row: MessageRow) -> None:
-        self.notify(clean_line(row.text)[:200], title=f"@{clean_line(row.author)} mentioned you")
+        self.notify(
+            clean_line(row.text)[:200],
+            title=f"@{clean_line(row.author)} mentioned you",
+            markup=False,
+        )
         if self.is_headless or self._driver is None:
             return
         self._driver.write(alerts.sequences(f"rse: {row.author}", row.text, os.environ))
@@ -266,7 +289,7 @@ class RseApp(App[int]):
             self.fill_newest()
 
     def on_write_refused(self, message: WriteRefused) -> None:
-        self.notify(f"not sent: {clean_line(message.why)}", severity="error")
+        self.notify(f"not sent: {clean_line(message.why)}", severity="error", markup=False)
 
     def _tick(self) -> None:
         self.query_one(StatusBar).show(self.engine.status)
@@ -324,7 +347,7 @@ class RseApp(App[int]):
     async def _send(self, event: Composer.Submitted) -> None:
         group = self.view.group
         if group is None or not group.member:
-            self.notify("join the group to write in it", severity="warning")
+            self.notify("join the group to write in it", severity="warning", markup=False)
             return
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
         self.composer.clear()

@@ -54,8 +54,29 @@ def bindings(where: str) -> list[BindingType]:
     ]
 
 
+def _pretty_one(key: str) -> str:
+    names = {
+        "question_mark": "?",
+        "pageup": "PgUp",
+        "pagedown": "PgDn",
+        "escape": "Esc",
+        "enter": "Enter",
+        "home": "Home",
+        "end": "End",
+        "up": "↑",
+        "down": "↓",
+    }
+    if key in names:
+        return names[key]
+    for prefix, shown in (("ctrl+", "^"), ("alt+", "M-")):
+        if key.startswith(prefix):
+            rest = key[len(prefix) :]
+            return shown + (rest.upper() if len(rest) == 1 else _pretty_one(rest))
+    if key[0] == "f" and key[1:].isdigit():
+        return key.upper()
+    return key
+
+
 def pretty(keys: str) -> str:
-    names = {"question_mark": "?", "pageup": "PgUp", "pagedown": "PgDn"}
-    return " / ".join(
-        names.get(k, k.replace("ctrl+", "^").replace("alt+", "M-")) for k in keys.split(",")
-    )
+    """How a binding's keys are written in the help: ``^K``, ``M-↓``, ``F1``."""
+    return " / ".join(_pretty_one(k) for k in keys.split(","))

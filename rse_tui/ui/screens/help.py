@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -24,10 +25,10 @@ def keys_table() -> Table:
     table.add_column(style="bold")
     table.add_column()
     for where, title in _TITLES.items():
-        table.add_row(f"[{title}]", "", style="underline")
+        table.add_row(Text(title, style="underline"), "")
         for key in KEYMAP:
             if key.where == where:
-                table.add_row(pretty(key.keys), key.description)
+                table.add_row(Text(pretty(key.keys)), Text(key.description))
         table.add_row("", "")
     return table
 

@@ -67,6 +67,6 @@ class Composer(TextArea):
             self.text = path.read_text().rstrip("\n")
             self.move_cursor(self.document.end)
         except OSError as exc:
-            self.notify(f"could not run {editor}: {exc.strerror}", severity="error")
+            self.notify(f"could not run {editor}: {exc.strerror}", severity="error", markup=False)
         finally:
             path.unlink(missing_ok=True)

@@ -9,7 +9,8 @@ appended, and the view follows them when it was at the bottom.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -55,8 +56,9 @@ class Timeline(ScrollView, can_focus=True):
     class Compose(Message):
         """The user wants to write."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(id=id)
+        self._clock = clock
         self.rows: list[MessageRow] = []
         self.more_above = False
         self.loading = False
@@ -124,6 +126,7 @@ class Timeline(ScrollView, can_focus=True):
             self._rendered.clear()
             self._width = width
         console = self.app.console
+        now = self._clock()
         lines: list[Strip] = []
         owners: list[int] = []
         starts: list[int] = []
@@ -131,7 +134,7 @@ class Timeline(ScrollView, can_focus=True):
             key = _key(row)
             strips = self._rendered.get(key) if row.seq is not None else None
             if strips is None:
-                strips = row_lines(row, console, width)
+                strips = row_lines(row, console, width, now)
                 if row.seq is not None:
                     self._rendered[key] = strips
             starts.append(len(lines))

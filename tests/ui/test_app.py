@@ -1,0 +1,283 @@
+"""The real app, driven with Pilot, against a real server."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sqlite3
+
+from rich.console import Console
+
+from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendChat, Sync
+from rse_tui.sync.models import Link
+from rse_tui.ui.app import RseApp
+from rse_tui.ui.screens.help import HelpScreen, keys_table
+from rse_tui.ui.widgets.composer import Composer
+from rse_tui.ui.widgets.groups import GroupList
+from server.app import RseServer
+
+from ..helpers import config, new_user
+from .conftest import until
+
+
+def _texts(app: RseApp) -> list[str]:
+    return [r.text for r in app.timeline.rows]
+
+
+async def _room(server: RseServer, profiles, name: str = "ana"):
+    """A profile for ``name`` and a live second user bob, both in group Ops."""
+    account = await profiles.join(server, name)
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(Sync, since=0)
+    return account, bob, g
+
+
+async def _join_ops(app: RseApp, pilot) -> None:
+    await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+    await until(pilot, lambda: any(r.name == "Ops" for r in app.groups.rows))
+    app.groups.focus()
+    ops = next(i for i, r in enumerate(app.groups.rows) if r.name == "Ops")
+    app.groups.highlighted = ops
+    await pilot.press("enter")  # opens it, joining first
+    await until(pilot, lambda: app.view.group is not None and app.view.group.member)
+
+
+async def test_chat_round_trip_with_a_second_client(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await pilot.press("i")
+        assert isinstance(app.focused, Composer)
+        await pilot.press(*"disk full on db3")
+        await pilot.press("enter")
+        got = await bob.pushes.next(ChatEvent)
+        assert (got.text, got.user) == ("disk full on db3", account.settings.user)
+        assert app.composer.text == ""
+        await until(pilot, lambda: app.timeline.rows and app.timeline.rows[-1].seq == got.seq)
+
+        reply = await bob.conn.call(SendChat, group=g, text="on it", cid="r1")
+        await until(pilot, lambda: "on it" in _texts(app))
+        assert app.timeline.rows[-1].seq == reply.seq
+        assert "on it" in app.timeline.visible_text()
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_opens_from_cache_with_the_server_down(server, profiles, tmp_path):
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await bob.conn.call(SendChat, group=g, text="runbook: restart the VPN", cid="m")
+        await until(pilot, lambda: "runbook: restart the VPN" in _texts(app))
+        await app.action_quit()
+    await bob.close()
+    await server.stop()
+
+    again = profiles.app(account)
+    async with again.run_test(size=(120, 40)) as pilot:
+        # Content is there at once, from the cache, with no server at all.
+        await pilot.pause()
+        assert "runbook: restart the VPN" in _texts(again)
+        assert again.view.group is not None and again.view.group.name == "Ops"
+        await until(pilot, lambda: again.engine.status.link is Link.RECONNECTING)
+        status = str(again.query_one("#status").render())
+        assert "offline" in status and "retry in" in status
+        await again.action_quit()
+
+
+async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_path):
+    cfg = config(tmp_path / "restart.db")
+    srv = RseServer(cfg)
+    await srv.start()
+    port = srv.port
+    account, bob, _ = await _room(srv, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await app.action_quit()
+    await bob.close()
+    await srv.stop()
+
+    # Offline: write two messages, see them pending, quit.
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("i", *"first while down", "enter")
+        await pilot.press(*"second while down", "enter")
+        await until(pilot, lambda: len([r for r in app.timeline.rows if r.pending]) == 2)
+        assert "waiting to send" in app.timeline.visible_text()
+        assert "2 waiting to send" in str(app.query_one("#status").render())
+        await app.action_quit()
+
+    # Restart the client with the server back: each message arrives once.
+    srv = RseServer(dataclasses.replace(cfg, port=port))
+    await srv.start()
+    try:
+        app = profiles.app(account)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(
+                pilot,
+                lambda: app.engine.status.outbox == 0 and app.engine.status.link is Link.ONLINE,
+            )
+            await until(pilot, lambda: not any(r.pending for r in app.timeline.rows))
+            assert _texts(app)[-2:] == ["first while down", "second while down"]
+            await app.action_quit()
+        db = sqlite3.connect(cfg.db_path)
+        texts = [r[0] for r in db.execute("SELECT body FROM events WHERE kind = 'c' ORDER BY seq")]
+        db.close()
+        assert texts == ["first while down", "second while down"]
+    finally:
+        await srv.stop()
+
+
+async def test_markup_and_escapes_from_others_are_inert(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(CreateGroup, name="[red]evil[/red] [@click=app.quit]x", cid="g2")
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        nasty = [
+            "[@click=app.quit]click me[/]",
+            "[/bold] unmatched",
+            "\x1b[2J\x1b]0;title\x07 \x9b31m bidi\u202eevil",
+            "[link=https://example.com]x[/link] $x {y}",
+        ]
+        for n, text in enumerate(nasty):
+            await bob.conn.call(SendChat, group=g, text=text, cid=f"n{n}")
+        await until(pilot, lambda: len(app.timeline.rows) >= len(nasty))
+        screen = app.timeline.visible_text()
+        assert "[@click=app.quit]click me[/]" in screen
+        assert "[/bold] unmatched" in screen
+        assert "␛[2J␛]0;title␇" in screen and "\x1b" not in screen and "\x9b" not in screen
+        assert "\u202e" not in screen
+        # Clicking the text does nothing but select; the app is still running.
+        await pilot.click("#timeline", offset=(10, 0))
+        await pilot.click("#timeline", offset=(10, 1))
+        await pilot.pause()
+        assert app.is_running
+        labels = [str(o.prompt) for o in app.groups.options]
+        assert any("[red]evil[/red] [@click=app.quit]x" in label for label in labels)
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_help_lists_the_key_table_and_question_mark_types_in_composer(server, profiles):
+    from rse_tui.ui.keys import KEYMAP
+
+    account = await profiles.join(server, "ana")
+    app = profiles.app(account)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(record=True, width=100, file=io.StringIO())
+        console.print(keys_table())
+        shown = console.export_text()
+        assert all(key.description in shown for key in KEYMAP)
+        assert "^K" in shown and "F1" in shown and "M-↓" in shown
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        app.composer.disabled = False
+        app.composer.focus()
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+        assert app.composer.text == "?"
+        await app.action_quit()
+
+
+def test_every_key_in_the_table_has_an_action():
+    from rse_tui.ui.keys import KEYMAP
+    from rse_tui.ui.widgets.timeline import Timeline
+
+    owners = {"app": RseApp, "timeline": Timeline, "composer": Composer, "groups": GroupList}
+    for key in KEYMAP:
+        owner = owners[key.where]
+        assert hasattr(owner, f"action_{key.action}"), key
+
+
+async def test_narrow_terminal_folds_the_side_panes(server, profiles):
+    account = await profiles.join(server, "ana")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        groups = app.query_one("#groups")
+        details = app.query_one("#details")
+        assert not groups.display and not details.display
+        await pilot.press("ctrl+b")
+        assert groups.display
+        await pilot.press("ctrl+b")
+        assert not groups.display
+        await pilot.press("ctrl+o")
+        assert details.display
+        await app.action_quit()
+    wide = profiles.app(account)
+    async with wide.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert wide.query_one("#groups").display and wide.query_one("#details").display
+        await pilot.press("ctrl+b")
+        assert not wide.query_one("#groups").display
+        await wide.action_quit()
+
+
+async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
+    account, bob, _ = await _room(server, profiles)
+    await bob.conn.call(CreateGroup, name="Second", cid="g2")
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await pilot.press("i", *"half a thought")
+        await app.action_quit()
+    again = profiles.app(account)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert again.view.group is not None and again.view.group.name == "Ops"
+        assert again.composer.text == "half a thought"
+        await again.action_quit()
+    await bob.close()
+
+
+async def test_mentions_raise_an_alert(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await bob.conn.call(SendChat, group=g, text="@ana can you look at db3?", cid="m")
+        await bob.conn.call(SendChat, group=g, text="[@click=app.quit]@ana[/]", cid="m2")
+
+        def mentions():
+            return [n for n in app._notifications if "mentioned you" in n.title]
+
+        await until(pilot, lambda: len(mentions()) == 2)
+        first, second = mentions()
+        assert "bob" in first.title and "db3" in first.message
+        assert not first.markup and second.message == "[@click=app.quit]@ana[/]"
+        assert all(not n.markup for n in app._notifications)
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_history_loads_older_pages_lazily(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    for n in range(450):
+        await bob.conn.call(SendChat, group=g, text=f"line {n}", cid=f"l{n}")
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: len(app.timeline.rows) >= 100)
+        first = len(app.timeline.rows)
+        assert first < 450 and app.timeline.rows[-1].text == "line 449"
+        app.timeline.focus()
+        for _ in range(6):
+            await pilot.press("home")
+            await until(pilot, lambda: not app.timeline.loading)
+        assert len(app.timeline.rows) == 450
+        assert app.timeline.rows[0].text == "line 0"
+        page = await bob.conn.call(History, group=g, kind="c", limit=1)
+        assert page.events[0].text == "line 449"
+        await app.action_quit()
+    await bob.close()
