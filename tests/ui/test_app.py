@@ -281,3 +281,14 @@ async def test_history_loads_older_pages_lazily(server, profiles):
         assert page.events[0].text == "line 449"
         await app.action_quit()
     await bob.close()
+
+
+async def test_no_color_is_honoured(server, profiles, monkeypatch):
+    account = await profiles.join(server, "ana")
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        assert any(type(f).__name__ in ("Monochrome", "NoColor") for f in app._filters)
+        await app.action_quit()

@@ -1,0 +1,158 @@
+"""The sync engine against a real server, through a real (simulated) bad link."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+
+from rse_tui.protocol import ChatEvent, CreateGroup, JoinGroup, Revoke, SendChat, Sync
+from rse_tui.sync.cache import Cache
+from rse_tui.sync.engine import Backoff, Engine
+from rse_tui.sync.models import Changes, Link
+from server.app import RseServer
+
+from ..helpers import config, new_user
+from ..slowlink import SlowLink
+
+
+async def _engine(tmp_path, url: str, token: str, name: str = "cache") -> tuple[Engine, list]:
+    changes: list[Changes] = []
+    engine = Engine(
+        Cache(tmp_path / f"{name}.db"),
+        url=url,
+        token=token,
+        on_change=changes.append,
+        backoff=Backoff(first=0.05, cap=0.3),
+        open_timeout=3,
+    )
+    return engine, changes
+
+
+def _stored(db_path, text: str) -> int:
+    db = sqlite3.connect(db_path)
+    try:
+        return db.execute("SELECT count(*) FROM events WHERE body = ?", (text,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+async def test_lost_acknowledgement_is_resent_and_stored_once(server, tmp_path):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    await bob.conn.call(Sync, since=0)
+    link = await SlowLink(server.port, tmp_path, latency_ms=600).start()
+    engine, _ = await _engine(tmp_path, link.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await engine.submit("chat", g, "acked into the void")
+    # The server has it (bob sees it) while the ack is still crossing the link.
+    seen = await bob.pushes.next(ChatEvent)
+    link.cut()
+    assert seen.text == "acked into the void"
+    assert await engine.db(engine.cache.outbox_count) == 1  # no ack reached the client
+    # The engine reconnects, resends with the same id, gets the original ack.
+    async with asyncio.timeout(20):
+        while await engine.db(engine.cache.outbox_count):
+            await engine.wait_idle()
+    rows = await engine.db(engine.cache.messages, g, "c")
+    assert [(r.seq, r.text) for r in rows] == [(seen.seq, "acked into the void")]
+    assert _stored(server.config.db_path, "acked into the void") == 1
+    stats = link.stats()
+    assert stats["cuts"] >= 1 and stats["connections"] >= 2
+    await engine.stop()
+    await runner
+    engine.close()
+    await link.stop()
+    await ana.close()
+    await bob.close()
+
+
+async def test_link_down_queues_then_delivers_in_order_once(server, tmp_path):
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    link = await SlowLink(server.port, tmp_path, latency_ms=50).start()
+    engine, _ = await _engine(tmp_path, link.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    dropped = asyncio.Event()
+    engine.listen(on_status=lambda st: st.link is Link.RECONNECTING and dropped.set())
+    link.toggle_down()
+    async with asyncio.timeout(10):
+        await dropped.wait()
+    texts = [f"outage note {n}" for n in range(20)]
+    for text in texts:
+        await engine.submit("chat", g, text)
+    assert await engine.db(engine.cache.outbox_count) == 20
+    assert engine.status.link in (Link.RECONNECTING, Link.CONNECTING)
+    link.toggle_down()
+    async with asyncio.timeout(20):
+        await engine.wait_idle()
+    assert [r.text for r in await engine.db(engine.cache.messages, g, "c")] == texts
+    for text in texts:
+        assert _stored(server.config.db_path, text) == 1
+    await engine.stop()
+    await runner
+    engine.close()
+    await link.stop()
+    await ana.close()
+
+
+async def test_gap_leaves_holes_that_fill_on_demand(tmp_path):
+    cfg = config(tmp_path / "s.db", catch_up_bound=30, batch_size=10)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        bob = await new_user(srv, "bob")
+        g = (await bob.conn.call(CreateGroup, name="Flood", cid="g")).group
+        await ana.conn.call(JoinGroup, group=g, cid="j")
+        engine, _ = await _engine(tmp_path, srv.url, ana.auth.token)
+        runner = asyncio.create_task(engine.run())
+        await engine.wait_online()
+        await engine.stop()
+        await runner
+        acks = [
+            await bob.conn.call(SendChat, group=g, text=f"m{n}", cid=f"m{n}") for n in range(100)
+        ]
+        engine2 = Engine(
+            engine.cache, url=srv.url, token=ana.auth.token, backoff=Backoff(first=0.05, cap=0.2)
+        )
+        runner = asyncio.create_task(engine2.run())
+        await engine2.wait_online()
+        cached = [r.seq for r in engine2.cache.messages(g, "c", limit=1000)]
+        assert cached == [a.seq for a in acks[-30:]]
+        assert engine2.cache.hole_below(g, "c", cached[0]) is not None
+        while await engine2.load_older(g, "c", engine2.cache.messages(g, "c", limit=1)[0].seq):
+            pass
+        everything = [r.seq for r in engine2.cache.messages(g, "c", limit=1000)]
+        assert everything == [a.seq for a in acks]
+        assert engine2.cache.hole_below(g, "c", everything[0]) is None
+        await engine2.stop()
+        await runner
+        engine2.close()
+        await ana.close()
+        await bob.close()
+
+
+async def test_revoked_token_ends_in_logged_out(server, tmp_path):
+    ana = await new_user(server, "ana")
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    token_id = int(ana.auth.token.split(".")[0])
+    await ana.conn.call(Revoke, token_id=token_id)
+    async with asyncio.timeout(10):
+        await runner  # run() returns: there is nothing to retry with
+    assert engine.status.link is Link.LOGGED_OUT
+    engine.close()
+
+
+def test_backoff_grows_with_jitter_up_to_the_cap():
+    backoff = Backoff(first=0.5, factor=2, cap=30, rng=random.Random(4))
+    delays = [backoff.next() for _ in range(12)]
+    tops = [min(30, 0.5 * 2**n) for n in range(12)]
+    assert all(0.5 <= d <= t for d, t in zip(delays, tops, strict=True))
+    assert max(delays) <= 30 and len(set(delays)) == len(delays)  # jittered
+    backoff.reset()
+    assert backoff.next() <= 0.5
