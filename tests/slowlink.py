@@ -63,11 +63,12 @@ class SlowLink:
         ]
         if self.rate_kbit:
             args += ["--rate-kbit", str(self.rate_kbit)]
-        self.proc = await asyncio.create_subprocess_exec(*args)
+        self.proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE)
+        assert self.proc.stdout is not None
+        # It prints "slowlink HOST:PORT -> TARGET" once listening, signals armed.
         async with asyncio.timeout(10):
-            while not (self.port_file.exists() and self.port_file.read_text().strip()):
-                await asyncio.sleep(0.02)  # the proxy writes its port once listening
-        self.port = int(self.port_file.read_text())
+            line = (await self.proc.stdout.readline()).decode()
+        self.port = int(line.split()[1].rsplit(":", 1)[1])
         return self
 
     @property
