@@ -22,8 +22,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import sqlite_utils
-
 from rse_tui.protocol import (
     ChatEvent,
     Event,
@@ -45,7 +43,11 @@ KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
 SCHEMA_VERSION = 1
 
 
-def _schema(db: sqlite_utils.Database) -> None:
+def _schema(conn: sqlite3.Connection) -> None:
+    # Imported here: only a new cache needs it, and start-up time matters.
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
     db["meta"].create({"key": str, "value": str}, pk="key")  # type: ignore[union-attr]
     db["groups"].create(  # type: ignore[union-attr]
         {"id": int, "name": str, "member": int, "members": int, "read_seq": int},
@@ -89,7 +91,7 @@ class Cache:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             with self._tx():
-                _schema(sqlite_utils.Database(self.conn))
+                _schema(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif version > SCHEMA_VERSION:
             raise RuntimeError(f"cache {path} is from a newer rse; move it away")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from rich.console import Console
-from rich.markdown import Markdown
+from rich.console import Console, RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -51,7 +50,7 @@ def _state(row: MessageRow, text: Text) -> None:
         text.append("  ⋯ waiting to send", _PENDING)
 
 
-def _strips(console: Console, renderable: Text | Markdown, width: int) -> list[Strip]:
+def _strips(console: Console, renderable: RenderableType, width: int) -> list[Strip]:
     options = console.options.update(width=max(width, 1), height=None)
     lines = console.render_lines(renderable, options, pad=False)
     return [Strip(Segment.simplify(line)) for line in lines]
@@ -66,6 +65,8 @@ def row_lines(
         head.append(clean_line(row.author), author_style(row.author))
         head.append(f" · {when(row.ts, now)}", _DIM)
         _state(row, head)
+        from rich.markdown import Markdown  # loaded on the first post, not at start-up
+
         body = Markdown(clean(row.text), hyperlinks=False)
         return [*_strips(console, head, width), *_strips(console, body, width), Strip.blank(0)]
     text = Text()
