@@ -9,15 +9,54 @@ from __future__ import annotations
 
 import random
 
-_WHO = ["db3", "api-gw", "the VPN", "ldap-2", "build farm", "the proxy", "kafka-7", "vault",
-        "cdn edge", "mail relay", "grafana", "ci runner 12", "s3 bucket logs", "dns resolver"]
-_WHAT = ["is flapping again", "looks healthy now", "has 40% packet loss", "rejects logins",
-         "is back after the restart", "needs a failover", "is at 93% disk", "paged twice",
-         "shows 2 s p99 latency", "lost its replica", "has a cert expiring Friday",
-         "was rolled back", "is throttling uploads", "answers 502 on /health"]
-_TAIL = ["since {t}", "per INC-{n}", "see the runbook", "can someone check?", "on it",
-         "ETA {m} min", "ack", "after the {t} deploy", "only in building B", "for ~{m} users",
-         "watching it", "will update at {t}", "@{u} fyi", "graph in the incident channel"]
+_WHO = [
+    "db3",
+    "api-gw",
+    "the VPN",
+    "ldap-2",
+    "build farm",
+    "the proxy",
+    "kafka-7",
+    "vault",
+    "cdn edge",
+    "mail relay",
+    "grafana",
+    "ci runner 12",
+    "s3 bucket logs",
+    "dns resolver",
+]
+_WHAT = [
+    "is flapping again",
+    "looks healthy now",
+    "has 40% packet loss",
+    "rejects logins",
+    "is back after the restart",
+    "needs a failover",
+    "is at 93% disk",
+    "paged twice",
+    "shows 2 s p99 latency",
+    "lost its replica",
+    "has a cert expiring Friday",
+    "was rolled back",
+    "is throttling uploads",
+    "answers 502 on /health",
+]
+_TAIL = [
+    "since {t}",
+    "per INC-{n}",
+    "see the runbook",
+    "can someone check?",
+    "on it",
+    "ETA {m} min",
+    "ack",
+    "after the {t} deploy",
+    "only in building B",
+    "for ~{m} users",
+    "watching it",
+    "will update at {t}",
+    "@{u} fyi",
+    "graph in the incident channel",
+]
 _USERS = ["camille", "karim", "lea", "tomas", "ines", "marc", "sofia", "noah"]
 
 

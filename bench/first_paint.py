@@ -32,14 +32,19 @@ CLOSED = "ws://127.0.0.1:9/"  # the discard port: nothing listens there
 def build_cache(path: Path, messages: int) -> None:
     cache = Cache(path)
     cache.set_identity(1, "ana")
-    cache.apply([GroupEvent(seq=1, group=1, user=2, ts=1_790_000_000, name="Incidents"),
-                 JoinEvent(seq=2, group=1, user=1)])
+    cache.apply(
+        [
+            GroupEvent(seq=1, group=1, user=2, ts=1_790_000_000, name="Incidents"),
+            JoinEvent(seq=2, group=1, user=1),
+        ]
+    )
     cache.put_users([UserInfo(user=u, name=f"user{u}") for u in range(2, 10)])
     texts = lines(messages)
     batch = []
     for n, text in enumerate(texts):
-        batch.append(ChatEvent(seq=10 + n, group=1, user=2 + n % 8, ts=1_790_000_000 + n,
-                               text=text))
+        batch.append(
+            ChatEvent(seq=10 + n, group=1, user=2 + n % 8, ts=1_790_000_000 + n, text=text)
+        )
         if len(batch) == 5000:
             cache.apply(batch)
             batch = []

@@ -102,9 +102,11 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
     password_file = profile.path / "demo-password"
     name = "".join(c for c in getpass.getuser() if c.isalnum())[:20] or "you"
     conn = await Connection.open(url)
+    had_password = password_file.exists()
+    first: int | None = None
     try:
         auth: AuthOk
-        if password_file.exists():
+        if had_password:
             auth = await conn.call(Login, name=name, password=password_file.read_text())
         else:
             password = secrets.token_urlsafe(18)
@@ -114,8 +116,10 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
             finally:
                 code_conn.close()
             auth = await conn.call(Redeem, code=code, name=name, password=password)
-            for group in (await conn.call(ListGroups)).groups:
+            groups = (await conn.call(ListGroups)).groups
+            for group in groups:
                 await conn.call(JoinGroup, group=group.group, cid=f"demo-join-{group.group}")
+            first = next((g.group for g in groups if g.name == "General"), None)
             profile.create()
             fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
@@ -123,6 +127,12 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
     finally:
         await conn.close()
     account, _ = accounts.save(root, url, None, auth, key=PROFILE)
+    if not had_password and first is not None:
+        cache = account.open_cache()
+        try:
+            cache.set("ui.group", first)  # open on the lively group the first time
+        finally:
+            cache.close()
     # The demo server picks a new port each run; the profile follows it.
     return account
 

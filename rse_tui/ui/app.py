@@ -148,19 +148,21 @@ class RseApp(App[int]):
         self._fold(self.size.width)
         self.query_one(StatusBar).show(self._status)
         db, cache = self.engine.db, self.engine.cache
-        rows = await db(cache.groups)
-        remembered = await db(cache.get, "ui.group")
         kind = await db(cache.get, "ui.kind")
         if kind in (ChatEvent.TYPE, PostEvent.TYPE):
             self.view.kind = kind
-        members = [r for r in rows if r.member]
-        start = next((r for r in rows if str(r.group) == remembered), None)
-        start = start or (members[0] if members else None)
+        start = await self._initial_group(await db(cache.groups))
         await self._open(start)
         self.groups.show(await db(cache.groups), start.group if start else None)
         self.timeline.focus()
         self.run_sync()
         self.set_interval(1.0, self._tick)
+
+    async def _initial_group(self, rows: list[GroupRow]) -> GroupRow | None:
+        """The group the user was last in, else the first one they belong to."""
+        remembered = await self.engine.db(self.engine.cache.get, "ui.group")
+        start = next((r for r in rows if str(r.group) == remembered), None)
+        return start or next((r for r in rows if r.member), None)
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
@@ -264,7 +266,7 @@ class RseApp(App[int]):
                     if became_member:
                         self.fill_newest()
             elif rows:
-                first = next((r for r in rows if r.member), None)
+                first = await self._initial_group(rows)
                 if first is not None:
                     await self._open(first)
             self.groups.show(rows, self.view.group.group if self.view.group else None)

@@ -1,0 +1,56 @@
+"""``rse demo``: an embedded server with demo content, a demo login, the app on it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from rse_tui import demo
+from rse_tui.sync.engine import Backoff, Engine
+from rse_tui.sync.models import Link
+from rse_tui.ui.app import RseApp
+
+from .conftest import until
+
+
+def _login(root, server):
+    # The demo login runs its own event loop, as `rse demo` does before the app.
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.setdefault(
+            "account", asyncio.run(demo._demo_login(root, server.url, server.config.db_path))
+        )
+    )
+    thread.start()
+    thread.join(60)
+    return result["account"]
+
+
+async def test_demo_platform_is_ready_and_reused(tmp_path):
+    root = tmp_path / "home"
+    with demo.demo_server(root) as server:
+        assert server.url.startswith("ws://127.0.0.1:")
+        account = _login(root, server)
+        assert account.profile.key == "demo"
+        app = RseApp(
+            Engine(
+                account.open_cache(),
+                url=account.settings.url,
+                token=account.token,
+                backoff=Backoff(first=0.05, cap=0.2),
+            )
+        )
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+            await until(pilot, lambda: len(app.groups.rows) >= 3)
+            names = {r.name for r in app.groups.rows if r.member}
+            assert {"General", "Announcements", "Incidents"} <= names
+            await until(pilot, lambda: len(app.timeline.rows) > 0)
+            await app.action_quit()
+        app.engine.close()
+        first_user = account.settings.user
+    # A second run logs in as the same demo user, on a new port, same database.
+    with demo.demo_server(root) as server:
+        again = _login(root, server)
+        assert again.settings.user == first_user
+        assert again.settings.url == server.url
