@@ -1,4 +1,4 @@
-"""The sync engine against a real server, through a real (simulated) bad link."""
+"""The sync engine against a real server, through a bad link (tests/linkproxy.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rse_tui.sync.models import Changes, Link
 from server.app import RseServer
 
 from ..helpers import config, new_user
-from ..slowlink import SlowLink
+from ..linkproxy import LinkProxy
 
 
 async def _engine(tmp_path, url: str, token: str, name: str = "cache") -> tuple[Engine, list]:
@@ -43,7 +43,7 @@ async def test_lost_acknowledgement_is_resent_and_stored_once(server, tmp_path):
     g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
     await bob.conn.call(JoinGroup, group=g, cid="j")
     await bob.conn.call(Sync, since=0)
-    link = await SlowLink(server.port, tmp_path, latency_ms=600).start()
+    link = await LinkProxy(server.port, latency_ms=600).start()
     engine, _ = await _engine(tmp_path, link.url, ana.auth.token)
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
@@ -60,8 +60,7 @@ async def test_lost_acknowledgement_is_resent_and_stored_once(server, tmp_path):
     rows = await engine.db(engine.cache.messages, g, "c")
     assert [(r.seq, r.text) for r in rows] == [(seen.seq, "acked into the void")]
     assert _stored(server.config.db_path, "acked into the void") == 1
-    stats = link.stats()
-    assert stats["cuts"] >= 1 and stats["connections"] >= 2
+    assert link.cuts >= 1 and link.connections >= 2
     await engine.stop()
     await runner
     engine.close()
@@ -73,13 +72,13 @@ async def test_lost_acknowledgement_is_resent_and_stored_once(server, tmp_path):
 async def test_link_down_queues_then_delivers_in_order_once(server, tmp_path):
     ana = await new_user(server, "ana")
     g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
-    link = await SlowLink(server.port, tmp_path, latency_ms=50).start()
+    link = await LinkProxy(server.port, latency_ms=50).start()
     engine, _ = await _engine(tmp_path, link.url, ana.auth.token)
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
     dropped = asyncio.Event()
     engine.listen(on_status=lambda st: st.link is Link.RECONNECTING and dropped.set())
-    link.toggle_down()
+    link.set_down(True)
     async with asyncio.timeout(10):
         await dropped.wait()
     texts = [f"outage note {n}" for n in range(20)]
@@ -87,7 +86,7 @@ async def test_link_down_queues_then_delivers_in_order_once(server, tmp_path):
         await engine.submit("chat", g, text)
     assert await engine.db(engine.cache.outbox_count) == 20
     assert engine.status.link in (Link.RECONNECTING, Link.CONNECTING)
-    link.toggle_down()
+    link.set_down(False)
     async with asyncio.timeout(20):
         await engine.wait_idle()
     assert [r.text for r in await engine.db(engine.cache.messages, g, "c")] == texts
