@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from server.app import RseServer
 
-from ..helpers import PASSWORD, config, invite
+from ..helpers import PASSWORD, invite
 
 
 @dataclass
@@ -53,10 +52,16 @@ class Rse:
         assert proc.returncode is not None
         return Result(proc.returncode, out.decode(), err.decode())
 
-    async def join(self, server: RseServer, name: str) -> Result:
+    async def join(self, server: RseServer, name: str, url: str | None = None) -> Result:
         code = invite(server.config.db_path)
         result = await self(
-            "join", server.url, code, "--name", name, "--password-stdin", stdin=PASSWORD + "\n"
+            "join",
+            url or server.url,
+            code,
+            "--name",
+            name,
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
         )
         assert result.code == 0, result
         return result
@@ -65,13 +70,3 @@ class Rse:
 @pytest.fixture
 def rse(tmp_path) -> Rse:
     return Rse(tmp_path / "home")
-
-
-@pytest.fixture
-async def server(tmp_path) -> AsyncIterator[RseServer]:
-    srv = RseServer(config(tmp_path / "server.db"))
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import stat
 
@@ -11,6 +10,7 @@ from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendCha
 from server.app import RseServer
 
 from ..helpers import PASSWORD, config, new_user
+from ..linkproxy import LinkProxy
 
 LINE = re.compile(r"^#(\d+) \d{4}-\d\d-\d\d \d\d:\d\d (\S+): (.*)$")
 
@@ -133,8 +133,8 @@ async def test_offline_write_is_queued_then_delivered_once(rse, tmp_path):
     cfg = config(tmp_path / "s.db")
     srv = RseServer(cfg)
     await srv.start()
-    port = srv.port
-    await rse.join(srv, "ana")
+    link = await LinkProxy(srv.port).start()  # outlives the server's restart
+    await rse.join(srv, "ana", url=link.url)
     await rse("group", "create", "Ops")
     await srv.stop()
 
@@ -145,8 +145,9 @@ async def test_offline_write_is_queued_then_delivered_once(rse, tmp_path):
     pending = await rse("sync", "--timeout", "1")
     assert pending.code == 3
 
-    srv = RseServer(dataclasses.replace(cfg, port=port))
+    srv = RseServer(cfg)
     await srv.start()
+    link.target_port = srv.port
     try:
         listing = await rse("group", "list")  # any command delivers the outbox
         assert listing.code == 0
@@ -163,6 +164,7 @@ async def test_offline_write_is_queued_then_delivered_once(rse, tmp_path):
         await bob.close()
     finally:
         await srv.stop()
+        await link.stop()
 
 
 async def test_refused_write_is_reported_and_not_retried_forever(rse, server):

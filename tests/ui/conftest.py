@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.ui.app import RseApp
 from server.app import RseServer
 
-from ..helpers import PASSWORD, config, invite
+from ..helpers import PASSWORD, invite
 
 
 @pytest.fixture(autouse=True)
@@ -38,23 +38,13 @@ def utc(monkeypatch):
     time.tzset()
 
 
-@pytest.fixture
-async def server(tmp_path) -> AsyncIterator[RseServer]:
-    srv = RseServer(config(tmp_path / "server.db"))
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
-
-
 @dataclass
 class Profiles:
     root: Path
 
-    async def join(self, server: RseServer, name: str) -> accounts.Account:
+    async def join(self, server: RseServer, name: str, url: str | None = None) -> accounts.Account:
         code = invite(server.config.db_path)
-        account, _ = await accounts.join(self.root / name, server.url, code, name, PASSWORD)
+        account, _ = await accounts.join(self.root / name, url or server.url, code, name, PASSWORD)
         return account
 
     def app(self, account: accounts.Account, backoff: Backoff | None = None) -> RseApp:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import sqlite3
 
@@ -17,6 +16,7 @@ from rse_tui.ui.widgets.groups import GroupList
 from server.app import RseServer
 
 from ..helpers import config, new_user
+from ..linkproxy import LinkProxy
 from .conftest import until
 
 
@@ -92,8 +92,11 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
     cfg = config(tmp_path / "restart.db")
     srv = RseServer(cfg)
     await srv.start()
-    port = srv.port
-    account, bob, _ = await _room(srv, profiles)
+    # The app reaches the server through a link that outlives server restarts.
+    link = await LinkProxy(srv.port).start()
+    account = await profiles.join(srv, "ana", url=link.url)
+    bob = await new_user(srv, "bob")
+    await bob.conn.call(CreateGroup, name="Ops", cid="g")
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
@@ -112,8 +115,9 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
         await app.action_quit()
 
     # Restart the client with the server back: each message arrives once.
-    srv = RseServer(dataclasses.replace(cfg, port=port))
+    srv = RseServer(cfg)
     await srv.start()
+    link.target_port = srv.port
     try:
         app = profiles.app(account)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -130,6 +134,7 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
         assert texts == ["first while down", "second while down"]
     finally:
         await srv.stop()
+        await link.stop()
 
 
 async def test_markup_and_escapes_from_others_are_inert(server, profiles):
