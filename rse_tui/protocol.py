@@ -46,6 +46,7 @@ class ErrorCode(StrEnum):
     NAME_TAKEN = "name_taken"  # user or group name already in use
     NOT_FOUND = "not_found"  # unknown id, or one the user may not see
     FORBIDDEN = "forbidden"  # the user may see it but not do this
+    CHARTER = "charter"  # accept the current usage charter before writing
     RATE_LIMITED = "rate_limited"  # slow down; ``ra`` says for how many seconds
     TOO_MANY_CONNECTIONS = "too_many_connections"
     INTERNAL = "internal"  # the server failed; the request may be retried
@@ -72,8 +73,14 @@ class ProtocolError(Exception):
 F = TypeVar("F")
 
 
-def wire(name: str, default: Any = dataclasses.MISSING) -> Any:
+def wire(
+    name: str,
+    default: Any = dataclasses.MISSING,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
     """Declare a dataclass field carried on the wire under ``name``."""
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata={"wire": name})
     return field(default=default, metadata={"wire": name})
 
 
@@ -95,6 +102,15 @@ class TokenInfo:
     current: bool = wire("cur", default=False)
 
 
+#: Group visibilities: who may see that a group exists, and its content.
+VISIBILITIES = ("open", "private", "secret")
+#: Who may publish (feed posts) / chat / comment and react in a group.
+POST_POLICIES = ("everyone", "moderators")
+CHAT_POLICIES = ("everyone", "moderators", "nobody")
+ROLES = ("member", "moderator")
+BADGES = ("ambassador",)
+
+
 @frame
 class GroupInfo:
     group: int = wire("g")
@@ -102,12 +118,38 @@ class GroupInfo:
     member: bool = wire("m", default=False)
     members: int = wire("mc", default=0)
     head: int = wire("h", default=0)  # newest sequence number in the group
+    parent: int | None = wire("pa", default=None)
+    visibility: str = wire("vis", default="open")
+    moderator: bool = wire("mod", default=False)
+    post_policy: str = wire("pp", default="everyone")
+    chat_policy: str = wire("cp", default="everyone")
+    comment_policy: str = wire("cm", default="everyone")
+    description: str = wire("d", default="")
+    dm: int | None = wire("dm", default=None)  # a direct chat: the other person
+    requested: bool = wire("rq", default=False)  # my request to join is pending
 
 
 @frame
 class UserInfo:
     user: int = wire("u")
     name: str = wire("n")
+    title: str = wire("ti", default="")
+    badge: str | None = wire("b", default=None)
+
+
+@frame
+class DirectoryEntry:
+    user: int = wire("u")
+    name: str = wire("n")
+    title: str = wire("ti", default="")
+    badge: str | None = wire("b", default=None)
+    groups: list[int] = wire("gr", default_factory=list)
+
+
+@frame
+class JoinRequestInfo:
+    user: int = wire("u")
+    ts: int = wire("ts")
 
 
 # --------------------------------------------------------------------------
@@ -142,32 +184,66 @@ class PostEvent(Event):
 
 @frame
 class GroupEvent(Event):
-    """A group was created."""
+    """A group was created, or its settings changed (by ``user``)."""
 
     TYPE: ClassVar[str] = "g"
     group: int = wire("g")
     user: int = wire("u")
     ts: int = wire("ts")
     name: str = wire("n")
+    parent: int | None = wire("pa", default=None)
+    visibility: str = wire("vis", default="open")
+    post_policy: str = wire("pp", default="everyone")
+    chat_policy: str = wire("cp", default="everyone")
+    comment_policy: str = wire("cm", default="everyone")
+    description: str = wire("d", default="")
+    dm: bool = wire("dm", default=False)
 
 
 @frame
 class JoinEvent(Event):
+    """``user`` joined ``group`` (or was added by ``by``), or their role changed."""
+
     TYPE: ClassVar[str] = "j"
     group: int = wire("g")
     user: int = wire("u")
+    role: str = wire("r", default="member")
+    by: int | None = wire("by", default=None)
 
 
 @frame
 class LeaveEvent(Event):
+    """``user`` left ``group``, or was removed by ``by``."""
+
     TYPE: ClassVar[str] = "l"
     group: int = wire("g")
     user: int = wire("u")
+    by: int | None = wire("by", default=None)
 
 
-AnyEvent = ChatEvent | PostEvent | GroupEvent | JoinEvent | LeaveEvent
+@frame
+class RequestEvent(Event):
+    """``user`` asks to join a private group (seen by its moderators and the user)."""
+
+    TYPE: ClassVar[str] = "q"
+    group: int = wire("g")
+    user: int = wire("u")
+    ts: int = wire("ts")
+
+
+@frame
+class CharterEvent(Event):
+    """A new version of the usage charter was published."""
+
+    TYPE: ClassVar[str] = "h"
+    version: int = wire("v")
+    ts: int = wire("ts")
+
+
+AnyEvent = ChatEvent | PostEvent | GroupEvent | JoinEvent | LeaveEvent | RequestEvent | CharterEvent
 EVENTS: Mapping[str, type[Event]] = {
-    cls.TYPE: cls for cls in (ChatEvent, PostEvent, GroupEvent, JoinEvent, LeaveEvent)
+    cls.TYPE: cls
+    for cls in (ChatEvent, PostEvent, GroupEvent, JoinEvent, LeaveEvent, RequestEvent, CharterEvent)
 }
 #: History kinds a ``hist`` request may ask for.
 HISTORY_KINDS = frozenset({ChatEvent.TYPE, PostEvent.TYPE})
@@ -227,6 +303,29 @@ class GroupList(Reply):
 @frame
 class MemberList(Reply):
     users: list[int] = wire("l")
+    moderators: list[int] = wire("mods", default_factory=list)
+
+
+@frame
+class RequestList(Reply):
+    requests: list[JoinRequestInfo] = wire("l")
+
+
+@frame
+class Directory(Reply):
+    users: list[DirectoryEntry] = wire("l")
+
+
+@frame
+class CharterText(Reply):
+    version: int = wire("v")  # 0: no charter published
+    text: str = wire("x", default="")
+    accepted: int = wire("acc", default=0)  # the version this user accepted
+
+
+@frame
+class InviteOk(Reply):
+    code: str = wire("code")
 
 
 @frame
@@ -348,6 +447,108 @@ class Sync(Request):
 class CreateGroup(WriteRequest):
     TYPE: ClassVar[str] = "gcreate"
     name: str = wire("n")
+    parent: int | None = wire("pa", default=None)
+    visibility: str = wire("vis", default="open")
+    post_policy: str = wire("pp", default="everyone")
+    chat_policy: str = wire("cp", default="everyone")
+    comment_policy: str = wire("cm", default="everyone")
+    description: str = wire("d", default="")
+
+
+@frame
+class GroupSettings(WriteRequest):
+    """Change a group's settings (moderators); absent fields stay as they are."""
+
+    TYPE: ClassVar[str] = "gset"
+    group: int = wire("g")
+    name: str | None = wire("n", default=None)
+    visibility: str | None = wire("vis", default=None)
+    post_policy: str | None = wire("pp", default=None)
+    chat_policy: str | None = wire("cp", default=None)
+    comment_policy: str | None = wire("cm", default=None)
+    description: str | None = wire("d", default=None)
+
+
+@frame
+class RequestJoin(WriteRequest):
+    TYPE: ClassVar[str] = "greq"
+    group: int = wire("g")
+
+
+@frame
+class Approve(WriteRequest):
+    TYPE: ClassVar[str] = "gapprove"
+    group: int = wire("g")
+    user: int = wire("u")
+
+
+@frame
+class AddMember(WriteRequest):
+    """Add ``user`` to ``group`` (moderators), or change their role."""
+
+    TYPE: ClassVar[str] = "gadd"
+    group: int = wire("g")
+    user: int = wire("u")
+    moderator: bool = wire("mod", default=False)
+
+
+@frame
+class RemoveMember(WriteRequest):
+    TYPE: ClassVar[str] = "gremove"
+    group: int = wire("g")
+    user: int = wire("u")
+
+
+@frame
+class JoinRequests(Request):
+    TYPE: ClassVar[str] = "greqs"
+    REPLY: ClassVar[type[Reply]] = RequestList
+    group: int = wire("g")
+
+
+@frame
+class SendDirect(WriteRequest):
+    """A direct message: the server finds or makes the two-person chat."""
+
+    TYPE: ClassVar[str] = "dm"
+    user: int = wire("u")
+    text: str = wire("x")
+
+
+@frame
+class SearchDirectory(Request):
+    TYPE: ClassVar[str] = "dir"
+    REPLY: ClassVar[type[Reply]] = Directory
+    query: str = wire("q", default="")
+    badge: str | None = wire("b", default=None)
+
+
+@frame
+class GetCharter(Request):
+    TYPE: ClassVar[str] = "charter"
+    REPLY: ClassVar[type[Reply]] = CharterText
+
+
+@frame
+class AcceptCharter(Request):
+    TYPE: ClassVar[str] = "accept"
+    version: int = wire("v")
+
+
+@frame
+class SetProfile(Request):
+    TYPE: ClassVar[str] = "me"
+    title: str = wire("ti")
+
+
+@frame
+class CreateInvite(Request):
+    """An invitation code; it may pre-assign groups the inviter may add to."""
+
+    TYPE: ClassVar[str] = "invite"
+    REPLY: ClassVar[type[Reply]] = InviteOk
+    groups: list[int] = wire("gr", default_factory=list)
+    hours: int = wire("hrs", default=168)
 
 
 @frame
@@ -427,6 +628,18 @@ REQUESTS: Mapping[str, type[Request]] = {
         SendPost,
         History,
         GetUsers,
+        GroupSettings,
+        RequestJoin,
+        Approve,
+        AddMember,
+        RemoveMember,
+        JoinRequests,
+        SendDirect,
+        SearchDirectory,
+        GetCharter,
+        AcceptCharter,
+        SetProfile,
+        CreateInvite,
     )
 }
 
@@ -456,7 +669,9 @@ def _layout(cls: Any) -> tuple[_Field, ...]:
             attr=f.name,
             wire=f.metadata["wire"],
             hint=hints[f.name],
-            default=f.default,
+            default=(
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            ),
         )
         for f in dataclasses.fields(cls)
     )

@@ -82,7 +82,7 @@ class RseServer:
         config = self.config
         limits = config.limits
         await self.db.open()
-        self.hub.load_members(await self.db.read(storage.memberships))
+        self.hub.load(*await self.db.read(storage.memberships))
         self._services = Services(
             config=config,
             db=self.db,

@@ -19,6 +19,8 @@ class Limits:
     max_chat_chars: int = 4_000
     max_post_chars: int = 20_000
     max_group_name: int = 80
+    max_title: int = 80
+    max_description: int = 500
     max_user_name: int = 32
     min_password: int = 8
     max_password: int = 1024

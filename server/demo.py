@@ -57,7 +57,9 @@ def seed(conn: sqlite3.Connection, now: int) -> bool:
             storage.create_invite(
                 conn, auth.digest(code), admin=name == "camille", now=now, expires=now + 60
             )
-            ids[name] = storage.redeem_invite(conn, auth.digest(code), name, auth.NO_LOGIN, now)
+            ids[name] = storage.redeem_invite(
+                conn, auth.digest(code), name, auth.NO_LOGIN, now
+            ).value
         for group, items in _GROUPS.items():
             owner = ids[items[0][1]]
             made = storage.create_group(conn, owner, group, secrets.token_hex(8), now)

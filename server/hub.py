@@ -7,8 +7,9 @@ the queue is full or a single write stalls past ``send_timeout``. (The
 library's ``broadcast()`` buffers without bound for such a client.) Being cut
 off loses nothing: the client resumes from its last sequence number.
 
-The hub keeps a table of group members, updated from the committed event
-stream itself, so deciding an event's audience never touches the database.
+The hub keeps a table of group members (with roles) and of group
+visibility, updated from the committed event stream itself, so deciding an
+event's audience (``policy.audience``) never touches the database.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from rse_tui.protocol import (
     LeaveEvent,
     encode,
 )
+
+from . import policy
 
 log = logging.getLogger(__name__)
 
@@ -154,30 +157,18 @@ class Peer:
             return
 
 
-def audience(event: Event, members: dict[int, set[int]]) -> set[int] | None:
-    """The users who may see ``event`` (None: every user).
-
-    storage._VISIBLE states the same rule for catch-up; keep them in step.
-    """
-    if isinstance(event, GroupEvent):
-        return None
-    group = getattr(event, "group", None)
-    users = set(members.get(group, ())) if group is not None else set()
-    if isinstance(event, JoinEvent | LeaveEvent):
-        users.add(event.user)
-    return users
-
-
 class Hub:
     """Connected peers by user, group membership, and event fan-out."""
 
     def __init__(self, max_connections_per_user: int) -> None:
         self._max_per_user = max_connections_per_user
         self._by_user: dict[int, set[Peer]] = {}
-        self._members: dict[int, set[int]] = {}
+        self._members: dict[int, dict[int, str]] = {}  # group -> {user: role}
+        self._visibility: dict[int, str] = {}
 
-    def load_members(self, table: dict[int, set[int]]) -> None:
-        self._members = table
+    def load(self, members: dict[int, dict[int, str]], visibility: dict[int, str]) -> None:
+        self._members = members
+        self._visibility = visibility
 
     def attach(self, peer: Peer, user: int, name: str, token_id: int) -> bool:
         """Register an authenticated peer; False when the user has too many."""
@@ -211,7 +202,7 @@ class Hub:
         return len(self._by_user.get(user, ()))
 
     def is_member(self, group: int, user: int) -> bool:
-        return user in self._members.get(group, ())
+        return user in self._members.get(group, {})
 
     def end_token(self, token_id: int, reason: str) -> None:
         """Close every session opened with a token that no longer exists."""
@@ -223,7 +214,7 @@ class Hub:
         """Fan out committed events (called in commit order, on the loop)."""
         for event in events:
             self._apply(event)
-            users = audience(event, self._members)
+            users = policy.audience(event, self._members, self._visibility)
             text = encode(event)
             if users is None:
                 targets: Iterable[Peer] = self.peers()
@@ -234,7 +225,10 @@ class Hub:
                     peer.deliver(event.seq, text)
 
     def _apply(self, event: Event) -> None:
+        """Keep the fan-out tables in step with the committed event stream."""
         if isinstance(event, JoinEvent):
-            self._members.setdefault(event.group, set()).add(event.user)
+            self._members.setdefault(event.group, {})[event.user] = event.role
         elif isinstance(event, LeaveEvent):
-            self._members.get(event.group, set()).discard(event.user)
+            self._members.get(event.group, {}).pop(event.user, None)
+        elif isinstance(event, GroupEvent):
+            self._visibility[event.group] = event.visibility

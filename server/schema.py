@@ -68,7 +68,50 @@ def _initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial]
+def _governance(db: sqlite_utils.Database) -> None:
+    """Group tree, visibility, publishing rules, roles, charter, directory, DMs."""
+    groups = db["groups"]
+    groups.add_column("parent", int)  # type: ignore[union-attr]
+    for column, default in (
+        ("visibility", "open"),
+        ("post_policy", "everyone"),
+        ("chat_policy", "everyone"),
+        ("comment_policy", "everyone"),
+        ("description", ""),
+    ):
+        db.execute(f"ALTER TABLE groups ADD COLUMN {column} TEXT NOT NULL DEFAULT '{default}'")
+    # Direct chats are secret groups keyed by the pair of users ("3:8").
+    groups.add_column("dm_key", str)  # type: ignore[union-attr]
+    db.execute("CREATE UNIQUE INDEX groups_dm ON groups(dm_key) WHERE dm_key IS NOT NULL")
+    # Names are unique among groups that are not secret, which code enforces:
+    # a unique index would tell a non-member that a secret group exists.
+    db.execute("DROP INDEX groups_name")
+    db.execute("CREATE INDEX groups_name ON groups(name COLLATE NOCASE)")
+    db.execute("CREATE INDEX groups_parent ON groups(parent)")
+    db.execute("ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member'")
+    db.execute(
+        "UPDATE members SET role = 'moderator'"
+        " WHERE EXISTS (SELECT 1 FROM groups g WHERE g.id = grp AND g.creator = user)"
+    )
+    db.execute("ALTER TABLE users ADD COLUMN title TEXT NOT NULL DEFAULT ''")
+    db["users"].add_column("badge", str)  # type: ignore[union-attr]
+    db.execute("ALTER TABLE users ADD COLUMN charter INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "CREATE TABLE join_requests (grp INTEGER NOT NULL REFERENCES groups(id),"
+        " user INTEGER NOT NULL REFERENCES users(id), ts INTEGER NOT NULL,"
+        " PRIMARY KEY (grp, user)) WITHOUT ROWID"
+    )
+    db["charters"].create(  # type: ignore[union-attr]
+        {"version": int, "text": str, "ts": int}, pk="version", not_null={"text", "ts"}
+    )
+    db["invites"].add_column("inviter", int)  # type: ignore[union-attr]
+    db.execute(
+        "CREATE TABLE invite_groups (invite INTEGER NOT NULL REFERENCES invites(id),"
+        " grp INTEGER NOT NULL REFERENCES groups(id), PRIMARY KEY (invite, grp)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _governance]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

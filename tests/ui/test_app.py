@@ -111,7 +111,7 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
         await pilot.press(*"second while down", "enter")
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.pending]) == 2)
         assert "waiting to send" in app.timeline.visible_text()
-        assert "2 waiting to send" in str(app.query_one("#status").render())
+        await until(pilot, lambda: "2 waiting to send" in str(app.query_one("#status").render()))
         await app.action_quit()
 
     # Restart the client with the server back: each message arrives once.

@@ -1,0 +1,143 @@
+"""Group requests: the tree and settings, membership, moderation."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rse_tui.protocol import (
+    AddMember,
+    Approve,
+    CreateGroup,
+    GroupList,
+    GroupSettings,
+    JoinGroup,
+    JoinRequests,
+    LeaveGroup,
+    ListGroups,
+    MemberList,
+    Members,
+    RemoveMember,
+    RequestJoin,
+    RequestList,
+    WriteOk,
+)
+
+from .. import storage
+from .base import Services, Session, check_group_name, check_line, write
+
+
+async def create_group(svc: Services, session: Session, req: CreateGroup) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.create_group,
+        name=check_group_name(req.name, svc.limits),
+        cid=req.cid,
+        now=svc.now(),
+        parent=req.parent,
+        visibility=req.visibility,
+        post_policy=req.post_policy,
+        chat_policy=req.chat_policy,
+        comment_policy=req.comment_policy,
+        description=check_line(
+            req.description, svc.limits.max_description, "a description", empty=True
+        ),
+    )
+
+
+async def update_group(svc: Services, session: Session, req: GroupSettings) -> WriteOk:
+    name = None if req.name is None else check_group_name(req.name, svc.limits)
+    description = (
+        None
+        if req.description is None
+        else check_line(req.description, svc.limits.max_description, "a description", empty=True)
+    )
+    return await write(
+        svc,
+        session,
+        req,
+        storage.update_group,
+        group=req.group,
+        cid=req.cid,
+        now=svc.now(),
+        name=name,
+        visibility=req.visibility,
+        post_policy=req.post_policy,
+        chat_policy=req.chat_policy,
+        comment_policy=req.comment_policy,
+        description=description,
+    )
+
+
+async def list_groups(svc: Services, session: Session, req: ListGroups) -> GroupList:
+    groups = await svc.db.read(partial(storage.list_groups, user=session.user))
+    return GroupList(request_id=req.request_id, groups=groups)
+
+
+async def join_group(svc: Services, session: Session, req: JoinGroup) -> WriteOk:
+    return await write(
+        svc, session, req, storage.join_group, group=req.group, cid=req.cid, now=svc.now()
+    )
+
+
+async def leave_group(svc: Services, session: Session, req: LeaveGroup) -> WriteOk:
+    return await write(
+        svc, session, req, storage.leave_group, group=req.group, cid=req.cid, now=svc.now()
+    )
+
+
+async def request_join(svc: Services, session: Session, req: RequestJoin) -> WriteOk:
+    return await write(
+        svc, session, req, storage.request_join, group=req.group, cid=req.cid, now=svc.now()
+    )
+
+
+async def approve(svc: Services, session: Session, req: Approve) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.approve,
+        group=req.group,
+        target=req.user,
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def add_member(svc: Services, session: Session, req: AddMember) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.add_member,
+        group=req.group,
+        target=req.user,
+        moderator=req.moderator,
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def remove_member(svc: Services, session: Session, req: RemoveMember) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.remove_member,
+        group=req.group,
+        target=req.user,
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def members(svc: Services, session: Session, req: Members) -> MemberList:
+    users, mods = await svc.db.read(partial(storage.members, user=session.user, group=req.group))
+    return MemberList(request_id=req.request_id, users=users, moderators=mods)
+
+
+async def join_requests(svc: Services, session: Session, req: JoinRequests) -> RequestList:
+    pending = await svc.db.read(partial(storage.join_requests, user=session.user, group=req.group))
+    return RequestList(request_id=req.request_id, requests=pending)

@@ -1,0 +1,83 @@
+"""Message requests: chat, feed posts, direct messages, history pages."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rse_tui.protocol import (
+    HISTORY_KINDS,
+    ChatEvent,
+    ErrorCode,
+    History,
+    Page,
+    PostEvent,
+    ProtocolError,
+    SendChat,
+    SendDirect,
+    SendPost,
+    WriteOk,
+)
+
+from .. import storage
+from .base import Services, Session, check_text, write
+
+
+async def send_chat(svc: Services, session: Session, req: SendChat) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.append_message,
+        group=req.group,
+        kind=ChatEvent.TYPE,
+        text=check_text(req.text, svc.limits.max_chat_chars),
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def send_post(svc: Services, session: Session, req: SendPost) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.append_message,
+        group=req.group,
+        kind=PostEvent.TYPE,
+        text=check_text(req.text, svc.limits.max_post_chars),
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def send_direct(svc: Services, session: Session, req: SendDirect) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.send_direct,
+        target=req.user,
+        text=check_text(req.text, svc.limits.max_chat_chars),
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def history(svc: Services, session: Session, req: History) -> Page:
+    if req.kind not in HISTORY_KINDS:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "'k' is 'c' (chat) or 'p' (feed posts)")
+    if not 0 < req.limit <= svc.limits.max_history_page:
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
+        )
+    events, more = await svc.db.read(
+        partial(
+            storage.history,
+            user=session.user,
+            group=req.group,
+            kind=req.kind,
+            before=req.before,
+            limit=req.limit,
+        )
+    )
+    return Page(request_id=req.request_id, events=events, more=more)

@@ -1,0 +1,253 @@
+"""Session and account requests: hello, login, invitations, tokens, sync, the
+charter, profiles and the directory."""
+
+from __future__ import annotations
+
+import sqlite3
+from functools import partial
+
+from rse_tui.protocol import (
+    BADGES,
+    PROTOCOL_VERSION,
+    AcceptCharter,
+    AuthOk,
+    Batch,
+    CharterText,
+    CreateInvite,
+    Directory,
+    Done,
+    ErrorCode,
+    Gap,
+    GetCharter,
+    GetUsers,
+    Hello,
+    InviteOk,
+    Login,
+    Logout,
+    ProtocolError,
+    Redeem,
+    Revoke,
+    SearchDirectory,
+    SetProfile,
+    Sync,
+    SyncDone,
+    TokenList,
+    Tokens,
+    UserList,
+    Welcome,
+    encode,
+)
+
+from .. import auth, policy, storage
+from .base import Services, Session, check_line, check_password, check_user_name
+
+
+async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
+    if req.version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            ErrorCode.VERSION,
+            f"protocol version {req.version} is not supported; this server speaks"
+            f" {PROTOCOL_VERSION}",
+        )
+    if session.peer.user is not None:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
+    if req.token is None:
+        return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=0)
+    parsed = auth.parse_token(req.token)
+    row = await svc.db.read(partial(storage.token_row, token_id=parsed[0])) if parsed else None
+    if parsed is None or row is None or not auth.token_matches(parsed[1], row.hash):
+        raise ProtocolError(ErrorCode.AUTH_FAILED, "token is not valid (logged out or revoked?)")
+    _attach(svc, session, row.user, row.name, parsed[0])
+    await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=svc.now()))
+    head = await svc.db.read(storage.head)
+    return Welcome(
+        request_id=req.request_id,
+        version=PROTOCOL_VERSION,
+        head=head,
+        user=row.user,
+        name=row.name,
+    )
+
+
+def _attach(svc: Services, session: Session, user: int, name: str, token_id: int) -> None:
+    if not svc.hub.attach(session.peer, user, name, token_id):
+        raise ProtocolError(
+            ErrorCode.TOO_MANY_CONNECTIONS,
+            f"at most {svc.limits.max_connections_per_user} connections per user",
+        )
+
+
+def _login_allowed(svc: Services, session: Session) -> None:
+    wait = svc.login_limiter.take(session.remote)
+    if wait:
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED, "too many login attempts", retry_after=round(wait, 1)
+        )
+
+
+async def _issue_token(svc: Services, session: Session, user: int, name: str, rid: int) -> AuthOk:
+    if svc.hub.connections(user) >= svc.limits.max_connections_per_user:
+        _attach(svc, session, user, name, 0)  # raises the typed error
+    secret = auth.new_token_secret()
+    token_id = await svc.db.write(
+        partial(storage.add_token, user=user, token_hash=auth.digest(secret), now=svc.now())
+    )
+    _attach(svc, session, user, name, token_id)
+    return AuthOk(request_id=rid, token=auth.format_token(token_id, secret), user=user, name=name)
+
+
+async def login(svc: Services, session: Session, req: Login) -> AuthOk:
+    if session.peer.user is not None:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
+    _login_allowed(svc, session)
+    row = await svc.db.read(partial(storage.user_login_row, name=req.name))
+    ok = await svc.hasher.verify(req.password, row[2] if row else None)
+    if row is None or not ok:
+        raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong name or password")
+    return await _issue_token(svc, session, row[0], row[1], req.request_id)
+
+
+async def redeem(svc: Services, session: Session, req: Redeem) -> AuthOk:
+    if session.peer.user is not None:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
+    name = check_user_name(req.name, svc.limits)
+    password = check_password(req.password, svc.limits)
+    _login_allowed(svc, session)
+    pw_hash = await svc.hasher.hash(password)
+    code_hash = auth.digest(auth.normalise_invite(req.code))
+    outcome = await svc.db.write(
+        partial(
+            storage.redeem_invite, code_hash=code_hash, name=name, pw_hash=pw_hash, now=svc.now()
+        )
+    )
+    return await _issue_token(svc, session, outcome.value, name, req.request_id)
+
+
+async def logout(svc: Services, session: Session, req: Logout) -> None:
+    user = session.user
+    token_id = session.peer.token_id
+    assert token_id is not None
+    await svc.db.write(partial(storage.revoke_token, user=user, token_id=token_id))
+    # The reply is queued first, then every session of this token closes.
+    session.peer.send(encode(Done(request_id=req.request_id)))
+    svc.hub.end_token(token_id, "logged out")
+    return None
+
+
+async def tokens(svc: Services, session: Session, req: Tokens) -> TokenList:
+    rows = await svc.db.read(
+        partial(storage.list_tokens, user=session.user, current=session.peer.token_id)
+    )
+    return TokenList(request_id=req.request_id, tokens=rows)
+
+
+async def revoke(svc: Services, session: Session, req: Revoke) -> Done | None:
+    found = await svc.db.write(
+        partial(storage.revoke_token, user=session.user, token_id=req.token_id)
+    )
+    if not found:
+        raise policy.NotFound("token")
+    if req.token_id == session.peer.token_id:
+        session.peer.send(encode(Done(request_id=req.request_id)))
+        svc.hub.end_token(req.token_id, "token revoked")
+        return None
+    svc.hub.end_token(req.token_id, "token revoked")
+    return Done(request_id=req.request_id)
+
+
+# -- sync --------------------------------------------------------------------
+
+
+async def sync(svc: Services, session: Session, req: Sync) -> None:
+    user = session.user
+    peer = session.peer
+    peer.hold()
+    try:
+        result = await svc.db.read(
+            partial(storage.catch_up, user=user, since=req.since, bound=svc.limits.catch_up_bound)
+        )
+    except BaseException:
+        peer.release(2**63)
+        raise
+    if result.gap_upto is not None:
+        peer.send(encode(Gap(since=req.since, upto=result.gap_upto)))
+    size = svc.limits.batch_size
+    for start in range(0, len(result.events), size):
+        peer.send(encode(Batch(events=result.events[start : start + size])))
+    peer.send(encode(SyncDone(request_id=req.request_id, head=result.head)))
+    peer.release(result.head)
+    return None
+
+
+# -- charter, profile, directory, invitations ---------------------------------------
+
+
+async def get_charter(svc: Services, session: Session, req: GetCharter) -> CharterText:
+    version, text, accepted = await svc.db.read(partial(storage.charter, user=session.user))
+    return CharterText(request_id=req.request_id, version=version, text=text, accepted=accepted)
+
+
+async def accept_charter(svc: Services, session: Session, req: AcceptCharter) -> Done:
+    await svc.db.write(partial(storage.accept_charter, user=session.user, version=req.version))
+    return Done(request_id=req.request_id)
+
+
+async def set_profile(svc: Services, session: Session, req: SetProfile) -> Done:
+    title = check_line(req.title, svc.limits.max_title, "a title", empty=True)
+    await svc.db.write(partial(storage.set_title, user=session.user, title=title))
+    return Done(request_id=req.request_id)
+
+
+async def get_users(svc: Services, session: Session, req: GetUsers) -> UserList:
+    session.user  # noqa: B018 - authentication check
+    if len(req.users) > svc.limits.max_users_per_request:
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"at most {svc.limits.max_users_per_request} ids per request"
+        )
+    found = await svc.db.read(partial(storage.users, ids=req.users))
+    return UserList(request_id=req.request_id, users=found)
+
+
+async def search_directory(svc: Services, session: Session, req: SearchDirectory) -> Directory:
+    query = check_line(req.query, 100, "a search", empty=True)
+    if req.badge is not None and req.badge not in BADGES:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(BADGES)}")
+    found = await svc.db.read(
+        partial(storage.directory, viewer=session.user, query=query, badge=req.badge)
+    )
+    return Directory(request_id=req.request_id, users=found)
+
+
+async def create_invite(svc: Services, session: Session, req: CreateInvite) -> InviteOk:
+    if not 0 < req.hours <= 24 * 30:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "'hrs' is between 1 and 720")
+    if len(req.groups) > 50:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "at most 50 groups per invitation")
+    code = auth.new_invite_code()
+    now = svc.now()
+    await svc.db.write(
+        partial(
+            storage.as_user,
+            user=session.user,
+            fn=_invite,
+            code_hash=auth.digest(code),
+            now=now,
+            expires=now + req.hours * 3600,
+            groups=req.groups,
+        )
+    )
+    return InviteOk(request_id=req.request_id, code=code)
+
+
+def _invite(
+    conn: sqlite3.Connection,
+    user: int,
+    *,
+    code_hash: bytes,
+    now: int,
+    expires: int,
+    groups: list[int],
+) -> int:
+    return storage.create_invite(
+        conn, code_hash, admin=False, now=now, expires=expires, inviter=user, groups=groups
+    )

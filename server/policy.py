@@ -1,0 +1,192 @@
+"""The authorization rules, in one place.
+
+Every decision about who may see or do what is a function here, over plain
+facts about a user and a group (:class:`Access`). Storage loads the facts
+inside the transaction that acts on them; the hub uses ``audience`` for every
+pushed event; catch-up uses ``VISIBLE_SQL``, the same rules written as SQL.
+
+The rules:
+
+- open groups are listed to everyone, anyone may join, anyone may read;
+- private groups are listed (name, description) to everyone; content and
+  members are for members; joining is by request approved by a moderator,
+  or by being added or invited;
+- secret groups (and direct chats) do not exist for non-members: every
+  request about one answers exactly as for a group that does not exist;
+- moderators of a group and site admins manage it (settings, members,
+  requests); site admins do not see secret groups they are not in;
+- publishing rules per group say who may post to the feed, chat, comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rse_tui.protocol import (
+    CharterEvent,
+    ErrorCode,
+    Event,
+    GroupEvent,
+    JoinEvent,
+    LeaveEvent,
+    ProtocolError,
+    RequestEvent,
+)
+
+OPEN, PRIVATE, SECRET = "open", "private", "secret"
+EVERYONE, MODERATORS, NOBODY = "everyone", "moderators", "nobody"
+MEMBER, MODERATOR = "member", "moderator"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFacts:
+    group: int
+    visibility: str
+    post_policy: str
+    chat_policy: str
+    comment_policy: str
+    dm: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What one user is to one group."""
+
+    facts: GroupFacts
+    role: str | None  # None: not a member
+    admin: bool
+
+    @property
+    def member(self) -> bool:
+        return self.role is not None
+
+
+class NotFound(ProtocolError):
+    """Unknown, or invisible to this user: the two are never told apart."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, f"unknown {what}")
+
+
+def forbidden(message: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.FORBIDDEN, message)
+
+
+def visible(a: Access) -> bool:
+    """May the user know the group exists?"""
+    return a.member or a.facts.visibility != SECRET
+
+
+def readable(a: Access) -> bool:
+    """May the user read its content and members?"""
+    return a.member or a.facts.visibility == OPEN
+
+
+def moderates(a: Access) -> bool:
+    return visible(a) and (a.role == MODERATOR or a.admin) and not a.facts.dm
+
+
+def _allowed(policy: str, a: Access) -> bool:
+    if policy == EVERYONE:
+        return a.member
+    if policy == MODERATORS:
+        return a.member and (a.role == MODERATOR or a.admin)
+    return False
+
+
+def may_chat(a: Access) -> bool:
+    return _allowed(a.facts.chat_policy, a)
+
+
+def may_post(a: Access) -> bool:
+    return _allowed(a.facts.post_policy, a)
+
+
+def may_comment(a: Access) -> bool:
+    return _allowed(a.facts.comment_policy, a)
+
+
+def may_join_directly(a: Access) -> bool:
+    return a.facts.visibility == OPEN and not a.facts.dm
+
+
+# -- the checks storage calls, raising the right typed error --------------------
+
+
+def require_visible(a: Access) -> Access:
+    if not visible(a):
+        raise NotFound("group")
+    return a
+
+
+def require_readable(a: Access) -> Access:
+    require_visible(a)
+    if not readable(a):
+        raise forbidden("this group's content is for its members")
+    return a
+
+
+def require_moderator(a: Access) -> Access:
+    require_visible(a)
+    if not moderates(a):
+        raise forbidden("only the group's moderators may do this")
+    return a
+
+
+def require_write(a: Access, kind: str) -> Access:
+    """``kind``: "c" chat, "p" feed post."""
+    require_visible(a)
+    if not a.member:
+        raise forbidden("join the group before writing to it")
+    allowed = may_chat(a) if kind == "c" else may_post(a)
+    if not allowed:
+        what = "chat" if kind == "c" else "post to the feed"
+        raise forbidden(f"in this group, only its moderators may {what}")
+    return a
+
+
+def may_add(a: Access) -> bool:
+    """May this user add others to the group (or pre-assign it in an invitation)?"""
+    return moderates(a) or (a.member and a.facts.visibility == OPEN)
+
+
+# -- who receives a pushed event ----------------------------------------------------
+
+
+def audience(
+    event: Event,
+    members: Mapping[int, Mapping[int, str]],
+    visibility: Mapping[int, str],
+) -> set[int] | None:
+    """The users who may see ``event``; None means every user.
+
+    ``members`` maps group -> {user: role}; ``visibility`` maps group -> its
+    visibility. VISIBLE_SQL states the same rule for catch-up.
+    """
+    if isinstance(event, CharterEvent):
+        return None
+    group = getattr(event, "group", None)
+    in_group = set(members.get(group, {})) if group is not None else set()
+    if isinstance(event, GroupEvent):
+        if visibility.get(event.group, OPEN) != SECRET:
+            return None
+        return in_group
+    if isinstance(event, RequestEvent):
+        mods = {u for u, role in members.get(event.group, {}).items() if role == MODERATOR}
+        return mods | {event.user}
+    if isinstance(event, JoinEvent | LeaveEvent):
+        return in_group | {event.user}
+    return in_group
+
+
+#: The same rule as ``audience``, as a SQL condition over ``events`` for the
+#: user ``:u`` (used by catch-up).
+VISIBLE_SQL = """(
+    kind = 'h'
+    OR (kind != 'q' AND grp IN (SELECT grp FROM members WHERE user = :u))
+    OR (kind = 'g' AND (SELECT visibility FROM groups WHERE id = grp) != 'secret')
+    OR (kind IN ('j', 'l', 'q') AND user = :u)
+    OR (kind = 'q' AND grp IN
+        (SELECT grp FROM members WHERE user = :u AND role = 'moderator'))
+)"""

@@ -1,0 +1,175 @@
+"""Shared pieces of the store: transactions, the event log, receipts, the charter gate."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from rse_tui.protocol import (
+    CharterEvent,
+    ChatEvent,
+    ErrorCode,
+    Event,
+    GroupEvent,
+    JoinEvent,
+    LeaveEvent,
+    PostEvent,
+    ProtocolError,
+    RequestEvent,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a write answers: its sequence number, time and new group id."""
+
+    seq: int
+    ts: int | None = None
+    group: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    user: int
+    name: str
+    hash: bytes
+    admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    head: int
+    events: list[Event]
+    gap_upto: int | None  # events in (since, gap_upto] were skipped
+
+
+EVENT_COLUMNS = "seq, kind, grp, user, ts, body"
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction of its own, for callers outside the writer thread."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# -- the event log -------------------------------------------------------------
+
+
+def _body(body: str | None) -> dict[str, Any]:
+    if body and body.startswith("{"):
+        data = json.loads(body)
+        return data if isinstance(data, dict) else {}
+    return {}
+
+
+def event_from_row(row: tuple[int, str, int | None, int, int, str | None]) -> Event:
+    seq, kind, grp, user, ts, body = row
+    if kind == CharterEvent.TYPE:
+        return CharterEvent(seq=seq, version=int(body or 0), ts=ts)
+    assert grp is not None
+    if kind == ChatEvent.TYPE:
+        return ChatEvent(seq=seq, group=grp, user=user, ts=ts, text=body or "")
+    if kind == PostEvent.TYPE:
+        return PostEvent(seq=seq, group=grp, user=user, ts=ts, text=body or "")
+    if kind == GroupEvent.TYPE:
+        data = _body(body)
+        if not data:  # schema 1 stored the bare name
+            return GroupEvent(seq=seq, group=grp, user=user, ts=ts, name=body or "")
+        return GroupEvent(
+            seq=seq,
+            group=grp,
+            user=user,
+            ts=ts,
+            name=data["n"],
+            parent=data.get("pa"),
+            visibility=data.get("vis", "open"),
+            post_policy=data.get("pp", "everyone"),
+            chat_policy=data.get("cp", "everyone"),
+            comment_policy=data.get("cm", "everyone"),
+            description=data.get("d", ""),
+            dm=bool(data.get("dm")),
+        )
+    if kind == JoinEvent.TYPE:
+        data = _body(body)
+        return JoinEvent(
+            seq=seq, group=grp, user=user, role=data.get("r", "member"), by=data.get("by")
+        )
+    if kind == LeaveEvent.TYPE:
+        return LeaveEvent(seq=seq, group=grp, user=user, by=_body(body).get("by"))
+    if kind == RequestEvent.TYPE:
+        return RequestEvent(seq=seq, group=grp, user=user, ts=ts)
+    raise ValueError(f"unknown event kind {kind!r} at seq {seq}")
+
+
+def append(
+    conn: sqlite3.Connection,
+    kind: str,
+    grp: int | None,
+    user: int,
+    ts: int,
+    body: str | dict[str, Any] | None,
+) -> int:
+    """Add one event to the log; return its sequence number."""
+    if isinstance(body, dict):
+        body = json.dumps({k: v for k, v in body.items() if v is not None}, separators=(",", ":"))
+    cur = conn.execute(
+        "INSERT INTO events (kind, grp, user, ts, body) VALUES (?, ?, ?, ?, ?)",
+        (kind, grp, user, ts, body),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+# -- idempotency ---------------------------------------------------------------
+
+
+def receipt(conn: sqlite3.Connection, user: int, cid: str) -> Receipt | None:
+    row = conn.execute(
+        "SELECT result FROM receipts WHERE user = ? AND cid = ?", (user, cid)
+    ).fetchone()
+    if row is None:
+        return None
+    data = json.loads(row[0])
+    return Receipt(seq=data["s"], ts=data.get("ts"), group=data.get("g"))
+
+
+def keep_receipt(conn: sqlite3.Connection, user: int, cid: str, result: Receipt) -> None:
+    data = {"s": result.seq, "ts": result.ts, "g": result.group}
+    conn.execute(
+        "INSERT INTO receipts (user, cid, result) VALUES (?, ?, ?)",
+        (user, cid, json.dumps({k: v for k, v in data.items() if v is not None})),
+    )
+
+
+# -- the charter gate ------------------------------------------------------------
+
+
+def charter_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM charters").fetchone()[0])
+
+
+def as_user(
+    conn: sqlite3.Connection, user: int, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run a write for ``user`` once they have accepted the current charter."""
+    current = charter_version(conn)
+    if current:
+        row = conn.execute("SELECT charter FROM users WHERE id = ?", (user,)).fetchone()
+        if row is None or row[0] < current:
+            raise ProtocolError(
+                ErrorCode.CHARTER,
+                f"accept the usage charter (version {current}) before writing",
+            )
+    return fn(conn, user, *args, **kwargs)

@@ -1,0 +1,499 @@
+"""Groups: the tree, settings, membership and moderation, direct chats, the directory.
+
+Each function loads the facts ``server.policy`` decides on (``access``) in the
+transaction that acts on them. A group the user may not see raises the same
+NotFound as a group that does not exist.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from rse_tui.protocol import (
+    CHAT_POLICIES,
+    POST_POLICIES,
+    VISIBILITIES,
+    DirectoryEntry,
+    ErrorCode,
+    Event,
+    GroupEvent,
+    GroupInfo,
+    JoinEvent,
+    JoinRequestInfo,
+    LeaveEvent,
+    ProtocolError,
+    RequestEvent,
+)
+
+from .. import policy
+from ..database import Outcome
+from ..policy import Access, GroupFacts, NotFound
+from .base import Receipt, append, keep_receipt, receipt
+
+_FACTS = "id, visibility, post_policy, chat_policy, comment_policy, dm_key IS NOT NULL"
+
+
+def group_facts(conn: sqlite3.Connection, group: int) -> GroupFacts | None:
+    row = conn.execute(f"SELECT {_FACTS} FROM groups WHERE id = ?", (group,)).fetchone()
+    if row is None:
+        return None
+    group_id, visibility, post, chat, comment, dm = row
+    return GroupFacts(group_id, visibility, post, chat, comment, dm=bool(dm))
+
+
+def access(conn: sqlite3.Connection, user: int, group: int) -> Access:
+    """What ``user`` is to ``group``; NotFound if the group does not exist."""
+    facts = group_facts(conn, group)
+    if facts is None:
+        raise NotFound("group")
+    row = conn.execute(
+        "SELECT role FROM members WHERE grp = ? AND user = ?", (group, user)
+    ).fetchone()
+    admin = conn.execute("SELECT admin FROM users WHERE id = ?", (user,)).fetchone()
+    return Access(facts, row[0] if row else None, bool(admin and admin[0]))
+
+
+def _user_exists(conn: sqlite3.Connection, user: int) -> bool:
+    return conn.execute("SELECT 1 FROM users WHERE id = ?", (user,)).fetchone() is not None
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} is one of: {', '.join(allowed)}")
+    return value
+
+
+def _check_name(conn: sqlite3.Connection, name: str, visibility: str, exclude: int = 0) -> None:
+    """Names are unique among groups that are not secret (secret ones never collide:
+    a collision would tell a non-member that the secret group exists)."""
+    if visibility == policy.SECRET:
+        return
+    taken = conn.execute(
+        "SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE AND visibility != 'secret'"
+        " AND dm_key IS NULL AND id != ?",
+        (name, exclude),
+    ).fetchone()
+    if taken:
+        raise ProtocolError(ErrorCode.NAME_TAKEN, f"a group named {name!r} exists")
+
+
+def _settings_event(conn: sqlite3.Connection, group: int, user: int, now: int) -> GroupEvent:
+    """Log the group's current settings as a ``g`` event."""
+    name, parent, vis, pp, cp, cm, desc, dm = conn.execute(
+        "SELECT name, parent, visibility, post_policy, chat_policy, comment_policy,"
+        " description, dm_key IS NOT NULL FROM groups WHERE id = ?",
+        (group,),
+    ).fetchone()
+    if parent is not None:
+        parent_facts = group_facts(conn, parent)
+        if parent_facts is None or parent_facts.visibility == policy.SECRET:
+            parent = None  # never name a secret group in an event others may see
+    body: dict[str, Any] = {
+        "n": name,
+        "pa": parent,
+        "vis": vis,
+        "pp": pp,
+        "cp": cp,
+        "cm": cm,
+        "d": desc or None,
+        "dm": 1 if dm else None,
+    }
+    seq = append(conn, GroupEvent.TYPE, group, user, now, body)
+    return GroupEvent(
+        seq=seq,
+        group=group,
+        user=user,
+        ts=now,
+        name=name,
+        parent=parent,
+        visibility=vis,
+        post_policy=pp,
+        chat_policy=cp,
+        comment_policy=cm,
+        description=desc,
+        dm=bool(dm),
+    )
+
+
+def add_membership(
+    conn: sqlite3.Connection, group: int, user: int, role: str, by: int | None, now: int
+) -> JoinEvent:
+    """Make ``user`` a member with ``role`` (or change their role); log it."""
+    body = {"r": role if role != policy.MEMBER else None, "by": by}
+    seq = append(conn, JoinEvent.TYPE, group, user, now, body)
+    conn.execute(
+        "INSERT INTO members (grp, user, joined, role) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (grp, user) DO UPDATE SET role = excluded.role",
+        (group, user, seq, role),
+    )
+    conn.execute("DELETE FROM join_requests WHERE grp = ? AND user = ?", (group, user))
+    return JoinEvent(seq=seq, group=group, user=user, role=role, by=by)
+
+
+def _remove_membership(
+    conn: sqlite3.Connection, group: int, user: int, by: int | None, now: int
+) -> LeaveEvent:
+    seq = append(conn, LeaveEvent.TYPE, group, user, now, {"by": by})
+    conn.execute("DELETE FROM members WHERE grp = ? AND user = ?", (group, user))
+    return LeaveEvent(seq=seq, group=group, user=user, by=by)
+
+
+def _done(
+    conn: sqlite3.Connection, user: int, cid: str, result: Receipt, events: list[Event]
+) -> Outcome[Receipt]:
+    keep_receipt(conn, user, cid, result)
+    return Outcome(result, events)
+
+
+# -- the tree and settings ----------------------------------------------------------
+
+
+def create_group(
+    conn: sqlite3.Connection,
+    user: int,
+    name: str,
+    cid: str,
+    now: int,
+    *,
+    parent: int | None = None,
+    visibility: str = policy.OPEN,
+    post_policy: str = policy.EVERYONE,
+    chat_policy: str = policy.EVERYONE,
+    comment_policy: str = policy.EVERYONE,
+    description: str = "",
+) -> Outcome[Receipt]:
+    """A new group; its creator is its first moderator."""
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    _choice(visibility, VISIBILITIES, "visibility")
+    _choice(post_policy, POST_POLICIES, "the post policy")
+    _choice(chat_policy, CHAT_POLICIES, "the chat policy")
+    _choice(comment_policy, CHAT_POLICIES, "the comment policy")
+    if parent is not None:
+        up = policy.require_visible(access(conn, user, parent))
+        if up.facts.dm or not policy.moderates(up):
+            raise policy.forbidden("only the parent group's moderators may add groups under it")
+        if up.facts.visibility == policy.SECRET and visibility != policy.SECRET:
+            raise policy.forbidden("a group under a secret group must be secret too")
+    _check_name(conn, name, visibility)
+    cur = conn.execute(
+        "INSERT INTO groups (name, creator, created, parent, visibility, post_policy,"
+        " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            name,
+            user,
+            now,
+            parent,
+            visibility,
+            post_policy,
+            chat_policy,
+            comment_policy,
+            description,
+        ),
+    )
+    group = cur.lastrowid
+    assert group is not None
+    created = _settings_event(conn, group, user, now)
+    joined = add_membership(conn, group, user, policy.MODERATOR, None, now)
+    return _done(conn, user, cid, Receipt(seq=joined.seq, ts=now, group=group), [created, joined])
+
+
+def update_group(
+    conn: sqlite3.Connection, user: int, group: int, cid: str, now: int, **changes: str | None
+) -> Outcome[Receipt]:
+    """Change settings (moderators and admins); absent ones stay."""
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    policy.require_moderator(access(conn, user, group))
+    checks = {
+        "visibility": VISIBILITIES,
+        "post_policy": POST_POLICIES,
+        "chat_policy": CHAT_POLICIES,
+        "comment_policy": CHAT_POLICIES,
+    }
+    wanted = {k: v for k, v in changes.items() if v is not None}
+    for key, value in wanted.items():
+        if key in checks:
+            _choice(value, checks[key], key.replace("_", " "))
+        elif key not in ("name", "description"):
+            raise ValueError(f"unknown setting {key}")
+    name, visibility = conn.execute(
+        "SELECT name, visibility FROM groups WHERE id = ?", (group,)
+    ).fetchone()
+    _check_name(conn, wanted.get("name", name), wanted.get("visibility", visibility), group)
+    for key, value in wanted.items():  # keys are checked above: no injection
+        conn.execute(f"UPDATE groups SET {key} = ? WHERE id = ?", (value, group))
+    event = _settings_event(conn, group, user, now)
+    return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+# -- membership ----------------------------------------------------------------------
+
+
+def join_group(
+    conn: sqlite3.Connection, user: int, group: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    a = policy.require_visible(access(conn, user, group))
+    if a.member:  # already in: nothing changes
+        row = conn.execute(
+            "SELECT joined FROM members WHERE grp = ? AND user = ?", (group, user)
+        ).fetchone()
+        return _done(conn, user, cid, Receipt(seq=row[0]), [])
+    if not policy.may_join_directly(a):
+        raise policy.forbidden("this group is private: ask to join (group request)")
+    event = add_membership(conn, group, user, policy.MEMBER, None, now)
+    return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+def leave_group(
+    conn: sqlite3.Connection, user: int, group: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    a = policy.require_visible(access(conn, user, group))
+    if not a.member:
+        raise policy.forbidden("you are not a member of this group")
+    event = _remove_membership(conn, group, user, None, now)
+    return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+def request_join(
+    conn: sqlite3.Connection, user: int, group: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    """Ask the moderators of a private group to let ``user`` in."""
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    a = policy.require_visible(access(conn, user, group))
+    if a.member:
+        raise policy.forbidden("you are already a member")
+    if a.facts.visibility == policy.OPEN:
+        raise policy.forbidden("this group is open: join it directly")
+    conn.execute(
+        "INSERT OR IGNORE INTO join_requests (grp, user, ts) VALUES (?, ?, ?)", (group, user, now)
+    )
+    seq = append(conn, RequestEvent.TYPE, group, user, now, None)
+    event = RequestEvent(seq=seq, group=group, user=user, ts=now)
+    return _done(conn, user, cid, Receipt(seq=seq, ts=now), [event])
+
+
+def join_requests(conn: sqlite3.Connection, user: int, group: int) -> list[JoinRequestInfo]:
+    policy.require_moderator(access(conn, user, group))
+    rows = conn.execute(
+        "SELECT user, ts FROM join_requests WHERE grp = ? ORDER BY ts, user", (group,)
+    )
+    return [JoinRequestInfo(user=u, ts=ts) for u, ts in rows]
+
+
+def _target(conn: sqlite3.Connection, target: int) -> None:
+    if not _user_exists(conn, target):
+        raise NotFound("user")
+
+
+def approve(
+    conn: sqlite3.Connection, user: int, group: int, target: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    policy.require_moderator(access(conn, user, group))
+    pending = conn.execute(
+        "SELECT 1 FROM join_requests WHERE grp = ? AND user = ?", (group, target)
+    ).fetchone()
+    if pending is None:
+        raise NotFound("join request")
+    event = add_membership(conn, group, target, policy.MEMBER, user, now)
+    return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+def add_member(
+    conn: sqlite3.Connection,
+    user: int,
+    group: int,
+    target: int,
+    moderator: bool,
+    cid: str,
+    now: int,
+) -> Outcome[Receipt]:
+    """Add someone (or change their role): moderators; members of open groups may add."""
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    a = policy.require_visible(access(conn, user, group))
+    if moderator and not policy.moderates(a):
+        raise policy.forbidden("only moderators may name moderators")
+    if not policy.may_add(a):
+        raise policy.forbidden("only the group's moderators may add members")
+    _target(conn, target)
+    role = policy.MODERATOR if moderator else policy.MEMBER
+    current = access(conn, target, group).role
+    if current == role:
+        row = conn.execute(
+            "SELECT joined FROM members WHERE grp = ? AND user = ?", (group, target)
+        ).fetchone()
+        return _done(conn, user, cid, Receipt(seq=row[0]), [])
+    event = add_membership(conn, group, target, role, user, now)
+    return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+def remove_member(
+    conn: sqlite3.Connection, user: int, group: int, target: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    policy.require_moderator(access(conn, user, group))
+    _target(conn, target)
+    if access(conn, target, group).role is None:
+        raise NotFound("member")
+    event = _remove_membership(conn, group, target, user, now)
+    return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+def members(conn: sqlite3.Connection, user: int, group: int) -> tuple[list[int], list[int]]:
+    """(members, moderators) of a group whose content ``user`` may read."""
+    policy.require_readable(access(conn, user, group))
+    rows = conn.execute("SELECT user, role FROM members WHERE grp = ? ORDER BY user", (group,))
+    everyone, mods = [], []
+    for member, role in rows:
+        everyone.append(member)
+        if role == policy.MODERATOR:
+            mods.append(member)
+    return everyone, mods
+
+
+# -- listing ---------------------------------------------------------------------------
+
+
+def list_groups(conn: sqlite3.Connection, user: int) -> list[GroupInfo]:
+    """The groups ``user`` may see, with what they may know of each."""
+    admin = bool(conn.execute("SELECT admin FROM users WHERE id = ?", (user,)).fetchone()[0])
+    rows = conn.execute(
+        "SELECT g.id, g.name, g.parent, g.visibility, g.post_policy, g.chat_policy,"
+        " g.comment_policy, g.description, g.dm_key, m.role,"
+        " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = :u)"
+        " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = :u"
+        " WHERE g.visibility != 'secret' OR m.role IS NOT NULL"
+        " ORDER BY g.name COLLATE NOCASE",
+        {"u": user},
+    ).fetchall()
+    listed = {r[0] for r in rows}
+    out = []
+    for g, name, parent, vis, pp, cp, cm, desc, dm_key, role, requested in rows:
+        a = Access(GroupFacts(g, vis, pp, cp, cm, dm_key is not None), role, admin)
+        count = head = 0
+        if policy.readable(a):
+            count = conn.execute("SELECT count(*) FROM members WHERE grp = ?", (g,)).fetchone()[0]
+            head = conn.execute(
+                "SELECT coalesce(max(seq), 0) FROM events WHERE grp = ?", (g,)
+            ).fetchone()[0]
+        other = None
+        if dm_key is not None:
+            low, high = (int(x) for x in dm_key.split(":"))
+            other = high if low == user else low
+        out.append(
+            GroupInfo(
+                group=g,
+                name=name,
+                member=role is not None,
+                members=count,
+                head=head,
+                parent=parent if parent in listed else None,
+                visibility=vis,
+                moderator=policy.moderates(a),
+                post_policy=pp,
+                chat_policy=cp,
+                comment_policy=cm,
+                description=desc,
+                dm=other,
+                requested=bool(requested),
+            )
+        )
+    return out
+
+
+def memberships(conn: sqlite3.Connection) -> tuple[dict[int, dict[int, str]], dict[int, str]]:
+    """Every group's members with their roles, and every group's visibility (for the hub)."""
+    members_: dict[int, dict[int, str]] = {}
+    for grp, user, role in conn.execute("SELECT grp, user, role FROM members"):
+        members_.setdefault(grp, {})[user] = role
+    visibility = dict(conn.execute("SELECT id, visibility FROM groups").fetchall())
+    return members_, visibility
+
+
+# -- direct messages -------------------------------------------------------------------
+
+
+def send_direct(
+    conn: sqlite3.Connection, user: int, target: int, text: str, cid: str, now: int
+) -> Outcome[Receipt]:
+    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use)."""
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    if target == user:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
+    _target(conn, target)
+    key = f"{min(user, target)}:{max(user, target)}"
+    row = conn.execute("SELECT id FROM groups WHERE dm_key = ?", (key,)).fetchone()
+    events: list[Event] = []
+    if row is None:
+        cur = conn.execute(
+            "INSERT INTO groups (name, creator, created, visibility, post_policy, chat_policy,"
+            " comment_policy, dm_key) VALUES ('direct', ?, ?, 'secret', 'moderators',"
+            " 'everyone', 'nobody', ?)",
+            (user, now, key),
+        )
+        group = cur.lastrowid
+        assert group is not None
+        events.append(_settings_event(conn, group, user, now))
+        for member in (user, target):
+            events.append(add_membership(conn, group, member, policy.MEMBER, user, now))
+    else:
+        group = row[0]
+    from .timeline import append_message  # the message itself is an ordinary chat line
+
+    message = append_message(conn, user, group, "c", text, cid, now)
+    result = Receipt(seq=message.value.seq, ts=now, group=group)
+    conn.execute(
+        "UPDATE receipts SET result = json_set(result, '$.g', ?) WHERE user = ? AND cid = ?",
+        (group, user, cid),
+    )
+    return Outcome(result, events + message.events)
+
+
+# -- the directory ----------------------------------------------------------------------
+
+
+def directory(
+    conn: sqlite3.Connection, viewer: int, query: str, badge: str | None, limit: int = 200
+) -> list[DirectoryEntry]:
+    """People by name or title, with their open and private groups (never secret ones)."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        "SELECT id, name, title, badge FROM users WHERE id > 0"
+        " AND (name LIKE :p ESCAPE '\\' OR title LIKE :p ESCAPE '\\')"
+        " AND (:b IS NULL OR badge = :b) ORDER BY name COLLATE NOCASE LIMIT :n",
+        {"p": pattern, "b": badge, "n": limit},
+    ).fetchall()
+    out = []
+    for user, name, title, user_badge in rows:
+        groups = [
+            g
+            for (g,) in conn.execute(
+                "SELECT g.id FROM members m JOIN groups g ON g.id = m.grp WHERE m.user = ?"
+                " AND g.visibility IN ('open', 'private') AND g.dm_key IS NULL ORDER BY g.id",
+                (user,),
+            )
+        ]
+        out.append(
+            DirectoryEntry(user=user, name=name, title=title, badge=user_badge, groups=groups)
+        )
+    return out
