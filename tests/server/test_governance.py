@@ -1,0 +1,217 @@
+"""Governance: a role x visibility x action matrix, checked against a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sqlite3
+
+import pytest
+
+from rse_tui.protocol import (
+    AddMember,
+    Approve,
+    CreateGroup,
+    ErrorCode,
+    GroupSettings,
+    History,
+    JoinGroup,
+    JoinRequests,
+    LeaveGroup,
+    ListGroups,
+    Members,
+    ProtocolError,
+    RemoveMember,
+    RequestJoin,
+    SendChat,
+    SendPost,
+)
+from server import storage
+
+from ..helpers import new_user
+
+OK, FORBIDDEN, NOT_FOUND = "ok", "forbidden", "not_found"
+ROLES = ("moderator", "member", "outsider", "admin")
+VISIBILITIES = ("open", "private", "secret")
+
+
+def make_admin(db_path, name: str) -> None:
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    with storage.transaction(conn):
+        storage.set_admin(conn, name, True)
+    conn.close()
+
+
+@pytest.fixture
+async def people(server):
+    clients = {role: await new_user(server, role) for role in ROLES}
+    clients["stranger"] = await new_user(server, "stranger")
+    make_admin(server.config.db_path, "admin")
+    yield clients
+    for client in clients.values():
+        await client.close()
+
+
+_cids = itertools.count()
+
+
+def cid() -> str:
+    return f"c{next(_cids)}"
+
+
+async def _group(people, visibility: str, post_policy: str = "everyone") -> int:
+    mod, member = people["moderator"], people["member"]
+    g = (
+        await mod.conn.call(
+            CreateGroup,
+            name=f"G{next(_cids)}",
+            cid=cid(),
+            visibility=visibility,
+            post_policy=post_policy,
+        )
+    ).group
+    await mod.conn.call(AddMember, group=g, user=member.user, cid=cid())
+    await mod.conn.call(SendChat, group=g, text="inside", cid=cid())
+    return g
+
+
+# action name -> coroutine(conn, group id, people) performing it
+async def _request_then_approve(conn, g, people):
+    """A stranger asks (only private groups take requests), then we approve them."""
+    stranger = people["stranger"]
+    # Open: they would join directly; secret: unknown to them. Either way no request.
+    with contextlib.suppress(ProtocolError):
+        await stranger.conn.call(RequestJoin, group=g, cid=cid())
+    return await conn.call(Approve, group=g, user=stranger.user, cid=cid())
+
+
+ACTIONS = {
+    "listed": None,
+    "read": lambda c, g, p: c.call(History, group=g, kind="c"),
+    "members": lambda c, g, p: c.call(Members, group=g),
+    "join": lambda c, g, p: c.call(JoinGroup, group=g, cid=cid()),
+    "chat": lambda c, g, p: c.call(SendChat, group=g, text="hi", cid=cid()),
+    "post": lambda c, g, p: c.call(SendPost, group=g, text="news", cid=cid()),
+    "settings": lambda c, g, p: c.call(GroupSettings, group=g, description="x", cid=cid()),
+    "add": lambda c, g, p: c.call(AddMember, group=g, user=p["stranger"].user, cid=cid()),
+    "remove": lambda c, g, p: c.call(RemoveMember, group=g, user=p["member"].user, cid=cid()),
+    "request": lambda c, g, p: c.call(RequestJoin, group=g, cid=cid()),
+    "requests": lambda c, g, p: c.call(JoinRequests, group=g),
+    "approve": _request_then_approve,
+    "leave": lambda c, g, p: c.call(LeaveGroup, group=g, cid=cid()),
+}
+
+# Expected outcome per (role, visibility) for each action, in ACTIONS order.
+_M = {
+    ("moderator", "open"): "ok ok ok ok ok ok ok ok ok forbidden ok not_found ok",
+    ("moderator", "private"): "ok ok ok ok ok ok ok ok ok forbidden ok ok ok",
+    ("moderator", "secret"): "ok ok ok ok ok ok ok ok ok forbidden ok not_found ok",
+    ("member", "open"): "ok ok ok ok ok ok forbidden ok forbidden forbidden forbidden forbidden ok",
+    (
+        "member",
+        "private",
+    ): "ok ok ok ok ok ok forbidden forbidden forbidden forbidden forbidden forbidden ok",
+    (
+        "member",
+        "secret",
+    ): "ok ok ok ok ok ok forbidden forbidden forbidden forbidden forbidden forbidden ok",
+    (
+        "outsider",
+        "open",
+    ): "ok ok ok ok forbidden forbidden forbidden forbidden forbidden forbidden forbidden"
+    " forbidden forbidden",
+    (
+        "outsider",
+        "private",
+    ): "ok forbidden forbidden forbidden forbidden forbidden forbidden forbidden forbidden ok"
+    " forbidden forbidden forbidden",
+    ("outsider", "secret"): " ".join(["no"] + ["not_found"] * 12),
+    ("admin", "open"): "ok ok ok ok forbidden forbidden ok ok ok forbidden ok not_found forbidden",
+    ("admin", "private"): "ok ok ok forbidden forbidden forbidden ok ok ok ok ok ok forbidden",
+    ("admin", "secret"): " ".join(["no"] + ["not_found"] * 12),
+}
+
+
+async def _outcome(action, client, g, people) -> str:
+    try:
+        await ACTIONS[action](client.conn, g, people)
+    except ProtocolError as exc:
+        assert exc.code in (ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND), exc
+        return exc.code.value
+    return OK
+
+
+@pytest.mark.parametrize(("role", "visibility"), list(_M))
+async def test_role_visibility_action_matrix(server, people, role, visibility):
+    expected = dict(zip(ACTIONS, _M[(role, visibility)].split(), strict=True))
+    got = {}
+    for action in ACTIONS:
+        g = await _group(people, visibility)  # a fresh group per action: no side effects
+        if action == "listed":
+            listing = await people[role].conn.call(ListGroups)
+            got[action] = "ok" if any(x.group == g for x in listing.groups) else "no"
+            continue
+        got[action] = await _outcome(action, people[role], g, people)
+    assert got == expected
+
+
+async def test_announcements_only_moderators_post_everyone_comments(server, people):
+    mod, member = people["moderator"], people["member"]
+    g = (
+        await mod.conn.call(
+            CreateGroup,
+            name="Announcements",
+            cid=cid(),
+            post_policy="moderators",
+            comment_policy="everyone",
+        )
+    ).group
+    await member.conn.call(JoinGroup, group=g, cid=cid())
+    await mod.conn.call(SendPost, group=g, text="Launch day!", cid=cid())
+    with pytest.raises(ProtocolError) as err:
+        await member.conn.call(SendPost, group=g, text="me too", cid=cid())
+    assert err.value.code is ErrorCode.FORBIDDEN and "moderators" in err.value.message
+    await member.conn.call(SendChat, group=g, text="congrats", cid=cid())
+    listing = await member.conn.call(ListGroups)
+    [info] = [x for x in listing.groups if x.group == g]
+    assert (info.post_policy, info.comment_policy, info.moderator) == (
+        "moderators",
+        "everyone",
+        False,
+    )
+
+
+async def test_chat_policy_nobody_and_moderators(server, people):
+    mod, member = people["moderator"], people["member"]
+    g = await _group(people, "open")
+    await mod.conn.call(GroupSettings, group=g, chat_policy="moderators", cid=cid())
+    with pytest.raises(ProtocolError):
+        await member.conn.call(SendChat, group=g, text="x", cid=cid())
+    await mod.conn.call(SendChat, group=g, text="still me", cid=cid())
+    await mod.conn.call(GroupSettings, group=g, chat_policy="nobody", cid=cid())
+    with pytest.raises(ProtocolError):
+        await mod.conn.call(SendChat, group=g, text="x", cid=cid())
+
+
+async def test_bad_settings_values_are_refused(server, people):
+    mod = people["moderator"]
+    for fields in ({"visibility": "hidden"}, {"post_policy": "nobody"}, {"chat_policy": "all"}):
+        with pytest.raises(ProtocolError) as err:
+            await mod.conn.call(CreateGroup, name="X", cid=cid(), **fields)
+        assert err.value.code is ErrorCode.BAD_FIELD
+
+
+async def test_tree_parent_rules(server, people):
+    mod, member = people["moderator"], people["member"]
+    top = (await mod.conn.call(CreateGroup, name="Engineering", cid=cid())).group
+    child = (await mod.conn.call(CreateGroup, name="SRE", parent=top, cid=cid())).group
+    with pytest.raises(ProtocolError) as err:  # only the parent's moderators add under it
+        await member.conn.call(CreateGroup, name="Rogue", parent=top, cid=cid())
+    assert err.value.code is ErrorCode.FORBIDDEN
+    secret = (await mod.conn.call(CreateGroup, name="Board", visibility="secret", cid=cid())).group
+    with pytest.raises(ProtocolError) as err:
+        await mod.conn.call(CreateGroup, name="Open child", parent=secret, cid=cid())
+    assert err.value.code is ErrorCode.FORBIDDEN
+    listing = await member.conn.call(ListGroups)
+    [info] = [x for x in listing.groups if x.group == child]
+    assert info.parent == top

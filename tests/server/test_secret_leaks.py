@@ -1,0 +1,237 @@
+"""A non-member probes a secret group every way there is and learns nothing.
+
+Each probe is made twice, once with the secret group's id and once with an
+id no group has; the answers must be identical (same error code and message).
+Events about the secret group must never reach the outsider, live or in a
+catch-up, and no listing, directory entry or name check may mention it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from rse_tui.protocol import (
+    AcceptCharter,
+    AddMember,
+    Approve,
+    Batch,
+    CreateGroup,
+    CreateInvite,
+    GetCharter,
+    GroupSettings,
+    History,
+    JoinGroup,
+    JoinRequests,
+    LeaveGroup,
+    ListGroups,
+    Members,
+    ProtocolError,
+    Redeem,
+    RemoveMember,
+    RequestJoin,
+    SearchDirectory,
+    SendChat,
+    SendDirect,
+    SendPost,
+    Sync,
+)
+from rse_tui.sync.connection import Connection
+from server import storage
+
+from ..helpers import Pushes, new_user
+
+MISSING = 424_242
+
+
+def _probes(member_id: int):
+    return {
+        "gset": lambda g: (GroupSettings, {"group": g, "name": "x", "cid": f"s{g}"}),
+        "greq": lambda g: (RequestJoin, {"group": g, "cid": f"q{g}"}),
+        "gapprove": lambda g: (Approve, {"group": g, "user": member_id, "cid": f"a{g}"}),
+        "gadd": lambda g: (AddMember, {"group": g, "user": member_id, "cid": f"d{g}"}),
+        "gremove": lambda g: (RemoveMember, {"group": g, "user": member_id, "cid": f"r{g}"}),
+        "greqs": lambda g: (JoinRequests, {"group": g}),
+        "join": lambda g: (JoinGroup, {"group": g, "cid": f"j{g}"}),
+        "leave": lambda g: (LeaveGroup, {"group": g, "cid": f"l{g}"}),
+        "members": lambda g: (Members, {"group": g}),
+        "chat": lambda g: (SendChat, {"group": g, "text": "hello?", "cid": f"c{g}"}),
+        "post": lambda g: (SendPost, {"group": g, "text": "hello?", "cid": f"p{g}"}),
+        "hist chat": lambda g: (History, {"group": g, "kind": "c"}),
+        "hist feed": lambda g: (History, {"group": g, "kind": "p"}),
+        "child": lambda g: (
+            CreateGroup,
+            {"name": f"child{g}", "parent": g, "visibility": "secret", "cid": f"k{g}"},
+        ),
+        "invite": lambda g: (CreateInvite, {"groups": [g]}),
+    }
+
+
+async def _answer(conn, request, fields):
+    try:
+        await conn.call(request, **fields)
+    except ProtocolError as exc:
+        return (exc.code.value, exc.message)
+    return ("ok", "")
+
+
+@pytest.fixture
+async def board(server):
+    """A secret group with members, content, a moderator and activity."""
+    boss = await new_user(server, "boss")
+    insider = await new_user(server, "insider")
+    outsider = await new_user(server, "outsider")
+    g = (
+        await boss.conn.call(
+            CreateGroup, name="Board", visibility="secret", description="merger talks", cid="b"
+        )
+    ).group
+    await boss.conn.call(AddMember, group=g, user=insider.user, cid="add")
+    await boss.conn.call(SendChat, group=g, text="acquire Initech", cid="m1")
+    await boss.conn.call(SendPost, group=g, text="Q3 plan", cid="p1")
+    yield boss, insider, outsider, g
+    for c in (boss, insider, outsider):
+        await c.close()
+
+
+async def test_every_request_about_a_secret_group_looks_like_a_missing_one(server, board):
+    _, insider, outsider, g = board
+    for name, probe in _probes(insider.user).items():
+        request, fields = probe(g)
+        secret = await _answer(outsider.conn, request, fields)
+        request, fields = probe(MISSING)
+        missing = await _answer(outsider.conn, request, fields)
+        assert secret == missing, name
+        assert secret[0] == "not_found", name
+
+
+async def test_listings_directory_and_names_do_not_mention_it(server, board):
+    _, _, outsider, g = board
+    listing = await outsider.conn.call(ListGroups)
+    assert g not in {x.group for x in listing.groups}
+    assert all(x.parent != g for x in listing.groups)
+    found = await outsider.conn.call(SearchDirectory, query="")
+    for entry in found.users:
+        assert g not in entry.groups
+    # The name is free for anyone else: a collision would reveal it.
+    same = await outsider.conn.call(CreateGroup, name="Board", cid="mine")
+    assert same.group != g
+    again = await outsider.conn.call(CreateGroup, name="Board 2", visibility="secret", cid="m2")
+    assert again.group not in (g, same.group)
+
+
+async def test_no_event_about_it_reaches_the_outsider(server, board):
+    boss, insider, outsider, g = board
+    await outsider.conn.call(Sync, since=0)
+    # Everything that can happen in the group happens; then a marker elsewhere.
+    await boss.conn.call(SendChat, group=g, text="still secret", cid="m2")
+    await boss.conn.call(SendPost, group=g, text="minutes", cid="p2")
+    await boss.conn.call(GroupSettings, group=g, description="renamed", cid="s1")
+    await boss.conn.call(AddMember, group=g, user=insider.user, moderator=True, cid="mod")
+    await boss.conn.call(RemoveMember, group=g, user=insider.user, cid="rm")
+    await boss.conn.call(SendDirect, user=insider.user, text="between us", cid="dm1")
+    marker = (await boss.conn.call(CreateGroup, name="Public", cid="pub")).group
+    await outsider.pushes.until(lambda f: getattr(f, "group", None) == marker)
+    leaked = [f for f in outsider.pushes.frames if _mentions(f, g)]
+    assert leaked == []
+    texts = json.dumps([repr(f) for f in outsider.pushes.frames])
+    for secret_text in ("still secret", "minutes", "renamed", "between us", "Board"):
+        assert secret_text not in texts
+
+
+def _mentions(frame, g: int) -> bool:
+    if isinstance(frame, Batch):
+        return any(_mentions(e, g) for e in frame.events)
+    return getattr(frame, "group", None) == g or getattr(frame, "parent", None) == g
+
+
+async def test_catch_up_from_zero_holds_nothing_of_it(server, board):
+    boss, insider, outsider, g = board
+    lobby = (await boss.conn.call(CreateGroup, name="Lobby", cid="lobby")).group
+    await outsider.conn.call(JoinGroup, group=lobby, cid="in")
+    await boss.conn.call(SendChat, group=lobby, text="welcome", cid="w")
+    await boss.conn.call(SendDirect, user=insider.user, text="psst", cid="dm")
+    await outsider.close()
+    pushes = Pushes()
+    conn = await Connection.open(server.url, token=outsider.auth.token, on_push=pushes)
+    await conn.call(Sync, since=0)
+    events = [e for f in pushes.frames if isinstance(f, Batch) for e in f.events]
+    assert any(getattr(e, "text", "") == "welcome" for e in events)
+    assert not any(_mentions(e, g) for e in events)
+    assert not any("psst" in repr(e) for e in events)
+    await conn.close()
+
+
+async def test_removed_member_loses_access_at_once_and_on_resume(server, board):
+    boss, insider, _, g = board
+    await insider.conn.call(Sync, since=0)
+    cursor = (await insider.conn.call(Sync, since=0)).head
+    await boss.conn.call(RemoveMember, group=g, user=insider.user, cid="kick")
+    # The removal reaches them; then nothing more from the group.
+    await insider.pushes.until(lambda f: getattr(f, "by", None) == boss.user)
+    await boss.conn.call(SendChat, group=g, text="after the kick", cid="after")
+    marker = (await boss.conn.call(CreateGroup, name="Elsewhere", cid="else")).group
+    await insider.pushes.until(lambda f: getattr(f, "group", None) == marker)
+    assert not any("after the kick" in repr(f) for f in insider.pushes.frames)
+    for request, fields in ((History, {"group": g, "kind": "c"}), (Members, {"group": g})):
+        with pytest.raises(ProtocolError) as err:
+            await insider.conn.call(request, **fields)
+        assert err.value.code.value == "not_found"
+    pushes = Pushes()
+    conn = await Connection.open(server.url, token=insider.auth.token, on_push=pushes)
+    await conn.call(Sync, since=cursor)
+    replay = [e for f in pushes.frames if isinstance(f, Batch) for e in f.events]
+    assert not any("after the kick" in repr(e) for e in replay)
+    await conn.close()
+
+
+async def test_invitation_re_checks_the_inviters_rights(server):
+    boss = await new_user(server, "boss")
+    helper = await new_user(server, "helper")
+    g = (await boss.conn.call(CreateGroup, name="Core", visibility="private", cid="g")).group
+    await boss.conn.call(AddMember, group=g, user=helper.user, moderator=True, cid="m")
+    code = (await helper.conn.call(CreateInvite, groups=[g])).code
+    # The helper is demoted before the invitation is used.
+    await boss.conn.call(AddMember, group=g, user=helper.user, moderator=False, cid="d")
+    conn = await Connection.open(server.url)
+    newbie = await conn.call(Redeem, code=code, name="newbie", password="long enough pw")
+    members = await boss.conn.call(Members, group=g)
+    assert newbie.user not in members.users  # never more than the inviter could grant now
+    # A moderator's invitation does add to the group.
+    code2 = (await boss.conn.call(CreateInvite, groups=[g])).code
+    conn2 = await Connection.open(server.url)
+    second = await conn2.call(Redeem, code=code2, name="second", password="long enough pw")
+    assert second.user in (await boss.conn.call(Members, group=g)).users
+    # An invitation cannot pre-assign a group the inviter may not add to.
+    with pytest.raises(ProtocolError):
+        await helper.conn.call(CreateInvite, groups=[g])
+    for c in (conn, conn2):
+        await c.close()
+    await boss.close()
+    await helper.close()
+
+
+async def test_charter_must_be_accepted_before_writing(server):
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Before", cid="g")).group
+    conn = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(conn):
+        storage.publish_charter(conn, "# Charter\nBe kind.", 1)
+    conn.close()
+    with pytest.raises(ProtocolError) as err:
+        await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+    assert err.value.code.value == "charter"
+    text = await ana.conn.call(GetCharter)
+    assert (text.version, text.accepted) == (1, 0) and "Be kind." in text.text
+    await ana.conn.call(AcceptCharter, version=1)
+    await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+    conn = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(conn):
+        storage.publish_charter(conn, "# Charter v2", 2)
+    conn.close()
+    with pytest.raises(ProtocolError) as err:
+        await ana.conn.call(SendChat, group=g, text="again", cid="m2")
+    assert "version 2" in err.value.message
+    await ana.close()
