@@ -1,11 +1,15 @@
-"""``rse-server``: serve the network, or mint an invitation code.
+"""``rse-server``: serve the network, and administer it.
 
     rse-server serve [--db PATH] [--host 127.0.0.1] [--port 8765] [--demo]
                      [--tls-cert FILE --tls-key FILE]
-    rse-server invite [--db PATH] [--admin] [--hours 168]
+    rse-server invite [--db PATH] [--admin] [--hours 168] [--group NAME ...]
+    rse-server charter set FILE [--db PATH]
+    rse-server admin USER [--remove] [--db PATH]
+    rse-server badge USER ambassador|none [--db PATH]
 
-``invite`` writes straight to the database file, so it works whether or not a
-server is running on it; the code is the last line it prints.
+The administration commands write straight to the database file, so they work
+whether or not a server is running on it (a running server sees the change at
+once); ``invite`` prints the code as its last line.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from pathlib import Path
 
 import platformdirs
+
+from rse_tui.protocol import BADGES, ProtocolError
 
 from . import auth, demo, storage
 from .app import RseServer
@@ -81,14 +87,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def mint_invite(conn: sqlite3.Connection, *, admin: bool, hours: float) -> str:
+def mint_invite(
+    conn: sqlite3.Connection, *, admin: bool, hours: float, groups: list[int] | None = None
+) -> str:
     code = auth.new_invite_code()
     now = int(time.time())
     with storage.transaction(conn):
         storage.create_invite(
-            conn, auth.digest(code), admin=admin, now=now, expires=now + int(hours * 3600)
+            conn,
+            auth.digest(code),
+            admin=admin,
+            now=now,
+            expires=now + int(hours * 3600),
+            groups=groups or [],
         )
     return code
+
+
+def _group_ids(conn: sqlite3.Connection, names: list[str]) -> list[int]:
+    ids = []
+    for name in names:
+        rows = conn.execute(
+            "SELECT id FROM groups WHERE name = ? COLLATE NOCASE AND dm_key IS NULL", (name,)
+        ).fetchall()
+        if len(rows) != 1:
+            what = "no group" if not rows else "several groups"
+            raise SystemExit(f"rse-server: {what} named {name!r}")
+        ids.append(rows[0][0])
+    return ids
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
@@ -97,12 +123,46 @@ def cmd_invite(args: argparse.Namespace) -> int:
         return 2
     conn = open_db(Path(args.db))
     try:
-        code = mint_invite(conn, admin=args.admin, hours=args.hours)
+        groups = _group_ids(conn, args.group)
+        code = mint_invite(conn, admin=args.admin, hours=args.hours, groups=groups)
     finally:
         conn.close()
     kind = "admin invitation" if args.admin else "invitation"
     print(f"rse-server: single-use {kind}, valid {args.hours:g} h:")
     print(code)
+    return 0
+
+
+def _admin_command(args: argparse.Namespace, action: str) -> int:
+    conn = open_db(Path(args.db))
+    try:
+        with storage.transaction(conn):
+            if action == "charter":
+                text = Path(args.file).read_text(encoding="utf-8")
+                if not text.strip():
+                    print("rse-server: the charter file is empty", file=sys.stderr)
+                    return 2
+                version = storage.publish_charter(conn, text, int(time.time())).value
+                print(
+                    f"rse-server: charter version {version} published; every user accepts it"
+                    " before writing again"
+                )
+            elif action == "admin":
+                storage.set_admin(conn, args.user, not args.remove)
+                state = "no longer a site admin" if args.remove else "a site admin"
+                print(f"rse-server: {args.user} is {state}")
+            else:
+                badge = None if args.badge == "none" else args.badge
+                storage.set_badge(conn, args.user, badge)
+                print(f"rse-server: {args.user} badge: {args.badge}")
+    except ProtocolError as exc:
+        print(f"rse-server: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"rse-server: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
     return 0
 
 
@@ -121,7 +181,30 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--db", default=str(default_db()))
     invite.add_argument("--admin", action="store_true", help="the new user is a site admin")
     invite.add_argument("--hours", type=float, default=168.0, help="validity (default 7 days)")
+    invite.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a group the new user joins (repeatable)",
+    )
     invite.set_defaults(func=cmd_invite)
+    charter = sub.add_parser("charter", help="publish the usage charter")
+    charter_sub = charter.add_subparsers(dest="charter_command", required=True)
+    charter_set = charter_sub.add_parser("set", help="publish FILE (Markdown) as a new version")
+    charter_set.add_argument("file")
+    charter_set.add_argument("--db", default=str(default_db()))
+    charter_set.set_defaults(func=lambda a: _admin_command(a, "charter"))
+    admin = sub.add_parser("admin", help="make USER a site admin (--remove: no longer)")
+    admin.add_argument("user")
+    admin.add_argument("--remove", action="store_true")
+    admin.add_argument("--db", default=str(default_db()))
+    admin.set_defaults(func=lambda a: _admin_command(a, "admin"))
+    badge = sub.add_parser("badge", help="give USER a badge (none: take it away)")
+    badge.add_argument("user")
+    badge.add_argument("badge", choices=[*BADGES, "none"])
+    badge.add_argument("--db", default=str(default_db()))
+    badge.set_defaults(func=lambda a: _admin_command(a, "badge"))
     return parser
 
 

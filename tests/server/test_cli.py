@@ -151,3 +151,66 @@ async def test_tls_with_a_pinned_self_signed_certificate(tmp_path):
         conn = await Connection.open(srv.url, ca_file=cert_file)
         assert conn.welcome is not None
         await conn.close()
+
+
+def _server_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_admin_commands_charter_admin_badge_and_invite_with_groups(server, tmp_path):
+    from rse_tui.protocol import (
+        AcceptCharter,
+        CreateGroup,
+        GetCharter,
+        GetUsers,
+        ListGroups,
+        SearchDirectory,
+        SendChat,
+    )
+
+    from ..helpers import new_user
+
+    db = str(server.config.db_path)
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Ops", visibility="private", cid="g")).group
+    charter = tmp_path / "charter.md"
+    charter.write_text("# Usage charter\nBe kind, no secrets in open groups.\n")
+    done = await asyncio.to_thread(_server_cli, "charter", "set", str(charter), "--db", db)
+    assert done.returncode == 0 and "version 1" in done.stdout, done.stderr
+    with pytest.raises(Exception, match="charter"):
+        await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+    text = await ana.conn.call(GetCharter)
+    assert "Be kind" in text.text
+    await ana.conn.call(AcceptCharter, version=text.version)
+    await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+
+    done = await asyncio.to_thread(_server_cli, "badge", "ana", "ambassador", "--db", db)
+    assert done.returncode == 0
+    [info] = (await ana.conn.call(GetUsers, users=[ana.user])).users
+    assert info.badge == "ambassador"
+    found = await ana.conn.call(SearchDirectory, badge="ambassador")
+    assert [u.name for u in found.users] == ["ana"] and found.users[0].groups == [g]
+    missing = await asyncio.to_thread(_server_cli, "badge", "nobody", "ambassador", "--db", db)
+    assert missing.returncode == 1 and "nobody" in missing.stderr
+
+    done = await asyncio.to_thread(_server_cli, "admin", "ana", "--db", db)
+    assert done.returncode == 0 and "site admin" in done.stdout
+
+    code = await asyncio.to_thread(_server_cli, "invite", "--group", "Ops", "--db", db)
+    assert code.returncode == 0, code.stderr
+    conn = await Connection.open(server.url)
+    await conn.call(
+        Redeem, code=code.stdout.strip().splitlines()[-1], name="bob", password=PASSWORD
+    )
+    [ops] = [x for x in (await conn.call(ListGroups)).groups if x.group == g]
+    assert ops.member
+    await conn.close()
+    bad = await asyncio.to_thread(_server_cli, "invite", "--group", "Nope", "--db", db)
+    assert bad.returncode != 0 and "Nope" in bad.stderr
+    await ana.close()
