@@ -12,6 +12,7 @@ are filled from the server page by page when a view reaches them.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sqlite3
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from rse_tui.protocol import (
+    CharterEvent,
     ChatEvent,
     Event,
     GroupEvent,
@@ -30,6 +32,7 @@ from rse_tui.protocol import (
     JoinEvent,
     LeaveEvent,
     PostEvent,
+    RequestEvent,
     UserInfo,
     WriteOk,
 )
@@ -40,7 +43,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -72,6 +75,33 @@ def _schema(conn: sqlite3.Connection) -> None:
     )
 
 
+def _governance(conn: sqlite3.Connection) -> None:
+    """Schema 2: the group tree, visibility and rules, roles, titles, badges."""
+    for column, kind in (
+        ("parent", "INTEGER"),
+        ("visibility", "TEXT NOT NULL DEFAULT 'open'"),
+        ("moderator", "INTEGER NOT NULL DEFAULT 0"),
+        ("post_policy", "TEXT NOT NULL DEFAULT 'everyone'"),
+        ("chat_policy", "TEXT NOT NULL DEFAULT 'everyone'"),
+        ("comment_policy", "TEXT NOT NULL DEFAULT 'everyone'"),
+        ("description", "TEXT NOT NULL DEFAULT ''"),
+        ("dm", "INTEGER"),
+        ("requested", "INTEGER NOT NULL DEFAULT 0"),
+        ("pending", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        conn.execute(f"ALTER TABLE groups ADD COLUMN {column} {kind}")
+    conn.execute("ALTER TABLE users ADD COLUMN title TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE users ADD COLUMN badge TEXT")
+    conn.execute("ALTER TABLE outbox ADD COLUMN args TEXT")
+    conn.execute(
+        "CREATE TABLE roles (grp INTEGER NOT NULL, user INTEGER NOT NULL, role TEXT NOT NULL,"
+        " PRIMARY KEY (grp, user)) WITHOUT ROWID"
+    )
+
+
+_MIGRATIONS = {2: _governance}
+
+
 def new_cid() -> str:
     """A client write id: random, 32 characters of [0-9a-f]."""
     return uuid.uuid4().hex
@@ -92,8 +122,13 @@ class Cache:
         if version == 0:
             with self._tx():
                 _schema(self.conn)
-                self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version > SCHEMA_VERSION:
+                self.conn.execute("PRAGMA user_version = 1")
+            version = 1
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            with self._tx():
+                _MIGRATIONS[number](self.conn)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+        if version > SCHEMA_VERSION:
             raise RuntimeError(f"cache {path} is from a newer rse; move it away")
         self._me: int | None = None
         self._my_name: str | None = None
@@ -177,27 +212,71 @@ class Cache:
                     changes.mentions.append(self._row(event))
         elif isinstance(event, GroupEvent):
             c.execute(
-                "INSERT OR IGNORE INTO groups (id, name) VALUES (?, ?)", (event.group, event.name)
+                "INSERT INTO groups (id, name, parent, visibility, post_policy, chat_policy,"
+                " comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent = excluded.parent,"
+                " visibility = excluded.visibility, post_policy = excluded.post_policy,"
+                " chat_policy = excluded.chat_policy,"
+                " comment_policy = excluded.comment_policy, description = excluded.description",
+                (
+                    event.group,
+                    event.name,
+                    event.parent,
+                    event.visibility,
+                    event.post_policy,
+                    event.chat_policy,
+                    event.comment_policy,
+                    event.description,
+                ),
             )
             changes.groups = True
         elif isinstance(event, JoinEvent):
             c.execute("INSERT OR IGNORE INTO groups (id, name) VALUES (?, '?')", (event.group,))
-            c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
+            known = c.execute(
+                "SELECT 1 FROM roles WHERE grp = ? AND user = ?", (event.group, event.user)
+            ).fetchone()
+            c.execute(
+                "INSERT OR REPLACE INTO roles (grp, user, role) VALUES (?, ?, ?)",
+                (event.group, event.user, event.role),
+            )
+            if not known:  # a role change is not a new member
+                c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
             if event.user == me:
                 c.execute(
-                    "UPDATE groups SET member = 1, read_seq = max(read_seq, ?) WHERE id = ?",
-                    (event.seq, event.group),
+                    "UPDATE groups SET member = 1, requested = 0, moderator = ?,"
+                    " read_seq = max(read_seq, ?) WHERE id = ?",
+                    (int(event.role == "moderator"), event.seq, event.group),
                 )
                 for kind in KINDS:  # what was said before we joined is on the server
                     self._add_hole(event.group, kind, 0, event.seq)
+            else:
+                c.execute(
+                    "UPDATE groups SET pending = max(pending - 1, 0) WHERE id = ?"
+                    " AND EXISTS (SELECT 1 FROM roles WHERE grp = ? AND user = ?)",
+                    (event.group, event.group, event.user),
+                )
             changes.groups = True
         elif isinstance(event, LeaveEvent):
             c.execute(
                 "UPDATE groups SET members = max(members - 1, 0) WHERE id = ?", (event.group,)
             )
+            c.execute("DELETE FROM roles WHERE grp = ? AND user = ?", (event.group, event.user))
             if event.user == me:
-                c.execute("UPDATE groups SET member = 0 WHERE id = ?", (event.group,))
+                c.execute(
+                    "UPDATE groups SET member = 0, moderator = 0 WHERE id = ?", (event.group,)
+                )
+                if event.by is not None:
+                    changes.removed.append(event.group)
             changes.groups = True
+        elif isinstance(event, RequestEvent):
+            if event.user == me:
+                c.execute("UPDATE groups SET requested = 1 WHERE id = ?", (event.group,))
+            else:
+                c.execute("UPDATE groups SET pending = pending + 1 WHERE id = ?", (event.group,))
+            changes.groups = True
+        elif isinstance(event, CharterEvent):
+            self.set("charter", event.version)
+            changes.charter = event.version
 
     def _row(self, event: ChatEvent | PostEvent) -> MessageRow:
         return MessageRow(
@@ -222,10 +301,32 @@ class Cache:
                 self.conn.execute("DELETE FROM groups")
             for g in groups:
                 self.conn.execute(
-                    "INSERT INTO groups (id, name, member, members) VALUES (?, ?, ?, ?)"
+                    "INSERT INTO groups (id, name, member, members, parent, visibility, moderator,"
+                    " post_policy, chat_policy, comment_policy, description, dm, requested)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
-                    " member = excluded.member, members = excluded.members",
-                    (g.group, g.name, int(g.member), g.members),
+                    " member = excluded.member, members = excluded.members,"
+                    " parent = excluded.parent, visibility = excluded.visibility,"
+                    " moderator = excluded.moderator, post_policy = excluded.post_policy,"
+                    " chat_policy = excluded.chat_policy,"
+                    " comment_policy = excluded.comment_policy,"
+                    " description = excluded.description, dm = excluded.dm,"
+                    " requested = excluded.requested",
+                    (
+                        g.group,
+                        g.name,
+                        int(g.member),
+                        g.members,
+                        g.parent,
+                        g.visibility,
+                        int(g.moderator),
+                        g.post_policy,
+                        g.chat_policy,
+                        g.comment_policy,
+                        g.description,
+                        g.dm,
+                        int(g.requested),
+                    ),
                 )
                 if fresh and g.member and g.head:
                     # History from before this device arrived is there to read,
@@ -240,8 +341,18 @@ class Cache:
     def put_users(self, users: Iterable[UserInfo]) -> None:
         with self._tx():
             self.conn.executemany(
-                "INSERT OR REPLACE INTO users (id, name) VALUES (?, ?)",
-                [(u.user, u.name) for u in users],
+                "INSERT OR REPLACE INTO users (id, name, title, badge) VALUES (?, ?, ?, ?)",
+                [(u.user, u.name, u.title, u.badge) for u in users],
+            )
+
+    def put_roles(self, group: int, members: Iterable[int], moderators: Iterable[int]) -> None:
+        """A group's members as the server listed them."""
+        mods = set(moderators)
+        with self._tx():
+            self.conn.execute("DELETE FROM roles WHERE grp = ?", (group,))
+            self.conn.executemany(
+                "INSERT INTO roles (grp, user, role) VALUES (?, ?, ?)",
+                [(group, u, "moderator" if u in mods else "member") for u in members],
             )
 
     def unknown_users(self, limit: int = 500) -> list[int]:
@@ -306,19 +417,61 @@ class Cache:
     def groups(self) -> list[GroupRow]:
         me, _ = self._me_and_pattern()
         rows = self.conn.execute(
-            "SELECT g.id, g.name, g.member, g.members,"
+            "SELECT g.id, CASE WHEN g.dm IS NOT NULL"
+            "  THEN coalesce((SELECT name FROM users WHERE id = g.dm), 'user' || g.dm)"
+            "  ELSE g.name END,"
+            " g.member, g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
-            "  AND m.user IS NOT ?)"
+            "  AND m.user IS NOT ?),"
+            " g.parent, g.visibility, g.moderator, g.post_policy, g.chat_policy,"
+            " g.comment_policy, g.description, g.dm, g.requested, g.pending"
             " FROM groups g ORDER BY g.name COLLATE NOCASE",
             (me,),
         ).fetchall()
-        return [GroupRow(i, n, bool(m), c, u) for i, n, m, c, u in rows]
+        return [
+            GroupRow(
+                group=i,
+                name=n,
+                member=bool(m),
+                members=c,
+                unread=u,
+                parent=pa,
+                visibility=vis,
+                moderator=bool(mod),
+                post_policy=pp,
+                chat_policy=cp,
+                comment_policy=cm,
+                description=d,
+                dm=dm,
+                requested=bool(rq),
+                pending=pend,
+            )
+            for i, n, m, c, u, pa, vis, mod, pp, cp, cm, d, dm, rq, pend in rows
+        ]
 
     def group_by_name(self, name: str) -> GroupRow | None:
-        for row in self.groups():
-            if row.name.casefold() == name.strip().casefold():
-                return row
-        return None
+        """A group by name (case-insensitive) or by ``#ID``; None if unknown.
+
+        Raises LookupError when several groups the user sees share the name.
+        """
+        wanted = name.strip()
+        rows = [r for r in self.groups() if r.dm is None]
+        if wanted.startswith("#") and wanted[1:].isdigit():
+            return next((r for r in rows if r.group == int(wanted[1:])), None)
+        found = [r for r in rows if r.name.casefold() == wanted.casefold()]
+        if len(found) > 1:
+            ids = ", ".join(f"#{r.group}" for r in found)
+            raise LookupError(f"several groups are named {wanted!r}: use {ids}")
+        return found[0] if found else None
+
+    def direct_with(self, user: int) -> GroupRow | None:
+        return next((r for r in self.groups() if r.dm == user), None)
+
+    def user_by_name(self, name: str) -> int | None:
+        row = self.conn.execute(
+            "SELECT id FROM users WHERE name = ? COLLATE NOCASE", (name.strip(),)
+        ).fetchone()
+        return None if row is None else int(row[0])
 
     def messages(
         self, group: int, kind: str, *, before: int | None = None, limit: int = 200
@@ -387,19 +540,22 @@ class Cache:
 
     # -- outbox ------------------------------------------------------------------------
 
-    def enqueue(self, op: str, group: int | None, text: str | None) -> str:
+    def enqueue(
+        self, op: str, group: int | None, text: str | None, args: dict[str, Any] | None = None
+    ) -> str:
         """Store a write before it is sent; it stays until acknowledged."""
         cid = new_cid()
         self.conn.execute(
-            "INSERT INTO outbox (cid, op, grp, text, created) VALUES (?, ?, ?, ?, ?)",
-            (cid, op, group, text, time.time()),
+            "INSERT INTO outbox (cid, op, grp, text, created, args) VALUES (?, ?, ?, ?, ?, ?)",
+            (cid, op, group, text, time.time(), json.dumps(args) if args else None),
         )
         return cid
 
     def outbox(self, *, include_failed: bool = False) -> list[OutboxItem]:
         where = "" if include_failed else " WHERE error IS NULL"
         rows = self.conn.execute(
-            f"SELECT cid, op, grp, text, created, attempts, error FROM outbox{where} ORDER BY n"
+            f"SELECT cid, op, grp, text, created, attempts, error, args FROM outbox{where}"
+            " ORDER BY n"
         ).fetchall()
         return [OutboxItem(*r) for r in rows]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -26,6 +27,9 @@ from typing import Any
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from rse_tui.protocol import (
+    AcceptCharter,
+    AddMember,
+    Approve,
     Batch,
     CreateGroup,
     ErrorCode,
@@ -33,18 +37,23 @@ from rse_tui.protocol import (
     Event,
     Gap,
     GetUsers,
+    GroupSettings,
     History,
     JoinGroup,
     LeaveGroup,
     ListGroups,
     ProtocolError,
+    RemoveMember,
     Reply,
     Request,
+    RequestJoin,
     SendChat,
+    SendDirect,
     SendPost,
     ServerFrame,
     Sync,
     WriteOk,
+    WriteRequest,
 )
 
 from .cache import Cache, CacheWorker
@@ -95,19 +104,33 @@ class _Head:
     head: int
 
 
+#: Outbox operations and the request each becomes. The item's group goes in
+#: ``group`` and its text in ``text`` (``name`` for gcreate); ``args`` holds the rest.
+OPERATIONS: dict[str, type[WriteRequest]] = {
+    "chat": SendChat,
+    "post": SendPost,
+    "gcreate": CreateGroup,
+    "gset": GroupSettings,
+    "join": JoinGroup,
+    "leave": LeaveGroup,
+    "greq": RequestJoin,
+    "gapprove": Approve,
+    "gadd": AddMember,
+    "gremove": RemoveMember,
+    "dm": SendDirect,
+}
+
+
 def _request_for(item: OutboxItem, request_id: int) -> Request:
-    op, g = item.op, item.group
-    if op == "chat" and g is not None and item.text is not None:
-        return SendChat(request_id=request_id, cid=item.cid, group=g, text=item.text)
-    if op == "post" and g is not None and item.text is not None:
-        return SendPost(request_id=request_id, cid=item.cid, group=g, text=item.text)
-    if op == "gcreate" and item.text is not None:
-        return CreateGroup(request_id=request_id, cid=item.cid, name=item.text)
-    if op == "join" and g is not None:
-        return JoinGroup(request_id=request_id, cid=item.cid, group=g)
-    if op == "leave" and g is not None:
-        return LeaveGroup(request_id=request_id, cid=item.cid, group=g)
-    raise ValueError(f"malformed outbox item {item.cid} ({op})")
+    kind = OPERATIONS.get(item.op)
+    if kind is None:
+        raise ValueError(f"malformed outbox item {item.cid} ({item.op})")
+    fields: dict[str, Any] = json.loads(item.args) if item.args else {}
+    if item.group is not None:
+        fields["group"] = item.group
+    if item.text is not None:
+        fields["name" if item.op == "gcreate" else "text"] = item.text
+    return kind(request_id=request_id, cid=item.cid, **fields)
 
 
 Connect = Callable[..., Awaitable[Connection]]
@@ -153,6 +176,8 @@ class Engine:
         self._gap = False
         self._in_flight: set[str] = set()
         self.last_error: str = ""
+        #: A write was refused until the current charter is accepted.
+        self.charter_required = False
 
     # -- public API ------------------------------------------------------------------
 
@@ -234,9 +259,11 @@ class Engine:
     def close(self) -> None:
         self.db.close()
 
-    async def submit(self, op: str, group: int | None, text: str | None = None) -> str:
+    async def submit(self, op: str, group: int | None, text: str | None = None, **args: Any) -> str:
         """Queue a write in the outbox (durably) and have it sent; return its id."""
-        cid = await self.db(self.cache.enqueue, op, group, text)
+        if op not in OPERATIONS:
+            raise ValueError(f"unknown operation {op}")
+        cid = await self.db(self.cache.enqueue, op, group, text, args or None)
         self._idle.clear()
         self._set_status(outbox=await self.db(self.cache.outbox_count))
         self._on_change(Changes(outbox=True, messages={group: []} if group else {}))
@@ -256,6 +283,12 @@ class Engine:
         if conn is None or not self._online.is_set():
             raise Offline("not connected")
         return await conn.call(request_type, **fields)
+
+    async def accept_charter(self, version: int) -> None:
+        """Accept the charter, then send what waited for it."""
+        await self.call(AcceptCharter, version=version)
+        self.charter_required = False
+        self._wake.set()
 
     async def refresh_groups(self) -> None:
         reply = await self.call(ListGroups)
@@ -393,8 +426,8 @@ class Engine:
             while not self._stopping:
                 self._wake.clear()
                 await self._deliver(conn)
-                if await self.db(self.cache.outbox_count) == 0:
-                    self._idle.set()
+                if self.charter_required or await self.db(self.cache.outbox_count) == 0:
+                    self._idle.set()  # nothing more to do until something changes
                 woken = asyncio.create_task(self._wake.wait())
                 await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
                 woken.cancel()
@@ -405,6 +438,8 @@ class Engine:
 
     async def _deliver(self, conn: Connection) -> None:
         """Send every pending outbox item, pipelined, until each has an answer."""
+        if self.charter_required:
+            return  # nothing can be written until the charter is accepted
         items = [i for i in await self.db(self.cache.outbox) if i.cid not in self._in_flight]
         if not items:
             return
@@ -440,6 +475,11 @@ class Engine:
             self._set_status(outbox=await self.db(self.cache.outbox_count))
             self._on_change(changes)
         except ProtocolError as exc:
+            if exc.code is ErrorCode.CHARTER:
+                # Kept: sent once the user has accepted the charter.
+                self.charter_required = True
+                self._on_error(item, exc.message)
+                return
             if exc.code in RETRYABLE:
                 # Kept in the outbox; tried again shortly, on this link or the next.
                 wait = exc.retry_after or 1.0

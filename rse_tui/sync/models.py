@@ -9,10 +9,29 @@ from enum import StrEnum
 @dataclass(frozen=True, slots=True)
 class GroupRow:
     group: int
-    name: str
+    name: str  # for a direct chat: the other person's name
     member: bool
     members: int
     unread: int = 0
+    parent: int | None = None
+    visibility: str = "open"
+    moderator: bool = False
+    post_policy: str = "everyone"
+    chat_policy: str = "everyone"
+    comment_policy: str = "everyone"
+    description: str = ""
+    dm: int | None = None  # a direct chat: the other person's id
+    requested: bool = False  # my request to join is pending
+    pending: int = 0  # requests waiting for me, a moderator
+
+    def may_write(self, kind: str) -> bool:
+        """What the group's rules let me do ("c" chat, "p" post)."""
+        if not self.member:
+            return False
+        policy = self.chat_policy if kind == "c" else self.post_policy
+        if policy == "everyone":
+            return True
+        return policy == "moderators" and self.moderator
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +56,13 @@ class MessageRow:
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     cid: str
-    op: str  # "chat", "post", "gcreate", "join", "leave"
+    op: str  # "chat", "post", "gcreate", "join", "leave", "greq", "gset", "gadd", ...
     group: int | None
     text: str | None
     created: float
     attempts: int = 0
     error: str | None = None
+    args: str | None = None  # JSON of the other fields (target user, settings)
 
 
 class Link(StrEnum):
@@ -72,13 +92,24 @@ class Changes:
     messages: dict[int, list[int]] = field(default_factory=dict)  # group -> seqs
     mentions: list[MessageRow] = field(default_factory=list)
     outbox: bool = False
+    removed: list[int] = field(default_factory=list)  # groups I was removed from
+    charter: int = 0  # a new charter version was published
 
     def __bool__(self) -> bool:
-        return self.groups or bool(self.messages) or bool(self.mentions) or self.outbox
+        return (
+            self.groups
+            or bool(self.messages)
+            or bool(self.mentions)
+            or self.outbox
+            or bool(self.removed)
+            or bool(self.charter)
+        )
 
     def merge(self, other: Changes) -> None:
         self.groups |= other.groups
         self.outbox |= other.outbox
+        self.removed.extend(other.removed)
+        self.charter = max(self.charter, other.charter)
         for group, seqs in other.messages.items():
             self.messages.setdefault(group, []).extend(seqs)
         self.mentions.extend(other.mentions)
