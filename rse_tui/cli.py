@@ -22,14 +22,25 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TextIO
 
-from rse_tui.protocol import ChatEvent, GetUsers, Members, PostEvent, ProtocolError
+from rse_tui.protocol import (
+    CHAT_POLICIES,
+    POST_POLICIES,
+    VISIBILITIES,
+    ChatEvent,
+    GetCharter,
+    GetUsers,
+    Members,
+    PostEvent,
+    ProtocolError,
+    SearchDirectory,
+)
 
 from .sync import account as accounts
 from .sync.credentials import CredentialError
 from .sync.engine import Engine
 from .sync.models import Changes, GroupRow, MessageRow, OutboxItem
 from .sync.profile import ProfileError, home
-from .textsafe import clean_line
+from .textsafe import clean, clean_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
 
@@ -94,18 +105,40 @@ class Run:
     async def group(self, name: str) -> GroupRow:
         """A group by name; the same error whatever makes it unknown."""
         db, cache = self.engine.db, self.engine.cache
-        row = await db(cache.group_by_name, name)
-        if row is None and await self.online():
+        try:
             row = await db(cache.group_by_name, name)
+            if row is None and await self.online():
+                row = await db(cache.group_by_name, name)
+        except LookupError as exc:
+            raise CliError(str(exc)) from None
         if row is None:
             if not self.engine.online:
                 raise CliError(f"{self.unreachable()}; no cached group named {name!r}", EXIT_QUEUED)
             raise CliError(f"no such group: {name}")
         return row
 
+    async def user(self, name: str) -> int:
+        """A user id by name (from the cache, else the directory)."""
+        found = await self.engine.db(self.engine.cache.user_by_name, name)
+        if found is not None:
+            return found
+        if not await self.online():
+            raise CliError(f"{self.unreachable()}; unknown user {name!r} here", EXIT_QUEUED)
+        listing = await self.engine.call(SearchDirectory, query=name)
+        for entry in listing.users:
+            if entry.name.casefold() == name.strip().casefold():
+                return int(entry.user)
+        raise CliError(f"no such user: {name}")
+
     async def deliver(self) -> int:
         """Wait until the outbox is empty; report what the server refused."""
         delivered = await self.idle()
+        if self.engine.charter_required:
+            _notice(
+                f"{self.engine.last_error}: read it with 'rse charter', accept it with"
+                " 'rse charter --accept'; the write stays queued"
+            )
+            return EXIT_FAILED
         code = EXIT_OK
         for item, why in self.failures:
             where = f" to group {item.group}" if item.group else ""
@@ -218,7 +251,126 @@ async def cmd_group(args: argparse.Namespace) -> int:
 
 
 async def cmd_group_create(args: argparse.Namespace) -> int:
-    return await _write(args, "gcreate", _one(args.name))
+    async with running(args) as run:
+        settings: dict[str, object] = {
+            "visibility": args.visibility,
+            "post_policy": args.post_policy,
+            "chat_policy": args.chat_policy,
+        }
+        if args.description:
+            settings["description"] = args.description
+        if args.parent:
+            settings["parent"] = (await run.group(args.parent)).group
+        await run.engine.submit("gcreate", None, args.name, **settings)
+        return await run.deliver()
+
+
+async def _moderate(args: argparse.Namespace, op: str, **extra: object) -> int:
+    async with running(args) as run:
+        group = await run.group(args.name)
+        user = await run.user(args.user)
+        await run.engine.submit(op, group.group, None, user=user, **extra)
+        return await run.deliver()
+
+
+async def cmd_group_request(args: argparse.Namespace) -> int:
+    return await _membership(args, "greq")
+
+
+async def cmd_group_approve(args: argparse.Namespace) -> int:
+    return await _moderate(args, "gapprove")
+
+
+async def cmd_group_add(args: argparse.Namespace) -> int:
+    return await _moderate(args, "gadd", moderator=args.moderator)
+
+
+async def cmd_group_remove(args: argparse.Namespace) -> int:
+    return await _moderate(args, "gremove")
+
+
+def _tag(row: GroupRow) -> str:
+    parts = [row.visibility]
+    if row.member:
+        parts.append("member")
+    if row.moderator:
+        parts.append("moderator")
+    if row.requested:
+        parts.append("requested")
+    if row.post_policy == "moderators":
+        parts.append("announcements")
+    if row.pending:
+        parts.append(f"{row.pending} requests")
+    return ", ".join(parts)
+
+
+async def cmd_group_tree(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        fresh = await run.online()
+        if fresh:
+            await run.engine.refresh_groups()
+        rows = [r for r in await run.engine.db(run.engine.cache.groups) if r.dm is None]
+        known = {r.group for r in rows}
+        children: dict[int | None, list[GroupRow]] = {}
+        for row in rows:
+            children.setdefault(row.parent if row.parent in known else None, []).append(row)
+
+        def show(parent: int | None, depth: int) -> None:
+            for row in sorted(children.get(parent, []), key=lambda r: r.name.casefold()):
+                print(f"{'  ' * depth}{clean_line(row.name)}  ({_tag(row)})")
+                show(row.group, depth + 1)
+
+        show(None, 0)
+        if not fresh:
+            _notice(f"{run.unreachable()}; showing the cached tree")
+            return EXIT_QUEUED
+        return EXIT_OK
+
+
+async def cmd_dm(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        user = await run.user(args.user)
+        texts = _one(args.text) if args.text is not None else _stdin_lines
+        async for text in texts():
+            await run.engine.submit("dm", None, text, user=user)
+        return await run.deliver()
+
+
+async def cmd_directory(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        if not await run.online():
+            raise CliError(run.unreachable(), EXIT_QUEUED)
+        badge = "ambassador" if args.ambassadors else None
+        found = await run.engine.call(SearchDirectory, query=args.query or "", badge=badge)
+        await run.engine.refresh_groups()
+        names = {r.group: r.name for r in await run.engine.db(run.engine.cache.groups)}
+        for entry in found.users:
+            mark = " [ambassador]" if entry.badge == "ambassador" else ""
+            title = f" — {clean_line(entry.title)}" if entry.title else ""
+            groups = ", ".join(clean_line(names.get(g, f"#{g}")) for g in entry.groups)
+            print(f"{clean_line(entry.name)}{mark}{title}" + (f"  ({groups})" if groups else ""))
+        return EXIT_OK
+
+
+async def cmd_charter(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        if not await run.online():
+            raise CliError(run.unreachable(), EXIT_QUEUED)
+        charter = await run.engine.call(GetCharter)
+        if charter.version == 0:
+            print("no usage charter has been published")
+            return EXIT_OK
+        print(clean(charter.text).rstrip())
+        print()
+        if args.accept:
+            await run.engine.accept_charter(charter.version)
+            print(f"accepted the usage charter, version {charter.version}")
+            return await run.deliver()
+        if charter.accepted >= charter.version:
+            print(f"you accepted version {charter.version}")
+            return EXIT_OK
+        print(f"version {charter.version} is not accepted yet: rse charter --accept")
+        return EXIT_FAILED
 
 
 async def _membership(args: argparse.Namespace, op: str) -> int:
@@ -242,6 +394,8 @@ async def cmd_group_list(args: argparse.Namespace) -> int:
         if fresh:
             await run.engine.refresh_groups()
         for g in await run.engine.db(run.engine.cache.groups):
+            if g.dm is not None:
+                continue
             mark = "*" if g.member else " "
             print(f"{mark} {clean_line(g.name)}\t{g.members} members")
         if not fresh:
@@ -330,6 +484,11 @@ GROUP_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int
     "leave": cmd_group_leave,
     "list": cmd_group_list,
     "members": cmd_group_members,
+    "request": cmd_group_request,
+    "approve": cmd_group_approve,
+    "add": cmd_group_add,
+    "remove": cmd_group_remove,
+    "tree": cmd_group_tree,
 }
 ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "join": cmd_join,
@@ -340,6 +499,9 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int
     "post": cmd_post,
     "tail": cmd_tail,
     "sync": cmd_sync,
+    "dm": cmd_dm,
+    "directory": cmd_directory,
+    "charter": cmd_charter,
 }
 SYNC_COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     None: cmd_tui,
@@ -381,18 +543,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     group = add("group", "create, join, leave, list groups; list members", timeout=False)
     gsub = group.add_subparsers(dest="group_command", metavar="ACTION", required=True)
-    for name, what in (
-        ("create", "create a group (you join it)"),
-        ("join", "join a group"),
-        ("leave", "leave a group"),
-        ("members", "list a group's members"),
-    ):
+
+    def gadd(name: str, what: str, *, user: bool = False) -> argparse.ArgumentParser:
         cmd = gsub.add_parser(name, help=what, description=what)
-        cmd.add_argument("name", help="group name")
+        cmd.add_argument("name", help="group name (or #ID)")
+        if user:
+            cmd.add_argument("user", help="user name")
         cmd.add_argument("--timeout", type=float, default=10.0, metavar="S")
-    gsub.add_parser("list", help="list groups (* = member)").add_argument(
-        "--timeout", type=float, default=10.0, metavar="S"
+        return cmd
+
+    create = gadd("create", "create a group (you moderate it)")
+    create.add_argument("--parent", help="the group it goes under")
+    create.add_argument("--visibility", choices=VISIBILITIES, default="open")
+    create.add_argument(
+        "--post-policy",
+        choices=POST_POLICIES,
+        default="everyone",
+        help="who may post to the feed (moderators: an announcements group)",
     )
+    create.add_argument("--chat-policy", choices=CHAT_POLICIES, default="everyone")
+    create.add_argument("--description", default="")
+    gadd("join", "join an open group")
+    gadd("leave", "leave a group")
+    gadd("members", "list a group's members")
+    gadd("request", "ask to join a private group")
+    gadd("approve", "let in someone who asked (moderators)", user=True)
+    gadd("add", "add someone to a group (moderators)", user=True).add_argument(
+        "--moderator", action="store_true", help="as a moderator"
+    )
+    gadd("remove", "remove someone from a group (moderators)", user=True)
+    for name, what in (("list", "list groups (* = member)"), ("tree", "the tree of groups")):
+        gsub.add_parser(name, help=what, description=what).add_argument(
+            "--timeout", type=float, default=10.0, metavar="S"
+        )
 
     for name, what in (("chat", "send chat"), ("post", "publish a feed post")):
         cmd = add(name, f"{what}: TEXT, or standard input")
@@ -405,6 +588,14 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--no-follow", action="store_true", help="print and exit")
     tail.add_argument("-n", "--lines", type=int, default=50, help="how many to print first")
     add("sync", "deliver queued writes and catch up")
+    dm = add("dm", "send a direct message: TEXT, or one per stdin line")
+    dm.add_argument("user", help="user name")
+    dm.add_argument("text", nargs="?")
+    directory = add("directory", "find people by name or title")
+    directory.add_argument("query", nargs="?", default="")
+    directory.add_argument("--ambassadors", action="store_true", help="only ambassadors")
+    charter = add("charter", "show the usage charter; --accept to accept it")
+    charter.add_argument("--accept", action="store_true")
     return parser
 
 

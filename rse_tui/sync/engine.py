@@ -288,6 +288,7 @@ class Engine:
         """Accept the charter, then send what waited for it."""
         await self.call(AcceptCharter, version=version)
         self.charter_required = False
+        self._idle.clear()
         self._wake.set()
 
     async def refresh_groups(self) -> None:
@@ -476,9 +477,10 @@ class Engine:
             self._on_change(changes)
         except ProtocolError as exc:
             if exc.code is ErrorCode.CHARTER:
-                # Kept: sent once the user has accepted the charter.
+                # Kept in the outbox: sent once the user has accepted the charter.
                 self.charter_required = True
-                self._on_error(item, exc.message)
+                self.last_error = exc.message
+                self._on_change(Changes(charter=-1))
                 return
             if exc.code in RETRYABLE:
                 # Kept in the outbox; tried again shortly, on this link or the next.

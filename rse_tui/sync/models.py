@@ -93,7 +93,7 @@ class Changes:
     mentions: list[MessageRow] = field(default_factory=list)
     outbox: bool = False
     removed: list[int] = field(default_factory=list)  # groups I was removed from
-    charter: int = 0  # a new charter version was published
+    charter: int = 0  # a new charter version was published (-1: a write needs one accepted)
 
     def __bool__(self) -> bool:
         return (
@@ -109,7 +109,7 @@ class Changes:
         self.groups |= other.groups
         self.outbox |= other.outbox
         self.removed.extend(other.removed)
-        self.charter = max(self.charter, other.charter)
+        self.charter = self.charter or other.charter
         for group, seqs in other.messages.items():
             self.messages.setdefault(group, []).extend(seqs)
         self.mentions.extend(other.mentions)
