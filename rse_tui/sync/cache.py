@@ -358,7 +358,9 @@ class Cache:
     def unknown_users(self, limit: int = 500) -> list[int]:
         rows = self.conn.execute(
             "SELECT DISTINCT m.user FROM messages m LEFT JOIN users u ON u.id = m.user"
-            " WHERE u.name IS NULL LIMIT ?",
+            " WHERE u.name IS NULL"
+            " UNION SELECT g.dm FROM groups g LEFT JOIN users u ON u.id = g.dm"
+            " WHERE g.dm IS NOT NULL AND u.name IS NULL LIMIT ?",
             (limit,),
         )
         return [r[0] for r in rows]
@@ -510,6 +512,18 @@ class Cache:
             for cid, created, text, error in rows
         ]
 
+    def pending_rows_direct(self, user: int) -> list[MessageRow]:
+        """First messages to someone, waiting while the direct chat does not exist yet."""
+        me, name = self.identity()
+        rows = self.conn.execute(
+            "SELECT cid, created, text, error, args FROM outbox WHERE op = 'dm' ORDER BY n"
+        ).fetchall()
+        return [
+            MessageRow(None, 0, ChatEvent.TYPE, me or 0, name or "me", created, text, cid, error)
+            for cid, created, text, error, args in rows
+            if json.loads(args or "{}").get("user") == user
+        ]
+
     def message_count(self, group: int, kind: str) -> int:
         return int(
             self.conn.execute(
@@ -568,51 +582,127 @@ class Cache:
         self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE cid = ?", (cid,))
 
     def acknowledged(self, item: OutboxItem, ok: WriteOk) -> Changes:
-        """The server stored ``item``: move it from the outbox into the history."""
-        changes = Changes(outbox=True)
-        me, _ = self.identity()
+        """The server stored ``item``: take it out of the outbox and apply it here.
+
+        The server does not echo a write's own events to the connection that
+        made it, so the acknowledgement is where the cache learns of it.
+        """
+        changes = Changes(outbox=True, groups=True)
         with self._tx():
             self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
-            if item.op in ("chat", "post") and item.group is not None and me is not None:
-                kind = ChatEvent.TYPE if item.op == "chat" else PostEvent.TYPE
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (ok.seq, item.group, kind, me, ok.ts or int(time.time()), item.text or ""),
-                )
-                changes.messages[item.group] = [ok.seq]
-                self.conn.execute(
-                    "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?",
-                    (ok.seq, item.group),
-                )
-            elif item.op == "gcreate" and ok.group is not None:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO groups (id, name, member, members) VALUES (?, ?, 1, 1)",
-                    (ok.group, item.text),
-                )
-                changes.groups = True
-            elif item.op == "join" and item.group is not None:
-                self.conn.execute(
-                    "UPDATE groups SET member = 1, members = members + 1"
-                    " WHERE id = ? AND member = 0",
-                    (item.group,),
-                )
-                self.conn.execute(
-                    "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?",
-                    (ok.seq, item.group),
-                )
-                for kind in KINDS:
-                    self._add_hole(item.group, kind, 0, ok.seq)
-                changes.groups = True
-            elif item.op == "leave" and item.group is not None:
-                self.conn.execute(
-                    "UPDATE groups SET member = 0, members = max(members - 1, 0)"
-                    " WHERE id = ? AND member = 1",
-                    (item.group,),
-                )
-                changes.groups = True
+            args: dict[str, Any] = json.loads(item.args) if item.args else {}
+            apply = self._ACKS.get(item.op)
+            if apply is not None:
+                apply(self, item, ok, args, changes)
             self.set("cursor", max(self.cursor(), ok.seq))
         return changes
+
+    def _ack_message(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        me, _ = self.identity()
+        group = item.group if item.group is not None else ok.group
+        if group is None or me is None:
+            return
+        if item.op == "dm":
+            self.conn.execute(
+                "INSERT OR IGNORE INTO groups (id, name, member, members, visibility, dm,"
+                " post_policy, comment_policy) VALUES (?, 'direct', 1, 2, 'secret', ?,"
+                " 'moderators', 'nobody')",
+                (group, args.get("user")),
+            )
+        kind = PostEvent.TYPE if item.op == "post" else ChatEvent.TYPE
+        self.conn.execute(
+            "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (ok.seq, group, kind, me, ok.ts or int(time.time()), item.text or ""),
+        )
+        changes.messages[group] = [ok.seq]
+        self.conn.execute(
+            "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?", (ok.seq, group)
+        )
+
+    def _ack_gcreate(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        if ok.group is None:
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO groups (id, name, member, members, moderator, parent,"
+            " visibility, post_policy, chat_policy, comment_policy, description)"
+            " VALUES (?, ?, 1, 1, 1, ?, ?, ?, ?, ?, ?)",
+            (
+                ok.group,
+                item.text,
+                args.get("parent"),
+                args.get("visibility", "open"),
+                args.get("post_policy", "everyone"),
+                args.get("chat_policy", "everyone"),
+                args.get("comment_policy", "everyone"),
+                args.get("description", ""),
+            ),
+        )
+
+    def _ack_gset(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        allowed = (
+            "name",
+            "visibility",
+            "post_policy",
+            "chat_policy",
+            "comment_policy",
+            "description",
+        )
+        for key, value in args.items():
+            if key in allowed and value is not None:
+                self.conn.execute(f"UPDATE groups SET {key} = ? WHERE id = ?", (value, item.group))
+
+    def _ack_join(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        self.conn.execute(
+            "UPDATE groups SET member = 1, members = members + 1, read_seq = max(read_seq, ?)"
+            " WHERE id = ? AND member = 0",
+            (ok.seq, item.group),
+        )
+        if item.group is not None:
+            for kind in KINDS:
+                self._add_hole(item.group, kind, 0, ok.seq)
+
+    def _ack_leave(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        self.conn.execute(
+            "UPDATE groups SET member = 0, moderator = 0, members = max(members - 1, 0)"
+            " WHERE id = ? AND member = 1",
+            (item.group,),
+        )
+
+    def _ack_request(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        self.conn.execute("UPDATE groups SET requested = 1 WHERE id = ?", (item.group,))
+
+    def _ack_approve(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        self.conn.execute(
+            "UPDATE groups SET pending = max(pending - 1, 0), members = members + 1 WHERE id = ?",
+            (item.group,),
+        )
+
+    _ACKS: dict[str, Callable[[Cache, OutboxItem, WriteOk, dict[str, Any], Changes], None]] = {
+        "chat": _ack_message,
+        "post": _ack_message,
+        "dm": _ack_message,
+        "gcreate": _ack_gcreate,
+        "gset": _ack_gset,
+        "join": _ack_join,
+        "leave": _ack_leave,
+        "greq": _ack_request,
+        "gapprove": _ack_approve,
+    }
 
     def failed(self, cid: str, error: str) -> None:
         self.conn.execute("UPDATE outbox SET error = ? WHERE cid = ?", (error, cid))

@@ -473,6 +473,8 @@ class Engine:
             ok = await future
             assert isinstance(ok, WriteOk)
             changes = await self.db(self.cache.acknowledged, item, ok)
+            if item.op == "dm":
+                await self._learn_users()  # the new direct chat is named after the other person
             self._set_status(outbox=await self.db(self.cache.outbox_count))
             self._on_change(changes)
         except ProtocolError as exc:

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -20,6 +21,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import OptionList
 
 from rse_tui.protocol import ChatEvent, PostEvent
@@ -28,12 +30,14 @@ from rse_tui.sync.engine import Engine
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line
 
-from . import alerts, keys
+from . import alerts, governance, keys
 from .screens.help import HelpScreen
 from .widgets.composer import Composer
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
 from .widgets.timeline import Timeline
+
+W = TypeVar("W", bound=Widget)
 
 PAGE = 200
 NARROW = 100  # columns below which the side panes fold away
@@ -62,6 +66,8 @@ class WriteRefused(Message):
 class View:
     group: GroupRow | None = None
     kind: str = ChatEvent.TYPE
+    #: Writing to someone with no direct chat yet: (user id, name).
+    new_direct: tuple[int, str] | None = None
 
 
 class GroupCommands(Provider):
@@ -76,6 +82,9 @@ class GroupCommands(Provider):
                 yield f"#{name}", lambda r=row: app.open_group(r), "switch to this group"
             else:
                 yield f"Join #{name}", lambda r=row: app.join(r), "join this group"
+        yield "Directory: find people", app.action_directory, "F2"
+        yield "Join requests", app.action_requests, "F3"
+        yield "Group settings", app.action_settings, "F4"
         yield "Toggle chat / feed", app.action_toggle_kind, "ctrl+t"
         yield "Reconnect now", app.action_reconnect, "ctrl+r"
         yield "Show keys", app.action_help, "F1"
@@ -111,6 +120,7 @@ class RseApp(App[int]):
         super().__init__(watch_css=watch_css)
         self.engine = engine
         self.clock = clock
+        self.charter_open = False
         self.account_name = account_name
         self.view = View()
         self._status = engine.status
@@ -132,21 +142,25 @@ class RseApp(App[int]):
             yield Details(id="details")
         yield StatusBar(id="status")
 
+    def part(self, kind: type[W]) -> W:
+        """A widget of the main screen, even while a dialog is on top of it."""
+        return self.screen_stack[0].query_one(kind)
+
     @property
     def groups(self) -> GroupList:
-        return self.query_one(GroupList)
+        return self.part(GroupList)
 
     @property
     def timeline(self) -> Timeline:
-        return self.query_one(Timeline)
+        return self.part(Timeline)
 
     @property
     def composer(self) -> Composer:
-        return self.query_one(Composer)
+        return self.part(Composer)
 
     async def on_mount(self) -> None:
         self._fold(self.size.width)
-        self.query_one(StatusBar).show(self._status)
+        self.part(StatusBar).show(self._status)
         db, cache = self.engine.db, self.engine.cache
         kind = await db(cache.get, "ui.kind")
         if kind in (ChatEvent.TYPE, PostEvent.TYPE):
@@ -178,8 +192,8 @@ class RseApp(App[int]):
 
     async def _open(self, group: GroupRow | None) -> None:
         self.view.group = group
-        self.query_one(Title).show(group, self.view.kind)
-        self.query_one(Details).show(group, None)
+        self.part(Title).show(group, self.view.kind)
+        self.part(Details).show(group, None)
         if group is None:
             self.timeline.show([], more_above=False)
             return
@@ -196,17 +210,22 @@ class RseApp(App[int]):
             self.fill_newest()
 
     def _composer_state(self, group: GroupRow) -> None:
-        self.composer.disabled = not group.member
+        allowed = group.may_write(self.view.kind)
+        self.composer.disabled = not allowed
         what = "chat" if self.view.kind == ChatEvent.TYPE else "a post (Markdown)"
+        where = f"@{clean_line(group.name)}" if group.dm else f"#{clean_line(group.name)}"
+        if allowed:
+            hint = f"Write {what} to {where} · Enter sends · ^J new line · ^E editor"
+        elif not group.member:
+            hint = "Join this group to write in it (Enter on it in the groups pane)"
+        else:
+            hint = f"In {where}, only moderators may write here"
         # The group name is untrusted: a Content is never parsed as markup.
-        self.composer.placeholder = Content(
-            f"Write {what} to #{clean_line(group.name)} · Enter sends · ^J new line · ^E editor"
-            if group.member
-            else "Join this group to write in it (Enter on it in the groups pane)"
-        )
+        self.composer.placeholder = Content(hint)
 
     async def open_group(self, group: GroupRow) -> None:
-        await self._save_draft()
+        await self.save_draft()
+        self.view.new_direct = None
         await self._open(group)
         self.groups.show(await self.engine.db(self.engine.cache.groups), group.group)
 
@@ -214,7 +233,7 @@ class RseApp(App[int]):
         await self.engine.submit("join", group.group)
         self.notify(f"joining #{clean_line(group.name)}…", markup=False)
 
-    async def _save_draft(self) -> None:
+    async def save_draft(self) -> None:
         if self.view.group is not None:
             await self.engine.db(
                 self.engine.cache.save_draft, self.view.group.group, self.composer.text
@@ -261,7 +280,7 @@ class RseApp(App[int]):
                 if fresh is not None and fresh != group:
                     became_member = fresh.member and not group.member
                     self.view.group = fresh
-                    self.query_one(Title).show(fresh, self.view.kind)
+                    self.part(Title).show(fresh, self.view.kind)
                     self._composer_state(fresh)
                     if became_member:
                         self.fill_newest()
@@ -270,6 +289,17 @@ class RseApp(App[int]):
                 if first is not None:
                     await self._open(first)
             self.groups.show(rows, self.view.group.group if self.view.group else None)
+        if self.view.new_direct is not None and (changes.groups or changes.outbox):
+            direct = await db(cache.direct_with, self.view.new_direct[0])
+            if direct is not None:
+                await self.open_group(direct)
+            elif changes.outbox:
+                await governance.show_new_direct(self)
+        for group_id in changes.removed:
+            if self.view.group is not None and self.view.group.group == group_id:
+                self.notify("you were removed from this group", severity="warning")
+        if changes.charter:
+            self.check_charter()
         for row in changes.mentions:
             self._alert(row)
 
@@ -286,15 +316,20 @@ class RseApp(App[int]):
     def on_status_changed(self, message: StatusChanged) -> None:
         went_online = message.status.link is Link.ONLINE and self._status.link is not Link.ONLINE
         self._status = message.status
-        self.query_one(StatusBar).show(self._status)
+        self.part(StatusBar).show(self._status)
         if went_online:
             self.fill_newest()
+            self.check_charter()
+
+    @work(group="charter")
+    async def check_charter(self) -> None:
+        await governance.check_charter(self)
 
     def on_write_refused(self, message: WriteRefused) -> None:
         self.notify(f"not sent: {clean_line(message.why)}", severity="error", markup=False)
 
     def _tick(self) -> None:
-        self.query_one(StatusBar).show(self.engine.status)
+        self.part(StatusBar).show(self.engine.status)
 
     # -- widget messages ------------------------------------------------------------------------
 
@@ -304,7 +339,13 @@ class RseApp(App[int]):
         if row is None:
             return
         if not row.member:
-            await self.join(row)
+            if row.visibility == "open":
+                await self.join(row)
+            elif not row.requested:
+                await self.engine.submit("greq", row.group)
+                self.notify(
+                    f"asked the moderators of #{clean_line(row.name)} to let you in", markup=False
+                )
         await self.open_group(row)
         self.timeline.focus()
 
@@ -334,7 +375,7 @@ class RseApp(App[int]):
 
     @on(Timeline.Picked)
     def _picked(self, event: Timeline.Picked) -> None:
-        self.query_one(Details).show(self.view.group, event.row)
+        self.part(Details).show(self.view.group, event.row)
 
     @on(Timeline.Compose)
     def _compose(self) -> None:
@@ -347,6 +388,10 @@ class RseApp(App[int]):
 
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
+        if self.view.new_direct is not None:
+            self.composer.clear()
+            await self.engine.submit("dm", None, event.text, user=self.view.new_direct[0])
+            return
         group = self.view.group
         if group is None or not group.member:
             self.notify("join the group to write in it", severity="warning", markup=False)
@@ -363,7 +408,7 @@ class RseApp(App[int]):
     @work(exclusive=True, group="draft")
     async def save_draft_later(self) -> None:
         await asyncio.sleep(0.5)  # one write per pause in typing, not per key
-        await self._save_draft()
+        await self.save_draft()
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -402,6 +447,18 @@ class RseApp(App[int]):
     def action_reconnect(self) -> None:
         self.engine.retry_now()
 
+    @work(exclusive=True, group="screens")
+    async def action_directory(self) -> None:
+        await governance.open_directory(self)
+
+    @work(exclusive=True, group="screens")
+    async def action_requests(self) -> None:
+        await governance.answer_requests(self)
+
+    @work(exclusive=True, group="screens")
+    async def action_settings(self) -> None:
+        await governance.edit_settings(self)
+
     def action_help_unless_typing(self) -> None:
         # "?" types a question mark in the composer; F1 opens help everywhere.
         if isinstance(self.focused, Composer):
@@ -410,7 +467,7 @@ class RseApp(App[int]):
             self.action_help()
 
     async def action_quit(self) -> None:
-        await self._save_draft()
+        await self.save_draft()
         await self.engine.stop()
         self.exit(0)
 

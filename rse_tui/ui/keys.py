@@ -31,6 +31,9 @@ KEYMAP: tuple[Key, ...] = (
     Key("app", "ctrl+b", "toggle_groups", "Show or hide the groups pane", show=True),
     Key("app", "ctrl+o", "toggle_details", "Show or hide the details pane"),
     Key("app", "ctrl+r", "reconnect", "Reconnect now"),
+    Key("app", "f2", "directory", "Directory: find people, write to them", show=True),
+    Key("app", "f3", "requests", "Join requests waiting for you (moderators)"),
+    Key("app", "f4", "settings", "Group settings (moderators)"),
     Key("app", "ctrl+q", "quit", "Quit", show=True),
     Key("app", "question_mark", "help_unless_typing", "Show keys (outside the composer)"),
     Key("timeline", "up,k", "select_previous", "Previous message"),
@@ -44,7 +47,9 @@ KEYMAP: tuple[Key, ...] = (
     Key("composer", "ctrl+j,alt+enter", "newline", "New line"),
     Key("composer", "ctrl+e", "editor", "Edit in $EDITOR"),
     Key("composer", "escape", "leave", "Back to the messages"),
-    Key("groups", "enter", "open", "Open the group (join it if needed)"),
+    Key("groups", "enter", "open", "Open the group (join it, or ask to, if needed)"),
+    Key("groups", "left", "collapse", "Fold the branch"),
+    Key("groups", "right", "expand", "Unfold the branch"),
 )
 
 

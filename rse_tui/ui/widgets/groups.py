@@ -1,4 +1,11 @@
-"""The groups pane: every group, with unread counts; members' groups first."""
+"""The groups pane: the tree of groups, then direct chats, with unread counts.
+
+Each line shows the group's place in the tree (▾ expanded, ▸ collapsed), a
+mark for what it is to you (# a group you are in, + one you are not, @ a
+direct chat), its name, its unread count, and a dim tag for private and
+secret groups, announcement groups, pending requests and join requests
+waiting for a moderator. Left and right fold and unfold a branch.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +21,54 @@ from rse_tui.textsafe import clean_line
 from .. import keys
 
 
-def _label(row: GroupRow) -> Content:
+def _tags(row: GroupRow) -> str:
+    tags = []
+    if row.visibility != "open" and row.dm is None:
+        tags.append(row.visibility)
+    if row.post_policy == "moderators" and row.dm is None:
+        tags.append("announce")
+    if row.requested:
+        tags.append("asked")
+    if row.pending:
+        tags.append(f"{row.pending} asking")
+    return " ".join(tags)
+
+
+def _label(row: GroupRow, depth: int, fold: str) -> Content:
     name = clean_line(row.name)
-    if not row.member:
-        return Content.assemble(("+ ", "dim"), (name, "dim"))
+    mark = "@ " if row.dm is not None else ("# " if row.member else "+ ")
+    parts: list[str | tuple[str, str]] = [("  " * depth + fold, "dim"), (mark, "dim")]
+    parts.append((name, "bold") if row.unread else (name, "" if row.member else "dim"))
     if row.unread:
-        return Content.assemble(("# ", "dim"), (name, "bold"), (f" {row.unread}", "bold reverse"))
-    return Content.assemble(("# ", "dim"), name)
+        parts.append((f" {row.unread}", "bold reverse"))
+    tags = _tags(row)
+    if tags:
+        parts.append((f" {tags}", "dim italic"))
+    return Content.assemble(*parts)
+
+
+def tree_order(rows: Sequence[GroupRow], collapsed: set[int]) -> list[tuple[GroupRow, int, str]]:
+    """Rows in tree order with their depth and fold mark; direct chats last."""
+    groups = [r for r in rows if r.dm is None]
+    known = {r.group for r in groups}
+    children: dict[int | None, list[GroupRow]] = {}
+    for row in groups:
+        children.setdefault(row.parent if row.parent in known else None, []).append(row)
+    out: list[tuple[GroupRow, int, str]] = []
+
+    def walk(parent: int | None, depth: int) -> None:
+        kids = sorted(children.get(parent, []), key=lambda r: (not r.member, r.name.casefold()))
+        for row in kids:
+            has_kids = bool(children.get(row.group))
+            fold = ("▸ " if row.group in collapsed else "▾ ") if has_kids else "  "
+            out.append((row, depth, fold))
+            if has_kids and row.group not in collapsed:
+                walk(row.group, depth + 1)
+
+    walk(None, 0)
+    direct = sorted((r for r in rows if r.dm is not None), key=lambda r: r.name.casefold())
+    out.extend((row, 0, "  ") for row in direct)
+    return out
 
 
 class GroupList(OptionList):
@@ -28,22 +76,29 @@ class GroupList(OptionList):
 
     BINDINGS = keys.bindings("groups")
     DEFAULT_CSS = """
-    GroupList { width: 26; height: 1fr; border: none; border-right: tall $panel; }
+    GroupList { width: 28; height: 1fr; border: none; border-right: tall $panel; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self.rows: list[GroupRow] = []
+        self.collapsed: set[int] = set()
+        self._shown: list[tuple[GroupRow, int, str]] = []
+        self._all: list[GroupRow] = []
 
     def show(self, rows: Sequence[GroupRow], current: int | None) -> None:
-        ordered = sorted(rows, key=lambda r: (not r.member, r.name.casefold()))
-        if [(_label(r), r.group) for r in ordered] == [(_label(r), r.group) for r in self.rows]:
+        self._all = list(rows)
+        ordered = tree_order(rows, self.collapsed)
+        if ordered == self._shown:
             self._highlight(current)
             return
-        self.rows = ordered
+        self._shown = ordered
+        self.rows = [row for row, _, _ in ordered]
         highlighted = self.highlighted
         self.clear_options()
-        self.add_options([Option(_label(r), id=str(r.group)) for r in ordered])
+        self.add_options(
+            [Option(_label(row, depth, fold), id=str(row.group)) for row, depth, fold in ordered]
+        )
         if current is not None:
             self._highlight(current)
         elif highlighted is not None and ordered:
@@ -54,6 +109,22 @@ class GroupList(OptionList):
             if row.group == group:
                 self.highlighted = index
                 return
+
+    def _fold(self, collapse: bool) -> None:
+        if self.highlighted is None or not self.rows:
+            return
+        row = self.rows[self.highlighted]
+        if collapse:
+            self.collapsed.add(row.group)
+        else:
+            self.collapsed.discard(row.group)
+        self.show(self._all, row.group)
+
+    def action_collapse(self) -> None:
+        self._fold(True)
+
+    def action_expand(self) -> None:
+        self._fold(False)
 
     def action_open(self) -> None:
         self.action_select()

@@ -30,12 +30,31 @@ class Title(Static):
             self.update(Text("No group yet: ctrl+k to find one", style="dim"))
             return
         text = Text()
+        if group.dm is not None:
+            text.append(f"@ {clean_line(group.name)}", "bold")
+            text.append("  direct chat", "dim")
+            self.update(text)
+            return
         text.append(f"# {clean_line(group.name)}", "bold")
         chat, feed = ("[chat]", " feed ") if kind == ChatEvent.TYPE else (" chat ", "[feed]")
         text.append(f"  {chat} {feed}", "dim")
+        if group.visibility != "open":
+            text.append(f"  {group.visibility}", "dim")
         text.append(f"  {group.members} members", "dim")
+        if group.moderator:
+            text.append("  · you moderate (F3 requests, F4 settings)", "dim")
         if not group.member:
-            text.append("  · not a member: Enter in the groups pane joins", "italic")
+            if group.requested:
+                text.append("  · asked to join", "italic")
+            else:
+                join = "joins" if group.visibility == "open" else "asks to join"
+                text.append(f"  · not a member: Enter in the groups pane {join}", "italic")
+        self.update(text)
+
+    def show_direct(self, name: str) -> None:
+        text = Text()
+        text.append(f"@ {clean_line(name)}", "bold")
+        text.append("  new direct chat: only the two of you", "dim")
         self.update(text)
 
 
@@ -48,8 +67,13 @@ class Details(Static):
         text = Text()
         if group is not None:
             text.append(f"# {clean_line(group.name)}\n", "bold")
-            state = "member" if group.member else "not a member"
-            text.append(f"{group.members} members · {state}\n\n", "dim")
+            state = "moderator" if group.moderator else "member" if group.member else "not a member"
+            text.append(f"{group.visibility} · {group.members} members · {state}\n", "dim")
+            rules = f"posts: {group.post_policy} · chat: {group.chat_policy}"
+            text.append(f"{rules}\n", "dim")
+            if group.description:
+                text.append(f"{clean_line(group.description)}\n", "italic")
+            text.append("\n")
         if row is not None:
             text.append(clean_line(row.author), author_style(row.author))
             stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.ts))

@@ -1,0 +1,110 @@
+"""The app's governance flows: directory, join requests, settings, the charter.
+
+Each is a coroutine over the app, run from a worker: it asks the server
+through the engine, pushes a screen, waits for the answer and queues the
+resulting writes in the outbox.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+
+from rse_tui.protocol import GetCharter, GetUsers, JoinRequests, SearchDirectory
+from rse_tui.sync.engine import Offline
+from rse_tui.textsafe import clean_line
+
+from .screens.charter import CharterScreen
+from .screens.people import DirectoryScreen, RequestsScreen
+from .screens.settings import SettingsScreen
+from .widgets.panes import Details, Title
+
+if TYPE_CHECKING:
+    from rse_tui.protocol import DirectoryEntry
+
+    from .app import RseApp
+
+
+async def open_directory(app: RseApp) -> None:
+    names = {r.group: r.name for r in app.groups.rows}
+
+    async def search(query: str, badge: str | None) -> list[DirectoryEntry]:
+        reply = await app.engine.call(SearchDirectory, query=query, badge=badge)
+        return list(reply.users)
+
+    picked = await app.push_screen_wait(DirectoryScreen(search, names))
+    if picked is None:
+        return
+    user, name = picked
+    direct = await app.engine.db(app.engine.cache.direct_with, user)
+    if direct is not None:
+        await app.open_group(direct)
+    else:
+        await app.save_draft()
+        app.view.new_direct = (user, name)
+        await show_new_direct(app)
+    app.composer.focus()
+
+
+async def show_new_direct(app: RseApp) -> None:
+    """The view while writing the first message to someone."""
+    assert app.view.new_direct is not None
+    user, name = app.view.new_direct
+    app.view.group = None
+    rows = await app.engine.db(app.engine.cache.pending_rows_direct, user)
+    app.timeline.show(rows, more_above=False)
+    app.part(Title).show_direct(name)
+    app.part(Details).show(None, None)
+    app.composer.disabled = False
+    app.composer.placeholder = Content(f"Write to @{clean_line(name)} · Enter sends")
+
+
+async def answer_requests(app: RseApp) -> None:
+    group = app.view.group
+    if group is None or not group.moderator:
+        app.notify("join requests are for the group's moderators", markup=False)
+        return
+    try:
+        pending = (await app.engine.call(JoinRequests, group=group.group)).requests
+        ids = [r.user for r in pending]
+        users = (await app.engine.call(GetUsers, users=ids)).users if ids else []
+    except Offline:
+        app.notify("join requests need the server: offline", severity="warning", markup=False)
+        return
+    names = {u.user: u.name for u in users}
+    approved = await app.push_screen_wait(RequestsScreen(group.name, pending, names))
+    for user in approved or []:
+        await app.engine.submit("gapprove", group.group, None, user=user)
+
+
+async def edit_settings(app: RseApp) -> None:
+    group = app.view.group
+    if group is None or not group.moderator or group.dm is not None:
+        app.notify("settings are for the group's moderators", markup=False)
+        return
+    changes = await app.push_screen_wait(SettingsScreen(group))
+    if changes:
+        await app.engine.submit("gset", group.group, None, **changes)
+        app.notify("settings saved", markup=False)
+
+
+async def check_charter(app: RseApp) -> None:
+    """Show the charter when there is one this user has not accepted yet."""
+    if app.charter_open:  # one prompt at a time, however many triggers arrive
+        return
+    app.charter_open = True
+    try:
+        try:
+            charter = await app.engine.call(GetCharter)
+        except Offline:
+            return
+        if charter.version == 0 or charter.accepted >= charter.version:
+            return
+        accepted = await app.push_screen_wait(CharterScreen(charter.version, charter.text))
+        if accepted:
+            await app.engine.accept_charter(charter.version)
+        else:
+            await app.action_quit()
+    finally:
+        app.charter_open = False

@@ -1,0 +1,160 @@
+"""People screens: the directory, and the join requests a moderator answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from rse_tui.protocol import DirectoryEntry, JoinRequestInfo
+from rse_tui.textsafe import clean_line
+
+_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{
+    width: 76; max-width: 100%; height: 80%;
+    border: tall $accent; background: $surface; padding: 0 1;
+}}
+{name} OptionList {{ height: 1fr; }}
+"""
+
+
+class Person(Message):
+    """The user picked someone (to write to them)."""
+
+    def __init__(self, user: int, name: str) -> None:
+        super().__init__()
+        self.user = user
+        self.name = name
+
+
+def person_line(entry: DirectoryEntry, group_names: dict[int, str]) -> Content:
+    parts: list[str | tuple[str, str]] = [(clean_line(entry.name), "bold")]
+    if entry.badge:
+        parts.append((f" [{entry.badge}]", "italic"))
+    if entry.title:
+        parts.append(f" — {clean_line(entry.title)}")
+    groups = [clean_line(group_names.get(g, f"#{g}")) for g in entry.groups]
+    if groups:
+        parts.append((f"  ({', '.join(groups)})", "dim"))
+    return Content.assemble(*parts)
+
+
+class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
+    """Search people by name or title; ^A shows only ambassadors; Enter writes to them."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Close"),
+        Binding("ctrl+a", "ambassadors", "Ambassadors only"),
+    ]
+    DEFAULT_CSS = _CSS.format(name="DirectoryScreen")
+
+    def __init__(self, search, group_names: dict[int, str]) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self._search = search  # async (query, badge) -> list[DirectoryEntry]
+        self._names = group_names
+        self.ambassadors = False
+        self.entries: list[DirectoryEntry] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("Directory · type to search · ^A ambassadors only · Enter: write")
+            yield Input(placeholder="name or title", id="query")
+            yield OptionList(id="people", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self.refresh_results()
+
+    @on(Input.Changed)
+    def _typed(self) -> None:
+        self.refresh_results()
+
+    @on(Input.Submitted)
+    def _go_to_list(self) -> None:
+        self.query_one(OptionList).focus()
+
+    def action_ambassadors(self) -> None:
+        self.ambassadors = not self.ambassadors
+        self.refresh_results()
+
+    @work(exclusive=True)
+    async def refresh_results(self) -> None:
+        query = self.query_one(Input).value
+        try:
+            entries = await self._search(query, "ambassador" if self.ambassadors else None)
+        except Exception as exc:  # offline: say so in the list
+            self.show([], f"the directory needs the server ({exc})")
+            return
+        self.show(entries)
+
+    def show(self, entries: Sequence[DirectoryEntry], note: str = "") -> None:
+        self.entries = list(entries)
+        people = self.query_one(OptionList)
+        people.clear_options()
+        if note:
+            people.add_option(Option(Content(note), disabled=True))
+        people.add_options(
+            [Option(person_line(e, self._names), id=str(e.user)) for e in self.entries]
+        )
+
+    @on(OptionList.OptionSelected, "#people")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        entry = next((e for e in self.entries if str(e.user) == event.option_id), None)
+        if entry is not None:
+            self.dismiss((entry.user, entry.name))
+
+
+class RequestsScreen(ModalScreen[list[int]]):
+    """Pending join requests for one group; Enter lets the person in."""
+
+    BINDINGS = [Binding("escape", "done", "Close")]
+    DEFAULT_CSS = _CSS.format(name="RequestsScreen")
+
+    def __init__(
+        self, group_name: str, requests: Sequence[JoinRequestInfo], names: dict[int, str]
+    ) -> None:
+        super().__init__()
+        self.group_name = group_name
+        self.requests = list(requests)
+        self.names = names
+        self.approved: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(
+                Content(
+                    f"Asking to join #{clean_line(self.group_name)} · Enter: let in · Esc: done"
+                )
+            )
+            options = [
+                Option(Content(clean_line(self.names.get(r.user, f"user{r.user}"))), id=str(r.user))
+                for r in self.requests
+            ] or [Option(Content("nobody is asking"), disabled=True)]
+            yield OptionList(*options, id="requests", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#requests")
+    def _approve(self, event: OptionList.OptionSelected) -> None:
+        if event.option_id is None:
+            return
+        user = int(event.option_id)
+        if user not in self.approved:
+            self.approved.append(user)
+            index = event.option_index
+            self.query_one(OptionList).replace_option_prompt_at_index(
+                index, Content(f"✓ {clean_line(self.names.get(user, f'user{user}'))} let in")
+            )
+
+    def action_done(self) -> None:
+        self.dismiss(self.approved)

@@ -1,0 +1,99 @@
+"""The group settings screen, for a group's moderators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select
+
+from rse_tui.protocol import CHAT_POLICIES, POST_POLICIES, VISIBILITIES
+from rse_tui.sync.models import GroupRow
+from rse_tui.textsafe import clean_line
+
+
+def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(v, v) for v in values]
+
+
+class SettingsScreen(ModalScreen[dict[str, Any] | None]):
+    """Edit name, visibility, publishing rules and description; returns the changes."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    SettingsScreen { align: center middle; }
+    SettingsScreen > Vertical {
+        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        border: tall $accent; background: $surface; padding: 0 1;
+    }
+    SettingsScreen Label { margin-top: 1; }
+    SettingsScreen Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, group: GroupRow) -> None:
+        super().__init__()
+        self.group = group
+
+    def compose(self) -> ComposeResult:
+        g = self.group
+        with Vertical():
+            yield Label(f"Settings of #{clean_line(g.name)}", markup=False)
+            yield Label("Name")
+            yield Input(g.name, id="name")
+            yield Label(
+                "Visibility (open: all see and join; private: listed, by request;"
+                " secret: members only)"
+            )
+            yield Select(
+                _options(VISIBILITIES), value=g.visibility, allow_blank=False, id="visibility"
+            )
+            yield Label("Who may post to the feed")
+            yield Select(
+                _options(POST_POLICIES), value=g.post_policy, allow_blank=False, id="post_policy"
+            )
+            yield Label("Who may chat")
+            yield Select(
+                _options(CHAT_POLICIES), value=g.chat_policy, allow_blank=False, id="chat_policy"
+            )
+            yield Label("Who may comment and react")
+            yield Select(
+                _options(CHAT_POLICIES),
+                value=g.comment_policy,
+                allow_blank=False,
+                id="comment_policy",
+            )
+            yield Label("Description")
+            yield Input(g.description, id="description")
+            with Horizontal():
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.dismiss(self.changes())
+        else:
+            self.dismiss(None)
+
+    def changes(self) -> dict[str, Any]:
+        g = self.group
+        now = {
+            "name": self.query_one("#name", Input).value.strip(),
+            "description": self.query_one("#description", Input).value.strip(),
+        }
+        for key in ("visibility", "post_policy", "chat_policy", "comment_policy"):
+            now[key] = str(self.query_one(f"#{key}", Select).value)
+        before = {
+            "name": g.name,
+            "description": g.description,
+            "visibility": g.visibility,
+            "post_policy": g.post_policy,
+            "chat_policy": g.chat_policy,
+            "comment_policy": g.comment_policy,
+        }
+        return {k: v for k, v in now.items() if v != before[k] and (k != "name" or v)}
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

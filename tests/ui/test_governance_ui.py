@@ -1,0 +1,179 @@
+"""Governance in the app: the tree, settings, join requests, directory and DMs, charter."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from textual.widgets import Input, OptionList, Select
+
+from rse_tui.protocol import (
+    ChatEvent,
+    CreateGroup,
+    ListGroups,
+    Members,
+    RequestJoin,
+    Sync,
+)
+from rse_tui.sync.models import Link
+from rse_tui.ui.screens.charter import CharterScreen
+from rse_tui.ui.screens.people import DirectoryScreen, RequestsScreen
+from rse_tui.ui.screens.settings import SettingsScreen
+from server import storage
+
+from ..helpers import new_user
+from .conftest import until
+
+
+async def _online(app, pilot) -> None:
+    await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+
+
+def _labels(app) -> list[str]:
+    return [str(o.prompt) for o in app.groups.options]
+
+
+async def test_tree_with_marks_folds_and_unfolds(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    top = (await bob.conn.call(CreateGroup, name="Engineering", cid="a")).group
+    await bob.conn.call(CreateGroup, name="SRE", parent=top, visibility="private", cid="b")
+    await bob.conn.call(CreateGroup, name="Board", visibility="secret", cid="c")
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _online(app, pilot)
+        await until(pilot, lambda: len(app.groups.rows) == 2)
+        labels = _labels(app)
+        assert labels[0].startswith("▾ + Engineering")
+        assert labels[1].strip().startswith("+ SRE") and "private" in labels[1]
+        assert not any("Board" in label for label in labels)  # secret: not there at all
+        app.groups.focus()
+        app.groups.highlighted = 0
+        await pilot.press("left")
+        assert len(app.groups.rows) == 1 and _labels(app)[0].startswith("▸")
+        await pilot.press("right")
+        assert len(app.groups.rows) == 2
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_moderator_edits_settings_and_answers_requests(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _online(app, pilot)
+        await app.engine.submit("gcreate", None, "Ops")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        app.screen.query_one("#visibility", Select).value = "private"
+        app.screen.query_one("#post_policy", Select).value = "moderators"
+        app.screen.query_one("#description", Input).value = "on-call team"
+        await pilot.click("#save")
+        g = app.view.group.group
+
+        async def settings():
+            return next(x for x in (await bob.conn.call(ListGroups)).groups if x.group == g)
+
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        info = await settings()
+        assert (info.visibility, info.post_policy, info.description) == (
+            "private",
+            "moderators",
+            "on-call team",
+        )
+        await bob.conn.call(RequestJoin, group=g, cid="rq")
+        await until(pilot, lambda: app.view.group.pending == 1)
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, RequestsScreen))
+        await pilot.press("enter", "escape")
+        await until(
+            pilot,
+            lambda: app.engine.status.outbox == 0 and not isinstance(app.screen, RequestsScreen),
+        )
+        members = await bob.conn.call(Members, group=g)
+        assert bob.user in members.users
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_directory_starts_a_direct_chat(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    await bob.conn.call(Sync, since=0)
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _online(app, pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DirectoryScreen))
+        await pilot.press(*"bob")
+        people = app.screen.query_one(OptionList)
+        await until(pilot, lambda: any(o.id == str(bob.user) for o in people.options))
+        people.focus()
+        people.highlighted = next(i for i, o in enumerate(people.options) if o.id == str(bob.user))
+        await pilot.press("enter")
+        await until(pilot, lambda: app.view.new_direct is not None)
+        await pilot.press(*"lunch?", "enter")
+        got = await bob.pushes.next(ChatEvent)
+        assert got.text == "lunch?"
+        await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
+        assert app.view.group.name == "bob"
+        assert any(label.startswith("  @ bob") for label in _labels(app))
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_charter_is_shown_until_accepted(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    conn = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(conn):
+        storage.publish_charter(conn, "# Charter\n\nBe excellent to each other.", 1)
+    conn.close()
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, CharterScreen))
+        await pilot.pause()  # let the dialog be laid out before clicking it
+        assert "Be excellent" in app.screen.text
+        await pilot.click("#accept")
+        await until(pilot, lambda: not isinstance(app.screen, CharterScreen))
+        await app.engine.submit("join", g)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert ana_in(await bob.conn.call(Members, group=g), account)
+        await app.action_quit()
+    # Quitting instead of accepting ends the app.
+    raw = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(raw):
+        storage.publish_charter(raw, "# Charter v2", 2)
+    raw.close()
+    again = profiles.app(account)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(again.screen, CharterScreen))
+        await pilot.pause()
+        await pilot.click("#quit")
+        await until(pilot, lambda: not again.is_running)
+    await bob.close()
+
+
+def ana_in(members, account) -> bool:
+    return account.settings.user in members.users
+
+
+async def test_non_member_private_group_enter_asks_to_join(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Core", visibility="private", cid="g")).group
+    await bob.conn.call(Sync, since=0)
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _online(app, pilot)
+        await until(pilot, lambda: any(r.group == g for r in app.groups.rows))
+        app.groups.focus()
+        app.groups.highlighted = next(i for i, r in enumerate(app.groups.rows) if r.group == g)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: any(r.group == g and r.requested for r in app.groups.rows))
+        assert any("asked" in label for label in _labels(app))
+        await app.action_quit()
+    await bob.close()
