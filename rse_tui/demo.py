@@ -24,7 +24,7 @@ from server.app import RseServer
 from server.cli import mint_invite, open_db
 from server.config import ServerConfig
 
-from .protocol import AuthOk, JoinGroup, ListGroups, Login, Redeem
+from .protocol import AuthOk, ListGroups, Login, Redeem
 from .sync import account as accounts
 from .sync.connection import Connection
 from .sync.profile import Profile, private_dir
@@ -112,14 +112,19 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
             password = secrets.token_urlsafe(18)
             code_conn = open_db(db_path)
             try:
-                code = mint_invite(code_conn, admin=True, hours=1)
+                # The invitation places the demo user in every demo group.
+                groups = [
+                    r[0]
+                    for r in code_conn.execute(
+                        "SELECT id FROM groups WHERE dm_key IS NULL AND visibility != 'secret'"
+                    )
+                ]
+                code = mint_invite(code_conn, admin=True, hours=1, groups=groups)
             finally:
                 code_conn.close()
             auth = await conn.call(Redeem, code=code, name=name, password=password)
-            groups = (await conn.call(ListGroups)).groups
-            for group in groups:
-                await conn.call(JoinGroup, group=group.group, cid=f"demo-join-{group.group}")
-            first = next((g.group for g in groups if g.name == "General"), None)
+            listing = (await conn.call(ListGroups)).groups
+            first = next((g.group for g in listing if g.name == "General"), None)
             profile.create()
             fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:

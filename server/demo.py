@@ -14,35 +14,76 @@ from rse_tui.protocol import ChatEvent, PostEvent
 
 from . import auth, storage
 
-_PEOPLE = ["camille", "karim", "lea", "tomas"]
-_GROUPS = {
-    "General": [
-        (
-            PostEvent.TYPE,
-            "camille",
-            "Welcome to the network! Introduce yourself in the chat, "
-            "and read the usage charter pinned in Announcements.",
-        ),
-        (ChatEvent.TYPE, "karim", "Morning all. Coffee machine on floor 3 is fixed."),
-        (ChatEvent.TYPE, "lea", "Hi! I joined the platform team this week."),
-    ],
-    "Announcements": [
-        (
-            PostEvent.TYPE,
-            "camille",
-            "Launch: the terminal network is open to every team. "
-            "Groups are the unit of audience; ask for one in #General.",
-        ),
-    ],
-    "Incidents": [
-        (
-            PostEvent.TYPE,
-            "tomas",
-            "Runbook: when the VPN drops, check the status page, then "
-            "page the on-call network engineer. Keep updates in this group's chat.",
-        ),
-        (ChatEvent.TYPE, "tomas", "Status: all systems nominal."),
-    ],
+_PEOPLE = {
+    "camille": ("Internal communications", "ambassador"),
+    "karim": ("Facilities", None),
+    "lea": ("Platform team", "ambassador"),
+    "tomas": ("Network operations, on call", None),
+}
+
+_CHARTER = """# Usage charter
+
+1. Be kind and assume good intent.
+2. Post where your audience is: groups are the unit of audience.
+3. Nothing confidential in open groups; use private or secret groups.
+4. Announcements are for moderators; discuss in the chat.
+"""
+
+# name: (settings, parent, items)
+_GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]] = {
+    "General": (
+        {},
+        None,
+        [
+            (
+                PostEvent.TYPE,
+                "camille",
+                "Welcome to the network! Introduce yourself in the chat; ambassadors"
+                " (see the directory, F2) are there to help.",
+            ),
+            (ChatEvent.TYPE, "karim", "Morning all. Coffee machine on floor 3 is fixed."),
+            (ChatEvent.TYPE, "lea", "Hi! I joined the platform team this week."),
+        ],
+    ),
+    "Announcements": (
+        {"post_policy": "moderators"},
+        None,
+        [
+            (
+                PostEvent.TYPE,
+                "camille",
+                "Launch: the terminal network is open to every team. Groups are the unit"
+                " of audience; ask for one in #General.",
+            ),
+        ],
+    ),
+    "Engineering": (
+        {},
+        None,
+        [
+            (ChatEvent.TYPE, "lea", "Release train leaves Thursday 14:00."),
+        ],
+    ),
+    "Incidents": (
+        {},
+        "Engineering",
+        [
+            (
+                PostEvent.TYPE,
+                "tomas",
+                "## Runbook: VPN down\n1. Check the status page\n2. Page the on-call network"
+                " engineer\n3. Keep updates in this group's chat",
+            ),
+            (ChatEvent.TYPE, "tomas", "Status: all systems nominal."),
+        ],
+    ),
+    "Platform": (
+        {"visibility": "private"},
+        "Engineering",
+        [
+            (ChatEvent.TYPE, "lea", "Capacity review moved to Friday."),
+        ],
+    ),
 }
 
 
@@ -52,7 +93,7 @@ def seed(conn: sqlite3.Connection, now: int) -> bool:
         return False
     with storage.transaction(conn):
         ids: dict[str, int] = {}
-        for name in _PEOPLE:
+        for name, (title, badge) in _PEOPLE.items():
             code = auth.new_invite_code()
             storage.create_invite(
                 conn, auth.digest(code), admin=name == "camille", now=now, expires=now + 60
@@ -60,16 +101,30 @@ def seed(conn: sqlite3.Connection, now: int) -> bool:
             ids[name] = storage.redeem_invite(
                 conn, auth.digest(code), name, auth.NO_LOGIN, now
             ).value
-        for group, items in _GROUPS.items():
-            owner = ids[items[0][1]]
-            made = storage.create_group(conn, owner, group, secrets.token_hex(8), now)
+            storage.set_title(conn, ids[name], title)
+            if badge:
+                storage.set_badge(conn, name, badge)
+        groups: dict[str, int] = {}
+        for group, (settings, parent, items) in _GROUPS.items():
+            owner = ids["camille"]  # the site admin sets the platform up
+            made = storage.create_group(
+                conn,
+                owner,
+                group,
+                secrets.token_hex(8),
+                now,
+                parent=groups[parent] if parent else None,
+                **settings,
+            )
             gid = made.value.group
             assert gid is not None
+            groups[group] = gid
             for uid in ids.values():
                 if uid != owner:
-                    storage.join_group(conn, uid, gid, secrets.token_hex(8), now)
+                    storage.add_member(conn, owner, gid, uid, False, secrets.token_hex(8), now)
             for kind, author, text in items:
                 storage.append_message(
                     conn, ids[author], gid, kind, text, secrets.token_hex(8), now
                 )
+        storage.publish_charter(conn, _CHARTER, now)
     return True

@@ -3,8 +3,8 @@
 Each line shows the group's place in the tree (▾ expanded, ▸ collapsed), a
 mark for what it is to you (# a group you are in, + one you are not, @ a
 direct chat), its name, its unread count, and a dim tag for private and
-secret groups, announcement groups, pending requests and join requests
-waiting for a moderator. Left and right fold and unfold a branch.
+secret groups, your pending request, and requests waiting for you. Left and
+right fold and unfold a branch.
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ def _tags(row: GroupRow) -> str:
     tags = []
     if row.visibility != "open" and row.dm is None:
         tags.append(row.visibility)
-    if row.post_policy == "moderators" and row.dm is None:
-        tags.append("announce")
     if row.requested:
         tags.append("asked")
     if row.pending:
@@ -76,7 +74,10 @@ class GroupList(OptionList):
 
     BINDINGS = keys.bindings("groups")
     DEFAULT_CSS = """
-    GroupList { width: 28; height: 1fr; border: none; border-right: tall $panel; }
+    GroupList {
+        width: 28; height: 1fr; border: none; border-right: tall $panel;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
