@@ -127,6 +127,7 @@ class GroupInfo:
     description: str = wire("d", default="")
     dm: int | None = wire("dm", default=None)  # a direct chat: the other person
     requested: bool = wire("rq", default=False)  # my request to join is pending
+    pins: list[int] = wire("pn", default_factory=list)  # pinned messages, oldest first
 
 
 @frame
@@ -222,6 +223,27 @@ class LeaveEvent(Event):
 
 
 @frame
+class DeleteEvent(Event):
+    """Message ``target`` in ``group`` was deleted by ``user`` (its author or a moderator)."""
+
+    TYPE: ClassVar[str] = "x"
+    group: int = wire("g")
+    user: int = wire("u")
+    target: int = wire("tg")
+
+
+@frame
+class PinEvent(Event):
+    """A moderator pinned (``on``) or unpinned message ``target`` in ``group``."""
+
+    TYPE: ClassVar[str] = "n"
+    group: int = wire("g")
+    user: int = wire("u")
+    target: int = wire("tg")
+    on: bool = wire("on", default=True)
+
+
+@frame
 class RequestEvent(Event):
     """``user`` asks to join a private group (seen by its moderators and the user)."""
 
@@ -240,10 +262,30 @@ class CharterEvent(Event):
     ts: int = wire("ts")
 
 
-AnyEvent = ChatEvent | PostEvent | GroupEvent | JoinEvent | LeaveEvent | RequestEvent | CharterEvent
+AnyEvent = (
+    ChatEvent
+    | PostEvent
+    | GroupEvent
+    | JoinEvent
+    | LeaveEvent
+    | RequestEvent
+    | CharterEvent
+    | DeleteEvent
+    | PinEvent
+)
 EVENTS: Mapping[str, type[Event]] = {
     cls.TYPE: cls
-    for cls in (ChatEvent, PostEvent, GroupEvent, JoinEvent, LeaveEvent, RequestEvent, CharterEvent)
+    for cls in (
+        ChatEvent,
+        PostEvent,
+        GroupEvent,
+        JoinEvent,
+        LeaveEvent,
+        RequestEvent,
+        CharterEvent,
+        DeleteEvent,
+        PinEvent,
+    )
 }
 #: History kinds a ``hist`` request may ask for.
 HISTORY_KINDS = frozenset({ChatEvent.TYPE, PostEvent.TYPE})
@@ -470,6 +512,23 @@ class GroupSettings(WriteRequest):
 
 
 @frame
+class DeleteMessage(WriteRequest):
+    """Delete a message: your own, or any in a group you moderate."""
+
+    TYPE: ClassVar[str] = "del"
+    target: int = wire("tg")
+
+
+@frame
+class PinMessage(WriteRequest):
+    """Pin (or with ``on`` false, unpin) a message in a group you moderate."""
+
+    TYPE: ClassVar[str] = "pin"
+    target: int = wire("tg")
+    on: bool = wire("on", default=True)
+
+
+@frame
 class RequestJoin(WriteRequest):
     TYPE: ClassVar[str] = "greq"
     group: int = wire("g")
@@ -640,6 +699,8 @@ REQUESTS: Mapping[str, type[Request]] = {
         AcceptCharter,
         SetProfile,
         CreateInvite,
+        DeleteMessage,
+        PinMessage,
     )
 }
 

@@ -146,6 +146,16 @@ def require_write(a: Access, kind: str) -> Access:
     return a
 
 
+def require_delete(a: Access, author: int, user: int) -> Access:
+    """Authors delete their own messages; moderators delete anyone's."""
+    require_visible(a)
+    if author == user and a.member:
+        return a
+    if not moderates(a):
+        raise forbidden("only the author or the group's moderators may delete this")
+    return a
+
+
 def may_add(a: Access) -> bool:
     """May this user add others to the group (or pre-assign it in an invitation)?"""
     return moderates(a) or (a.member and a.facts.visibility == OPEN)

@@ -111,7 +111,16 @@ def _governance(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _governance]
+def _moderation(db: sqlite_utils.Database) -> None:
+    """Deleted messages keep their place in the log but lose their text; pins."""
+    db.execute("ALTER TABLE events ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "CREATE TABLE pins (grp INTEGER NOT NULL REFERENCES groups(id),"
+        " seq INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (grp, seq)) WITHOUT ROWID"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _governance, _moderation]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

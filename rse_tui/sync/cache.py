@@ -26,11 +26,13 @@ from typing import Any, ParamSpec, TypeVar
 from rse_tui.protocol import (
     CharterEvent,
     ChatEvent,
+    DeleteEvent,
     Event,
     GroupEvent,
     GroupInfo,
     JoinEvent,
     LeaveEvent,
+    PinEvent,
     PostEvent,
     RequestEvent,
     UserInfo,
@@ -43,7 +45,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -99,7 +101,12 @@ def _governance(conn: sqlite3.Connection) -> None:
     )
 
 
-_MIGRATIONS = {2: _governance}
+def _moderation(conn: sqlite3.Connection) -> None:
+    """Schema 3: pinned messages."""
+    conn.execute("ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
+
+
+_MIGRATIONS = {2: _governance, 3: _moderation}
 
 
 def new_cid() -> str:
@@ -277,6 +284,14 @@ class Cache:
         elif isinstance(event, CharterEvent):
             self.set("charter", event.version)
             changes.charter = event.version
+        elif isinstance(event, DeleteEvent):
+            c.execute("DELETE FROM messages WHERE seq = ?", (event.target,))
+            changes.messages.setdefault(event.group, []).append(event.target)
+            changes.deleted.append(event.target)
+        elif isinstance(event, PinEvent):
+            c.execute("UPDATE messages SET pinned = ? WHERE seq = ?", (int(event.on), event.target))
+            changes.messages.setdefault(event.group, []).append(event.target)
+            changes.edited.append(event.target)
 
     def _row(self, event: ChatEvent | PostEvent) -> MessageRow:
         return MessageRow(
@@ -328,6 +343,12 @@ class Cache:
                         int(g.requested),
                     ),
                 )
+                if g.pins:
+                    marks = ",".join("?" * len(g.pins))
+                    self.conn.execute(
+                        f"UPDATE messages SET pinned = (seq IN ({marks})) WHERE grp = ?",
+                        (*g.pins, g.group),
+                    )
                 if fresh and g.member and g.head:
                     # History from before this device arrived is there to read,
                     # not "unread".
@@ -475,17 +496,26 @@ class Cache:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    _ROWS = (
+        "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
+        " m.text, m.pinned, u.badge FROM messages m LEFT JOIN users u ON u.id = m.user"
+    )
+
+    @staticmethod
+    def _message_row(row: tuple[Any, ...]) -> MessageRow:
+        seq, grp, kind, user, author, ts, text, pinned, badge = row
+        return MessageRow(seq, grp, kind, user, author, ts, text, pinned=bool(pinned), badge=badge)
+
     def messages(
         self, group: int, kind: str, *, before: int | None = None, limit: int = 200
     ) -> list[MessageRow]:
         """Up to ``limit`` messages before ``before``, oldest first; pending ones last."""
         rows = self.conn.execute(
-            "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
-            " m.text FROM messages m LEFT JOIN users u ON u.id = m.user"
-            " WHERE m.grp = ? AND m.kind = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
+            f"{self._ROWS} WHERE m.grp = ? AND m.kind = ? AND m.seq < ?"
+            " ORDER BY m.seq DESC LIMIT ?",
             (group, kind, before if before is not None else 2**62, limit),
         ).fetchall()
-        out = [MessageRow(*r) for r in reversed(rows)]
+        out = [self._message_row(r) for r in reversed(rows)]
         if before is None:
             out.extend(self.pending_rows(group, kind))
         return out
@@ -493,12 +523,10 @@ class Cache:
     def messages_after(self, group: int, kind: str, after: int) -> list[MessageRow]:
         """Stored messages newer than ``after``, oldest first."""
         rows = self.conn.execute(
-            "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
-            " m.text FROM messages m LEFT JOIN users u ON u.id = m.user"
-            " WHERE m.grp = ? AND m.kind = ? AND m.seq > ? ORDER BY m.seq",
+            f"{self._ROWS} WHERE m.grp = ? AND m.kind = ? AND m.seq > ? ORDER BY m.seq",
             (group, kind, after),
         ).fetchall()
-        return [MessageRow(*r) for r in rows]
+        return [self._message_row(r) for r in rows]
 
     def pending_rows(self, group: int, kind: str) -> list[MessageRow]:
         me, name = self.identity()
@@ -692,7 +720,31 @@ class Cache:
             (item.group,),
         )
 
+    def _ack_delete(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        target = args.get("target")
+        row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
+        self.conn.execute("DELETE FROM messages WHERE seq = ?", (target,))
+        if row is not None and target is not None:
+            changes.messages.setdefault(row[0], []).append(target)
+            changes.deleted.append(target)
+
+    def _ack_pin(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        target = args.get("target")
+        row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
+        self.conn.execute(
+            "UPDATE messages SET pinned = ? WHERE seq = ?", (int(args.get("on", True)), target)
+        )
+        if row is not None and target is not None:
+            changes.messages.setdefault(row[0], []).append(target)
+            changes.edited.append(target)
+
     _ACKS: dict[str, Callable[[Cache, OutboxItem, WriteOk, dict[str, Any], Changes], None]] = {
+        "del": _ack_delete,
+        "pin": _ack_pin,
         "chat": _ack_message,
         "post": _ack_message,
         "dm": _ack_message,

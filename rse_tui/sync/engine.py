@@ -32,6 +32,7 @@ from rse_tui.protocol import (
     Approve,
     Batch,
     CreateGroup,
+    DeleteMessage,
     ErrorCode,
     ErrorFrame,
     Event,
@@ -42,6 +43,7 @@ from rse_tui.protocol import (
     JoinGroup,
     LeaveGroup,
     ListGroups,
+    PinMessage,
     ProtocolError,
     RemoveMember,
     Reply,
@@ -118,6 +120,8 @@ OPERATIONS: dict[str, type[WriteRequest]] = {
     "gadd": AddMember,
     "gremove": RemoveMember,
     "dm": SendDirect,
+    "del": DeleteMessage,
+    "pin": PinMessage,
 }
 
 

@@ -47,6 +47,8 @@ class MessageRow:
     text: str
     cid: str | None = None
     error: str | None = None
+    pinned: bool = False
+    badge: str | None = None  # the author's badge ("ambassador")
 
     @property
     def pending(self) -> bool:
@@ -93,6 +95,8 @@ class Changes:
     mentions: list[MessageRow] = field(default_factory=list)
     outbox: bool = False
     removed: list[int] = field(default_factory=list)  # groups I was removed from
+    deleted: list[int] = field(default_factory=list)  # messages that are gone
+    edited: list[int] = field(default_factory=list)  # messages to draw again (pins)
     charter: int = 0  # a new charter version was published (-1: a write needs one accepted)
 
     def __bool__(self) -> bool:
@@ -109,6 +113,8 @@ class Changes:
         self.groups |= other.groups
         self.outbox |= other.outbox
         self.removed.extend(other.removed)
+        self.deleted.extend(other.deleted)
+        self.edited.extend(other.edited)
         self.charter = self.charter or other.charter
         for group, seqs in other.messages.items():
             self.messages.setdefault(group, []).extend(seqs)

@@ -271,6 +271,13 @@ class RseApp(App[int]):
         changes = message.changes
         group = self.view.group
         db, cache = self.engine.db, self.engine.cache
+        if changes.deleted:
+            self.timeline.drop(changes.deleted)
+        if changes.edited and group is not None:
+            redrawn = await db(
+                cache.messages_after, group.group, self.view.kind, min(changes.edited) - 1
+            )
+            self.timeline.replace(redrawn)
         if group is not None and (group.group in changes.messages or changes.outbox):
             await self._refresh_open()
         if changes.groups or changes.messages:
@@ -376,6 +383,14 @@ class RseApp(App[int]):
     @on(Timeline.Picked)
     def _picked(self, event: Timeline.Picked) -> None:
         self.part(Details).show(self.view.group, event.row)
+
+    @on(Timeline.Act)
+    def _act_on_message(self, event: Timeline.Act) -> None:
+        self.moderate(event.action, event.row)
+
+    @work(group="screens")
+    async def moderate(self, action: str, row: MessageRow) -> None:
+        await governance.act_on_message(self, action, row)
 
     @on(Timeline.Compose)
     def _compose(self) -> None:

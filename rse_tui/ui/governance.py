@@ -15,13 +15,14 @@ from rse_tui.protocol import GetCharter, GetUsers, JoinRequests, SearchDirectory
 from rse_tui.sync.engine import Offline
 from rse_tui.textsafe import clean_line
 
-from .screens.charter import CharterScreen
+from .screens.charter import CharterScreen, ConfirmScreen
 from .screens.people import DirectoryScreen, RequestsScreen
 from .screens.settings import SettingsScreen
 from .widgets.panes import Details, Title
 
 if TYPE_CHECKING:
     from rse_tui.protocol import DirectoryEntry
+    from rse_tui.sync.models import MessageRow
 
     from .app import RseApp
 
@@ -87,6 +88,25 @@ async def edit_settings(app: RseApp) -> None:
     if changes:
         await app.engine.submit("gset", group.group, None, **changes)
         app.notify("settings saved", markup=False)
+
+
+async def act_on_message(app: RseApp, action: str, row: MessageRow) -> None:
+    """Delete (author or moderator, after a yes) or pin/unpin (moderators) a message."""
+    group = app.view.group
+    me, _ = await app.engine.db(app.engine.cache.identity)
+    moderator = group is not None and group.moderator
+    if action == "pin":
+        if not moderator:
+            app.notify("only the group's moderators pin messages", markup=False)
+            return
+        await app.engine.submit("pin", None, None, target=row.seq, on=not row.pinned)
+        return
+    if row.user != me and not moderator:
+        app.notify("you may delete your own messages only", markup=False)
+        return
+    preview = clean_line(row.text)[:60]
+    if await app.push_screen_wait(ConfirmScreen(f"Delete for everyone: “{preview}”?")):
+        await app.engine.submit("del", None, None, target=row.seq)
 
 
 async def check_charter(app: RseApp) -> None:

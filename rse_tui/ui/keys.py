@@ -43,6 +43,8 @@ KEYMAP: tuple[Key, ...] = (
     Key("timeline", "home,g", "first", "Oldest loaded message (loads older ones)"),
     Key("timeline", "end,G", "last", "Newest message"),
     Key("timeline", "i,enter", "compose", "Write a message"),
+    Key("timeline", "d,delete", "delete", "Delete the message (yours, or any as moderator)"),
+    Key("timeline", "p", "pin", "Pin or unpin the message (moderators)"),
     Key("composer", "enter", "send", "Send"),
     Key("composer", "ctrl+j,alt+enter", "newline", "New line"),
     Key("composer", "ctrl+e", "editor", "Edit in $EDITOR"),

@@ -43,7 +43,15 @@ def when(ts: float, now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d", moment)
 
 
+def _author(row: MessageRow, text: Text) -> None:
+    text.append(clean_line(row.author), author_style(row.author))
+    if row.badge == "ambassador":
+        text.append(" ★", Style(color="yellow"))
+
+
 def _state(row: MessageRow, text: Text) -> None:
+    if row.pinned:
+        text.append("  ⚑ pinned", Style(dim=True, bold=True))
     if row.error is not None:
         text.append(f"  ✗ not sent: {clean_line(row.error)}", _FAILED)
     elif row.pending:
@@ -62,7 +70,7 @@ def row_lines(
     """The lines of one message or post at ``width`` cells."""
     if row.kind == PostEvent.TYPE:
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(clean_line(row.author), author_style(row.author))
+        _author(row, head)
         head.append(f" · {when(row.ts, now)}", _DIM)
         _state(row, head)
         from rich.markdown import Markdown  # loaded on the first post, not at start-up
@@ -72,7 +80,7 @@ def row_lines(
     text = Text()
     text.append(when(row.ts, now), _DIM)
     text.append(" ")
-    text.append(clean_line(row.author), author_style(row.author))
+    _author(row, text)
     text.append(" ")
     text.append(clean(row.text))
     _state(row, text)

@@ -17,6 +17,7 @@ from rse_tui.protocol import (
     Approve,
     CreateGroup,
     CreateInvite,
+    DeleteMessage,
     GetCharter,
     GetUsers,
     GroupSettings,
@@ -29,6 +30,7 @@ from rse_tui.protocol import (
     Login,
     Logout,
     Members,
+    PinMessage,
     Redeem,
     RemoveMember,
     Request,
@@ -75,6 +77,8 @@ HANDLERS: Mapping[type[Request], Handler] = {
     SendPost: messages.send_post,
     SendDirect: messages.send_direct,
     History: messages.history,
+    DeleteMessage: messages.delete_message,
+    PinMessage: messages.pin_message,
 }
 
 __all__ = ["HANDLERS", "Handler", "Services", "Session"]

@@ -7,9 +7,11 @@ from functools import partial
 from rse_tui.protocol import (
     HISTORY_KINDS,
     ChatEvent,
+    DeleteMessage,
     ErrorCode,
     History,
     Page,
+    PinMessage,
     PostEvent,
     ProtocolError,
     SendChat,
@@ -58,6 +60,25 @@ async def send_direct(svc: Services, session: Session, req: SendDirect) -> Write
         storage.send_direct,
         target=req.user,
         text=check_text(req.text, svc.limits.max_chat_chars),
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def delete_message(svc: Services, session: Session, req: DeleteMessage) -> WriteOk:
+    return await write(
+        svc, session, req, storage.delete_message, target=req.target, cid=req.cid, now=svc.now()
+    )
+
+
+async def pin_message(svc: Services, session: Session, req: PinMessage) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.pin_message,
+        target=req.target,
+        on=req.on,
         cid=req.cid,
         now=svc.now(),
     )

@@ -49,7 +49,7 @@ from .groups import (
     send_direct,
     update_group,
 )
-from .timeline import append_message, catch_up, head, history
+from .timeline import append_message, catch_up, delete_message, head, history, pin_message
 
 __all__ = [
     "CatchUp",
@@ -66,6 +66,7 @@ __all__ = [
     "charter",
     "create_group",
     "create_invite",
+    "delete_message",
     "directory",
     "group_facts",
     "head",
@@ -77,6 +78,7 @@ __all__ = [
     "list_tokens",
     "members",
     "memberships",
+    "pin_message",
     "publish_charter",
     "receipt",
     "redeem_invite",

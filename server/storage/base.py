@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 from rse_tui.protocol import (
     CharterEvent,
     ChatEvent,
+    DeleteEvent,
     ErrorCode,
     Event,
     GroupEvent,
     JoinEvent,
     LeaveEvent,
+    PinEvent,
     PostEvent,
     ProtocolError,
     RequestEvent,
@@ -110,6 +112,11 @@ def event_from_row(row: tuple[int, str, int | None, int, int, str | None]) -> Ev
         return LeaveEvent(seq=seq, group=grp, user=user, by=_body(body).get("by"))
     if kind == RequestEvent.TYPE:
         return RequestEvent(seq=seq, group=grp, user=user, ts=ts)
+    if kind == DeleteEvent.TYPE:
+        return DeleteEvent(seq=seq, group=grp, user=user, target=_body(body)["tg"])
+    if kind == PinEvent.TYPE:
+        data = _body(body)
+        return PinEvent(seq=seq, group=grp, user=user, target=data["tg"], on=bool(data["on"]))
     raise ValueError(f"unknown event kind {kind!r} at seq {seq}")
 
 

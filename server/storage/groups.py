@@ -389,7 +389,11 @@ def list_groups(conn: sqlite3.Connection, user: int) -> list[GroupInfo]:
     for g, name, parent, vis, pp, cp, cm, desc, dm_key, role, requested in rows:
         a = Access(GroupFacts(g, vis, pp, cp, cm, dm_key is not None), role, admin)
         count = head = 0
+        pinned: list[int] = []
         if policy.readable(a):
+            pinned = [
+                r[0] for r in conn.execute("SELECT seq FROM pins WHERE grp = ? ORDER BY ts", (g,))
+            ]
             count = conn.execute("SELECT count(*) FROM members WHERE grp = ?", (g,)).fetchone()[0]
             head = conn.execute(
                 "SELECT coalesce(max(seq), 0) FROM events WHERE grp = ?", (g,)
@@ -414,6 +418,7 @@ def list_groups(conn: sqlite3.Connection, user: int) -> list[GroupInfo]:
                 description=desc,
                 dm=other,
                 requested=bool(requested),
+                pins=pinned,
             )
         )
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from rse_tui.protocol import ChatEvent, Event, PostEvent
+from rse_tui.protocol import ChatEvent, DeleteEvent, Event, PinEvent, PostEvent
 
 from .. import policy
 from ..database import Outcome
@@ -27,6 +27,64 @@ def append_message(
     return Outcome(result, [cls(seq=seq, group=group, user=user, ts=now, text=text)])
 
 
+def _message(conn: sqlite3.Connection, target: int) -> tuple[int, int]:
+    """(group, author) of a live chat message or post; NotFound otherwise."""
+    row = conn.execute(
+        "SELECT grp, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
+        (target,),
+    ).fetchone()
+    if row is None:
+        raise policy.NotFound("message")
+    return int(row[0]), int(row[1])
+
+
+def delete_message(
+    conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    """Remove a message's text for good; its place in the log remains."""
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    group, author = _message(conn, target)
+    try:
+        policy.require_delete(access(conn, user, group), author, user)
+    except policy.NotFound:
+        raise policy.NotFound("message") from None
+    conn.execute("UPDATE events SET body = NULL, deleted = 1 WHERE seq = ?", (target,))
+    conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
+    seq = append(conn, DeleteEvent.TYPE, group, user, now, {"tg": target})
+    result = Receipt(seq=seq, ts=now)
+    keep_receipt(conn, user, cid, result)
+    return Outcome(result, [DeleteEvent(seq=seq, group=group, user=user, target=target)])
+
+
+def pin_message(
+    conn: sqlite3.Connection, user: int, target: int, on: bool, cid: str, now: int
+) -> Outcome[Receipt]:
+    done = receipt(conn, user, cid)
+    if done is not None:
+        return Outcome(done)
+    group, _ = _message(conn, target)
+    try:
+        policy.require_moderator(access(conn, user, group))
+    except policy.NotFound:
+        raise policy.NotFound("message") from None
+    if on:
+        conn.execute(
+            "INSERT OR IGNORE INTO pins (grp, seq, ts) VALUES (?, ?, ?)", (group, target, now)
+        )
+    else:
+        conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
+    seq = append(conn, PinEvent.TYPE, group, user, now, {"tg": target, "on": int(on)})
+    result = Receipt(seq=seq, ts=now)
+    keep_receipt(conn, user, cid, result)
+    return Outcome(result, [PinEvent(seq=seq, group=group, user=user, target=target, on=on)])
+
+
+def pins(conn: sqlite3.Connection, group: int) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT seq FROM pins WHERE grp = ? ORDER BY ts", (group,))]
+
+
 def history(
     conn: sqlite3.Connection, user: int, group: int, kind: str, before: int | None, limit: int
 ) -> tuple[list[Event], bool]:
@@ -34,7 +92,7 @@ def history(
     policy.require_readable(access(conn, user, group))
     rows = conn.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE grp = ? AND kind = ? AND seq < ?"
-        " ORDER BY seq DESC LIMIT ?",
+        " AND deleted = 0 ORDER BY seq DESC LIMIT ?",
         (group, kind, before if before is not None else 2**63 - 1, limit + 1),
     ).fetchall()
     more = len(rows) > limit
@@ -52,7 +110,7 @@ def catch_up(conn: sqlite3.Connection, user: int, since: int, bound: int) -> Cat
     params = {"u": user, "since": since, "top": top, "n": bound + 1}
     query = (
         f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > :since AND seq <= :top"
-        f" AND {policy.VISIBLE_SQL} ORDER BY seq"
+        f" AND deleted = 0 AND {policy.VISIBLE_SQL} ORDER BY seq"
     )
     rows = conn.execute(f"{query} LIMIT :n", params).fetchall()
     if len(rows) <= bound:

@@ -9,13 +9,16 @@ from textual.widgets import Input, OptionList, Select
 from rse_tui.protocol import (
     ChatEvent,
     CreateGroup,
+    History,
+    JoinGroup,
     ListGroups,
     Members,
     RequestJoin,
+    SendChat,
     Sync,
 )
 from rse_tui.sync.models import Link
-from rse_tui.ui.screens.charter import CharterScreen
+from rse_tui.ui.screens.charter import CharterScreen, ConfirmScreen
 from rse_tui.ui.screens.people import DirectoryScreen, RequestsScreen
 from rse_tui.ui.screens.settings import SettingsScreen
 from server import storage
@@ -175,5 +178,42 @@ async def test_non_member_private_group_enter_asks_to_join(server, profiles):
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await until(pilot, lambda: any(r.group == g and r.requested for r in app.groups.rows))
         assert any("asked" in label for label in _labels(app))
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    raw = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(raw):
+        storage.set_badge(raw, "bob", "ambassador")
+    raw.close()
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _online(app, pilot)
+        await app.engine.submit("gcreate", None, "Ops")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
+        g = app.view.group.group
+        await bob.conn.call(JoinGroup, group=g, cid="j")
+        await bob.conn.call(SendChat, group=g, text="buy cheap watches", cid="spam")
+        await app.engine.submit("chat", g, "Runbook: restart the VPN")
+        await until(pilot, lambda: len([r for r in app.timeline.rows if r.seq]) == 2)
+        assert "bob ★ buy cheap watches" in app.timeline.visible_text()
+        app.timeline.focus()
+        spam = next(i for i, r in enumerate(app.timeline.rows) if "watches" in r.text)
+        app.timeline.selected = spam
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: all("watches" not in r.text for r in app.timeline.rows))
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        page = await bob.conn.call(History, group=g, kind="c")
+        assert [e.text for e in page.events] == ["Runbook: restart the VPN"]
+        app.timeline.selected = len(app.timeline.rows) - 1
+        await pilot.press("p")
+        await until(pilot, lambda: "⚑ pinned" in app.timeline.visible_text())
+        [info] = [x for x in (await bob.conn.call(ListGroups)).groups if x.group == g]
+        assert info.pins == [page.events[0].seq]
         await app.action_quit()
     await bob.close()

@@ -1,4 +1,4 @@
-"""The usage charter, shown until the user accepts it (or quits)."""
+"""Dialogs that ask for a decision: the usage charter, and yes/no questions."""
 
 from __future__ import annotations
 
@@ -48,3 +48,27 @@ class CharterScreen(ModalScreen[bool]):
 
     def action_quit_app(self) -> None:
         self.dismiss(False)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; y or Enter says yes, n or Esc says no."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Label { width: 60; max-width: 100%; border: tall $warning;
+        background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.question + "  (y / n)", markup=False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -56,6 +56,14 @@ class Timeline(ScrollView, can_focus=True):
     class Compose(Message):
         """The user wants to write."""
 
+    class Act(Message):
+        """Delete or pin the selected message (the app decides if allowed)."""
+
+        def __init__(self, action: str, row: MessageRow) -> None:
+            super().__init__()
+            self.action = action
+            self.row = row
+
     def __init__(self, *, id: str | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(id=id)
         self._clock = clock
@@ -113,6 +121,28 @@ class Timeline(ScrollView, can_focus=True):
             self.selected = len(self.rows) - 1 if self.rows else None
         if follow:
             self.scroll_end(animate=False, immediate=True)
+
+    def drop(self, seqs: Sequence[int]) -> None:
+        """Remove deleted messages."""
+        gone = set(seqs)
+        if not any(r.seq in gone for r in self.rows):
+            return
+        self.rows = [r for r in self.rows if r.seq not in gone]
+        for seq in gone:
+            self._rendered.pop(("s", seq), None)
+        self._layout()
+        if self.selected is not None and self.selected >= len(self.rows):
+            self.selected = len(self.rows) - 1 if self.rows else None
+
+    def replace(self, rows: Sequence[MessageRow]) -> None:
+        """Draw these rows again (a pin changed)."""
+        fresh = {r.seq: r for r in rows if r.seq is not None}
+        if not any(r.seq in fresh for r in self.rows):
+            return
+        self.rows = [fresh.get(r.seq, r) if r.seq is not None else r for r in self.rows]
+        for seq in fresh:
+            self._rendered.pop(("s", seq), None)
+        self._layout()
 
     @property
     def newest_seq(self) -> int:
@@ -206,6 +236,18 @@ class Timeline(ScrollView, can_focus=True):
 
     def action_compose(self) -> None:
         self.post_message(self.Compose())
+
+    def _act(self, action: str) -> None:
+        if self.selected is not None and self.rows:
+            row = self.rows[self.selected]
+            if row.seq is not None:
+                self.post_message(self.Act(action, row))
+
+    def action_delete(self) -> None:
+        self._act("delete")
+
+    def action_pin(self) -> None:
+        self._act("pin")
 
     @property
     def oldest_seq(self) -> int | None:
