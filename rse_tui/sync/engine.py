@@ -418,10 +418,13 @@ class Engine:
             self._on_change(changes)
 
     async def _learn_users(self) -> None:
+        """Fetch the names of authors the cache does not know; tell the views."""
         unknown = await self.db(self.cache.unknown_users)
         if unknown and self._conn is not None:
             reply = await self._conn.call(GetUsers, users=unknown)
             await self.db(self.cache.put_users, reply.users)
+            if reply.users:
+                self._on_change(Changes(users={u.user: u.name for u in reply.users}))
 
     # -- the outbox ------------------------------------------------------------------------
 

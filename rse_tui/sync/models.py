@@ -97,6 +97,7 @@ class Changes:
     removed: list[int] = field(default_factory=list)  # groups I was removed from
     deleted: list[int] = field(default_factory=list)  # messages that are gone
     edited: list[int] = field(default_factory=list)  # messages to draw again (pins)
+    users: dict[int, str] = field(default_factory=dict)  # names just learned
     charter: int = 0  # a new charter version was published (-1: a write needs one accepted)
 
     def __bool__(self) -> bool:
@@ -115,6 +116,7 @@ class Changes:
         self.removed.extend(other.removed)
         self.deleted.extend(other.deleted)
         self.edited.extend(other.edited)
+        self.users.update(other.users)
         self.charter = self.charter or other.charter
         for group, seqs in other.messages.items():
             self.messages.setdefault(group, []).extend(seqs)

@@ -273,14 +273,16 @@ class RseApp(App[int]):
         db, cache = self.engine.db, self.engine.cache
         if changes.deleted:
             self.timeline.drop(changes.deleted)
-        if changes.edited and group is not None:
-            redrawn = await db(
-                cache.messages_after, group.group, self.view.kind, min(changes.edited) - 1
-            )
+        # Rows to draw again: pins changed, or authors whose names just arrived.
+        again = list(changes.edited) + [
+            r.seq for r in self.timeline.rows if r.seq is not None and r.user in changes.users
+        ]
+        if again and group is not None:
+            redrawn = await db(cache.messages_after, group.group, self.view.kind, min(again) - 1)
             self.timeline.replace(redrawn)
         if group is not None and (group.group in changes.messages or changes.outbox):
             await self._refresh_open()
-        if changes.groups or changes.messages:
+        if changes.groups or changes.messages or changes.users:
             rows = await db(cache.groups)
             if group is not None:
                 fresh = next((r for r in rows if r.group == group.group), None)

@@ -199,7 +199,7 @@ async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
         await bob.conn.call(SendChat, group=g, text="buy cheap watches", cid="spam")
         await app.engine.submit("chat", g, "Runbook: restart the VPN")
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.seq]) == 2)
-        assert "bob ★ buy cheap watches" in app.timeline.visible_text()
+        await until(pilot, lambda: "bob ★ buy cheap watches" in app.timeline.visible_text())
         app.timeline.focus()
         spam = next(i for i, r in enumerate(app.timeline.rows) if "watches" in r.text)
         app.timeline.selected = spam

@@ -135,7 +135,7 @@ class Timeline(ScrollView, can_focus=True):
             self.selected = len(self.rows) - 1 if self.rows else None
 
     def replace(self, rows: Sequence[MessageRow]) -> None:
-        """Draw these rows again (a pin changed)."""
+        """Draw these rows again (a pin changed, an author's name became known)."""
         fresh = {r.seq: r for r in rows if r.seq is not None}
         if not any(r.seq in fresh for r in self.rows):
             return
