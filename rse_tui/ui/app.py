@@ -9,6 +9,7 @@ cache thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,10 @@ W = TypeVar("W", bound=Widget)
 
 PAGE = 200
 NARROW = 100  # columns below which the side panes fold away
+
+
+class Closing(Exception):
+    """The app is closing: its screens are gone."""
 
 
 class CacheChanged(Message):
@@ -144,6 +149,8 @@ class RseApp(App[int]):
 
     def part(self, kind: type[W]) -> W:
         """A widget of the main screen, even while a dialog is on top of it."""
+        if not self.screen_stack:
+            raise Closing
         return self.screen_stack[0].query_one(kind)
 
     @property
@@ -267,8 +274,18 @@ class RseApp(App[int]):
 
     # -- engine events -----------------------------------------------------------------------
 
+    @property
+    def showing(self) -> bool:
+        """False while the app closes: engine news that arrives then is dropped."""
+        return bool(self.screen_stack) and self.is_running
+
     async def on_cache_changed(self, message: CacheChanged) -> None:
-        changes = message.changes
+        if not self.showing:
+            return
+        with contextlib.suppress(Closing):  # the app closed while this was under way
+            await self._apply_changes(message.changes)
+
+    async def _apply_changes(self, changes: Changes) -> None:
         group = self.view.group
         db, cache = self.engine.db, self.engine.cache
         if changes.deleted:
@@ -323,6 +340,8 @@ class RseApp(App[int]):
         self._driver.write(alerts.sequences(f"rse: {row.author}", row.text, os.environ))
 
     def on_status_changed(self, message: StatusChanged) -> None:
+        if not self.showing:
+            return
         went_online = message.status.link is Link.ONLINE and self._status.link is not Link.ONLINE
         self._status = message.status
         self.part(StatusBar).show(self._status)
@@ -335,9 +354,13 @@ class RseApp(App[int]):
         await governance.check_charter(self)
 
     def on_write_refused(self, message: WriteRefused) -> None:
+        if not self.showing:
+            return
         self.notify(f"not sent: {clean_line(message.why)}", severity="error", markup=False)
 
     def _tick(self) -> None:
+        if not self.showing:
+            return
         self.part(StatusBar).show(self.engine.status)
 
     # -- widget messages ------------------------------------------------------------------------
