@@ -25,9 +25,10 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
 
-from rse_tui.protocol import ChatEvent, PostEvent
+from rse_tui.protocol import ChatEvent, PostEvent, ProtocolError
 from rse_tui.sync.account import Account
-from rse_tui.sync.engine import Engine
+from rse_tui.sync.connection import ConnectionLost
+from rse_tui.sync.engine import Engine, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line
 
@@ -252,8 +253,9 @@ class RseApp(App[int]):
         group = self.view.group
         if group is None or not self.engine.online:
             return
-        if await self.engine.load_older(group.group, self.view.kind, None):
-            await self._refresh_open()
+        with contextlib.suppress(Closing, Offline, ConnectionLost):
+            if await self.engine.load_older(group.group, self.view.kind, None):
+                await self._refresh_open()
 
     async def _refresh_open(self) -> None:
         group = self.view.group
@@ -396,14 +398,16 @@ class RseApp(App[int]):
         if len(rows) < PAGE and self.engine.online:
             try:
                 await self.engine.load_older(group, kind, before)
-            except Exception as exc:  # the link dropped: what the cache has will do
+            except (Offline, ConnectionLost, ProtocolError) as exc:
+                # The link dropped, or the group went away: what the cache has will do.
                 self.log.warning(f"history fetch failed: {exc}")
             rows = await db(cache.messages, group, kind, before=before, limit=PAGE)
         rows = [r for r in rows if r.seq is not None]
         oldest = rows[0].seq if rows else before
         hole = await db(cache.hole_below, group, kind, oldest)
         if self.view.group is not None and self.view.group.group == group:
-            self.timeline.prepend(rows, more_above=len(rows) >= PAGE or hole is not None)
+            with contextlib.suppress(Closing):
+                self.timeline.prepend(rows, more_above=len(rows) >= PAGE or hole is not None)
 
     @on(Timeline.Picked)
     def _picked(self, event: Timeline.Picked) -> None:
@@ -448,7 +452,8 @@ class RseApp(App[int]):
     @work(exclusive=True, group="draft")
     async def save_draft_later(self) -> None:
         await asyncio.sleep(0.5)  # one write per pause in typing, not per key
-        await self.save_draft()
+        with contextlib.suppress(Closing):
+            await self.save_draft()
 
     # -- actions ----------------------------------------------------------------------------------
 
