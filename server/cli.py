@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        ping_interval=args.ping_interval,
     )
     conn = open_db(db_path)
     try:
@@ -176,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve wss://")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     serve.add_argument("--demo", action="store_true", help="seed demo content if empty")
+    serve.add_argument(
+        "--ping-interval",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds between keepalive pings (default 60; lower it behind NATs that"
+        " forget idle connections sooner)",
+    )
     serve.set_defaults(func=cmd_serve)
     invite = sub.add_parser("invite", help="print a single-use invitation code")
     invite.add_argument("--db", default=str(default_db()))
