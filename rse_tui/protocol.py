@@ -307,10 +307,9 @@ class Done(Reply):
 
 @frame
 class Welcome(Reply):
-    version: int = wire("v")
+    version: int = wire("v", default=PROTOCOL_VERSION)  # sent only when it differs
     head: int = wire("h")
-    user: int | None = wire("u", default=None)
-    name: str | None = wire("n", default=None)
+    user: int | None = wire("u", default=None)  # with a valid token: whose it is
 
 
 @frame

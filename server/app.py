@@ -103,6 +103,7 @@ class RseServer:
             config.port,
             ssl=tls,
             process_request=self._process_request,
+            process_response=_trim_handshake,
             max_size=limits.hard_max_frame,
             ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout,
@@ -196,6 +197,15 @@ class RseServer:
                 )
             )
         return None if reply is None else encode(reply)
+
+
+def _trim_handshake(connection: ServerConnection, request: HttpRequest, response: Response) -> None:
+    """Every reconnect on a thin link pays for the handshake: drop what it need not carry.
+
+    A 101 response is informational, for which HTTP does not require a Date.
+    """
+    if response.status_code == HTTPStatus.SWITCHING_PROTOCOLS:
+        del response.headers["Date"]
 
 
 def _size(data: str | bytes) -> int:

@@ -19,7 +19,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-TOKEN_BYTES = 32
+#: 192 random bits: far beyond guessing, and 11 bytes less on every reconnect.
+TOKEN_BYTES = 24
 INVITE_BYTES = 15
 #: Stored instead of a hash for accounts nobody may log in to (demo authors).
 NO_LOGIN = "!"

@@ -30,7 +30,7 @@ from rse_tui.protocol import BADGES, ProtocolError
 
 from . import auth, demo, storage
 from .app import RseServer
-from .config import ServerConfig
+from .config import Limits, ServerConfig
 from .database import connect
 from .schema import migrate
 
@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         ping_interval=args.ping_interval,
+        limits=Limits(rate_per_second=args.rate_limit, rate_burst=3 * args.rate_limit),
     )
     conn = open_db(db_path)
     try:
@@ -177,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve wss://")
     serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     serve.add_argument("--demo", action="store_true", help="seed demo content if empty")
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        default=20.0,
+        metavar="N",
+        help="requests per second per user, after a burst of 3 s worth (default 20)",
+    )
     serve.add_argument(
         "--ping-interval",
         type=float,

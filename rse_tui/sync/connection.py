@@ -30,6 +30,7 @@ from rse_tui.protocol import (
     Reply,
     Request,
     ServerFrame,
+    Sync,
     Welcome,
     decode_server,
     encode,
@@ -104,6 +105,7 @@ class Connection:
         self._pending: dict[int, tuple[asyncio.Future[Reply], type[Reply]]] = {}
         self._reader = asyncio.create_task(self._read(), name="rse-connection-reader")
         self.welcome: Welcome | None = None
+        self.sync: asyncio.Future[Reply] | None = None
 
     @classmethod
     async def open(
@@ -115,16 +117,35 @@ class Connection:
         on_push: Push | None = None,
         open_timeout: float = 10.0,
         traffic: Traffic | None = None,
+        since: int | None = None,
         **options: Any,
     ) -> Connection:
+        """Connect and say hello; with ``since``, ask for the catch-up in the same flight
+        (its reply is the future ``conn.sync``)."""
         tls = tls_context(ca_file) if url.startswith("wss:") else None
         if traffic is not None:
             options["create_connection"] = _counting(traffic)
-        ws = await connect(url, ssl=tls, open_timeout=open_timeout, max_size=2**22, **options)
+        ws = await connect(
+            url,
+            ssl=tls,
+            open_timeout=open_timeout,
+            max_size=2**22,
+            user_agent_header=None,
+            **options,
+        )
         conn = cls(ws, on_push)
         try:
-            conn.welcome = await conn.call(Hello, version=PROTOCOL_VERSION, token=token)
+            hello = await conn.submit(
+                Hello(request_id=conn.next_id(), version=PROTOCOL_VERSION, token=token)
+            )
+            if since is not None:
+                # Sent at once, without waiting for the welcome: one round trip for both.
+                conn.sync = await conn.submit(Sync(request_id=conn.next_id(), since=since))
+            conn.welcome = await await_reply(hello)
         except BaseException:
+            if conn.sync is not None:
+                # Refused with the hello (auth_required): nobody will read it.
+                conn.sync.add_done_callback(lambda f: f.cancelled() or f.exception())
             await conn.close()
             raise
         return conn

@@ -317,6 +317,7 @@ class Engine:
     # -- one connection ------------------------------------------------------------------
 
     async def _session(self) -> None:
+        cursor = await self.db(self.cache.cursor)
         try:
             conn = await self._connect(
                 self.url,
@@ -325,6 +326,7 @@ class Engine:
                 on_push=self._push,
                 traffic=self.traffic,
                 open_timeout=self._open_timeout,
+                since=cursor or None,  # resuming: hello and sync in one flight
             )
         except ProtocolError as exc:
             if exc.code is ErrorCode.AUTH_FAILED:
@@ -335,15 +337,18 @@ class Engine:
         self._set_status(link=Link.SYNCING, detail="")
         applier = asyncio.create_task(self._apply_pushes(), name="rse-apply")
         try:
-            if conn.welcome.user is not None and conn.welcome.name is not None:
-                await self.db(self.cache.set_identity, conn.welcome.user, conn.welcome.name)
-            cursor = await self.db(self.cache.cursor)
+            known, _ = await self.db(self.cache.identity)
+            if conn.welcome.user is not None and known != conn.welcome.user:
+                [me] = (await conn.call(GetUsers, users=[conn.welcome.user])).users
+                await self.db(self.cache.set_identity, me.user, me.name)
             fresh = cursor == 0
             if fresh:
                 reply = await conn.call(ListGroups)
                 await self.db(self.cache.put_groups, reply.groups, fresh=True)
-                cursor = conn.welcome.head
-            done = await conn.call(Sync, since=cursor)
+                done = await conn.call(Sync, since=conn.welcome.head)
+            else:
+                assert conn.sync is not None
+                done = await conn.sync
             self._inbox.put_nowait(_Head(done.head))
             await self._inbox.join()
             if self._gap or fresh:

@@ -60,13 +60,7 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     _attach(svc, session, row.user, row.name, parsed[0])
     await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=svc.now()))
     head = await svc.db.read(storage.head)
-    return Welcome(
-        request_id=req.request_id,
-        version=PROTOCOL_VERSION,
-        head=head,
-        user=row.user,
-        name=row.name,
-    )
+    return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=head, user=row.user)
 
 
 def _attach(svc: Services, session: Session, user: int, name: str, token_id: int) -> None:
