@@ -53,30 +53,12 @@ def build_cache(path: Path, messages: int) -> None:
     cache.close()
 
 
-CHILD = r"""
-import sys, time
-from rse_tui.sync.cache import Cache
-from rse_tui.sync.engine import Backoff, Engine
-from rse_tui.ui.app import RseApp
-
-engine = Engine(Cache(__import__("pathlib").Path(sys.argv[1])), url=sys.argv[2], token="1.x",
-                backoff=Backoff(first=600, cap=600))
-app = RseApp(engine, "ana")
-
-async def painted(pilot):
-    await pilot.pause()
-    rows = len(app.timeline.rows)
-    print(f"painted {rows}", flush=True)
-    app.exit(0)
-
-app.run(headless=True, auto_pilot=painted, size=(120, 40))
-"""
-
-
 def one_run(cache: Path) -> tuple[float, float, int]:
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(cache), CLOSED], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.paint_child", str(cache), CLOSED],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

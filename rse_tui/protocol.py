@@ -84,10 +84,15 @@ def wire(
     return field(default=default, metadata={"wire": name})
 
 
-@typing.dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(wire,))
+@typing.dataclass_transform(kw_only_default=True, field_specifiers=(wire,))
 def frame(cls: type[F]) -> type[F]:
-    """Make ``cls`` a frame: a frozen, keyword-only, slotted dataclass."""
-    return dataclass(frozen=True, kw_only=True, slots=True)(cls)
+    """Make ``cls`` a frame: a keyword-only, slotted dataclass.
+
+    Frames are treated as immutable values; they are not declared frozen
+    because frozen dataclasses cost twice as much to define, and the protocol
+    module is on the start-up path of every rse process.
+    """
+    return dataclass(kw_only=True, slots=True)(cls)
 
 
 # --------------------------------------------------------------------------

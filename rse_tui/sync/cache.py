@@ -532,6 +532,11 @@ class Cache:
         ).fetchall()
         return [self._message_row(r) for r in rows]
 
+    def tail(self, group: int, kind: str, after: int) -> tuple[list[MessageRow], list[MessageRow]]:
+        """Messages newer than ``after`` and the outbox's rows, read together."""
+        with self._tx():
+            return self.messages_after(group, kind, after), self.pending_rows(group, kind)
+
     def pending_rows(self, group: int, kind: str) -> list[MessageRow]:
         me, name = self.identity()
         op = "chat" if kind == ChatEvent.TYPE else "post"

@@ -16,10 +16,10 @@ import logging
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 from rse_tui.protocol import (
     PROTOCOL_VERSION,
@@ -69,6 +69,8 @@ class _CountingTransport:
 
 
 def _counting(traffic: Traffic) -> type[ClientConnection]:
+    from websockets.asyncio.client import ClientConnection
+
     class CountingConnection(ClientConnection):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             assert isinstance(transport, asyncio.Transport)
@@ -122,6 +124,9 @@ class Connection:
     ) -> Connection:
         """Connect and say hello; with ``since``, ask for the catch-up in the same flight
         (its reply is the future ``conn.sync``)."""
+        # websockets' client is imported on first use: start-up need not pay for it.
+        from websockets.asyncio.client import connect
+
         tls = tls_context(ca_file) if url.startswith("wss:") else None
         if traffic is not None:
             options["create_connection"] = _counting(traffic)
@@ -164,6 +169,8 @@ class Connection:
 
     async def submit(self, request: Request) -> asyncio.Future[Reply]:
         """Send ``request`` now; return the future of its reply (for pipelining)."""
+        from websockets.exceptions import ConnectionClosed
+
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request.request_id] = (future, request.REPLY)
         future.add_done_callback(lambda _f: self._pending.pop(request.request_id, None))
@@ -195,6 +202,8 @@ class Connection:
         await self.ws.wait_closed()
 
     async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         try:
             async for data in self.ws:
                 try:

@@ -24,8 +24,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from websockets.exceptions import InvalidHandshake, InvalidURI
-
 from rse_tui.protocol import (
     AcceptCharter,
     AddMember,
@@ -69,6 +67,10 @@ RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL, ErrorCode.TOO
 #: Writes in flight at once on one connection.
 WINDOW = 32
 HISTORY_PAGE = 100
+
+
+#: The link dropped under a request (re-exported for the views).
+LinkDown = ConnectionLost
 
 
 class Offline(Exception):
@@ -210,6 +212,9 @@ class Engine:
 
     async def run(self) -> None:
         """Connect and stay in sync until :meth:`stop`; never raises for link errors."""
+        # Imported here, not at start-up: the first paint does not wait for it.
+        from websockets.exceptions import InvalidHandshake, InvalidURI
+
         while not self._stopping:
             self._set_status(link=Link.CONNECTING, retry_at=None)
             try:

@@ -14,7 +14,8 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -26,9 +27,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList
 
 from rse_tui.protocol import ChatEvent, PostEvent, ProtocolError
-from rse_tui.sync.account import Account
-from rse_tui.sync.connection import ConnectionLost
-from rse_tui.sync.engine import Engine, Offline
+from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line
 
@@ -38,6 +37,9 @@ from .widgets.composer import Composer
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
 from .widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from rse_tui.sync.account import Account
 
 W = TypeVar("W", bound=Widget)
 
@@ -110,7 +112,7 @@ class GroupCommands(Provider):
 
 class RseApp(App[int]):
     TITLE = "rse"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # also right for subclasses
     COMMANDS = {GroupCommands}
     COMMAND_PALETTE_BINDING = "ctrl+k"
     BINDINGS = keys.bindings("app")
@@ -127,6 +129,7 @@ class RseApp(App[int]):
         self.engine = engine
         self.clock = clock
         self.charter_open = False
+        self._refreshing = asyncio.Lock()
         self.account_name = account_name
         self.view = View()
         self._status = engine.status
@@ -177,7 +180,7 @@ class RseApp(App[int]):
         await self._open(start)
         self.groups.show(await db(cache.groups), start.group if start else None)
         self.timeline.focus()
-        self.run_sync()
+        self.call_after_refresh(self.run_sync)  # the cache is on screen first
         self.set_interval(1.0, self._tick)
 
     async def _initial_group(self, rows: list[GroupRow]) -> GroupRow | None:
@@ -253,26 +256,31 @@ class RseApp(App[int]):
         group = self.view.group
         if group is None or not self.engine.online:
             return
-        with contextlib.suppress(Closing, Offline, ConnectionLost):
+        with contextlib.suppress(Closing, Offline, LinkDown):
             if await self.engine.load_older(group.group, self.view.kind, None):
                 await self._refresh_open()
 
     async def _refresh_open(self) -> None:
-        group = self.view.group
-        if group is None:
-            return
-        db, cache = self.engine.db, self.engine.cache
-        newer = await db(
-            cache.messages_after, group.group, self.view.kind, self.timeline.newest_seq
-        )
-        if not self.timeline.rows and newer:
-            rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
-            hole = await db(cache.hole_below, group.group, self.view.kind, None)
-            self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
-        else:
-            pending = await db(cache.pending_rows, group.group, self.view.kind)
-            self.timeline.extend(newer[-5000:], pending)
-        await db(cache.mark_read, group.group)
+        """Bring the open view up to date with the cache: new rows, the outbox's rows.
+
+        One refresh at a time, each from one consistent read of the cache, so a
+        write acknowledged in between can never be lost from view.
+        """
+        async with self._refreshing:
+            group = self.view.group
+            if group is None:
+                return
+            db, cache = self.engine.db, self.engine.cache
+            newer, pending = await db(
+                cache.tail, group.group, self.view.kind, self.timeline.newest_seq
+            )
+            if not self.timeline.rows and newer:
+                rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
+                hole = await db(cache.hole_below, group.group, self.view.kind, None)
+                self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
+            else:
+                self.timeline.extend(newer[-5000:], pending)
+            await db(cache.mark_read, group.group)
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -398,7 +406,7 @@ class RseApp(App[int]):
         if len(rows) < PAGE and self.engine.online:
             try:
                 await self.engine.load_older(group, kind, before)
-            except (Offline, ConnectionLost, ProtocolError) as exc:
+            except (Offline, LinkDown, ProtocolError) as exc:
                 # The link dropped, or the group went away: what the cache has will do.
                 self.log.warning(f"history fetch failed: {exc}")
             rows = await db(cache.messages, group, kind, before=before, limit=PAGE)
@@ -518,6 +526,7 @@ class RseApp(App[int]):
 
 
 def run_tui(account: Account) -> int:
+    """Open the app on a saved profile; returns the exit code."""
     cache = account.open_cache()
     engine = Engine(cache, url=account.settings.url, token=account.token, ca_file=account.ca_file)
     try:

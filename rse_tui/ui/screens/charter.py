@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.markdown import Markdown
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -35,6 +34,8 @@ class CharterScreen(ModalScreen[bool]):
         with Vertical():
             yield Label(f"Usage charter, version {self.version}: accept it to write")
             with VerticalScroll():
+                from rich.markdown import Markdown  # only when a charter is shown
+
                 yield Static(Markdown(clean(self.text), hyperlinks=False))
             with Horizontal():
                 yield Button("Accept", variant="primary", id="accept")
