@@ -88,11 +88,27 @@ def wire(
 def frame(cls: type[F]) -> type[F]:
     """Make ``cls`` a frame: a keyword-only, slotted dataclass.
 
-    Frames are treated as immutable values; they are not declared frozen
-    because frozen dataclasses cost twice as much to define, and the protocol
-    module is on the start-up path of every rse process.
+    The protocol module is on the start-up path of every rse process, and
+    dataclasses pay for each generated method: frames get only their
+    ``__init__`` generated and share one ``__eq__`` and ``__repr__``. Frames are
+    treated as immutable values (not declared frozen, for the same reason).
     """
-    return dataclass(kw_only=True, slots=True)(cls)
+    made = dataclass(kw_only=True, slots=True, repr=False, eq=False)(cls)
+    made.__eq__ = _frame_eq  # type: ignore[method-assign]
+    made.__repr__ = _frame_repr  # type: ignore[method-assign]
+    made.__hash__ = None  # type: ignore[assignment]
+    return made
+
+
+def _frame_eq(self: Any, other: Any) -> bool:
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    return all(getattr(self, f.name) == getattr(other, f.name) for f in dataclasses.fields(self))
+
+
+def _frame_repr(self: Any) -> str:
+    fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+    return f"{type(self).__name__}({fields})"
 
 
 # --------------------------------------------------------------------------

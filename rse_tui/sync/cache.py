@@ -45,7 +45,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -106,7 +106,12 @@ def _moderation(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0")
 
 
-_MIGRATIONS = {2: _governance, 3: _moderation}
+def _unread_index(conn: sqlite3.Connection) -> None:
+    """Schema 4: unread counts are a range scan, not a walk through a group's history."""
+    conn.execute("CREATE INDEX messages_grp_seq ON messages(grp, seq)")
+
+
+_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index}
 
 
 def new_cid() -> str:

@@ -13,12 +13,13 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import ssl
+
     from websockets.asyncio.client import ClientConnection
 
 from rse_tui.protocol import (
@@ -89,6 +90,8 @@ class ConnectionLost(Exception):
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """Verify against ``ca_file`` (a CA or the pinned server certificate) or the system."""
+    import ssl
+
     if ca_file is None:
         return ssl.create_default_context()
     context = ssl.create_default_context(cafile=str(ca_file))

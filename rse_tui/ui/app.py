@@ -32,7 +32,6 @@ from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem,
 from rse_tui.textsafe import clean_line
 
 from . import alerts, governance, keys
-from .screens.help import HelpScreen
 from .widgets.composer import Composer
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
 W = TypeVar("W", bound=Widget)
 
 PAGE = 200
+FIRST_PAGE = 60  # enough to fill a tall terminal; older rows load as you scroll
 NARROW = 100  # columns below which the side panes fold away
 
 
@@ -211,9 +211,9 @@ class RseApp(App[int]):
         db, cache = self.engine.db, self.engine.cache
         await db(cache.set, "ui.group", group.group)
         await db(cache.set, "ui.kind", self.view.kind)
-        rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
+        rows = await db(cache.messages, group.group, self.view.kind, limit=FIRST_PAGE)
         hole = await db(cache.hole_below, group.group, self.view.kind, None)
-        self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
+        self.timeline.show(rows, more_above=len(rows) >= FIRST_PAGE or hole is not None)
         self.composer.text = await db(cache.draft, group.group)
         self._composer_state(group)
         await db(cache.mark_read, group.group)
@@ -466,6 +466,8 @@ class RseApp(App[int]):
     # -- actions ----------------------------------------------------------------------------------
 
     def action_help(self) -> None:
+        from .screens.help import HelpScreen  # loaded on first use, not at start-up
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

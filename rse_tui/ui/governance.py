@@ -1,5 +1,7 @@
 """The app's governance flows: directory, join requests, settings, the charter.
 
+The dialogs are imported when first opened: start-up does not pay for them.
+
 Each is a coroutine over the app, run from a worker: it asks the server
 through the engine, pushes a screen, waits for the answer and queues the
 resulting writes in the outbox.
@@ -15,9 +17,6 @@ from rse_tui.protocol import GetCharter, GetUsers, JoinRequests, SearchDirectory
 from rse_tui.sync.engine import Offline
 from rse_tui.textsafe import clean_line
 
-from .screens.charter import CharterScreen, ConfirmScreen
-from .screens.people import DirectoryScreen, RequestsScreen
-from .screens.settings import SettingsScreen
 from .widgets.panes import Details, Title
 
 if TYPE_CHECKING:
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 
 
 async def open_directory(app: RseApp) -> None:
+    from .screens.people import DirectoryScreen
+
     names = {r.group: r.name for r in app.groups.rows}
 
     async def search(query: str, badge: str | None) -> list[DirectoryEntry]:
@@ -62,6 +63,8 @@ async def show_new_direct(app: RseApp) -> None:
 
 
 async def answer_requests(app: RseApp) -> None:
+    from .screens.people import RequestsScreen
+
     group = app.view.group
     if group is None or not group.moderator:
         app.notify("join requests are for the group's moderators", markup=False)
@@ -80,6 +83,8 @@ async def answer_requests(app: RseApp) -> None:
 
 
 async def edit_settings(app: RseApp) -> None:
+    from .screens.settings import SettingsScreen
+
     group = app.view.group
     if group is None or not group.moderator or group.dm is not None:
         app.notify("settings are for the group's moderators", markup=False)
@@ -92,6 +97,8 @@ async def edit_settings(app: RseApp) -> None:
 
 async def act_on_message(app: RseApp, action: str, row: MessageRow) -> None:
     """Delete (author or moderator, after a yes) or pin/unpin (moderators) a message."""
+    from .screens.charter import ConfirmScreen
+
     group = app.view.group
     me, _ = await app.engine.db(app.engine.cache.identity)
     moderator = group is not None and group.moderator
@@ -111,6 +118,8 @@ async def act_on_message(app: RseApp, action: str, row: MessageRow) -> None:
 
 async def check_charter(app: RseApp) -> None:
     """Show the charter when there is one this user has not accepted yet."""
+    from .screens.charter import CharterScreen
+
     if app.charter_open:  # one prompt at a time, however many triggers arrive
         return
     app.charter_open = True
