@@ -361,7 +361,8 @@ class RseApp(App[int]):
 
     @work(group="charter")
     async def check_charter(self) -> None:
-        await governance.check_charter(self)
+        with contextlib.suppress(Closing):
+            await governance.check_charter(self)
 
     def on_write_refused(self, message: WriteRefused) -> None:
         if not self.showing:
@@ -419,7 +420,8 @@ class RseApp(App[int]):
 
     @on(Timeline.Picked)
     def _picked(self, event: Timeline.Picked) -> None:
-        self.part(Details).show(self.view.group, event.row)
+        with contextlib.suppress(Closing):
+            self.part(Details).show(self.view.group, event.row)
 
     @on(Timeline.Act)
     def _act_on_message(self, event: Timeline.Act) -> None:
@@ -427,7 +429,8 @@ class RseApp(App[int]):
 
     @work(group="screens")
     async def moderate(self, action: str, row: MessageRow) -> None:
-        await governance.act_on_message(self, action, row)
+        with contextlib.suppress(Closing):
+            await governance.act_on_message(self, action, row)
 
     @on(Timeline.Compose)
     def _compose(self) -> None:
@@ -504,15 +507,18 @@ class RseApp(App[int]):
 
     @work(exclusive=True, group="screens")
     async def action_directory(self) -> None:
-        await governance.open_directory(self)
+        with contextlib.suppress(Closing):
+            await governance.open_directory(self)
 
     @work(exclusive=True, group="screens")
     async def action_requests(self) -> None:
-        await governance.answer_requests(self)
+        with contextlib.suppress(Closing):
+            await governance.answer_requests(self)
 
     @work(exclusive=True, group="screens")
     async def action_settings(self) -> None:
-        await governance.edit_settings(self)
+        with contextlib.suppress(Closing):
+            await governance.edit_settings(self)
 
     def action_help_unless_typing(self) -> None:
         # "?" types a question mark in the composer; F1 opens help everywhere.
