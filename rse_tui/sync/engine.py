@@ -57,7 +57,7 @@ from rse_tui.protocol import (
 )
 
 from .cache import Cache, CacheWorker
-from .connection import Connection, ConnectionLost, Traffic
+from .connection import Connection, ConnectionLost, Traffic, await_reply
 from .models import Changes, Link, OutboxItem, Status
 
 log = logging.getLogger(__name__)
@@ -348,15 +348,19 @@ class Engine:
                 await self.db(self.cache.set_identity, me.user, me.name)
             fresh = cursor == 0
             if fresh:
-                reply = await conn.call(ListGroups)
+                # A new device: the group list and the start of the live stream,
+                # asked for together (one round trip on a slow link).
+                groups = await conn.submit(ListGroups(request_id=conn.next_id()))
+                sync = await conn.submit(Sync(request_id=conn.next_id(), since=conn.welcome.head))
+                reply = await await_reply(groups)
                 await self.db(self.cache.put_groups, reply.groups, fresh=True)
-                done = await conn.call(Sync, since=conn.welcome.head)
+                done = await await_reply(sync)
             else:
                 assert conn.sync is not None
                 done = await conn.sync
             self._inbox.put_nowait(_Head(done.head))
             await self._inbox.join()
-            if self._gap or fresh:
+            if self._gap:
                 self._gap = False
                 reply = await conn.call(ListGroups)
                 await self.db(self.cache.put_groups, reply.groups)
