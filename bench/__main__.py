@@ -20,7 +20,7 @@ from rse_tui.protocol import CreateGroup, JoinGroup, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
-from . import first_paint, slowlink_times, wire
+from . import first_paint, memory, slowlink_times, wire
 from .corpus import lines
 
 
@@ -78,6 +78,7 @@ def main() -> int:
         "wire": wire.main(["--runs", str(args.runs)]),
         "first_paint": first_paint.main(["--runs", str(max(args.runs, 7))]),
         "slow_link": slowlink_times.main(["--runs", str(args.runs)]),
+        "memory": memory.main(["--clients", "2000"]),
     }
     args.json.write_text(json.dumps(results, indent=1))
     print(f"figures written to {args.json}")

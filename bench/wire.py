@@ -122,6 +122,7 @@ class Link:
 class RseServer:
     tmp: Path
     ping_interval: float = DEFAULT_PING
+    extra: list[str] = field(default_factory=list)
     proc: asyncio.subprocess.Process | None = None
     port: int = 0
     db: Path = field(init=False)
@@ -141,6 +142,7 @@ class RseServer:
             str(self.ping_interval),
             "--rate-limit",
             "2000",
+            *self.extra,
             stdout=asyncio.subprocess.PIPE,
         )
         assert self.proc.stdout is not None

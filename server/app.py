@@ -18,6 +18,7 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
@@ -109,6 +110,8 @@ class RseServer:
             ping_timeout=config.ping_timeout,
             close_timeout=2,
             server_header=None,
+            compression=None,
+            extensions=[deflate(config.compression_window_bits, config.compression_mem_level)],
         )
 
     async def stop(self) -> None:
@@ -197,6 +200,16 @@ class RseServer:
                 )
             )
         return None if reply is None else encode(reply)
+
+
+def deflate(window_bits: int, mem_level: int) -> ServerPerMessageDeflateFactory:
+    """permessage-deflate with context takeover (what makes small frames small),
+    with a window and memory level chosen for many idle connections."""
+    return ServerPerMessageDeflateFactory(
+        server_max_window_bits=window_bits,
+        client_max_window_bits=window_bits,
+        compress_settings={"memLevel": mem_level},
+    )
 
 
 def _trim_handshake(connection: ServerConnection, request: HttpRequest, response: Response) -> None:

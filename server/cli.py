@@ -73,7 +73,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         ping_interval=args.ping_interval,
-        limits=Limits(rate_per_second=args.rate_limit, rate_burst=3 * args.rate_limit),
+        limits=Limits(
+            rate_per_second=args.rate_limit,
+            rate_burst=3 * args.rate_limit,
+            max_connections_per_user=args.max_connections_per_user,
+        ),
     )
     conn = open_db(db_path)
     try:
@@ -184,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=20.0,
         metavar="N",
         help="requests per second per user, after a burst of 3 s worth (default 20)",
+    )
+    serve.add_argument(
+        "--max-connections-per-user",
+        type=int,
+        default=8,
+        metavar="N",
+        help="sessions one user may have open at once (default 8)",
     )
     serve.add_argument(
         "--ping-interval",

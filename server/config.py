@@ -57,4 +57,8 @@ class ServerConfig:
     ping_interval: float | None = 60.0
     ping_timeout: float | None = 30.0
     synchronous: str = "FULL"
+    #: permessage-deflate window (9-15) and zlib memory level (1-9): smaller
+    #: costs less memory per connection and compresses a little less.
+    compression_window_bits: int = 12
+    compression_mem_level: int = 5
     clock: Callable[[], float] = time.time
