@@ -201,9 +201,6 @@ class Hub:
     def connections(self, user: int) -> int:
         return len(self._by_user.get(user, ()))
 
-    def is_member(self, group: int, user: int) -> bool:
-        return user in self._members.get(group, {})
-
     def end_token(self, token_id: int, reason: str) -> None:
         """Close every session opened with a token that no longer exists."""
         for peer in list(self.peers()):

@@ -566,13 +566,6 @@ class Cache:
             if json.loads(args or "{}").get("user") == user
         ]
 
-    def message_count(self, group: int, kind: str) -> int:
-        return int(
-            self.conn.execute(
-                "SELECT count(*) FROM messages WHERE grp = ? AND kind = ?", (group, kind)
-            ).fetchone()[0]
-        )
-
     def mark_read(self, group: int) -> None:
         self.conn.execute(
             "UPDATE groups SET read_seq = (SELECT coalesce(max(seq), 0) FROM messages"

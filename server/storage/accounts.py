@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from rse_tui.protocol import (
     BADGES,
     CharterEvent,
-    CharterText,
     ErrorCode,
     Event,
     ProtocolError,
@@ -193,11 +192,6 @@ def charter(conn: sqlite3.Connection, user: int) -> tuple[int, str, int]:
     accepted = conn.execute("SELECT charter FROM users WHERE id = ?", (user,)).fetchone()
     version, text = row if row else (0, "")
     return int(version), str(text), int(accepted[0] if accepted else 0)
-
-
-def charter_reply(conn: sqlite3.Connection, user: int, request_id: int) -> CharterText:
-    version, text, accepted = charter(conn, user)
-    return CharterText(request_id=request_id, version=version, text=text, accepted=accepted)
 
 
 def accept_charter(conn: sqlite3.Connection, user: int, version: int) -> None:

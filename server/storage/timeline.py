@@ -81,10 +81,6 @@ def pin_message(
     return Outcome(result, [PinEvent(seq=seq, group=group, user=user, target=target, on=on)])
 
 
-def pins(conn: sqlite3.Connection, group: int) -> list[int]:
-    return [r[0] for r in conn.execute("SELECT seq FROM pins WHERE grp = ? ORDER BY ts", (group,))]
-
-
 def history(
     conn: sqlite3.Connection, user: int, group: int, kind: str, before: int | None, limit: int
 ) -> tuple[list[Event], bool]:
