@@ -41,6 +41,9 @@ from rse_tui.protocol import (
 from .. import auth, policy, storage
 from .base import Services, Session, check_line, check_password, check_user_name
 
+#: How stale a token's "last used" time may get (seconds).
+TOKEN_TOUCH_EVERY = 3600
+
 
 async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     if req.version != PROTOCOL_VERSION:
@@ -58,7 +61,10 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     if parsed is None or row is None or not auth.token_matches(parsed[1], row.hash):
         raise ProtocolError(ErrorCode.AUTH_FAILED, "token is not valid (logged out or revoked?)")
     _attach(svc, session, row.user, row.name, parsed[0])
-    await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=svc.now()))
+    now = svc.now()
+    if row.last_used is None or now - row.last_used >= TOKEN_TOUCH_EVERY:
+        # Recorded at most hourly: a reconnect should not wait on a disk sync.
+        await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=now))
     head = await svc.db.read(storage.head)
     return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=head, user=row.user)
 

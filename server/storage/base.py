@@ -42,6 +42,7 @@ class TokenRow:
     name: str
     hash: bytes
     admin: bool
+    last_used: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
