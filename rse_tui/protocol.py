@@ -399,6 +399,8 @@ class UserList(Reply):
 class Page(Reply):
     events: list[Event] = wire("e")
     more: bool = wire("m", default=False)
+    #: The authors on the page, so that showing it needs no second round trip.
+    users: list[UserInfo] = wire("us", default_factory=list)
 
 
 # --------------------------------------------------------------------------

@@ -313,8 +313,10 @@ class Engine:
         page = await self.call(
             History, group=group, kind=kind, before=hole[1] + 1, limit=HISTORY_PAGE
         )
+        if page.users:
+            await self.db(self.cache.put_users, page.users)
         changes = await self.db(self.cache.fill_hole, group, kind, hole, page.events, page.more)
-        await self._learn_users()
+        await self._learn_users()  # a no-op when the page named its authors
         changes.messages.setdefault(group, [])
         self._on_change(changes)
         return True

@@ -91,9 +91,9 @@ async def history(svc: Services, session: Session, req: History) -> Page:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
         )
-    events, more = await svc.db.read(
+    events, more, authors = await svc.db.read(
         partial(
-            storage.history,
+            storage.history_page,
             user=session.user,
             group=req.group,
             kind=req.kind,
@@ -101,4 +101,4 @@ async def history(svc: Services, session: Session, req: History) -> Page:
             limit=req.limit,
         )
     )
-    return Page(request_id=req.request_id, events=events, more=more)
+    return Page(request_id=req.request_id, events=events, more=more, users=authors)

@@ -49,7 +49,15 @@ from .groups import (
     send_direct,
     update_group,
 )
-from .timeline import append_message, catch_up, delete_message, head, history, pin_message
+from .timeline import (
+    append_message,
+    catch_up,
+    delete_message,
+    head,
+    history,
+    history_page,
+    pin_message,
+)
 
 __all__ = [
     "CatchUp",
@@ -71,6 +79,7 @@ __all__ = [
     "group_facts",
     "head",
     "history",
+    "history_page",
     "join_group",
     "join_requests",
     "leave_group",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from rse_tui.protocol import ChatEvent, DeleteEvent, Event, PinEvent, PostEvent
+from rse_tui.protocol import ChatEvent, DeleteEvent, Event, PinEvent, PostEvent, UserInfo
 
 from .. import policy
 from ..database import Outcome
@@ -93,6 +93,16 @@ def history(
     ).fetchall()
     more = len(rows) > limit
     return [event_from_row(r) for r in reversed(rows[:limit])], more
+
+
+def history_page(
+    conn: sqlite3.Connection, user: int, group: int, kind: str, before: int | None, limit: int
+) -> tuple[list[Event], bool, list[UserInfo]]:
+    """A history page with its authors' names and titles, from one read."""
+    events, more = history(conn, user, group, kind, before, limit)
+    from .accounts import users  # authors are public (the directory lists them)
+
+    return events, more, users(conn, {getattr(e, "user", 0) for e in events})
 
 
 def head(conn: sqlite3.Connection) -> int:
