@@ -24,6 +24,8 @@ from rse_tui.protocol import (
     RequestEvent,
 )
 
+from ..database import Outcome
+
 T = TypeVar("T")
 
 
@@ -170,8 +172,19 @@ def charter_version(conn: sqlite3.Connection) -> int:
 
 def as_user(
     conn: sqlite3.Connection, user: int, fn: Callable[..., T], *args: Any, **kwargs: Any
-) -> T:
-    """Run a write for ``user`` once they have accepted the current charter."""
+) -> T | Outcome[Receipt]:
+    """Run a write for ``user``: the gate every write from a client goes through.
+
+    A write whose client id (``cid``) was already stored answers with its first
+    result and stores nothing (before any other check: a resend must get the
+    same answer even if the rules changed since). Otherwise the user must have
+    accepted the current charter.
+    """
+    cid = kwargs.get("cid")
+    if cid is not None:
+        done = receipt(conn, user, cid)
+        if done is not None:
+            return Outcome(done)
     current = charter_version(conn)
     if current:
         row = conn.execute("SELECT charter FROM users WHERE id = ?", (user,)).fetchone()

@@ -29,7 +29,7 @@ from rse_tui.protocol import (
 from .. import policy
 from ..database import Outcome
 from ..policy import Access, GroupFacts, NotFound
-from .base import Receipt, append, keep_receipt, receipt
+from .base import Receipt, append, keep_receipt
 
 _FACTS = "id, visibility, post_policy, chat_policy, comment_policy, dm_key IS NOT NULL"
 
@@ -164,9 +164,6 @@ def create_group(
     description: str = "",
 ) -> Outcome[Receipt]:
     """A new group; its creator is its first moderator."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     _choice(visibility, VISIBILITIES, "visibility")
     _choice(post_policy, POST_POLICIES, "the post policy")
     _choice(chat_policy, CHAT_POLICIES, "the chat policy")
@@ -204,9 +201,6 @@ def update_group(
     conn: sqlite3.Connection, user: int, group: int, cid: str, now: int, **changes: str | None
 ) -> Outcome[Receipt]:
     """Change settings (moderators and admins); absent ones stay."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     policy.require_moderator(access(conn, user, group))
     checks = {
         "visibility": VISIBILITIES,
@@ -236,9 +230,6 @@ def update_group(
 def join_group(
     conn: sqlite3.Connection, user: int, group: int, cid: str, now: int
 ) -> Outcome[Receipt]:
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     a = policy.require_visible(access(conn, user, group))
     if a.member:  # already in: nothing changes
         row = conn.execute(
@@ -254,9 +245,6 @@ def join_group(
 def leave_group(
     conn: sqlite3.Connection, user: int, group: int, cid: str, now: int
 ) -> Outcome[Receipt]:
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     a = policy.require_visible(access(conn, user, group))
     if not a.member:
         raise policy.forbidden("you are not a member of this group")
@@ -268,9 +256,6 @@ def request_join(
     conn: sqlite3.Connection, user: int, group: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Ask the moderators of a private group to let ``user`` in."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     a = policy.require_visible(access(conn, user, group))
     if a.member:
         raise policy.forbidden("you are already a member")
@@ -300,9 +285,6 @@ def _target(conn: sqlite3.Connection, target: int) -> None:
 def approve(
     conn: sqlite3.Connection, user: int, group: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     policy.require_moderator(access(conn, user, group))
     pending = conn.execute(
         "SELECT 1 FROM join_requests WHERE grp = ? AND user = ?", (group, target)
@@ -323,9 +305,6 @@ def add_member(
     now: int,
 ) -> Outcome[Receipt]:
     """Add someone (or change their role): moderators; members of open groups may add."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     a = policy.require_visible(access(conn, user, group))
     if moderator and not policy.moderates(a):
         raise policy.forbidden("only moderators may name moderators")
@@ -346,9 +325,6 @@ def add_member(
 def remove_member(
     conn: sqlite3.Connection, user: int, group: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     policy.require_moderator(access(conn, user, group))
     _target(conn, target)
     if access(conn, target, group).role is None:
@@ -440,9 +416,6 @@ def send_direct(
     conn: sqlite3.Connection, user: int, target: int, text: str, cid: str, now: int
 ) -> Outcome[Receipt]:
     """A chat message in the two-person chat of ``user`` and ``target`` (made on first use)."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     if target == user:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
     _target(conn, target)

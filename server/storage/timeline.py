@@ -8,7 +8,7 @@ from rse_tui.protocol import ChatEvent, DeleteEvent, Event, PinEvent, PostEvent,
 
 from .. import policy
 from ..database import Outcome
-from .base import EVENT_COLUMNS, CatchUp, Receipt, append, event_from_row, keep_receipt, receipt
+from .base import EVENT_COLUMNS, CatchUp, Receipt, append, event_from_row, keep_receipt
 from .groups import access
 
 
@@ -16,9 +16,6 @@ def append_message(
     conn: sqlite3.Connection, user: int, group: int, kind: str, text: str, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Store a chat message or feed post, if the group's rules let ``user`` write."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     policy.require_write(access(conn, user, group), kind)
     seq = append(conn, kind, group, user, now, text)
     result = Receipt(seq=seq, ts=now)
@@ -42,9 +39,6 @@ def delete_message(
     conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Remove a message's text for good; its place in the log remains."""
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     group, author = _message(conn, target)
     try:
         policy.require_delete(access(conn, user, group), author, user)
@@ -61,9 +55,6 @@ def delete_message(
 def pin_message(
     conn: sqlite3.Connection, user: int, target: int, on: bool, cid: str, now: int
 ) -> Outcome[Receipt]:
-    done = receipt(conn, user, cid)
-    if done is not None:
-        return Outcome(done)
     group, _ = _message(conn, target)
     try:
         policy.require_moderator(access(conn, user, group))

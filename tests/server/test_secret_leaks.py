@@ -226,7 +226,7 @@ async def test_charter_must_be_accepted_before_writing(server):
     text = await ana.conn.call(GetCharter)
     assert (text.version, text.accepted) == (1, 0) and "Be kind." in text.text
     await ana.conn.call(AcceptCharter, version=1)
-    await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+    first = await ana.conn.call(SendChat, group=g, text="hi", cid="m")
     conn = sqlite3.connect(server.config.db_path, isolation_level=None)
     with storage.transaction(conn):
         storage.publish_charter(conn, "# Charter v2", 2)
@@ -234,4 +234,7 @@ async def test_charter_must_be_accepted_before_writing(server):
     with pytest.raises(ProtocolError) as err:
         await ana.conn.call(SendChat, group=g, text="again", cid="m2")
     assert "version 2" in err.value.message
+    # A resend of a write already stored still gets its first answer.
+    again = await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+    assert (again.seq, again.ts) == (first.seq, first.ts)
     await ana.close()
