@@ -10,16 +10,18 @@ connection and every other session carry on.
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import json
 import logging
 import ssl
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
@@ -34,6 +36,7 @@ from rse_tui.protocol import (
 from . import auth, storage
 from .config import ServerConfig
 from .database import Database
+from .deflate import lean_deflate
 from .handlers import HANDLERS, Services, Session
 from .hub import Hub, Peer
 from .ratelimit import RateLimiter
@@ -67,6 +70,7 @@ class RseServer:
         )
         self._services: Services | None = None
         self._server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def port(self) -> int:
@@ -106,15 +110,38 @@ class RseServer:
             process_request=self._process_request,
             process_response=_trim_handshake,
             max_size=limits.hard_max_frame,
-            ping_interval=config.ping_interval,
-            ping_timeout=config.ping_timeout,
+            ping_interval=None,  # the hub pings every session from one task
             close_timeout=2,
             server_header=None,
             compression=None,
-            extensions=[deflate(config.compression_window_bits, config.compression_mem_level)],
+            extensions=[
+                lean_deflate(
+                    config.compression_window_bits,
+                    config.compression_client_window_bits,
+                    config.compression_mem_level,
+                )
+            ],
         )
+        if config.compressor_idle:
+            self._tasks.append(asyncio.create_task(self._sweep(config.compressor_idle)))
+        if config.ping_interval:
+            self._tasks.append(
+                asyncio.create_task(self.hub.keep_alive(config.ping_interval, config.ping_timeout))
+            )
+
+    async def _sweep(self, every: float) -> None:
+        trim = _heap_trimmer()
+        while True:
+            await asyncio.sleep(every)
+            if self.hub.sweep() and trim is not None:
+                # Freed compressors sit between live objects; without this the
+                # process keeps their pages.
+                trim(0)
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
         if self._server is not None:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
@@ -143,9 +170,11 @@ class RseServer:
         assert svc is not None
         limits = svc.limits
         peer = Peer(ws, queue_size=limits.send_queue, send_timeout=limits.send_timeout)
+        if ws.request is not None:
+            ws.request.headers.clear()  # read at the handshake; kept, they cost ~2.5 KiB
         remote = ws.remote_address[0] if ws.remote_address else "?"
         session = Session(peer=peer, remote=str(remote))
-        peer.start()
+        svc.hub.opened(peer)
         try:
             async for data in ws:
                 if peer.evicted:
@@ -156,7 +185,7 @@ class RseServer:
         except ConnectionClosed:
             pass
         finally:
-            svc.hub.detach(peer)
+            svc.hub.closed(peer)
             await peer.stop()
 
     async def _answer(self, svc: Services, session: Session, data: str | bytes) -> str | None:
@@ -202,14 +231,13 @@ class RseServer:
         return None if reply is None else encode(reply)
 
 
-def deflate(window_bits: int, mem_level: int) -> ServerPerMessageDeflateFactory:
-    """permessage-deflate with context takeover (what makes small frames small),
-    with a window and memory level chosen for many idle connections."""
-    return ServerPerMessageDeflateFactory(
-        server_max_window_bits=window_bits,
-        client_max_window_bits=window_bits,
-        compress_settings={"memLevel": mem_level},
-    )
+def _heap_trimmer() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, which hands freed heap pages back; None elsewhere."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
 
 
 def _trim_handshake(connection: ServerConnection, request: HttpRequest, response: Response) -> None:

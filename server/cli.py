@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         ping_interval=args.ping_interval,
+        compressor_idle=args.compressor_idle,
         limits=Limits(
             rate_per_second=args.rate_limit,
             rate_burst=3 * args.rate_limit,
@@ -203,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between keepalive pings (default 60; lower it behind NATs that"
         " forget idle connections sooner)",
+    )
+    serve.add_argument(
+        "--compressor-idle",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a connection quiet for S to 2S seconds frees its compressor (default 30; 0 never)",
     )
     serve.set_defaults(func=cmd_serve)
     invite = sub.add_parser("invite", help="print a single-use invitation code")

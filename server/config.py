@@ -60,5 +60,11 @@ class ServerConfig:
     #: permessage-deflate window (9-15) and zlib memory level (1-9): smaller
     #: costs less memory per connection and compresses a little less.
     compression_window_bits: int = 12
-    compression_mem_level: int = 5
+    #: The window for what clients send (short requests): the server keeps
+    #: one of this size per connection for as long as it lasts.
+    compression_client_window_bits: int = 11
+    compression_mem_level: int = 1
+    #: A connection that sent nothing for this long (up to twice as long)
+    #: gives back its compressor; 0 keeps compressors for good.
+    compressor_idle: float = 30.0
     clock: Callable[[], float] = time.time

@@ -1,11 +1,14 @@
 """Who is connected, who may see which event, and fan-out.
 
-Each connection is a :class:`Peer` with its own bounded send queue and one
-sender task; nothing is ever written to a socket from anywhere else, so a
+Each connection is a :class:`Peer`. A frame for it is written to its socket
+at once while the socket keeps up (the common case: no task switch, no
+timer, no copy per recipient beyond the frame itself). When the socket's
+write buffer is full, frames wait in the peer's bounded queue and one
+short-lived sender task writes them out, under ``send_timeout`` a frame; a
 client that stops reading can only fill its own queue, and is cut off when
-the queue is full or a single write stalls past ``send_timeout``. (The
-library's ``broadcast()`` buffers without bound for such a client.) Being cut
-off loses nothing: the client resumes from its last sequence number.
+the queue is full or a write stalls past the timeout. (The library's
+``broadcast()`` buffers without bound for such a client.) Being cut off
+loses nothing: the client resumes from its last sequence number.
 
 The hub keeps a table of group members (with roles) and of group
 visibility, updated from the committed event stream itself, so deciding an
@@ -17,10 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections import deque
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import Protocol as WsProtocol
+from websockets.protocol import State
 
 from rse_tui.protocol import (
     Event,
@@ -31,6 +37,7 @@ from rse_tui.protocol import (
 )
 
 from . import policy
+from .deflate import LeanDeflate
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +45,21 @@ log = logging.getLogger(__name__)
 #: 4000-4999 is for applications).
 CLOSE_REVOKED = 4001
 CLOSE_TOO_SLOW = 4008
+#: Bytes waiting in a socket's write buffer past which frames queue instead
+#: (the library's own high-water mark).
+DIRECT_LIMIT = 32 * 1024
 
 
 class Socket(Protocol):
     """The part of a websockets connection a Peer uses."""
 
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: Any, *, text: bool | None = None) -> None: ...
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
+    def send_data(self) -> None: ...
+    async def ping(self) -> Awaitable[float]: ...
+
+    @property
+    def protocol(self) -> WsProtocol: ...
 
     @property
     def transport(self) -> asyncio.Transport: ...
@@ -61,7 +76,26 @@ class _Close:
 
 
 class Peer:
-    """One connected client: its identity, its send queue, its sender task."""
+    """One connected client: its identity, and the frames on their way to it."""
+
+    __slots__ = (
+        "_deflate",
+        "_gone",
+        "_held",
+        "_pong",
+        "_queue",
+        "_queue_size",
+        "_send_timeout",
+        "_task",
+        "_wrote",
+        "ended",
+        "evicted",
+        "live",
+        "name",
+        "socket",
+        "token_id",
+        "user",
+    )
 
     def __init__(self, socket: Socket, *, queue_size: int, send_timeout: float) -> None:
         self.socket = socket
@@ -71,43 +105,45 @@ class Peer:
         #: False until the first sync: live events before that are not sent.
         self.live = False
         self.evicted = False
-        #: Set once the session is over, whoever ended it.
-        self.ended = asyncio.Event()
-        self._queue: asyncio.Queue[str | _Close] = asyncio.Queue(queue_size)
-        self._held: list[tuple[int, str]] | None = None
+        #: True once the session is over, whoever ended it.
+        self.ended = False
+        #: Frames waiting for a slow socket; made when first needed.
+        self._queue: deque[bytes | _Close] | None = None
+        self._held: list[tuple[int, bytes]] | None = None
         self._queue_size = queue_size
         self._send_timeout = send_timeout
         self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._sender(), name="rse-peer-sender")
+        self._gone = False
+        extensions = getattr(socket.protocol, "extensions", ())
+        self._deflate = next((e for e in extensions if isinstance(e, LeanDeflate)), None)
+        #: Written to since the last idle sweep.
+        self._wrote = False
+        #: Resolved when the client answers the last keepalive ping.
+        self._pong: Awaitable[float] | None = None
 
     async def stop(self) -> None:
-        self.ended.set()
+        self.ended = True
+        self._gone = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
-    def send(self, text: str) -> None:
-        """Queue one frame; a client too far behind is cut off."""
-        if self.evicted:
+    def send(self, frame: str | bytes) -> None:
+        """Write one frame now, or queue it; a client too far behind is cut off."""
+        if self.evicted or self._gone:
             return
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.evict("send queue full")
+        data = frame.encode() if isinstance(frame, str) else frame
+        if self._task is None and self._write_now(data):
+            return
+        self._enqueue(data)
 
     def close_after_flush(self, code: int, reason: str) -> None:
-        if self.evicted:
-            return
-        try:
-            self._queue.put_nowait(_Close(code, reason))
-        except asyncio.QueueFull:
-            self.evict("send queue full")
+        if not self.evicted and not self._gone:
+            self._enqueue(_Close(code, reason))
 
-    def deliver(self, seq: int, text: str) -> None:
+    def deliver(self, seq: int, data: bytes) -> None:
         """Send a live event, or hold it while a catch-up is being read."""
         if not self.live or self.evicted:
             return
@@ -115,9 +151,9 @@ class Peer:
             if len(self._held) >= self._queue_size:
                 self.evict("too many events during catch-up")
                 return
-            self._held.append((seq, text))
+            self._held.append((seq, data))
             return
-        self.send(text)
+        self.send(data)
 
     def hold(self) -> None:
         """Start buffering live events: a catch-up is about to be read."""
@@ -127,34 +163,99 @@ class Peer:
     def release(self, head: int) -> None:
         """The catch-up covered events up to ``head``: send the newer held ones."""
         held, self._held = self._held or [], None
-        for seq, text in held:
+        for seq, data in held:
             if seq > head:
-                self.send(text)
+                self.send(data)
 
     def evict(self, why: str) -> None:
         if self.evicted:
             return
         self.evicted = True
-        self.ended.set()
+        self.ended = True
         log.info("cutting off user %s: %s", self.user, why)
         # A client that does not read will not complete a closing handshake.
         self.socket.transport.abort()
 
+    def _write_now(self, data: bytes) -> bool:
+        """Write a text frame straight to a socket that keeps up; False if it does not."""
+        ws = self.socket
+        if (
+            ws.protocol.state is not State.OPEN
+            or ws.transport.get_write_buffer_size() >= DIRECT_LIMIT
+        ):
+            return False
+        if self._deflate is not None:
+            ws.transport.write(self._deflate.text_frame(data))
+        else:
+            ws.protocol.send_text(data)
+            ws.send_data()
+        self._wrote = True
+        return True
+
+    def sweep(self) -> bool:
+        """Called now and then: a peer written to since the last call keeps its
+        compressor; a quiet one gives it back (a fresh one is made when needed).
+        True when a compressor was given back."""
+        if self._wrote:
+            self._wrote = False
+        elif self._deflate is not None and self._task is None and self._deflate.holds_compressor:
+            self._deflate.release()
+            return True
+        return False
+
+    async def ping(self) -> None:
+        """Send a keepalive ping, unless the socket is busy or closing (then the
+        send timeout, or the close, is already watching it)."""
+        ws = self.socket
+        if (
+            self._gone
+            or self.evicted
+            or ws.protocol.state is not State.OPEN
+            or ws.transport.get_write_buffer_size() >= DIRECT_LIMIT
+        ):
+            self._pong = None
+            return
+        self._pong = await ws.ping()
+
+    def check_pong(self) -> None:
+        """Cut off a client that did not answer the last ping in time."""
+        pong, self._pong = self._pong, None
+        if isinstance(pong, asyncio.Future) and not pong.done():
+            self.evict("keepalive ping timeout")
+
+    def _enqueue(self, item: bytes | _Close) -> None:
+        if self._queue is None:
+            self._queue = deque()
+        if len(self._queue) >= self._queue_size:
+            self.evict("send queue full")
+            return
+        self._queue.append(item)
+        if self._task is None:
+            self._task = asyncio.create_task(self._sender(), name="rse-peer-sender")
+
     async def _sender(self) -> None:
+        """Write out the queue, waiting on the socket; end when it is empty."""
+        queue = self._queue
+        assert queue is not None
         try:
-            while True:
-                item = await self._queue.get()
+            while queue:
+                item = queue.popleft()
                 if isinstance(item, _Close):
+                    self._gone = True
                     await self.socket.close(item.code, item.reason)
                     return
+                self._wrote = True
                 try:
                     async with asyncio.timeout(self._send_timeout):
-                        await self.socket.send(item)
+                        await self.socket.send(item, text=True)
                 except TimeoutError:
                     self.evict("stopped reading")
                     return
         except ConnectionClosed:
-            return
+            self._gone = True
+        finally:
+            self._task = None
+            self._queue = None
 
 
 class Hub:
@@ -163,12 +264,21 @@ class Hub:
     def __init__(self, max_connections_per_user: int) -> None:
         self._max_per_user = max_connections_per_user
         self._by_user: dict[int, set[Peer]] = {}
+        #: Every open session, signed in or not.
+        self._sessions: set[Peer] = set()
         self._members: dict[int, dict[int, str]] = {}  # group -> {user: role}
         self._visibility: dict[int, str] = {}
 
     def load(self, members: dict[int, dict[int, str]], visibility: dict[int, str]) -> None:
         self._members = members
         self._visibility = visibility
+
+    def opened(self, peer: Peer) -> None:
+        self._sessions.add(peer)
+
+    def closed(self, peer: Peer) -> None:
+        self._sessions.discard(peer)
+        self.detach(peer)
 
     def attach(self, peer: Peer, user: int, name: str, token_id: int) -> bool:
         """Register an authenticated peer; False when the user has too many."""
@@ -198,6 +308,24 @@ class Hub:
         for peers in self._by_user.values():
             yield from peers
 
+    def sweep(self) -> int:
+        """Let quiet connections give back their compressors; how many did."""
+        return sum(peer.sweep() for peer in self._sessions)
+
+    async def keep_alive(self, interval: float, pong_within: float | None) -> None:
+        """Ping every session each ``interval`` seconds; cut off those whose pong
+        is more than ``pong_within`` seconds late. One task for all, not one each."""
+        while True:
+            await asyncio.sleep(interval)
+            peers = list(self._sessions)
+            for peer in peers:
+                with contextlib.suppress(ConnectionClosed):
+                    await peer.ping()
+            if pong_within is not None:
+                await asyncio.sleep(pong_within)
+                for peer in peers:
+                    peer.check_pong()
+
     def connections(self, user: int) -> int:
         return len(self._by_user.get(user, ()))
 
@@ -212,14 +340,14 @@ class Hub:
         for event in events:
             self._apply(event)
             users = policy.audience(event, self._members, self._visibility)
-            text = encode(event)
+            data = encode(event).encode()
             if users is None:
                 targets: Iterable[Peer] = self.peers()
             else:
                 targets = (p for u in users for p in self._by_user.get(u, ()))
             for peer in targets:
                 if peer is not origin:
-                    peer.deliver(event.seq, text)
+                    peer.deliver(event.seq, data)
 
     def _apply(self, event: Event) -> None:
         """Keep the fan-out tables in step with the committed event stream."""
