@@ -20,7 +20,7 @@ from rse_tui.protocol import CreateGroup, JoinGroup, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
-from . import first_paint, memory, slowlink_times, wire
+from . import first_paint, load, memory, slowlink_times, wire
 from .corpus import lines
 
 
@@ -63,6 +63,21 @@ def quick() -> int:
     if paint["median_ms"] > 1000:  # a regression guard for a small cache, not the target
         print("first paint from 5,000 messages over 1 s: regression")
         failed = True
+    fan = asyncio.run(load.fan_out(200, 10))
+    print(
+        f"fan-out to 200: p99 {fan['p99_ms']:.1f} ms,"
+        f" server CPU {fan['server_cpu_us_per_recipient']:.1f} us a recipient"
+    )
+    writes = asyncio.run(load.writes(20, 10, 400, 3))
+    lost = writes["acked"] != writes["sent"] or writes["delivered"] != writes["expected_deliveries"]
+    print(
+        f"writes from 20 writers at 400/s: {writes['acked']} of {writes['sent']} acked,"
+        f" {writes['delivered']} of {writes['expected_deliveries']} delivered,"
+        f" p99 ack {writes['p99_ack_ms']:.1f} ms"
+    )
+    if lost or fan["p99_ms"] > 1000:
+        print("load: a message was lost or fan-out took over 1 s: regression")
+        failed = True
     return 1 if failed else 0
 
 
@@ -79,6 +94,7 @@ def main() -> int:
         "first_paint": first_paint.main(["--runs", str(max(args.runs, 7))]),
         "slow_link": slowlink_times.main(["--runs", str(args.runs)]),
         "memory": memory.main(["--clients", "2000"]),
+        "load": load.main(["--runs", str(args.runs)]),
     }
     args.json.write_text(json.dumps(results, indent=1))
     print(f"figures written to {args.json}")

@@ -13,8 +13,8 @@ Times are taken on the shared monotonic clock; server CPU is read from
    waits for its acknowledgement; the figure is each recipient's receipt time
    minus the send time (p99 over every recipient of every message) and the
    time to the last receipt. Messages go one at a time.
-6. 50 writers in 5 groups of 10 each send at a fixed rate (open loop, 2,000
-   a second together) for 10 seconds; every message is acknowledged only
+6. 50 writers in 5 groups of 10 each send at a fixed rate (open loop, 2,100
+   a second together, a little above the target) for 10 seconds; every message is acknowledged only
    after its commit is on disk and reaches the 9 other members of its group.
    The figure is the acknowledged rate and the p99 acknowledgement time; the
    run fails if any message is not acknowledged or not delivered.
@@ -67,7 +67,10 @@ class Clients:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=2**26,  # a report carries every latency
         )
         assert self.proc.stdin is not None
         self.proc.stdin.write(("\n".join(self.members) + "\n\n").encode())
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--messages", type=int, default=40)
     parser.add_argument("--writers", type=int, default=50)
     parser.add_argument("--group-size", type=int, default=10)
-    parser.add_argument("--rate", type=float, default=2000)
+    # Offered a little above the target: an open loop cannot ack more than it offers.
+    parser.add_argument("--rate", type=float, default=2100)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=["fanout", "writes"])

@@ -63,7 +63,7 @@ class ServerConfig:
     #: The window for what clients send (short requests): the server keeps
     #: one of this size per connection for as long as it lasts.
     compression_client_window_bits: int = 11
-    compression_mem_level: int = 1
+    compression_mem_level: int = 3
     #: A connection that sent nothing for this long (up to twice as long)
     #: gives back its compressor; 0 keeps compressors for good.
     compressor_idle: float = 30.0
