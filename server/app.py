@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -26,8 +27,11 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
 from rse_tui.protocol import (
+    PROTOCOL_VERSION,
     ErrorCode,
+    Hello,
     ProtocolError,
+    Sync,
     decode_request,
     encode,
     error_frame,
@@ -170,12 +174,17 @@ class RseServer:
         assert svc is not None
         limits = svc.limits
         peer = Peer(ws, queue_size=limits.send_queue, send_timeout=limits.send_timeout)
+        opening = handshake_requests(ws.request)
         if ws.request is not None:
             ws.request.headers.clear()  # read at the handshake; kept, they cost ~2.5 KiB
         remote = ws.remote_address[0] if ws.remote_address else "?"
         session = Session(peer=peer, remote=str(remote))
         svc.hub.opened(peer)
         try:
+            for frame in opening:
+                answer = await self._answer(svc, session, frame)
+                if answer is not None:
+                    peer.send(answer)
             async for data in ws:
                 if peer.evicted:
                     break
@@ -229,6 +238,38 @@ class RseServer:
                 )
             )
         return None if reply is None else encode(reply)
+
+
+def handshake_requests(request: HttpRequest | None) -> list[str]:
+    """The requests a client put in its opening handshake, as frames to handle first.
+
+    A client with a token sends it as ``Authorization: Bearer <token>`` and may
+    add ``?s=<since>`` to the path: that is ``hello`` (request id 1) and
+    ``sync`` (request id 2), answered as soon as the connection opens, so a
+    reconnect costs one round trip instead of two. The frames go through
+    the same checks as any other; a malformed value gets the same typed error.
+    """
+    if request is None:
+        return []
+    auth = request.headers.get("Authorization")
+    if auth is None:
+        return []
+    scheme, _, token = auth.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        token = auth  # not a token: refused like any wrong one
+    query = parse_qs(urlsplit(request.path).query)
+    hello: dict[str, object] = {"t": Hello.TYPE, "i": 1, "v": PROTOCOL_VERSION, "tok": token}
+    if "v" in query:
+        hello["v"] = _number(query["v"][0])
+    frames = [json.dumps(hello)]
+    if "s" in query:
+        frames.append(json.dumps({"t": Sync.TYPE, "i": 2, "s": _number(query["s"][0])}))
+    return frames
+
+
+def _number(text: str) -> int | str:
+    """An integer when it is one; otherwise the text, for the decoder to refuse."""
+    return int(text) if text.isdigit() and len(text) < 19 else text
 
 
 def _heap_trimmer() -> Callable[[int], int] | None:

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import ssl
@@ -31,7 +32,7 @@ from rse_tui.protocol import (
     Reply,
     Request,
     ServerFrame,
-    Sync,
+    SyncDone,
     Welcome,
     decode_server,
     encode,
@@ -125,14 +126,23 @@ class Connection:
         since: int | None = None,
         **options: Any,
     ) -> Connection:
-        """Connect and say hello; with ``since``, ask for the catch-up in the same flight
-        (its reply is the future ``conn.sync``)."""
+        """Connect and say hello; with ``since``, ask for the catch-up too (its reply is
+        the future ``conn.sync``).
+
+        With a token, hello and sync travel in the opening handshake itself
+        (``Authorization: Bearer``, ``?s=<since>``; request ids 1 and 2), so
+        the server answers them as the connection opens: one round trip.
+        """
         # websockets' client is imported on first use: start-up need not pay for it.
         from websockets.asyncio.client import connect
 
         tls = tls_context(ca_file) if url.startswith("wss:") else None
         if traffic is not None:
             options["create_connection"] = _counting(traffic)
+        if token is not None:
+            options["additional_headers"] = {"Authorization": f"Bearer {token}"}
+            if since is not None:
+                url = _with_query(url, f"s={since}")
         ws = await connect(
             url,
             ssl=tls,
@@ -143,12 +153,15 @@ class Connection:
         )
         conn = cls(ws, on_push)
         try:
-            hello = await conn.submit(
-                Hello(request_id=conn.next_id(), version=PROTOCOL_VERSION, token=token)
-            )
-            if since is not None:
-                # Sent at once, without waiting for the welcome: one round trip for both.
-                conn.sync = await conn.submit(Sync(request_id=conn.next_id(), since=since))
+            if token is not None:
+                # Sent with the handshake; their answers are on their way.
+                hello = conn._expect(conn.next_id(), Welcome)
+                if since is not None:
+                    conn.sync = conn._expect(conn.next_id(), SyncDone)
+            else:
+                hello = await conn.submit(
+                    Hello(request_id=conn.next_id(), version=PROTOCOL_VERSION, token=token)
+                )
             conn.welcome = await await_reply(hello)
         except BaseException:
             if conn.sync is not None:
@@ -157,6 +170,13 @@ class Connection:
             await conn.close()
             raise
         return conn
+
+    def _expect(self, request_id: int, reply: type[Reply]) -> asyncio.Future[Reply]:
+        """The future of a reply to a request sent some other way (the handshake)."""
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (future, reply)
+        future.add_done_callback(lambda _f: self._pending.pop(request_id, None))
+        return future
 
     def _reply_type(self, request_id: int) -> type[Reply] | None:
         entry = self._pending.get(request_id)
@@ -236,6 +256,12 @@ class Connection:
             entry[0].set_exception(outcome)
         else:
             entry[0].set_result(outcome)
+
+
+def _with_query(url: str, query: str) -> str:
+    parts = urlsplit(url)
+    joined = f"{parts.query}&{query}" if parts.query else query
+    return urlunsplit(parts._replace(path=parts.path or "/", query=joined))
 
 
 async def await_reply(future: asyncio.Future[Reply]) -> Any:
