@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 
 from rse_tui.protocol import (
     Batch,
@@ -189,3 +190,35 @@ async def test_a_fresh_member_is_pushed_join_events(server):
     assert (ev.seq, ev.user) == (ack.seq, bob.user)
     await ana.close()
     await bob.close()
+
+
+async def test_hello_and_sync_in_the_handshake_answer_at_once(server):
+    """A token in ``Authorization`` and ``?s=`` in the path are hello and sync, ids 1 and 2."""
+    from websockets.asyncio.client import connect
+
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    sent = await ana.conn.call(SendChat, group=g, text="while you were away", cid="m")
+    async with connect(
+        server.url + f"?s={sent.seq - 1}",
+        additional_headers={"Authorization": f"Bearer {ana.auth.token}"},
+    ) as ws:
+        frames = [json.loads(await ws.recv()) for _ in range(3)]
+    assert [f["t"] for f in frames] == ["r", "b", "r"]
+    assert frames[0]["i"] == 1 and frames[0]["u"] == ana.user
+    assert [e["x"] for e in frames[1]["e"]] == ["while you were away"]
+    assert frames[2]["i"] == 2 and frames[2]["h"] == sent.seq
+    # A malformed cursor is a typed error for request 2, and the session goes on.
+    async with connect(
+        server.url + "?s=yesterday",
+        additional_headers={"Authorization": f"Bearer {ana.auth.token}"},
+    ) as ws:
+        welcome, refused = [json.loads(await ws.recv()) for _ in range(2)]
+        assert welcome["i"] == 1 and refused["t"] == "err" and refused["i"] == 2
+        await ws.send(json.dumps({"t": "groups", "i": 3}))
+        assert json.loads(await ws.recv())["i"] == 3
+    # A wrong token is refused like any wrong token.
+    async with connect(server.url, additional_headers={"Authorization": "Bearer 1.nope"}) as ws:
+        refused = json.loads(await ws.recv())
+        assert refused["t"] == "err" and refused["i"] == 1 and refused["e"] == "auth_failed"
+    await ana.close()
