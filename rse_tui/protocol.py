@@ -504,7 +504,8 @@ class Revoke(Request):
 class Sync(Request):
     TYPE: ClassVar[str] = "sync"
     REPLY: ClassVar[type[Reply]] = SyncDone
-    since: int = wire("s")
+    #: Omitted: no catch-up, live from the current head (a new device).
+    since: int | None = wire("s", default=None)
 
 
 @frame

@@ -7,15 +7,28 @@ profile's cache and makes the profile the current one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rse_tui.protocol import AuthOk, Login, Logout, Redeem
+from rse_tui.protocol import (
+    AuthOk,
+    ChatEvent,
+    GroupInfo,
+    History,
+    ListGroups,
+    Login,
+    Logout,
+    Redeem,
+    Reply,
+    Sync,
+)
 
 from .cache import Cache
-from .connection import Connection
+from .connection import Connection, await_reply
 from .credentials import TokenStore
+from .engine import HISTORY_PAGE
 from .profile import Profile, ProfileError, Settings, current, make_current, slug
 
 
@@ -102,8 +115,59 @@ async def join(
     ca_file: Path | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Account, str]:
-    auth = await _authenticate(url, ca_file, Redeem, code=code, name=name, password=password)
-    return save(root, url, ca_file, auth, notify)
+    """Redeem an invitation and fill the new profile's cache for its first screen.
+
+    On a slow link every round trip counts, so one connection does it all:
+    the redemption, the group list and the live head leave in one flight
+    (the server handles a connection's requests in order, so the last two
+    run as the new user); then the newest page of the group the app opens
+    first. The app then starts from a cache that already shows something.
+    """
+    conn = await Connection.open(url, ca_file=ca_file, hello=False)
+    pending: list[asyncio.Future[Reply]] = []
+    try:
+        redeem = await conn.submit(
+            Redeem(request_id=conn.next_id(), code=code, name=name, password=password)
+        )
+        pending = [
+            await conn.submit(ListGroups(request_id=conn.next_id())),
+            await conn.submit(Sync(request_id=conn.next_id())),
+        ]
+        auth: AuthOk = await await_reply(redeem)
+        account, where = save(root, url, ca_file, auth, notify)
+        groups = await await_reply(pending[0])
+        live = await await_reply(pending[1])
+        cache = account.open_cache()
+        try:
+            await _first_page(conn, cache, groups.groups, live.head)
+        finally:
+            cache.close()
+    finally:
+        for future in pending:  # refused along with the redemption: nobody reads them
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        # The closing handshake would cost a round trip the user need not wait for.
+        conn.close_soon()
+    return account, where
+
+
+async def _first_page(conn: Connection, cache: Cache, groups: list[GroupInfo], head: int) -> None:
+    """Store the group list and the newest chat page of the group opened first.
+
+    A fresh cache on a command-line path: the few small writes run inline.
+    """
+    cache.put_groups(groups, fresh=True)
+    cache.apply([], head)
+    start = next((row for row in cache.groups() if row.member), None)
+    if start is None:
+        return
+    hole = cache.hole_below(start.group, ChatEvent.TYPE, None)
+    if hole is None:
+        return
+    page = await conn.call(
+        History, group=start.group, kind=ChatEvent.TYPE, before=hole[1] + 1, limit=HISTORY_PAGE
+    )
+    cache.put_users(page.users)
+    cache.fill_hole(start.group, ChatEvent.TYPE, hole, page.events, page.more)
 
 
 async def login(

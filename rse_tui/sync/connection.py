@@ -124,6 +124,7 @@ class Connection:
         open_timeout: float = 10.0,
         traffic: Traffic | None = None,
         since: int | None = None,
+        hello: bool = True,
         **options: Any,
     ) -> Connection:
         """Connect and say hello; with ``since``, ask for the catch-up too (its reply is
@@ -132,6 +133,8 @@ class Connection:
         With a token, hello and sync travel in the opening handshake itself
         (``Authorization: Bearer``, ``?s=<since>``; request ids 1 and 2), so
         the server answers them as the connection opens: one round trip.
+        Without one, ``hello=False`` skips the anonymous hello (a round trip)
+        for a connection that starts with ``redeem`` or ``login``.
         """
         # websockets' client is imported on first use: start-up need not pay for it.
         from websockets.asyncio.client import connect
@@ -155,14 +158,16 @@ class Connection:
         try:
             if token is not None:
                 # Sent with the handshake; their answers are on their way.
-                hello = conn._expect(conn.next_id(), Welcome)
+                greeting = conn._expect(conn.next_id(), Welcome)
                 if since is not None:
                     conn.sync = conn._expect(conn.next_id(), SyncDone)
-            else:
-                hello = await conn.submit(
+            elif hello:
+                greeting = await conn.submit(
                     Hello(request_id=conn.next_id(), version=PROTOCOL_VERSION, token=token)
                 )
-            conn.welcome = await await_reply(hello)
+            else:
+                return conn
+            conn.welcome = await await_reply(greeting)
         except BaseException:
             if conn.sync is not None:
                 # Refused with the hello (auth_required): nobody will read it.
@@ -220,6 +225,16 @@ class Connection:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
+
+    def close_soon(self) -> None:
+        """Say goodbye without waiting for the answer (a round trip on a slow link):
+        the closing frame goes out, then the socket closes behind it."""
+        ws = self.ws
+        with contextlib.suppress(Exception):  # already closing or closed: nothing to say
+            ws.protocol.send_close(1000)
+            ws.send_data()
+        ws.transport.close()
+        self._reader.cancel()
 
     async def wait_closed(self) -> None:
         await self.ws.wait_closed()

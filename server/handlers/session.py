@@ -163,13 +163,18 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     peer = session.peer
     peer.hold()
     try:
-        result = await svc.db.read(
-            partial(storage.catch_up, user=user, since=req.since, bound=svc.limits.catch_up_bound)
-        )
+        if req.since is None:
+            result = storage.CatchUp(head=await svc.db.read(storage.head), events=[], gap_upto=None)
+        else:
+            result = await svc.db.read(
+                partial(
+                    storage.catch_up, user=user, since=req.since, bound=svc.limits.catch_up_bound
+                )
+            )
     except BaseException:
         peer.release(2**63)
         raise
-    if result.gap_upto is not None:
+    if result.gap_upto is not None and req.since is not None:
         peer.send(encode(Gap(since=req.since, upto=result.gap_upto)))
     size = svc.limits.batch_size
     for start in range(0, len(result.events), size):
