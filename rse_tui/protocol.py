@@ -360,6 +360,9 @@ class TokenList(Reply):
 @frame
 class GroupList(Reply):
     groups: list[GroupInfo] = wire("l")
+    #: With ``recent``: the newest chat messages of member groups, and their authors.
+    recent: list[Event] = wire("e", default_factory=list)
+    users: list[UserInfo] = wire("us", default_factory=list)
 
 
 @frame
@@ -637,6 +640,10 @@ class CreateInvite(Request):
 class ListGroups(Request):
     TYPE: ClassVar[str] = "groups"
     REPLY: ClassVar[type[Reply]] = GroupList
+    #: Also send up to this many of the newest chat messages, filling the
+    #: member groups in list order: the first takes up to all of them, the
+    #: next what the first left, and so on (a new device's first screen).
+    recent: int = wire("r", default=0)
 
 
 @frame

@@ -15,8 +15,8 @@ from pathlib import Path
 from rse_tui.protocol import (
     AuthOk,
     ChatEvent,
-    GroupInfo,
-    History,
+    Event,
+    GroupList,
     ListGroups,
     Login,
     Logout,
@@ -28,8 +28,10 @@ from rse_tui.protocol import (
 from .cache import Cache
 from .connection import Connection, await_reply
 from .credentials import TokenStore
-from .engine import HISTORY_PAGE
 from .profile import Profile, ProfileError, Settings, current, make_current, slug
+
+#: Chat messages a new device asks for with its group list: a first screen's worth.
+FIRST_SCREEN = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +119,11 @@ async def join(
 ) -> tuple[Account, str]:
     """Redeem an invitation and fill the new profile's cache for its first screen.
 
-    On a slow link every round trip counts, so one connection does it all:
-    the redemption, the group list and the live head leave in one flight
-    (the server handles a connection's requests in order, so the last two
-    run as the new user); then the newest page of the group the app opens
-    first. The app then starts from a cache that already shows something.
+    On a slow link every round trip counts, so it all leaves in one flight on
+    one connection: the redemption, the group list with the newest chat
+    messages of the member groups, and the live head (the server handles a
+    connection's requests in order, so the last two run as the new user).
+    The app then starts from a cache that already shows something.
     """
     conn = await Connection.open(url, ca_file=ca_file, hello=False)
     pending: list[asyncio.Future[Reply]] = []
@@ -130,7 +132,7 @@ async def join(
             Redeem(request_id=conn.next_id(), code=code, name=name, password=password)
         )
         pending = [
-            await conn.submit(ListGroups(request_id=conn.next_id())),
+            await conn.submit(ListGroups(request_id=conn.next_id(), recent=FIRST_SCREEN)),
             await conn.submit(Sync(request_id=conn.next_id())),
         ]
         auth: AuthOk = await await_reply(redeem)
@@ -139,7 +141,7 @@ async def join(
         live = await await_reply(pending[1])
         cache = account.open_cache()
         try:
-            await _first_page(conn, cache, groups.groups, live.head)
+            first_screen(cache, groups, live.head)
         finally:
             cache.close()
     finally:
@@ -150,24 +152,29 @@ async def join(
     return account, where
 
 
-async def _first_page(conn: Connection, cache: Cache, groups: list[GroupInfo], head: int) -> None:
-    """Store the group list and the newest chat page of the group opened first.
+def first_screen(cache: Cache, reply: GroupList, head: int) -> None:
+    """Store a new device's group list, live head and newest messages.
 
-    A fresh cache on a command-line path: the few small writes run inline.
+    The messages fill the member groups in list order (see ``ListGroups``):
+    a group that got all it could have taken may have older ones (its hole
+    stays below them); a group that got fewer has no more. A fresh cache on
+    a command-line path: the few writes run inline.
     """
-    cache.put_groups(groups, fresh=True)
+    cache.put_groups(reply.groups, fresh=True)
     cache.apply([], head)
-    start = next((row for row in cache.groups() if row.member), None)
-    if start is None:
-        return
-    hole = cache.hole_below(start.group, ChatEvent.TYPE, None)
-    if hole is None:
-        return
-    page = await conn.call(
-        History, group=start.group, kind=ChatEvent.TYPE, before=hole[1] + 1, limit=HISTORY_PAGE
-    )
-    cache.put_users(page.users)
-    cache.fill_hole(start.group, ChatEvent.TYPE, hole, page.events, page.more)
+    cache.put_users(reply.users)
+    by_group: dict[int, list[Event]] = {}
+    for event in reply.recent:
+        by_group.setdefault(getattr(event, "group", 0), []).append(event)
+    budget = FIRST_SCREEN
+    for group in (g.group for g in reply.groups if g.member):
+        if budget <= 0:
+            break
+        events = by_group.get(group, [])
+        hole = cache.hole_below(group, ChatEvent.TYPE, None)
+        if hole is not None:
+            cache.fill_hole(group, ChatEvent.TYPE, hole, events, len(events) == budget)
+        budget -= len(events)
 
 
 async def login(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from functools import partial
 
 from rse_tui.protocol import (
     AddMember,
     Approve,
     CreateGroup,
+    ErrorCode,
     GroupList,
     GroupSettings,
     JoinGroup,
@@ -16,6 +18,7 @@ from rse_tui.protocol import (
     ListGroups,
     MemberList,
     Members,
+    ProtocolError,
     RemoveMember,
     RequestJoin,
     RequestList,
@@ -71,8 +74,23 @@ async def update_group(svc: Services, session: Session, req: GroupSettings) -> W
 
 
 async def list_groups(svc: Services, session: Session, req: ListGroups) -> GroupList:
-    groups = await svc.db.read(partial(storage.list_groups, user=session.user))
-    return GroupList(request_id=req.request_id, groups=groups)
+    if not 0 <= req.recent <= svc.limits.max_history_page:
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'r' is between 0 and {svc.limits.max_history_page}"
+        )
+    return await svc.db.read(
+        partial(_group_list, user=session.user, recent=req.recent, request_id=req.request_id)
+    )
+
+
+def _group_list(conn: sqlite3.Connection, user: int, recent: int, request_id: int) -> GroupList:
+    """The group list and, when asked, the newest chat messages, from one read."""
+    groups = storage.list_groups(conn, user)
+    if not recent:
+        return GroupList(request_id=request_id, groups=groups)
+    members = [g.group for g in groups if g.member]
+    events, users = storage.recent_chat(conn, user, members, recent)
+    return GroupList(request_id=request_id, groups=groups, recent=events, users=users)
 
 
 async def join_group(svc: Services, session: Session, req: JoinGroup) -> WriteOk:

@@ -57,6 +57,7 @@ from .timeline import (
     history,
     history_page,
     pin_message,
+    recent_chat,
 )
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "pin_message",
     "publish_charter",
     "receipt",
+    "recent_chat",
     "redeem_invite",
     "remove_member",
     "request_join",

@@ -96,6 +96,23 @@ def history_page(
     return events, more, users(conn, {getattr(e, "user", 0) for e in events})
 
 
+def recent_chat(
+    conn: sqlite3.Connection, user: int, groups: list[int], budget: int
+) -> tuple[list[Event], list[UserInfo]]:
+    """Up to ``budget`` newest chat messages, filling ``groups`` in order: each
+    group takes what the ones before it left (how the client reads it back)."""
+    events: list[Event] = []
+    for group in groups:
+        if budget <= 0:
+            break
+        page, _ = history(conn, user, group, ChatEvent.TYPE, None, budget)
+        events.extend(page)
+        budget -= len(page)
+    from .accounts import users
+
+    return events, users(conn, {getattr(e, "user", 0) for e in events})
+
+
 def head(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT max(seq) FROM events").fetchone()
     return int(row[0] or 0)
