@@ -20,6 +20,7 @@ latencies, errors, chat events received.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import time
@@ -27,6 +28,7 @@ from collections import defaultdict
 from typing import Any
 
 from rse_tui.protocol import (
+    Batch,
     ChatEvent,
     ErrorFrame,
     ProtocolError,
@@ -59,12 +61,18 @@ class LoadConnection(Connection):
     async def _read(self) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        chat = '{"t":"c"'
+        chat, batch = '{"t":"c"', '{"t":"b"'
         try:
             async for data in self.ws:
                 if isinstance(data, str) and data.startswith(chat):
                     if self._on_push is not None:
-                        self._on_push(data)
+                        self._on_push(1)
+                    continue
+                if isinstance(data, str) and data.startswith(batch):
+                    # Quotes inside JSON strings are escaped: this marks events only.
+                    chats = data.count(chat)
+                    if self._on_push is not None and chats:
+                        self._on_push(chats)
                     continue
                 frame = decode_server(data, self._reply_type)
                 if isinstance(frame, Reply):
@@ -104,15 +112,19 @@ async def receive(url: str) -> None:
 
     def push(_index: int) -> Any:
         def on_push(frame: Any) -> None:
-            if isinstance(frame, ChatEvent):
-                got = times[frame.seq]
-                got.append(time.monotonic())
-                if len(got) == count:
-                    print(json.dumps({"seq": frame.seq, "t": times.pop(frame.seq)}), flush=True)
+            now = time.monotonic()
+            events = frame.events if isinstance(frame, Batch) else [frame]
+            for event in events:
+                if isinstance(event, ChatEvent):
+                    got = times[event.seq]
+                    got.append(now)
+                    if len(got) == count:
+                        print(json.dumps({"seq": event.seq, "t": times.pop(event.seq)}), flush=True)
 
         return on_push
 
     conns = await _open_all(url, tokens, push)
+    gc.disable()  # as for writers: the generator's pauses are not the server's latency
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     await asyncio.gather(*(c.close() for c in conns))
@@ -124,12 +136,15 @@ async def write(url: str, rate: float, seconds: float) -> None:
     received = [0] * len(tokens)
 
     def push(index: int) -> Any:
-        def on_push(_frame: Any) -> None:
-            received[index] += 1
+        def on_push(chats: int) -> None:
+            received[index] += chats
 
         return on_push
 
     conns = await _open_all(url, tokens, push, LoadConnection)
+    # The generator's own garbage collection (it keeps every future and
+    # latency) would stall it and show up as server latency.
+    gc.disable()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     go = (await loop.run_in_executor(None, sys.stdin.readline)).split()

@@ -17,7 +17,7 @@ import functools
 import json
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar, Union
@@ -412,7 +412,8 @@ class Page(Reply):
 
 @frame
 class Batch:
-    """Events replayed by ``sync``, in sequence order."""
+    """Events in sequence order: replayed by ``sync``, or several live events
+    committed together for one client."""
 
     TYPE: ClassVar[str] = "b"
     events: list[Event] = wire("e")
@@ -914,6 +915,12 @@ def to_wire(obj: Any) -> dict[str, Any]:
 def encode(obj: Any) -> str:
     """Encode one frame as compact JSON text."""
     return json.dumps(to_wire(obj), separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_batch(encoded_events: Sequence[bytes]) -> bytes:
+    """A :class:`Batch` frame from events already encoded (UTF-8 JSON objects),
+    without decoding and encoding them again."""
+    return b'{"t":"%s","e":[%s]}' % (Batch.TYPE.encode(), b",".join(encoded_events))
 
 
 def error_frame(exc: ProtocolError) -> ErrorFrame:

@@ -10,8 +10,9 @@ in its batch still commit.
 
 Writes that produce events return :class:`Outcome`; after the commit, and
 before any future resolves, the events of the whole batch are handed to the
-``on_events`` callback on the event loop, in sequence order, so fan-out order
-always matches commit order.
+``on_events`` callback on the event loop in one call (each write's events
+with the write's origin, in sequence order), so fan-out order always matches
+commit order and a client can get a batch's events in one frame.
 
 Reads run on a small thread pool, each thread with its own connection, each
 read inside one transaction (a consistent snapshot).
@@ -35,7 +36,8 @@ from rse_tui.protocol import Event
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EventSink = Callable[[Sequence[Event], object], None]
+#: Called once per committed batch with each write's events and origin.
+EventSink = Callable[[Sequence[tuple[Sequence[Event], object]]], None]
 
 
 @dataclass(slots=True)
@@ -216,12 +218,16 @@ class Database:
 
     def _deliver(self, batch: list[_Job], results: list[tuple[Any, BaseException | None]]) -> None:
         if self._on_events is not None:
-            for job, (value, exc) in zip(batch, results, strict=True):
-                if exc is None and isinstance(value, Outcome) and value.events:
-                    try:
-                        self._on_events(value.events, job.origin)
-                    except Exception:
-                        log.exception("event fan-out failed")
+            stored = [
+                (value.events, job.origin)
+                for job, (value, exc) in zip(batch, results, strict=True)
+                if exc is None and isinstance(value, Outcome) and value.events
+            ]
+            if stored:
+                try:
+                    self._on_events(stored)
+                except Exception:
+                    log.exception("event fan-out failed")
         for job, (value, exc) in zip(batch, results, strict=True):
             if job.future.done():
                 continue

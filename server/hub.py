@@ -34,6 +34,7 @@ from rse_tui.protocol import (
     JoinEvent,
     LeaveEvent,
     encode,
+    encode_batch,
 )
 
 from . import policy
@@ -144,16 +145,28 @@ class Peer:
             self._enqueue(_Close(code, reason))
 
     def deliver(self, seq: int, data: bytes) -> None:
-        """Send a live event, or hold it while a catch-up is being read."""
+        """Send one live event, or hold it while a catch-up is being read."""
         if not self.live or self.evicted:
             return
         if self._held is not None:
-            if len(self._held) >= self._queue_size:
-                self.evict("too many events during catch-up")
-                return
-            self._held.append((seq, data))
+            self.deliver_all([(seq, data)])
             return
         self.send(data)
+
+    def deliver_all(self, items: list[tuple[int, bytes]]) -> None:
+        """Send live events (one frame), or hold them while a catch-up is being read."""
+        if not self.live or self.evicted:
+            return
+        if self._held is not None:
+            if len(self._held) + len(items) > self._queue_size:
+                self.evict("too many events during catch-up")
+                return
+            self._held.extend(items)
+            return
+        if len(items) == 1:
+            self.send(items[0][1])
+        else:
+            self.send(encode_batch([data for _, data in items]))
 
     def hold(self) -> None:
         """Start buffering live events: a catch-up is about to be read."""
@@ -335,19 +348,39 @@ class Hub:
             if peer.token_id == token_id:
                 peer.close_after_flush(CLOSE_REVOKED, reason)
 
-    def publish(self, events: Sequence[Event], origin: object) -> None:
-        """Fan out committed events (called in commit order, on the loop)."""
-        for event in events:
+    def publish(self, batch: Sequence[tuple[Sequence[Event], object]]) -> None:
+        """Fan out one committed batch (called in commit order, on the loop).
+
+        Each event is encoded once; each client gets its share of the batch
+        in one frame (a Batch when it is several events): one compression
+        and one write per client per commit, however busy the groups are.
+        The writer of an event gets its acknowledgement instead.
+        """
+        if len(batch) == 1 and len(batch[0][0]) == 1:  # the common case: one event
+            [([event], origin)] = batch
             self._apply(event)
-            users = policy.audience(event, self._members, self._visibility)
             data = encode(event).encode()
-            if users is None:
-                targets: Iterable[Peer] = self.peers()
-            else:
-                targets = (p for u in users for p in self._by_user.get(u, ()))
-            for peer in targets:
+            for peer in self._audience(event):
                 if peer is not origin:
                     peer.deliver(event.seq, data)
+            return
+        outgoing: dict[Peer, list[tuple[int, bytes]]] = {}
+        for events, origin in batch:
+            for event in events:
+                self._apply(event)
+                item = (event.seq, encode(event).encode())
+                for peer in self._audience(event):
+                    if peer is not origin:
+                        outgoing.setdefault(peer, []).append(item)
+        for peer, items in outgoing.items():
+            peer.deliver_all(items)
+
+    def _audience(self, event: Event) -> Iterable[Peer]:
+        """The connected peers that may see ``event``."""
+        users = policy.audience(event, self._members, self._visibility)
+        if users is None:
+            return self.peers()
+        return (p for u in users for p in self._by_user.get(u, ()))
 
     def _apply(self, event: Event) -> None:
         """Keep the fan-out tables in step with the committed event stream."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rse_tui.protocol import AuthOk, Redeem, ServerFrame
+from rse_tui.protocol import AuthOk, Batch, Redeem, ServerFrame
 from rse_tui.sync.connection import Connection
 from server.app import RseServer
 from server.auth import ScryptParams
@@ -63,10 +63,15 @@ class Pushes:
         await self._arrived.wait()
 
     async def next(self, kind: type[T] | None = None, within: float = WAIT) -> T:
+        """The next frame (of ``kind``); looking for an event, a Batch (events
+        committed together reach a client in one frame) is opened in place."""
         async with asyncio.timeout(within):
             while True:
                 while self._read < len(self.frames):
                     frame = self.frames[self._read]
+                    if isinstance(frame, Batch) and kind is not None and kind is not Batch:
+                        self.frames[self._read : self._read + 1] = frame.events
+                        continue
                     self._read += 1
                     if kind is None or isinstance(frame, kind):
                         return frame  # type: ignore[return-value]

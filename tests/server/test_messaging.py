@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rse_tui.protocol import (
+    Batch,
     ChatEvent,
     CreateGroup,
     ErrorCode,
@@ -20,6 +21,7 @@ from rse_tui.protocol import (
     PostEvent,
     ProtocolError,
     SendChat,
+    SendDirect,
     SendPost,
     Sync,
 )
@@ -116,3 +118,21 @@ async def test_history_pages_newest_first_and_by_kind(server):
     posts = await ana.conn.call(History, group=g, kind="p", limit=10)
     assert [e.text for e in posts.events] == ["a post"]
     await ana.close()
+
+
+async def test_events_committed_together_reach_a_client_in_one_frame(server):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    await live(ana)
+    await live(bob)
+    # A first direct message creates the conversation: several events, one write.
+    ack = await ana.conn.call(SendDirect, user=bob.user, text="got a minute?", cid="d1")
+    frame = await bob.pushes.until(lambda f: isinstance(f, Batch))
+    seqs = [e.seq for e in frame.events]
+    assert seqs == sorted(seqs) and len(seqs) > 1
+    assert isinstance(frame.events[-1], ChatEvent)
+    assert (frame.events[-1].seq, frame.events[-1].text) == (ack.seq, "got a minute?")
+    # The writer gets its acknowledgement, not its own events.
+    assert not [f for f in ana.pushes.drain() if isinstance(f, Batch | ChatEvent)]
+    await ana.close()
+    await bob.close()

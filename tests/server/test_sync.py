@@ -185,6 +185,7 @@ async def test_a_fresh_member_is_pushed_join_events(server):
     g = (await ana.conn.call(CreateGroup, name="J", cid="g")).group
     await ana.conn.call(Sync, since=0)
     await bob.conn.call(Sync, since=0)
+    ana.pushes.drain()  # the catch-up; what follows is live
     ack = await bob.conn.call(JoinGroup, group=g, cid="j")
     ev = await ana.pushes.next(JoinEvent)
     assert (ev.seq, ev.user) == (ack.seq, bob.user)
