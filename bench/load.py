@@ -46,10 +46,14 @@ CLIENTS = "bench.load_clients"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, every thread included."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process, every thread included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -138,7 +142,7 @@ async def fan_out(members: int, messages: int) -> dict[str, Any]:
             readers = [asyncio.create_task(collect(c)) for c in crowd]
             latencies: list[float] = []
             to_last: list[float] = []
-            cpu0 = cpu_seconds(server.proc.pid)
+            user0, system0 = cpu_times(server.proc.pid)
             for text in lines(messages, seed=77):
                 sent = time.monotonic()
                 ack = await sender.call(SendChat, group=group, text=text, cid=new_cid())
@@ -150,7 +154,8 @@ async def fan_out(members: int, messages: int) -> dict[str, Any]:
                 latencies.extend(t - sent for t in times)
                 to_last.append(max(times) - sent)
                 await asyncio.sleep(0.05)
-            cpu = cpu_seconds(server.proc.pid) - cpu0
+            user1, system1 = cpu_times(server.proc.pid)
+            cpu = user1 - user0 + system1 - system0
             for task in readers:
                 task.cancel()
             await sender.close()
@@ -163,7 +168,9 @@ async def fan_out(members: int, messages: int) -> dict[str, Any]:
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "to_last_median_ms": statistics.median(to_last) * 1000,
         "to_last_max_ms": max(to_last) * 1000,
+        "slowest": sorted(((round(t * 1000), i) for i, t in enumerate(to_last)), reverse=True)[:5],
         "server_cpu_us_per_recipient": cpu / (messages * members) * 1e6,
+        "server_system_us_per_recipient": (system1 - system0) / (messages * members) * 1e6,
     }
 
 
@@ -227,7 +234,7 @@ def _each(runs: list[dict[str, Any]], fmt: str) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fanout-members", type=int, default=1000)
-    parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--writers", type=int, default=50)
     parser.add_argument("--group-size", type=int, default=10)
     # Offered a little above the target: an open loop cannot ack more than it offers.

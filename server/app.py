@@ -123,6 +123,7 @@ class RseServer:
                     config.compression_window_bits,
                     config.compression_client_window_bits,
                     config.compression_mem_level,
+                    config.compression_level,
                 )
             ],
         )

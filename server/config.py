@@ -64,6 +64,9 @@ class ServerConfig:
     #: one of this size per connection for as long as it lasts.
     compression_client_window_bits: int = 11
     compression_mem_level: int = 3
+    #: zlib level (1-9): every frame to every client is compressed on its own
+    #: stream, so the cheapest level that keeps frames small wins.
+    compression_level: int = 1
     #: A connection that sent nothing for this long (up to twice as long)
     #: gives back its compressor; 0 keeps compressors for good.
     compressor_idle: float = 30.0

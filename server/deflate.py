@@ -31,6 +31,7 @@ from websockets.frames import Frame
 
 #: FIN + RSV1 (compressed) + opcode 1 (text).
 _FIRST_BYTE = 0x80 | 0x40 | 0x1
+_SHORT_HEADERS = tuple(bytes((_FIRST_BYTE, n)) for n in range(126))
 
 
 class LeanDeflate(PerMessageDeflate):
@@ -78,17 +79,22 @@ class LeanDeflate(PerMessageDeflate):
         return super().encode(frame)
 
     def text_frame(self, data: bytes) -> bytes:
-        """The wire bytes of one compressed, final, unmasked text frame."""
-        encoder = self._compressor()
-        payload = encoder.compress(data) + encoder.flush(zlib.Z_SYNC_FLUSH)
+        """The wire bytes of one compressed, final, unmasked text frame.
+
+        This runs once per recipient of every event: one compression, one
+        header from a table, one copy."""
+        encoder = self.__dict__.get("encoder") or self._compressor()
+        head = encoder.compress(data)
+        tail = encoder.flush(zlib.Z_SYNC_FLUSH)
+        payload = head + tail if head else tail
         size = len(payload) - 4  # the sync flush's empty block is not sent
         if size < 126:
-            header = bytes((_FIRST_BYTE, size))
+            header = _SHORT_HEADERS[size]
         elif size < 65536:
             header = struct.pack("!BBH", _FIRST_BYTE, 126, size)
         else:
             header = struct.pack("!BBQ", _FIRST_BYTE, 127, size)
-        return header + payload[:size]
+        return header + memoryview(payload)[:size]
 
 
 class LeanDeflateFactory(ServerPerMessageDeflateFactory):
@@ -109,11 +115,13 @@ class LeanDeflateFactory(ServerPerMessageDeflateFactory):
         return response, lean
 
 
-def lean_deflate(window_bits: int, client_window_bits: int, mem_level: int) -> LeanDeflateFactory:
+def lean_deflate(
+    window_bits: int, client_window_bits: int, mem_level: int, level: int = 6
+) -> LeanDeflateFactory:
     """permessage-deflate with context takeover (what makes small frames small),
     with windows and a memory level chosen for many idle connections."""
     return LeanDeflateFactory(
         server_max_window_bits=window_bits,
         client_max_window_bits=client_window_bits,
-        compress_settings={"memLevel": mem_level},
+        compress_settings={"memLevel": mem_level, "level": level},
     )

@@ -84,10 +84,12 @@ class Peer:
         "_gone",
         "_held",
         "_pong",
+        "_protocol",
         "_queue",
         "_queue_size",
         "_send_timeout",
         "_task",
+        "_transport",
         "_wrote",
         "ended",
         "evicted",
@@ -115,6 +117,8 @@ class Peer:
         self._send_timeout = send_timeout
         self._task: asyncio.Task[None] | None = None
         self._gone = False
+        self._transport = socket.transport
+        self._protocol = socket.protocol
         extensions = getattr(socket.protocol, "extensions", ())
         self._deflate = next((e for e in extensions if isinstance(e, LeanDeflate)), None)
         #: Written to since the last idle sweep.
@@ -190,16 +194,19 @@ class Peer:
         self.socket.transport.abort()
 
     def _write_now(self, data: bytes) -> bool:
-        """Write a text frame straight to a socket that keeps up; False if it does not."""
-        ws = self.socket
+        """Write a text frame straight to a socket that keeps up; False if it does not.
+
+        This runs once per recipient of every event: it is kept short."""
+        transport = self._transport
         if (
-            ws.protocol.state is not State.OPEN
-            or ws.transport.get_write_buffer_size() >= DIRECT_LIMIT
+            self._protocol.state is not State.OPEN
+            or transport.get_write_buffer_size() >= DIRECT_LIMIT
         ):
             return False
         if self._deflate is not None:
-            ws.transport.write(self._deflate.text_frame(data))
+            transport.write(self._deflate.text_frame(data))
         else:
+            ws = self.socket
             ws.protocol.send_text(data)
             ws.send_data()
         self._wrote = True
