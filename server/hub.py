@@ -83,7 +83,6 @@ class Peer:
         "_deflate",
         "_gone",
         "_held",
-        "_pong",
         "_protocol",
         "_queue",
         "_queue_size",
@@ -123,8 +122,6 @@ class Peer:
         self._deflate = next((e for e in extensions if isinstance(e, LeanDeflate)), None)
         #: Written to since the last idle sweep.
         self._wrote = False
-        #: Resolved when the client answers the last keepalive ping.
-        self._pong: Awaitable[float] | None = None
 
     async def stop(self) -> None:
         self.ended = True
@@ -223,9 +220,10 @@ class Peer:
             return True
         return False
 
-    async def ping(self) -> None:
-        """Send a keepalive ping, unless the socket is busy or closing (then the
-        send timeout, or the close, is already watching it)."""
+    async def ping(self) -> Awaitable[float] | None:
+        """Send a keepalive ping and return what its pong resolves, unless the
+        socket is busy or closing (then the send timeout, or the close, is
+        already watching it)."""
         ws = self.socket
         if (
             self._gone
@@ -233,15 +231,8 @@ class Peer:
             or ws.protocol.state is not State.OPEN
             or ws.transport.get_write_buffer_size() >= DIRECT_LIMIT
         ):
-            self._pong = None
-            return
-        self._pong = await ws.ping()
-
-    def check_pong(self) -> None:
-        """Cut off a client that did not answer the last ping in time."""
-        pong, self._pong = self._pong, None
-        if isinstance(pong, asyncio.Future) and not pong.done():
-            self.evict("keepalive ping timeout")
+            return None
+        return await ws.ping()
 
     def _enqueue(self, item: bytes | _Close) -> None:
         if self._queue is None:
@@ -276,6 +267,13 @@ class Peer:
         finally:
             self._task = None
             self._queue = None
+
+
+def _cut_silent(pongs: list[tuple[Peer, Awaitable[float]]]) -> None:
+    """Cut off the clients whose pong has not come back."""
+    for peer, pong in pongs:
+        if isinstance(pong, asyncio.Future) and not pong.done():
+            peer.evict("keepalive ping timeout")
 
 
 class Hub:
@@ -335,16 +333,17 @@ class Hub:
     async def keep_alive(self, interval: float, pong_within: float | None) -> None:
         """Ping every session each ``interval`` seconds; cut off those whose pong
         is more than ``pong_within`` seconds late. One task for all, not one each."""
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
-            peers = list(self._sessions)
-            for peer in peers:
+            pongs: list[tuple[Peer, Awaitable[float]]] = []
+            for peer in list(self._sessions):
                 with contextlib.suppress(ConnectionClosed):
-                    await peer.ping()
-            if pong_within is not None:
-                await asyncio.sleep(pong_within)
-                for peer in peers:
-                    peer.check_pong()
+                    pong = await peer.ping()
+                    if pong is not None:
+                        pongs.append((peer, pong))
+            if pong_within is not None and pongs:
+                loop.call_later(pong_within, _cut_silent, pongs)
 
     def connections(self, user: int) -> int:
         return len(self._by_user.get(user, ()))
