@@ -146,13 +146,15 @@ class Peer:
             self._enqueue(_Close(code, reason))
 
     def deliver(self, seq: int, data: bytes) -> None:
-        """Send one live event, or hold it while a catch-up is being read."""
-        if not self.live or self.evicted:
+        """Send one live event, or hold it while a catch-up is being read.
+
+        The fan-out's hot path: one call per recipient, straight to the socket."""
+        if not self.live or self.evicted or self._gone:
             return
         if self._held is not None:
             self.deliver_all([(seq, data)])
-            return
-        self.send(data)
+        elif self._task is not None or not self._write_now(data):
+            self._enqueue(data)
 
     def deliver_all(self, items: list[tuple[int, bytes]]) -> None:
         """Send live events (one frame), or hold them while a catch-up is being read."""
@@ -385,8 +387,9 @@ class Hub:
         """The connected peers that may see ``event``."""
         users = policy.audience(event, self._members, self._visibility)
         if users is None:
-            return self.peers()
-        return (p for u in users for p in self._by_user.get(u, ()))
+            return list(self.peers())
+        by_user = self._by_user
+        return [p for u in users if u in by_user for p in by_user[u]]
 
     def _apply(self, event: Event) -> None:
         """Keep the fan-out tables in step with the committed event stream."""
