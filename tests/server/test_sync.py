@@ -223,3 +223,16 @@ async def test_hello_and_sync_in_the_handshake_answer_at_once(server):
         refused = json.loads(await ws.recv())
         assert refused["t"] == "err" and refused["i"] == 1 and refused["e"] == "auth_failed"
     await ana.close()
+
+
+async def test_the_token_rides_in_a_header_never_in_the_url(server):
+    ana = await new_user(server, "ana")
+    conn = await Connection.open(server.url, token=ana.auth.token, since=0)
+    assert conn.ws.request is not None
+    assert conn.ws.request.path == "/?s=0"
+    assert ana.auth.token not in conn.ws.request.path
+    assert conn.ws.request.headers["Authorization"] == f"Bearer {ana.auth.token}"
+    assert conn.welcome is not None and conn.welcome.user == ana.user
+    assert conn.sync is not None and (await conn.sync).head >= 0
+    await conn.close()
+    await ana.close()
