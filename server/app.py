@@ -258,19 +258,13 @@ def handshake_requests(request: HttpRequest | None) -> list[str]:
     scheme, _, token = auth.strip().partition(" ")
     if scheme.lower() != "bearer":
         token = auth  # not a token: refused like any wrong one
-    query = parse_qs(urlsplit(request.path).query)
-    hello: dict[str, object] = {"t": Hello.TYPE, "i": 1, "v": PROTOCOL_VERSION, "tok": token}
-    if "v" in query:
-        hello["v"] = _number(query["v"][0])
-    frames = [json.dumps(hello)]
-    if "s" in query:
-        frames.append(json.dumps({"t": Sync.TYPE, "i": 2, "s": _number(query["s"][0])}))
+    frames = [encode(Hello(request_id=1, version=PROTOCOL_VERSION, token=token))]
+    since = parse_qs(urlsplit(request.path).query).get("s")
+    if since:
+        # Not a number: encoded as given, for the decoder to refuse with bad_field.
+        value: Any = int(since[0]) if since[0].isdigit() and len(since[0]) < 19 else since[0]
+        frames.append(encode(Sync(request_id=2, since=value)))
     return frames
-
-
-def _number(text: str) -> int | str:
-    """An integer when it is one; otherwise the text, for the decoder to refuse."""
-    return int(text) if text.isdigit() and len(text) < 19 else text
 
 
 def _heap_trimmer() -> Callable[[int], int] | None:

@@ -90,7 +90,6 @@ class Peer:
         "_task",
         "_transport",
         "_wrote",
-        "ended",
         "evicted",
         "live",
         "name",
@@ -107,8 +106,6 @@ class Peer:
         #: False until the first sync: live events before that are not sent.
         self.live = False
         self.evicted = False
-        #: True once the session is over, whoever ended it.
-        self.ended = False
         #: Frames waiting for a slow socket; made when first needed.
         self._queue: deque[bytes | _Close] | None = None
         self._held: list[tuple[int, bytes]] | None = None
@@ -123,8 +120,12 @@ class Peer:
         #: Written to since the last idle sweep.
         self._wrote = False
 
+    @property
+    def ended(self) -> bool:
+        """True once the session is over, whoever ended it."""
+        return self._gone or self.evicted
+
     async def stop(self) -> None:
-        self.ended = True
         self._gone = True
         if self._task is not None:
             self._task.cancel()
@@ -187,7 +188,6 @@ class Peer:
         if self.evicted:
             return
         self.evicted = True
-        self.ended = True
         log.info("cutting off user %s: %s", self.user, why)
         # A client that does not read will not complete a closing handshake.
         self.socket.transport.abort()
@@ -226,15 +226,14 @@ class Peer:
         """Send a keepalive ping and return what its pong resolves, unless the
         socket is busy or closing (then the send timeout, or the close, is
         already watching it)."""
-        ws = self.socket
         if (
             self._gone
             or self.evicted
-            or ws.protocol.state is not State.OPEN
-            or ws.transport.get_write_buffer_size() >= DIRECT_LIMIT
+            or self._protocol.state is not State.OPEN
+            or self._transport.get_write_buffer_size() >= DIRECT_LIMIT
         ):
             return None
-        return await ws.ping()
+        return await self.socket.ping()
 
     def _enqueue(self, item: bytes | _Close) -> None:
         if self._queue is None:
