@@ -67,17 +67,6 @@ def load(root: Path, notify: Callable[[str], None] | None = None) -> Account:
     return Account(profile, settings, token)
 
 
-async def _authenticate(
-    url: str, ca_file: Path | None, request: type[Redeem] | type[Login], **fields: str
-) -> AuthOk:
-    conn = await Connection.open(url, ca_file=ca_file)
-    try:
-        reply: AuthOk = await conn.call(request, **fields)
-        return reply
-    finally:
-        await conn.close()
-
-
 def save(
     root: Path,
     url: str,
@@ -117,35 +106,60 @@ async def join(
     ca_file: Path | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> tuple[Account, str]:
-    """Redeem an invitation and fill the new profile's cache for its first screen.
+    """Redeem an invitation: a new account, a new profile, its first screen."""
+    return await _sign_in(
+        root, url, ca_file, notify, Redeem, code=code, name=name, password=password
+    )
+
+
+async def login(
+    root: Path,
+    url: str,
+    name: str,
+    password: str,
+    ca_file: Path | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[Account, str]:
+    return await _sign_in(root, url, ca_file, notify, Login, name=name, password=password)
+
+
+async def _sign_in(
+    root: Path,
+    url: str,
+    ca_file: Path | None,
+    notify: Callable[[str], None] | None,
+    request: type[Redeem] | type[Login],
+    **fields: str,
+) -> tuple[Account, str]:
+    """Sign in, save the profile, and fill a new device's cache for its first screen.
 
     On a slow link every round trip counts, so it all leaves in one flight on
-    one connection: the redemption, the group list with the newest chat
+    one connection: the sign-in, the group list with the newest chat
     messages of the member groups, and the live head (the server handles a
-    connection's requests in order, so the last two run as the new user).
-    The app then starts from a cache that already shows something.
+    connection's requests in order, so the last two run as the signed-in
+    user). The app then starts from a cache that already shows something.
+    A cache that has synced before is left to resume where it stopped.
     """
     conn = await Connection.open(url, ca_file=ca_file, hello=False)
     pending: list[asyncio.Future[Reply]] = []
     try:
-        redeem = await conn.submit(
-            Redeem(request_id=conn.next_id(), code=code, name=name, password=password)
-        )
+        signed = await conn.submit(request(request_id=conn.next_id(), **fields))
         pending = [
             await conn.submit(ListGroups(request_id=conn.next_id(), recent=FIRST_SCREEN)),
             await conn.submit(Sync(request_id=conn.next_id())),
         ]
-        auth: AuthOk = await await_reply(redeem)
+        auth: AuthOk = await await_reply(signed)
         account, where = save(root, url, ca_file, auth, notify)
         groups = await await_reply(pending[0])
         live = await await_reply(pending[1])
         cache = account.open_cache()
         try:
-            first_screen(cache, groups, live.head)
+            if cache.cursor() == 0:
+                first_screen(cache, groups, live.head)
         finally:
             cache.close()
     finally:
-        for future in pending:  # refused along with the redemption: nobody reads them
+        for future in pending:  # refused along with the sign-in: nobody reads them
             future.add_done_callback(lambda f: f.cancelled() or f.exception())
         # The closing handshake would cost a round trip the user need not wait for.
         conn.close_soon()
@@ -175,18 +189,6 @@ def first_screen(cache: Cache, reply: GroupList, head: int) -> None:
         if hole is not None:
             cache.fill_hole(group, ChatEvent.TYPE, hole, events, len(events) == budget)
         budget -= len(events)
-
-
-async def login(
-    root: Path,
-    url: str,
-    name: str,
-    password: str,
-    ca_file: Path | None = None,
-    notify: Callable[[str], None] | None = None,
-) -> tuple[Account, str]:
-    auth = await _authenticate(url, ca_file, Login, name=name, password=password)
-    return save(root, url, ca_file, auth, notify)
 
 
 async def logout(account: Account, *, open_timeout: float = 10.0) -> bool:

@@ -94,3 +94,37 @@ async def test_a_refused_invitation_leaves_no_profile(server, tmp_path):
     assert not (tmp_path / "home" / "profiles").exists() or not any(
         (tmp_path / "home" / "profiles").iterdir()
     )
+
+
+async def test_login_fills_a_new_device_and_leaves_a_synced_cache_to_resume(server, tmp_path):
+    host, alpha, _, _ = await _two_groups(server)
+    home = tmp_path / "home"
+    acct, _ = await account.login(home, server.url, "host", PASSWORD)
+    cache = acct.open_cache()
+    try:
+        assert _texts(cache, alpha) == [f"alpha {n}" for n in range(5)]
+        cursor = cache.cursor()
+    finally:
+        cache.close()
+    await host.conn.call(SendChat, group=alpha, text="while logged out", cid="late")
+    # Logging in again on this device: the cache resumes from its cursor later,
+    # so nothing between it and the new head may be skipped over.
+    acct, _ = await account.login(home, server.url, "host", PASSWORD)
+    cache = acct.open_cache()
+    try:
+        assert cache.cursor() == cursor
+        assert "while logged out" not in _texts(cache, alpha)
+    finally:
+        cache.close()
+    await host.close()
+
+
+async def test_a_wrong_password_saves_nothing(server, tmp_path):
+    host = await new_user(server, "host")
+    with pytest.raises(ProtocolError) as err:
+        await account.login(tmp_path / "home", server.url, "host", "not the password")
+    assert err.value.code is ErrorCode.AUTH_FAILED
+    assert not (tmp_path / "home" / "profiles").exists() or not any(
+        (tmp_path / "home" / "profiles").iterdir()
+    )
+    await host.close()
