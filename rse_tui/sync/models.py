@@ -13,6 +13,7 @@ class GroupRow:
     member: bool
     members: int
     unread: int = 0
+    mentions: int = 0  # unread messages that mention me
     parent: int | None = None
     visibility: str = "open"
     moderator: bool = False

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
@@ -132,6 +132,9 @@ class RseApp(App[int]):
         self._refreshing = asyncio.Lock()
         self.account_name = account_name
         self.view = View()
+        self._routed = {
+            where: keys.actions(where, routed=True) for where in ("composer", "timeline")
+        }
         self._status = engine.status
         engine.listen(
             on_change=lambda c: self.post_message(CacheChanged(c)),
@@ -179,7 +182,7 @@ class RseApp(App[int]):
         start = await self._initial_group(await db(cache.groups))
         await self._open(start)
         self.groups.show(await db(cache.groups), start.group if start else None)
-        self.timeline.focus()
+        self.action_to_composer()
         self.call_after_refresh(self.run_sync)  # the cache is on screen first
         self.set_interval(1.0, self._tick)
 
@@ -188,6 +191,62 @@ class RseApp(App[int]):
         remembered = await self.engine.db(self.engine.cache.get, "ui.group")
         start = next((r for r in rows if str(r.group) == remembered), None)
         return start or next((r for r in rows if r.member), None)
+
+    # -- where keys go ---------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if (
+            isinstance(event, (events.Key, events.Paste))
+            and not event.is_forwarded
+            and self._route(event)
+        ):
+            return
+        await super().on_event(event)
+
+    def _route(self, event: events.Key | events.Paste) -> bool:
+        """Decide, as each key arrives and before the next, where it goes.
+
+        Typing reaches the composer from anywhere on the main screen: a
+        printable key is a command only in the message list with a message
+        selected on purpose. Keys that only move focus or scroll are handled
+        here at once. Returns True when the key was used here.
+        """
+        if len(self.screen_stack) != 1 or not self.is_running:
+            return False  # a dialog, or the app opening or closing: keys go there
+        focused = self.focused
+        composer, timeline = self.composer, self.timeline
+        if isinstance(event, events.Key):
+            where = "composer" if focused is composer else "timeline" if focused is timeline else ""
+            action = self._routed.get(where, {}).get(event.key)
+            if action is not None:
+                getattr(self, f"action_{action}")()
+                return True
+            if not event.is_printable or (focused is timeline and timeline.claims(event.key)):
+                return False
+        if focused is not composer and not composer.disabled:
+            timeline.selected = None
+            self.set_focus(composer)
+        return False
+
+    def action_to_composer(self) -> None:
+        self.timeline.selected = None
+        if self.composer.disabled:
+            self.set_focus(self.timeline)
+        else:
+            self.set_focus(self.composer)
+
+    def action_to_messages(self) -> None:
+        self.set_focus(self.timeline)
+
+    def action_select_message(self) -> None:
+        self.set_focus(self.timeline)
+        self.timeline.select_last()
+
+    def action_messages_page_up(self) -> None:
+        self.timeline.action_page_up()
+
+    def action_messages_page_down(self) -> None:
+        self.timeline.action_page_down()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
@@ -320,6 +379,8 @@ class RseApp(App[int]):
                     self._composer_state(fresh)
                     if became_member:
                         self.fill_newest()
+                        if self.focused is self.timeline and self.timeline.selected is None:
+                            self.action_to_composer()
             elif rows:
                 first = await self._initial_group(rows)
                 if first is not None:
@@ -390,7 +451,7 @@ class RseApp(App[int]):
                     f"asked the moderators of #{clean_line(row.name)} to let you in", markup=False
                 )
         await self.open_group(row)
-        self.timeline.focus()
+        self.action_to_composer()
 
     @on(Timeline.NeedOlder)
     async def _older(self) -> None:
@@ -432,29 +493,21 @@ class RseApp(App[int]):
         with contextlib.suppress(Closing):
             await governance.act_on_message(self, action, row)
 
-    @on(Timeline.Compose)
-    def _compose(self) -> None:
-        if not self.composer.disabled:
-            self.composer.focus()
-
-    @on(Composer.Leave)
-    def _leave_composer(self) -> None:
-        self.timeline.focus()
-
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
+        # The composer has already cleared itself (keys typed after Enter belong
+        # to the next message); a text that cannot go anywhere is put back.
         if self.view.new_direct is not None:
-            self.composer.clear()
             await self.engine.submit("dm", None, event.text, user=self.view.new_direct[0])
             return
         group = self.view.group
         if group is None or not group.member:
+            self.composer.restore(event.text)
             self.notify("join the group to write in it", severity="warning", markup=False)
             return
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
-        self.composer.clear()
-        await self.engine.db(self.engine.cache.save_draft, group.group, "")
         await self.engine.submit(op, group.group, event.text)
+        await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
 
     @on(Composer.Changed)
     def _draft_changed(self) -> None:
@@ -489,6 +542,14 @@ class RseApp(App[int]):
     async def action_previous_group(self) -> None:
         await self._step_group(-1)
 
+    async def action_next_active(self) -> None:
+        """The next group with unread messages after this one, mentions first."""
+        row = self.groups.next_active(self.view.group.group if self.view.group else None)
+        if row is None:
+            self.notify("nothing unread", markup=False)
+        else:
+            await self.open_group(row)
+
     def action_toggle_groups(self) -> None:
         self._toggle("groups")
 
@@ -520,25 +581,25 @@ class RseApp(App[int]):
         with contextlib.suppress(Closing):
             await governance.edit_settings(self)
 
-    def action_help_unless_typing(self) -> None:
-        # "?" types a question mark in the composer; F1 opens help everywhere.
-        if isinstance(self.focused, Composer):
-            self.focused.insert("?")
-        else:
-            self.action_help()
-
     async def action_quit(self) -> None:
         await self.save_draft()
         await self.engine.stop()
         self.exit(0)
 
 
-def run_tui(account: Account) -> int:
-    """Open the app on a saved profile; returns the exit code."""
+def run_tui(account: Account, *, app_class: type[RseApp] = RseApp, headless: bool = False) -> int:
+    """Open the app on a saved profile; returns the exit code.
+
+    A crash exits non-zero: Textual prints the traceback and sets the app's
+    return code, while ``run()`` itself returns None.
+    """
     cache = account.open_cache()
     engine = Engine(cache, url=account.settings.url, token=account.token, ca_file=account.ca_file)
     try:
-        result = RseApp(engine, account.settings.name).run()
+        app = app_class(engine, account.settings.name)
+        result = app.run(headless=headless)
     finally:
         engine.close()
+    if app.return_code:
+        return app.return_code
     return int(result or 0)

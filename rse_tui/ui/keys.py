@@ -4,6 +4,11 @@ Each entry says where it works ("app" everywhere, "timeline" in the message
 list, "composer" while writing), its keys, and what it does in words. The
 help screen (F1 or ?) is generated from this table, and a test checks that
 every entry is bound.
+
+Typing always reaches the composer: printable keys are never commands unless
+a message was selected on purpose (alt+up, or Esc then an arrow), and then
+only the few letters below act on it. The composer handles its own keys, and
+the app's keys while it has focus, in the order they were typed.
 """
 
 from __future__ import annotations
@@ -20,14 +25,17 @@ class Key:
     action: str
     description: str
     show: bool = False
+    #: Handled by the app as the key arrives, not by the widget (see ``routed``).
+    routed: bool = False
 
 
 KEYMAP: tuple[Key, ...] = (
-    Key("app", "f1", "help", "Show keys (also ? outside the composer)", show=True),
+    Key("app", "f1", "help", "Show keys", show=True),
     Key("app", "ctrl+k", "command_palette", "Quick switcher and commands", show=True),
     Key("app", "ctrl+t", "toggle_kind", "Switch between chat and feed", show=True),
-    Key("app", "alt+down,ctrl+down", "next_group", "Next group"),
-    Key("app", "alt+up,ctrl+up", "previous_group", "Previous group"),
+    Key("app", "ctrl+down,alt+right", "next_group", "Next group"),
+    Key("app", "ctrl+up,alt+left", "previous_group", "Previous group"),
+    Key("app", "alt+a", "next_active", "Next group with unread messages (mentions first)"),
     Key("app", "ctrl+b", "toggle_groups", "Show or hide the groups pane", show=True),
     Key("app", "ctrl+o", "toggle_details", "Show or hide the details pane"),
     Key("app", "ctrl+r", "reconnect", "Reconnect now"),
@@ -35,30 +43,62 @@ KEYMAP: tuple[Key, ...] = (
     Key("app", "f3", "requests", "Join requests waiting for you (moderators)"),
     Key("app", "f4", "settings", "Group settings (moderators)"),
     Key("app", "ctrl+q", "quit", "Quit", show=True),
-    Key("app", "question_mark", "help_unless_typing", "Show keys (outside the composer)"),
     Key("timeline", "up,k", "select_previous", "Previous message"),
     Key("timeline", "down,j", "select_next", "Next message"),
     Key("timeline", "pageup", "page_up", "Page up"),
     Key("timeline", "pagedown", "page_down", "Page down"),
     Key("timeline", "home,g", "first", "Oldest loaded message (loads older ones)"),
     Key("timeline", "end,G", "last", "Newest message"),
-    Key("timeline", "i,enter", "compose", "Write a message"),
     Key("timeline", "d,delete", "delete", "Delete the message (yours, or any as moderator)"),
     Key("timeline", "p", "pin", "Pin or unpin the message (moderators)"),
+    Key(
+        "timeline",
+        "escape,enter",
+        "to_composer",
+        "Back to writing (typing does it too)",
+        routed=True,
+    ),
     Key("composer", "enter", "send", "Send"),
     Key("composer", "ctrl+j,alt+enter", "newline", "New line"),
     Key("composer", "ctrl+e", "editor", "Edit in $EDITOR"),
-    Key("composer", "escape", "leave", "Back to the messages"),
+    Key(
+        "composer",
+        "alt+up",
+        "select_message",
+        "Select the newest message, to act on it",
+        routed=True,
+    ),
+    Key("composer", "escape", "to_messages", "Go to the messages (then ↑ selects)", routed=True),
+    Key("composer", "pageup", "messages_page_up", "Scroll the messages up", routed=True),
+    Key("composer", "pagedown", "messages_page_down", "Scroll the messages down", routed=True),
     Key("groups", "enter", "open", "Open the group (join it, or ask to, if needed)"),
     Key("groups", "left", "collapse", "Fold the branch"),
     Key("groups", "right", "expand", "Unfold the branch"),
 )
 
 
-def bindings(where: str) -> list[BindingType]:
+def bindings(where: str, *, priority: bool = False) -> list[BindingType]:
+    """The bindings of one place; ``priority`` ones act as the app receives the key,
+    before any later key is handled (so a burst is processed in order)."""
     return [
-        Binding(k.keys, k.action, k.description, show=k.show) for k in KEYMAP if k.where == where
+        Binding(k.keys, k.action, k.description, show=k.show, priority=priority)
+        for k in KEYMAP
+        if k.where == where and not k.routed
     ]
+
+
+def actions(where: str, *, routed: bool = False) -> dict[str, str]:
+    """Key -> action for one place, every alias spelled out.
+
+    ``routed`` keys only move focus or scroll: the app handles them the moment
+    they arrive, so the keys typed after them go where the user now is.
+    """
+    return {
+        key: k.action
+        for k in KEYMAP
+        if k.where == where and k.routed == routed
+        for key in k.keys.split(",")
+    }
 
 
 def _pretty_one(key: str) -> str:

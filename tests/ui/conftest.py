@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import fail
+from textual import events
+from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 
 from rse_tui.sync import account as accounts
 from rse_tui.sync.engine import Backoff, Engine
@@ -69,3 +72,29 @@ async def until(pilot, predicate: Callable[[], object], within: float = 10.0) ->
     async with asyncio.timeout(within):
         while not predicate():
             await pilot.pause(0.02)
+
+
+def _key_event(key: str) -> events.Key:
+    """A key event as the terminal parser makes it (the same rules as Pilot)."""
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    original = REPLACED_KEYS.get(key, key)
+    try:
+        char: str | None = unicodedata.lookup(_get_unicode_name_from_key(original))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    return events.Key(key, char)
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Deliver keys as SSH delivers typed text: all in one read, no pause between.
+
+    Pilot's ``press`` waits for the app to be idle after each key, which hides
+    every ordering fault a real burst exposes.
+    """
+    app = pilot.app
+    for key in keys:
+        event = _key_event(key)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause()

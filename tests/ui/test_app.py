@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sqlite3
 
@@ -9,7 +10,8 @@ from rich.console import Console
 
 from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendChat, Sync
 from rse_tui.sync.models import Link
-from rse_tui.ui.app import RseApp
+from rse_tui.ui.app import RseApp, run_tui
+from rse_tui.ui.screens.charter import ConfirmScreen
 from rse_tui.ui.screens.help import HelpScreen, keys_table
 from rse_tui.ui.widgets.composer import Composer
 from rse_tui.ui.widgets.groups import GroupList
@@ -17,7 +19,7 @@ from server.app import RseServer
 
 from ..helpers import config, new_user
 from ..linkproxy import LinkProxy
-from .conftest import until
+from .conftest import burst, until
 
 
 def _texts(app: RseApp) -> list[str]:
@@ -48,7 +50,6 @@ async def test_chat_round_trip_with_a_second_client(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
-        await pilot.press("i")
         assert isinstance(app.focused, Composer)
         await pilot.press(*"disk full on db3")
         await pilot.press("enter")
@@ -107,7 +108,7 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
     # Offline: write two messages, see them pending, quit.
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("i", *"first while down", "enter")
+        await pilot.press(*"first while down", "enter")
         await pilot.press(*"second while down", "enter")
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.pending]) == 2)
         assert "waiting to send" in app.timeline.visible_text()
@@ -168,7 +169,7 @@ async def test_markup_and_escapes_from_others_are_inert(server, profiles):
     await bob.close()
 
 
-async def test_help_lists_the_key_table_and_question_mark_types_in_composer(server, profiles):
+async def test_help_lists_the_key_table_and_question_mark_is_typed(server, profiles):
     from rse_tui.ui.keys import KEYMAP
 
     account = await profiles.join(server, "ana")
@@ -180,17 +181,13 @@ async def test_help_lists_the_key_table_and_question_mark_types_in_composer(serv
         console.print(keys_table())
         shown = console.export_text()
         assert all(key.description in shown for key in KEYMAP)
-        assert "^K" in shown and "F1" in shown and "M-↓" in shown
+        assert "^K" in shown and "F1" in shown and "M-↑" in shown
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
-        await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
-        await pilot.press("escape")
-        app.composer.disabled = False
-        app.composer.focus()
-        await pilot.press("question_mark")
+        app.groups.focus()
+        await pilot.press("question_mark")  # typing, wherever the focus was
         assert not isinstance(app.screen, HelpScreen)
-        assert app.composer.text == "?"
+        assert app.composer.text == "?" and app.focused is app.composer
         await app.action_quit()
 
 
@@ -200,7 +197,7 @@ def test_every_key_in_the_table_has_an_action():
 
     owners = {"app": RseApp, "timeline": Timeline, "composer": Composer, "groups": GroupList}
     for key in KEYMAP:
-        owner = owners[key.where]
+        owner = RseApp if key.routed else owners[key.where]
         assert hasattr(owner, f"action_{key.action}"), key
 
 
@@ -234,7 +231,7 @@ async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
-        await pilot.press("i", *"half a thought")
+        await pilot.press(*"half a thought")
         await app.action_quit()
     again = profiles.app(account)
     async with again.run_test(size=(120, 40)) as pilot:
@@ -297,3 +294,110 @@ async def test_no_color_is_honoured(server, profiles, monkeypatch):
         assert app.no_color
         assert any(type(f).__name__ in ("Monochrome", "NoColor") for f in app._filters)
         await app.action_quit()
+
+
+async def test_a_crash_exits_non_zero(server, profiles, capsys):
+    account = await profiles.join(server, "ana")
+
+    class Crashing(RseApp):
+        async def on_mount(self) -> None:
+            raise RuntimeError("a bug")
+
+    code = await asyncio.to_thread(run_tui, account, app_class=Crashing, headless=True)
+    assert code == 1
+    assert "a bug" in capsys.readouterr().err
+
+
+async def _ops_with_history(server, profiles):
+    """ana's profile and bob, both in Ops, with three messages from bob."""
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    for n in range(3):
+        await bob.conn.call(SendChat, group=g, text=f"bob says {n}", cid=f"b{n}")
+    return account, bob, g
+
+
+async def _stored(bob, g) -> list[str]:
+    page = await bob.conn.call(History, group=g, kind="c", limit=100)
+    return [e.text for e in page.events]
+
+
+async def test_typing_never_acts_on_a_message(server, profiles):
+    """Letters are text wherever the focus is: at start, after Esc, after ctrl+k."""
+    account, bob, g = await _ops_with_history(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: len(app.timeline.rows) == 3)
+        await burst(pilot, *"hello world dp", "enter")
+        await pilot.press("escape")  # to the message list, nothing selected
+        assert app.focused is app.timeline and app.timeline.selected is None
+        await burst(pilot, *"delete pin", "enter")
+        await pilot.press("ctrl+k")
+        await pilot.press("escape")  # the palette closes: writing goes on
+        await burst(pilot, *"dd", "enter")
+        app.groups.focus()
+        await burst(pilot, *"jkgGd", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert not isinstance(app.screen, ConfirmScreen)
+        want = [f"bob says {n}" for n in range(3)] + ["hello world dp", "delete pin", "dd", "jkgGd"]
+        assert await _stored(bob, g) == want
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_burst_of_keys_is_sent_in_order_exactly_once(server, profiles):
+    account, bob, g = await _ops_with_history(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await burst(pilot, *"alpha", "enter", *"beta", "enter", *"gamma", "enter")
+        await burst(pilot, *"burst1", "enter", *"burst2", "enter")
+        await burst(pilot, "a", "ctrl+j", "b", "ctrl+j", "c", "enter", *"tail", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        mine = (await _stored(bob, g))[3:]
+        assert mine == ["alpha", "beta", "gamma", "burst1", "burst2", "a\nb\nc", "tail"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_keys_typed_at_start_reach_the_composer(server, profiles):
+    account, bob, _ = await _ops_with_history(server, profiles)
+    first = profiles.app(account)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await _join_ops(first, pilot)
+        await first.action_quit()
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await burst(pilot, *"early bird")  # before anything has settled
+        await until(pilot, lambda: app.composer.text == "early bird")
+        assert app.focused is app.composer
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_acting_on_a_message_is_deliberate_and_no_is_the_default(server, profiles):
+    account, bob, g = await _ops_with_history(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await app.engine.submit("chat", g, "mine to delete")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: len([r for r in app.timeline.rows if r.seq]) == 4)
+        await burst(pilot, "alt+up", "d")  # the newest message: mine
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await burst(pilot, *"yes", "enter")  # nothing typed says yes
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert "mine to delete" in await _stored(bob, g)
+        await burst(pilot, "alt+up", "d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("right", "enter")
+        await until(pilot, lambda: "mine to delete" not in _texts(app))
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert "mine to delete" not in await _stored(bob, g)
+        # Selected, then a letter that is not a command: it starts a message.
+        await burst(pilot, "alt+up", *"xyz")
+        assert app.focused is app.composer and app.composer.text == "xyz"
+        assert app.timeline.selected is None
+        await app.action_quit()
+    await bob.close()

@@ -200,18 +200,18 @@ async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
         await app.engine.submit("chat", g, "Runbook: restart the VPN")
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.seq]) == 2)
         await until(pilot, lambda: "bob ★ buy cheap watches" in app.timeline.visible_text())
-        app.timeline.focus()
+        await pilot.press("alt+up")
+        assert app.focused is app.timeline
         spam = next(i for i, r in enumerate(app.timeline.rows) if "watches" in r.text)
         app.timeline.selected = spam
         await pilot.press("d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
+        await pilot.press("right", "enter")
         await until(pilot, lambda: all("watches" not in r.text for r in app.timeline.rows))
         await until(pilot, lambda: app.engine.status.outbox == 0)
         page = await bob.conn.call(History, group=g, kind="c")
         assert [e.text for e in page.events] == ["Runbook: restart the VPN"]
-        app.timeline.selected = len(app.timeline.rows) - 1
-        await pilot.press("p")
+        await pilot.press("alt+up", "p")
         await until(pilot, lambda: "⚑ pinned" in app.timeline.visible_text())
         [info] = [x for x in (await bob.conn.call(ListGroups)).groups if x.group == g]
         assert info.pins == [page.events[0].seq]

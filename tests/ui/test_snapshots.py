@@ -123,3 +123,16 @@ def test_snapshot_120x40_feed(snap_compare, account):
     assert snap_compare(
         _app(account), terminal_size=(120, 40), run_before=_offline, press=["ctrl+t"]
     )
+
+
+@pytest.fixture
+def no_color(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def test_snapshot_80x24_no_color(snap_compare, account, no_color):
+    assert snap_compare(_app(account), terminal_size=(80, 24), run_before=_offline)
+
+
+def test_snapshot_120x40_no_color(snap_compare, account, no_color):
+    assert snap_compare(_app(account), terminal_size=(120, 40), run_before=_offline)

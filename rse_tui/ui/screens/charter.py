@@ -1,4 +1,4 @@
-"""Dialogs that ask for a decision: the usage charter, and yes/no questions."""
+"""Dialogs that ask for a decision: the usage charter, and confirmations."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rse_tui.textsafe import clean
 class CharterScreen(ModalScreen[bool]):
     """Returns True when accepted, False to quit."""
 
-    BINDINGS = [Binding("escape", "quit_app", "Quit")]
+    BINDINGS = [Binding("escape,ctrl+q", "quit_app", "Quit", priority=True)]
     DEFAULT_CSS = """
     CharterScreen { align: center middle; }
     CharterScreen > Vertical {
@@ -52,24 +52,42 @@ class CharterScreen(ModalScreen[bool]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question; y or Enter says yes, n or Esc says no."""
+    """A question before something that cannot be undone; the answer is No
+    unless the user moves to the action's button on purpose.
+
+    Enter presses the focused button, and Cancel has focus: typing, whatever
+    it is, never confirms (there is no letter that says yes).
+    """
 
     BINDINGS = [
-        Binding("y,enter", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("escape,n", "answer(False)", "No"),
+        Binding("left,right", "app.focus_next", "Other button", show=False),
     ]
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
-    ConfirmScreen > Label { width: 60; max-width: 100%; border: tall $warning;
-        background: $surface; padding: 1 2; }
+    ConfirmScreen > Vertical { width: 64; max-width: 100%; height: auto;
+        border: tall $warning; background: $surface; padding: 1 2; }
+    ConfirmScreen Horizontal { height: auto; margin-top: 1; }
+    ConfirmScreen Button { margin-right: 2; }
     """
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, action: str = "Delete") -> None:
         super().__init__()
         self.question = question
+        self.action = action
 
     def compose(self) -> ComposeResult:
-        yield Label(self.question + "  (y / n)", markup=False)
+        with Vertical():
+            yield Label(self.question, markup=False)
+            with Horizontal():
+                yield Button("Cancel", id="no")
+                yield Button(self.action, variant="error", id="yes")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

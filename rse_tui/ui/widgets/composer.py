@@ -1,4 +1,13 @@
-"""The composer: multi-line Markdown input, Enter sends, $EDITOR for long posts."""
+"""The composer: multi-line Markdown input, Enter sends, $EDITOR for long posts.
+
+Keys reach the composer in the order they were typed, and it handles each one
+before the next: its own keys (send, new line, editor) and the app's keys
+while it has focus. A key left to bubble up to the app would be handled after
+the keys typed behind it, which sent half-typed lines, put new lines in the
+wrong place and typed into the wrong group. Sending takes the text and clears
+the composer in one step, so a burst such as ``alpha⏎beta⏎`` sends two
+messages, each exactly once.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 from textual import events
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
@@ -17,7 +25,6 @@ from .. import keys
 
 
 class Composer(TextArea):
-    BINDINGS = [b for b in keys.bindings("composer") if isinstance(b, Binding) and b.key != "enter"]
     DEFAULT_CSS = """
     Composer { height: auto; min-height: 3; max-height: 10; border: tall $panel; }
     Composer:focus { border: tall $accent; }
@@ -28,31 +35,43 @@ class Composer(TextArea):
             super().__init__()
             self.text = text
 
-    class Leave(Message):
-        """Escape: back to the messages."""
-
     def __init__(self, *, id: str | None = None, scratch_dir: Path | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.scratch_dir = scratch_dir
+        self._own = keys.actions("composer")
+        self._app_keys = keys.actions("app")
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
+        action = self._own.get(event.key)
+        if action is not None:
             event.prevent_default()
             event.stop()
-            self.action_send()
+            getattr(self, f"action_{action}")()
+            return
+        action = self._app_keys.get(event.key)
+        if action is not None and not event.is_printable:
+            event.prevent_default()
+            event.stop()
+            # Run to the end before the next key: typing after ctrl+down lands in
+            # the group switched to, never in the one left.
+            await self.app.run_action(action)
             return
         await super()._on_key(event)
 
     def action_send(self) -> None:
         text = self.text
         if text.strip():
+            self.clear()  # taken and cleared in one step: the next key starts afresh
             self.post_message(self.Submitted(text))
+
+    def restore(self, text: str) -> None:
+        """Put back a text that could not be sent (unless something was typed since)."""
+        if not self.text:
+            self.text = text
+            self.move_cursor(self.document.end)
 
     def action_newline(self) -> None:
         self.insert("\n")
-
-    def action_leave(self) -> None:
-        self.post_message(self.Leave())
 
     def action_editor(self) -> None:
         """Edit the draft in $VISUAL / $EDITOR (vi when unset)."""

@@ -137,3 +137,14 @@ class GroupList(OptionList):
         ids = [r.group for r in members]
         index = ids.index(group) if group in ids else -step if step > 0 else 0
         return members[(index + step) % len(members)]
+
+    def next_active(self, group: int | None) -> GroupRow | None:
+        """The first group after ``group`` (wrapping) with unread messages;
+        one that mentions me comes before the others."""
+        ids = [r.group for r in self.rows]
+        start = ids.index(group) + 1 if group in ids else 0
+        ring = self.rows[start:] + self.rows[:start]
+        unread = [r for r in ring if r.unread and r.member and r.group != group]
+        mentioned = [r for r in unread if r.mentions]
+        found = mentioned or unread
+        return found[0] if found else None

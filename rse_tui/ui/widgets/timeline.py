@@ -27,7 +27,7 @@ from ..render import row_lines
 
 _GUTTER = 2
 _MARK = Segment("▌ ", Style(bold=True, color="cyan"))
-_NO_MARK = Segment("  ")
+_NO_MARK = Segment("  ", Style())
 
 
 def _key(row: MessageRow) -> tuple[str, int | str]:
@@ -35,9 +35,16 @@ def _key(row: MessageRow) -> tuple[str, int | str]:
 
 
 class Timeline(ScrollView, can_focus=True):
-    """Messages of one group and kind, oldest at the top."""
+    """Messages of one group and kind, oldest at the top.
 
-    BINDINGS = keys.bindings("timeline")
+    No message is selected until the user asks (an arrow key here, alt+up in
+    the composer); only then do the letters of the key table act on one, and
+    any other letter goes to the composer. Its bindings act as the app
+    receives each key, so a selection made in a burst of keys holds for the
+    keys after it.
+    """
+
+    BINDINGS = keys.bindings("timeline", priority=True)
     DEFAULT_CSS = """
     Timeline { height: 1fr; background: $surface; }
     Timeline:focus { background-tint: $foreground 3%; }
@@ -52,9 +59,6 @@ class Timeline(ScrollView, can_focus=True):
         def __init__(self, row: MessageRow | None) -> None:
             super().__init__()
             self.row = row
-
-    class Compose(Message):
-        """The user wants to write."""
 
     class Act(Message):
         """Delete or pin the selected message (the app decides if allowed)."""
@@ -75,6 +79,7 @@ class Timeline(ScrollView, can_focus=True):
         self._line_rows: list[int] = []
         self._row_starts: list[int] = []
         self._width = 0
+        self._letters = {k for k in keys.actions("timeline") if len(k) == 1}
 
     # -- content -------------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class Timeline(ScrollView, can_focus=True):
         self.loading = False
         self._rendered.clear()
         self._layout()
-        self.selected = len(self.rows) - 1 if self.rows else None
+        self.selected = None
         self.scroll_end(animate=False, immediate=True)
 
     def prepend(self, rows: Sequence[MessageRow], *, more_above: bool) -> None:
@@ -109,15 +114,12 @@ class Timeline(ScrollView, can_focus=True):
         The view follows new rows when it was showing the newest one.
         """
         follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
-        at_last = self.selected is None or self.selected >= len(self.rows) - 1
         confirmed = [r for r in self.rows if r.seq is not None]
         top = confirmed[-1].seq if confirmed else 0
         assert top is not None
         self.rows = [*confirmed, *(r for r in newer if (r.seq or 0) > top), *pending]
         self._layout()
-        if at_last and self.rows:
-            self.selected = len(self.rows) - 1
-        elif self.selected is not None and self.selected >= len(self.rows):
+        if self.selected is not None and self.selected >= len(self.rows):
             self.selected = len(self.rows) - 1 if self.rows else None
         if follow:
             self.scroll_end(animate=False, immediate=True)
@@ -184,7 +186,9 @@ class Timeline(ScrollView, can_focus=True):
         if index >= len(self._lines):
             return Strip.blank(width, self.rich_style)
         mark = _MARK if self._line_rows[index] == self.selected else _NO_MARK
-        strip = Strip([mark, *self._lines[index]])
+        # Every segment gets the widget's style as its base: a segment without
+        # one breaks the NO_COLOR filter, which reads each segment's colours.
+        strip = Strip([mark, *self._lines[index]]).apply_style(self.rich_style)
         return strip.crop_extend(0, width, self.rich_style)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -198,6 +202,17 @@ class Timeline(ScrollView, can_focus=True):
         self.post_message(self.Picked(self.rows[new] if new is not None and self.rows else None))
 
     # -- keys ----------------------------------------------------------------------
+
+    def claims(self, key: str) -> bool:
+        """Whether a printable key is a command here: only with a message selected."""
+        return self.selected is not None and key in self._letters
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Without a selection the letters are text, not commands.
+        return self.selected is not None or action not in ("delete", "pin")
+
+    def select_last(self) -> None:
+        self.action_last()
 
     def _select(self, index: int) -> None:
         if not self.rows:
@@ -233,9 +248,6 @@ class Timeline(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self._select(len(self.rows) - 1)
         self.scroll_end(animate=False, immediate=True)
-
-    def action_compose(self) -> None:
-        self.post_message(self.Compose())
 
     def _act(self, action: str) -> None:
         if self.selected is not None and self.rows:
