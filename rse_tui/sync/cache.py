@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import (
     CharterEvent,
     ChatEvent,
@@ -149,6 +150,15 @@ class Cache:
         self._me: int | None = None
         self._my_name: str | None = None
         self._mention: re.Pattern[str] | None = None
+        self.conn.create_function("mentions_me", 1, self._mentions_me)
+
+    def _is_direct(self, group: int) -> bool:
+        row = self.conn.execute("SELECT dm FROM groups WHERE id = ?", (group,)).fetchone()
+        return row is not None and row[0] is not None
+
+    def _mentions_me(self, text: str | None) -> bool:
+        _, pattern = self._me_and_pattern()
+        return bool(text and pattern is not None and pattern.search(text))
 
     def _wal(self) -> None:
         mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -191,9 +201,7 @@ class Cache:
         if self._me is None:
             self._me, self._my_name = self.identity()
             if self._my_name:
-                self._mention = re.compile(
-                    rf"(?<![\w@])@{re.escape(self._my_name)}(?![\w-])", re.IGNORECASE
-                )
+                self._mention = mention_pattern(self._my_name)
         return self._me, self._mention
 
     # -- applying what the server says -------------------------------------------
@@ -224,7 +232,10 @@ class Cache:
             )
             if cur.rowcount:
                 changes.messages.setdefault(event.group, []).append(event.seq)
-                if event.user != me and mention is not None and mention.search(event.text):
+                if event.user != me and (
+                    (mention is not None and mention.search(event.text))
+                    or self._is_direct(event.group)
+                ):
                     changes.mentions.append(self._row(event))
         elif isinstance(event, GroupEvent):
             c.execute(
@@ -455,10 +466,12 @@ class Cache:
             " g.member, g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ?),"
+            " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
+            "  AND m.user IS NOT ? AND (g.dm IS NOT NULL OR mentions_me(m.text))),"
             " g.parent, g.visibility, g.moderator, g.post_policy, g.chat_policy,"
             " g.comment_policy, g.description, g.dm, g.requested, g.pending"
             " FROM groups g ORDER BY g.name COLLATE NOCASE",
-            (me,),
+            (me, me),
         ).fetchall()
         return [
             GroupRow(
@@ -467,6 +480,7 @@ class Cache:
                 member=bool(m),
                 members=c,
                 unread=u,
+                mentions=mu,
                 parent=pa,
                 visibility=vis,
                 moderator=bool(mod),
@@ -478,7 +492,7 @@ class Cache:
                 requested=bool(rq),
                 pending=pend,
             )
-            for i, n, m, c, u, pa, vis, mod, pp, cp, cm, d, dm, rq, pend in rows
+            for i, n, m, c, u, mu, pa, vis, mod, pp, cp, cm, d, dm, rq, pend in rows
         ]
 
     def group_by_name(self, name: str) -> GroupRow | None:
@@ -566,12 +580,15 @@ class Cache:
             if json.loads(args or "{}").get("user") == user
         ]
 
-    def mark_read(self, group: int) -> None:
+    def mark_read(self, group: int) -> int:
+        """Mark the group read; returns where the reading stood before (a seq)."""
+        before = self.conn.execute("SELECT read_seq FROM groups WHERE id = ?", (group,)).fetchone()
         self.conn.execute(
-            "UPDATE groups SET read_seq = (SELECT coalesce(max(seq), 0) FROM messages"
-            " WHERE grp = ?) WHERE id = ?",
+            "UPDATE groups SET read_seq = max(read_seq, (SELECT coalesce(max(seq), 0)"
+            " FROM messages WHERE grp = ?)) WHERE id = ?",
             (group, group),
         )
+        return int(before[0]) if before else 0
 
     # -- drafts ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
 
+from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import ChatEvent, PostEvent, ProtocolError
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
@@ -132,6 +133,7 @@ class RseApp(App[int]):
         self._refreshing = asyncio.Lock()
         self.account_name = account_name
         self.view = View()
+        self.me: int | None = None
         self._routed = {
             where: keys.actions(where, routed=True) for where in ("composer", "timeline")
         }
@@ -176,6 +178,9 @@ class RseApp(App[int]):
         self._fold(self.size.width)
         self.part(StatusBar).show(self._status)
         db, cache = self.engine.db, self.engine.cache
+        self.me, name = await db(cache.identity)
+        if name:
+            self.timeline.mention = mention_pattern(name)
         kind = await db(cache.get, "ui.kind")
         if kind in (ChatEvent.TYPE, PostEvent.TYPE):
             self.view.kind = kind
@@ -252,8 +257,8 @@ class RseApp(App[int]):
     async def run_sync(self) -> None:
         await self.engine.run()
 
-    def on_resize(self, event: object) -> None:
-        self._fold(self.size.width)
+    def on_resize(self, event: events.Resize) -> None:
+        self._fold(event.size.width)  # the new width: ``self.size`` may still be the old one
 
     def _fold(self, width: int) -> None:
         self.screen.set_class(width < NARROW, "narrow")
@@ -272,10 +277,18 @@ class RseApp(App[int]):
         await db(cache.set, "ui.kind", self.view.kind)
         rows = await db(cache.messages, group.group, self.view.kind, limit=FIRST_PAGE)
         hole = await db(cache.hole_below, group.group, self.view.kind, None)
-        self.timeline.show(rows, more_above=len(rows) >= FIRST_PAGE or hole is not None)
+        read = await db(cache.mark_read, group.group)
+        unread = (r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me)
+        self.timeline.empty_text = (
+            "No messages yet: say hello." if self.view.kind == ChatEvent.TYPE else "No posts yet."
+        )
+        self.timeline.show(
+            rows,
+            more_above=len(rows) >= FIRST_PAGE or hole is not None,
+            first_unread=next(unread, None),
+        )
         self.composer.text = await db(cache.draft, group.group)
         self._composer_state(group)
-        await db(cache.mark_read, group.group)
         if hole is not None:
             self.fill_newest()
 
@@ -333,13 +346,21 @@ class RseApp(App[int]):
             newer, pending = await db(
                 cache.tail, group.group, self.view.kind, self.timeline.newest_seq
             )
+            read = await db(cache.mark_read, group.group)
+            first_unread = next(
+                (r.seq for r in newer if r.seq is not None and r.seq > read and r.user != self.me),
+                None,
+            )
             if not self.timeline.rows and newer:
                 rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
                 hole = await db(cache.hole_below, group.group, self.view.kind, None)
-                self.timeline.show(rows, more_above=len(rows) >= PAGE or hole is not None)
+                self.timeline.show(
+                    rows,
+                    more_above=len(rows) >= PAGE or hole is not None,
+                    first_unread=first_unread,
+                )
             else:
-                self.timeline.extend(newer[-5000:], pending)
-            await db(cache.mark_read, group.group)
+                self.timeline.extend(newer[-5000:], pending, first_unread)
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -386,6 +407,7 @@ class RseApp(App[int]):
                 if first is not None:
                     await self._open(first)
             self.groups.show(rows, self.view.group.group if self.view.group else None)
+            self._show_status()
         if self.view.new_direct is not None and (changes.groups or changes.outbox):
             direct = await db(cache.direct_with, self.view.new_direct[0])
             if direct is not None:
@@ -401,10 +423,10 @@ class RseApp(App[int]):
             self._alert(row)
 
     def _alert(self, row: MessageRow) -> None:
+        direct = any(r.group == row.group and r.dm is not None for r in self.groups.rows)
+        what = "wrote to you" if direct else "mentioned you"
         self.notify(
-            clean_line(row.text)[:200],
-            title=f"@{clean_line(row.author)} mentioned you",
-            markup=False,
+            clean_line(row.text)[:200], title=f"@{clean_line(row.author)} {what}", markup=False
         )
         if self.is_headless or self._driver is None:
             return
@@ -415,7 +437,7 @@ class RseApp(App[int]):
             return
         went_online = message.status.link is Link.ONLINE and self._status.link is not Link.ONLINE
         self._status = message.status
-        self.part(StatusBar).show(self._status)
+        self._show_status()
         if went_online:
             self.fill_newest()
             self.check_charter()
@@ -433,7 +455,14 @@ class RseApp(App[int]):
     def _tick(self) -> None:
         if not self.showing:
             return
-        self.part(StatusBar).show(self.engine.status)
+        self._status = self.engine.status
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The link, the outbox, the bytes, and the groups with news (the hotlist)."""
+        here = self.view.group.group if self.view.group else None
+        hot = [r for r in self.groups.rows if r.member and r.unread and r.group != here]
+        self.part(StatusBar).show(self._status, hotlist=hot)
 
     # -- widget messages ------------------------------------------------------------------------
 
@@ -483,6 +512,13 @@ class RseApp(App[int]):
     def _picked(self, event: Timeline.Picked) -> None:
         with contextlib.suppress(Closing):
             self.part(Details).show(self.view.group, event.row)
+            if event.row is not None:
+                # The composer says what the letters do now, and how to get back.
+                self.composer.placeholder = Content(
+                    "Message selected: d delete · p pin · ↑↓ move · Esc or typing: write"
+                )
+            elif self.view.group is not None:
+                self._composer_state(self.view.group)
 
     @on(Timeline.Act)
     def _act_on_message(self, event: Timeline.Act) -> None:
@@ -506,6 +542,8 @@ class RseApp(App[int]):
             self.notify("join the group to write in it", severity="warning", markup=False)
             return
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
+        self.timeline.action_last()  # what you send is in view, as is what follows
+        self.timeline.selected = None
         await self.engine.submit(op, group.group, event.text)
         await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
 

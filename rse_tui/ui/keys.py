@@ -51,6 +51,7 @@ KEYMAP: tuple[Key, ...] = (
     Key("timeline", "end,G", "last", "Newest message"),
     Key("timeline", "d,delete", "delete", "Delete the message (yours, or any as moderator)"),
     Key("timeline", "p", "pin", "Pin or unpin the message (moderators)"),
+    Key("timeline", "alt+up", "select_message", "Select the newest message", routed=True),
     Key(
         "timeline",
         "escape,enter",
@@ -112,13 +113,16 @@ def _pretty_one(key: str) -> str:
         "end": "End",
         "up": "↑",
         "down": "↓",
+        "left": "←",
+        "right": "→",
     }
     if key in names:
         return names[key]
     for prefix, shown in (("ctrl+", "^"), ("alt+", "M-")):
         if key.startswith(prefix):
             rest = key[len(prefix) :]
-            return shown + (rest.upper() if len(rest) == 1 else _pretty_one(rest))
+            letter = rest.upper() if prefix == "ctrl+" else rest  # ^K, but M-a (not shift)
+            return shown + (letter if len(rest) == 1 else _pretty_one(rest))
     if key[0] == "f" and key[1:].isdigit():
         return key.upper()
     return key

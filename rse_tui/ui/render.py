@@ -4,11 +4,17 @@ Texts are built with Rich ``Text`` objects from plain strings (never parsed
 as markup) after ``textsafe.clean`` has replaced control characters. Feed
 posts are Markdown, rendered without hyperlinks so that no URL from a post
 becomes a terminal escape sequence.
+
+A chat message is ``HH:MM author text``; its wrapped and continued lines
+start under the text (a hanging indent), so the time and the name stay a
+column of their own. The date is not repeated on each line: the timeline
+draws a separator where the day changes (``day_label``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 
 from rich.console import Console, RenderableType
@@ -23,9 +29,12 @@ from rse_tui.textsafe import clean, clean_line
 
 #: Author colours from the 16-colour palette, so they read on any terminal.
 _AUTHOR_COLOURS = ("cyan", "green", "magenta", "yellow", "blue", "red")
-_DIM = Style(dim=True)
-_PENDING = Style(dim=True, italic=True)
+#: Secondary text (times, states). Not ``dim``: dimmed grey on a dark
+#: background drops below a readable contrast in 256 colours.
+MUTED = Style(color="bright_black")
+_PENDING = Style(color="bright_black", italic=True)
 _FAILED = Style(color="red", bold=True)
+_MENTION = Style(bold=True, reverse=True)
 
 
 def author_style(name: str) -> Style:
@@ -33,14 +42,39 @@ def author_style(name: str) -> Style:
     return Style(color=_AUTHOR_COLOURS[digest % len(_AUTHOR_COLOURS)], bold=True)
 
 
+def clock(ts: float) -> str:
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+def day_key(ts: float) -> tuple[int, int, int]:
+    moment = time.localtime(ts)
+    return moment.tm_year, moment.tm_mon, moment.tm_mday
+
+
+def day_label(ts: float, now: float | None = None) -> str:
+    """``Today``, ``Yesterday``, ``Monday 23 November``, or with the year when not this one."""
+    today = time.localtime(now if now is not None else time.time())
+    moment = time.localtime(ts)
+    if day_key(ts) == (today.tm_year, today.tm_mon, today.tm_mday):
+        return "Today"
+    yesterday = time.localtime(time.mktime((*today[:2], today.tm_mday - 1, 12, 0, 0, 0, 0, -1)))
+    if moment[:3] == yesterday[:3]:
+        return "Yesterday"
+    label = f"{time.strftime('%A', moment)} {moment.tm_mday} {time.strftime('%B', moment)}"
+    if moment.tm_year != today.tm_year:
+        label += f" {moment.tm_year}"
+    return label
+
+
 def when(ts: float, now: float | None = None) -> str:
+    """A full date and time, short when recent: ``14:05``, ``3 Nov 14:05``, ``2025-11-03 14:05``."""
     moment = time.localtime(ts)
     today = time.localtime(now if now is not None else time.time())
     if moment[:3] == today[:3]:
         return time.strftime("%H:%M", moment)
     if moment.tm_year == today.tm_year:
-        return time.strftime("%d %b %H:%M", moment)
-    return time.strftime("%Y-%m-%d", moment)
+        return f"{moment.tm_mday} {time.strftime('%b %H:%M', moment)}"
+    return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
 def _author(row: MessageRow, text: Text) -> None:
@@ -51,7 +85,7 @@ def _author(row: MessageRow, text: Text) -> None:
 
 def _state(row: MessageRow, text: Text) -> None:
     if row.pinned:
-        text.append("  ⚑ pinned", Style(dim=True, bold=True))
+        text.append("  ⚑ pinned", Style(bold=True))
     if row.error is not None:
         text.append(f"  ✗ not sent: {clean_line(row.error)}", _FAILED)
     elif row.pending:
@@ -65,23 +99,40 @@ def _strips(console: Console, renderable: RenderableType, width: int) -> list[St
 
 
 def row_lines(
-    row: MessageRow, console: Console, width: int, now: float | None = None
+    row: MessageRow,
+    console: Console,
+    width: int,
+    now: float | None = None,
+    mention: re.Pattern[str] | None = None,
 ) -> list[Strip]:
     """The lines of one message or post at ``width`` cells."""
     if row.kind == PostEvent.TYPE:
         head = Text(no_wrap=True, overflow="ellipsis")
         _author(row, head)
-        head.append(f" · {when(row.ts, now)}", _DIM)
+        head.append(f" · {when(row.ts, now)}", MUTED)
         _state(row, head)
         from rich.markdown import Markdown  # loaded on the first post, not at start-up
 
-        body = Markdown(clean(row.text), hyperlinks=False)
-        return [*_strips(console, head, width), *_strips(console, body, width), Strip.blank(0)]
-    text = Text()
-    text.append(when(row.ts, now), _DIM)
-    text.append(" ")
-    _author(row, text)
-    text.append(" ")
-    text.append(clean(row.text))
-    _state(row, text)
-    return _strips(console, text, width)
+        post = Markdown(clean(row.text), hyperlinks=False)
+        return [*_strips(console, head, width), *_strips(console, post, width), Strip.blank(0)]
+    head = Text()
+    head.append(clock(row.ts), MUTED)
+    head.append(" ")
+    _author(row, head)
+    head.append(" ")
+    body = Text(clean(row.text))
+    if mention is not None:
+        body.highlight_regex(mention, _MENTION)
+    _state(row, body)
+    indent = head.cell_len
+    longest = max((len(word) for word in row.text.split()), default=0)
+    # A very long name, a very narrow pane, or a word (a URL) that would be cut
+    # in the indented column but fits the whole width: the name on its own line.
+    if indent > width // 2 or width - indent < longest <= width - 2:
+        lines = _strips(console, body, width - 2)
+        pad = Strip([Segment("  ", Style())])
+        return [*_strips(console, head, width), *(Strip.join([pad, line]) for line in lines)]
+    lines = _strips(console, body, width - indent) or [Strip.blank(0)]
+    first = Strip.join([_strips(console, head, width)[0], lines[0]])
+    pad = Strip([Segment(" " * indent, Style())])
+    return [first, *(Strip.join([pad, line]) for line in lines[1:])]

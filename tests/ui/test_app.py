@@ -8,13 +8,21 @@ import sqlite3
 
 from rich.console import Console
 
-from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendChat, Sync
+from rse_tui.protocol import (
+    ChatEvent,
+    CreateGroup,
+    History,
+    JoinGroup,
+    SendChat,
+    Sync,
+)
 from rse_tui.sync.models import Link
 from rse_tui.ui.app import RseApp, run_tui
 from rse_tui.ui.screens.charter import ConfirmScreen
 from rse_tui.ui.screens.help import HelpScreen, keys_table
 from rse_tui.ui.widgets.composer import Composer
 from rse_tui.ui.widgets.groups import GroupList
+from rse_tui.ui.widgets.panes import StatusBar
 from server.app import RseServer
 
 from ..helpers import config, new_user
@@ -222,6 +230,12 @@ async def test_narrow_terminal_folds_the_side_panes(server, profiles):
         assert wide.query_one("#groups").display and wide.query_one("#details").display
         await pilot.press("ctrl+b")
         assert not wide.query_one("#groups").display
+        await pilot.press("ctrl+b")
+        for width, shown in ((80, False), (120, True), (80, False), (120, True)):
+            await pilot.resize_terminal(width, 40)
+            await pilot.pause()
+            panes = wide.query_one("#groups").display, wide.query_one("#details").display
+            assert panes == (shown, shown), width
         await wide.action_quit()
 
 
@@ -399,5 +413,128 @@ async def test_acting_on_a_message_is_deliberate_and_no_is_the_default(server, p
         await burst(pilot, "alt+up", *"xyz")
         assert app.focused is app.composer and app.composer.text == "xyz"
         assert app.timeline.selected is None
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_long_group_opens_at_its_newest_message_and_follows(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    for n in range(80):
+        await bob.conn.call(SendChat, group=g, text=f"line {n}", cid=f"l{n}")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: "line 79" in app.timeline.visible_text())
+        await bob.conn.call(SendChat, group=g, text="new one", cid="n1")
+        await until(pilot, lambda: "new one" in app.timeline.visible_text())
+        await burst(pilot, *"my own", "enter")
+        await until(pilot, lambda: "my own" in app.timeline.visible_text())
+        await app.action_quit()
+    # Opened again from the cache: at the newest message too.
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "my own" in again.timeline.visible_text())
+        await again.action_quit()
+    await bob.close()
+
+
+async def test_scrolled_up_the_view_stays_and_counts_what_arrives(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    for n in range(60):
+        await bob.conn.call(SendChat, group=g, text=f"line {n}", cid=f"l{n}")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: "line 59" in app.timeline.visible_text())
+        await pilot.press("pageup")  # from the composer: the messages scroll
+        top = app.timeline.scroll_offset.y
+        for n in range(2):
+            await bob.conn.call(SendChat, group=g, text=f"late {n}", cid=f"z{n}")
+        await until(pilot, lambda: "2 new ↓" in app.timeline.visible_text())
+        assert app.timeline.scroll_offset.y == top and app.focused is app.composer
+        await pilot.press("pagedown", "pagedown")
+        await until(pilot, lambda: "late 1" in app.timeline.visible_text())
+        assert "new ↓" not in app.timeline.visible_text()
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_group_opens_at_the_first_unread_under_a_new_line(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    await bob.conn.call(SendChat, group=g, text="read before", cid="r")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: "read before" in app.timeline.visible_text())
+        await app.action_quit()
+    for n in range(40):  # more than a screen while ana is away
+        await bob.conn.call(SendChat, group=g, text=f"while away {n}", cid=f"w{n}")
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        # Caught up as the app opens: the view stops at the first unread.
+        await until(pilot, lambda: any(r.text == "while away 39" for r in again.timeline.rows))
+        await pilot.pause()
+        text = again.timeline.visible_text()
+        assert "─ new ─" in text.splitlines()[0] and "while away 0" in text
+        assert "while away 39" not in text and "new ↓" in text
+        await again.action_quit()
+    for n in range(40, 80):
+        await bob.conn.call(SendChat, group=g, text=f"while away {n}", cid=f"w{n}")
+    # Already in the cache when the group opens: the same.
+    cache = account.open_cache()
+    cache.apply((await bob.conn.call(History, group=g, kind="c", limit=100)).events)
+    cache.close()
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: any(r.text == "while away 79" for r in again.timeline.rows))
+        text = again.timeline.visible_text()
+        assert "─ new ─" in text.splitlines()[0] and "while away 40" in text
+        assert "while away 79" not in text
+        await again.action_quit()
+    await bob.close()
+
+
+async def test_empty_group_says_so_and_deleted_messages_leave_a_placeholder(server, profiles):
+    account, bob, _ = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: "No messages yet" in app.timeline.visible_text())
+        await burst(pilot, *"oops", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: app.timeline.rows and app.timeline.rows[-1].seq)
+        assert "start of the history" in app.timeline.visible_text()
+        await burst(pilot, "alt+up", "d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("right", "enter")
+        await until(pilot, lambda: "ana: message deleted" in app.timeline.visible_text())
+        assert "oops" not in app.timeline.visible_text()
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_hotlist_shows_unread_groups_mentions_and_direct_messages(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    other = (await bob.conn.call(CreateGroup, name="Incidents", cid="g2")).group
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await app.engine.submit("join", other)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await app.open_group(next(r for r in app.groups.rows if r.name == "Ops"))
+        bar = app.query_one(StatusBar)
+        await bob.conn.call(SendChat, group=other, text="db3 is down", cid="i1")
+        await until(pilot, lambda: "Act: #Incidents 1" in bar.text)
+        await bob.conn.call(SendChat, group=other, text="@ANA can you look", cid="i2")
+        await until(pilot, lambda: "#Incidents 2!" in bar.text)
+        assert "@bob mentioned you" in [n.title for n in app._notifications]
+        await pilot.press("alt+a")  # the first with a mention
+        await until(pilot, lambda: app.view.group is not None and app.view.group.unread == 0)
+        assert app.view.group.name == "Incidents"
+        await until(pilot, lambda: "Act:" not in bar.text)
         await app.action_quit()
     await bob.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from textual.widgets import Input, OptionList, Select
+from textual.widgets import Button, Input, OptionList, Select
 
 from rse_tui.protocol import (
     ChatEvent,
@@ -217,3 +217,33 @@ async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
         assert info.pins == [page.events[0].seq]
         await app.action_quit()
     await bob.close()
+
+
+async def _settings_fit(profiles, account, size: tuple[int, int]) -> None:
+    app = profiles.app(account)
+    async with app.run_test(size=size) as pilot:
+        await _online(app, pilot)
+        if app.view.group is None:
+            await app.engine.submit("gcreate", None, "Ops")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await pilot.pause()
+        screen = app.screen.region
+        for button in app.screen.query(Button):
+            inside = button.region
+            assert screen.contains_region(inside) and inside.height == 3, size
+            assert len(str(button.label)) + 2 <= inside.width, size
+        field = app.screen.query_one("#description", Input)
+        field.focus()
+        await pilot.pause()
+        assert screen.contains_region(field.region), size
+        await pilot.press("escape")
+        await app.action_quit()
+
+
+async def test_settings_fit_small_and_large_terminals(server, profiles):
+    """Every field can be reached and the buttons stay whole, at 80x24 and 120x40."""
+    account = await profiles.join(server, "ana")
+    await _settings_fit(profiles, account, (80, 24))
+    await _settings_fit(profiles, account, (120, 40))

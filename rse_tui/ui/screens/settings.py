@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
@@ -23,14 +23,17 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
     """Edit name, visibility, publishing rules and description; returns the changes."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    # The fields scroll inside the dialog; the title and the buttons stay in view
+    # at any terminal height.
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     SettingsScreen > Vertical {
-        width: 64; max-width: 100%; height: auto; max-height: 100%;
+        width: 72; max-width: 100%; height: 100%; max-height: 34;
         border: tall $accent; background: $surface; padding: 0 1;
     }
-    SettingsScreen Label { margin-top: 1; }
-    SettingsScreen Horizontal { height: auto; margin-top: 1; }
+    SettingsScreen VerticalScroll { height: 1fr; }
+    SettingsScreen Horizontal { height: auto; }
+    SettingsScreen Button { margin-right: 2; }
     """
 
     def __init__(self, group: GroupRow) -> None:
@@ -40,36 +43,38 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         g = self.group
         with Vertical():
-            yield Label(f"Settings of #{clean_line(g.name)}", markup=False)
-            yield Label("Name")
-            yield Input(g.name, id="name")
-            yield Label(
-                "Visibility (open: all see and join; private: listed, by request;"
-                " secret: members only)"
-            )
-            yield Select(
-                _options(VISIBILITIES), value=g.visibility, allow_blank=False, id="visibility"
-            )
-            yield Label("Who may post to the feed")
-            yield Select(
-                _options(POST_POLICIES), value=g.post_policy, allow_blank=False, id="post_policy"
-            )
-            yield Label("Who may chat")
-            yield Select(
-                _options(CHAT_POLICIES), value=g.chat_policy, allow_blank=False, id="chat_policy"
-            )
-            yield Label("Who may comment and react")
-            yield Select(
-                _options(CHAT_POLICIES),
-                value=g.comment_policy,
-                allow_blank=False,
-                id="comment_policy",
-            )
-            yield Label("Description")
-            yield Input(g.description, id="description")
+            yield Label(f"Settings of #{clean_line(g.name)}  (Esc cancels)", markup=False)
+            with VerticalScroll():
+                yield from self._fields()
             with Horizontal():
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
+
+    def _fields(self) -> ComposeResult:
+        g = self.group
+        yield Label("Name")
+        yield Input(g.name, id="name")
+        yield Label(
+            "Visibility (open: all see and join; private: listed, by request; secret: members only)"
+        )
+        yield Select(_options(VISIBILITIES), value=g.visibility, allow_blank=False, id="visibility")
+        yield Label("Who may post to the feed")
+        yield Select(
+            _options(POST_POLICIES), value=g.post_policy, allow_blank=False, id="post_policy"
+        )
+        yield Label("Who may chat")
+        yield Select(
+            _options(CHAT_POLICIES), value=g.chat_policy, allow_blank=False, id="chat_policy"
+        )
+        yield Label("Who may comment and react")
+        yield Select(
+            _options(CHAT_POLICIES),
+            value=g.comment_policy,
+            allow_blank=False,
+            id="comment_policy",
+        )
+        yield Label("Description")
+        yield Input(g.description, id="description")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.widgets import Static
@@ -22,8 +23,15 @@ def size(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
+def members(n: int) -> str:
+    return "1 member" if n == 1 else f"{n} members"
+
+
 class Title(Static):
-    DEFAULT_CSS = "Title { height: 1; padding: 0 1; background: $panel; }"
+    DEFAULT_CSS = """
+    Title { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap;
+        text-overflow: ellipsis; }
+    """
 
     def show(self, group: GroupRow | None, kind: str) -> None:
         if group is None:
@@ -40,9 +48,9 @@ class Title(Static):
         text.append(f"  {chat} {feed}", "dim")
         if group.visibility != "open":
             text.append(f"  {group.visibility}", "dim")
-        text.append(f"  {group.members} members", "dim")
+        text.append(f"  {members(group.members)}", "dim")
         if group.moderator:
-            text.append("  · you moderate (F3 requests, F4 settings)", "dim")
+            text.append("  · moderator", "dim")
         if not group.member:
             if group.requested:
                 text.append("  · asked to join", "italic")
@@ -68,7 +76,7 @@ class Details(Static):
         if group is not None:
             text.append(f"# {clean_line(group.name)}\n", "bold")
             state = "moderator" if group.moderator else "member" if group.member else "not a member"
-            text.append(f"{group.visibility} · {group.members} members · {state}\n", "dim")
+            text.append(f"{group.visibility} · {members(group.members)} · {state}\n", "dim")
             rules = f"posts: {group.post_policy} · chat: {group.chat_policy}"
             text.append(f"{rules}\n", "dim")
             if group.description:
@@ -92,7 +100,12 @@ class Details(Static):
 class StatusBar(Static):
     DEFAULT_CSS = "StatusBar { height: 1; padding: 0 1; background: $panel; }"
 
-    def show(self, status: Status, now: float | None = None) -> None:
+    #: What the bar says, as plain text (for tests and screen readers).
+    text = ""
+
+    def show(
+        self, status: Status, now: float | None = None, hotlist: Sequence[GroupRow] = ()
+    ) -> None:
         now = time.monotonic() if now is None else now
         text = Text(no_wrap=True, overflow="ellipsis")
         link = status.link
@@ -112,6 +125,22 @@ class StatusBar(Static):
                 text.append(f" · retry in {wait} (^R now)", "dim")
         if status.outbox:
             text.append(f" · {status.outbox} waiting to send", "bold yellow")
+        if hotlist:
+            text.append(" · ")
+            _hotlist(text, hotlist)
         text.append(f" · ↑{size(status.sent)} ↓{size(status.received)}", "dim")
         text.append(" · F1 keys", "dim")
+        self.text = text.plain
         self.update(text)
+
+
+def _hotlist(text: Text, rows: Sequence[GroupRow]) -> None:
+    """Groups with unread messages, those that call me first (``!``), as weechat shows them:
+    ``Act: @ana 1! #Incidents 4! #General 2`` (alt+a goes to the first)."""
+    ordered = sorted(rows, key=lambda r: (not r.mentions, -r.unread))
+    text.append("Act:", "bold")
+    for row in ordered:
+        mark = "@" if row.dm is not None else "#"
+        text.append(f" {mark}{clean_line(row.name)} {row.unread}", "bold" if row.mentions else "")
+        if row.mentions:
+            text.append("!", "bold red")

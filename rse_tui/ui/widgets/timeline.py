@@ -3,17 +3,26 @@
 One widget per message does not scale in Textual, so this is one widget that
 paints lines: each loaded row is rendered once to strips (per width) and
 ``render_line`` returns the strip for a screen row. Older rows are loaded a
-page at a time when the view reaches the top (``NeedOlder``); new rows are
-appended, and the view follows them when it was at the bottom.
+page at a time when the view reaches the top (``NeedOlder``).
+
+Where the view is: a group opens at its newest message, or at the first
+unread one under a "new" line when the unread messages do not fit. While
+the view shows the newest line it follows what arrives; scrolled up, it
+stays put and its last line counts what arrived below ("3 new ↓ End").
+Between the rows are lines that are not messages: the day, the start of
+the history, "no messages yet".
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -23,11 +32,13 @@ from textual.strip import Strip
 from rse_tui.sync.models import MessageRow
 
 from .. import keys
-from ..render import row_lines
+from ..render import MUTED, clock, day_key, day_label, row_lines
 
 _GUTTER = 2
 _MARK = Segment("▌ ", Style(bold=True, color="cyan"))
 _NO_MARK = Segment("  ", Style())
+_NEW = Style(color="red", bold=True)
+_NOT_A_ROW = -1
 
 
 def _key(row: MessageRow) -> tuple[str, int | str]:
@@ -46,7 +57,12 @@ class Timeline(ScrollView, can_focus=True):
 
     BINDINGS = keys.bindings("timeline", priority=True)
     DEFAULT_CSS = """
-    Timeline { height: 1fr; background: $surface; }
+    Timeline {
+        height: 1fr; background: $surface;
+        /* Lines are laid out to the width left by a scrollbar that is always
+           there: no horizontal scrolling, no width change when one appears. */
+        overflow-x: hidden; scrollbar-gutter: stable; scrollbar-size-vertical: 1;
+    }
     Timeline:focus { background-tint: $foreground 3%; }
     """
 
@@ -74,67 +90,124 @@ class Timeline(ScrollView, can_focus=True):
         self.rows: list[MessageRow] = []
         self.more_above = False
         self.loading = False
+        #: ``@me``, ``@here``...: highlighted in messages (set by the app).
+        self.mention: re.Pattern[str] | None = None
+        self.empty_text = "No messages yet."
         self._rendered: dict[tuple[str, int | str], list[Strip]] = {}
         self._lines: list[Strip] = []
         self._line_rows: list[int] = []
         self._row_starts: list[int] = []
         self._width = 0
         self._letters = {k for k in keys.actions("timeline") if len(k) == 1}
+        self._follow = True  # the view shows the newest line and keeps doing so
+        self._unseen = 0  # rows that arrived below while scrolled up
+        self._first_unread: int | None = None  # seq under the "new" line
+        self._deleted: set[int | None] = set()
 
     # -- content -------------------------------------------------------------------
 
-    def show(self, rows: Sequence[MessageRow], *, more_above: bool) -> None:
-        """Replace the content (another group); stay at the newest row."""
+    def show(
+        self, rows: Sequence[MessageRow], *, more_above: bool, first_unread: int | None = None
+    ) -> None:
+        """Replace the content (another group): at the newest row, or at the
+        first unread one (``first_unread``, a seq) when the unread do not fit."""
         self.rows = list(rows)
         self.more_above = more_above
         self.loading = False
         self._rendered.clear()
-        self._layout()
+        self._deleted.clear()
+        self._first_unread = first_unread
+        self._unseen = 0
         self.selected = None
-        self.scroll_end(animate=False, immediate=True)
+        self._follow = True
+        self._layout()
+        self._land()
+
+    def _land(self) -> None:
+        """Scroll to where a reader starts: the "new" line if the unread are
+        taller than the view, else the newest line."""
+        marker = self._marker_line()
+        height = self.scrollable_content_region.height
+        if marker is not None and height and len(self._lines) - marker > height:
+            self._follow = False
+            self.scroll_to(y=marker, animate=False, immediate=True, force=True)
+        else:
+            self._follow = True
+            self.scroll_end(animate=False, immediate=True, force=True)
+
+    def _marker_line(self) -> int | None:
+        if self._first_unread is None:
+            return None
+        for index, row in enumerate(self.rows):
+            if row.seq is not None and row.seq >= self._first_unread:
+                return self._row_starts[index] - 1  # the "new" line itself
+        return None
 
     def prepend(self, rows: Sequence[MessageRow], *, more_above: bool) -> None:
         """Add older rows above, keeping what is on screen in place."""
         self.more_above = more_above
         self.loading = False
-        if not rows:
-            return
         before = len(self._lines)
-        self.rows = [*rows, *self.rows]
-        if self.selected is not None:
-            self.selected += len(rows)
+        if rows:
+            self.rows = [*rows, *self.rows]
+            if self.selected is not None:
+                self.selected += len(rows)
         self._layout()
         self.scroll_to(
-            y=self.scroll_offset.y + len(self._lines) - before, animate=False, immediate=True
+            y=self.scroll_offset.y + len(self._lines) - before,
+            animate=False,
+            immediate=True,
+            force=True,
         )
 
-    def extend(self, newer: Sequence[MessageRow], pending: Sequence[MessageRow]) -> None:
+    def extend(
+        self,
+        newer: Sequence[MessageRow],
+        pending: Sequence[MessageRow],
+        first_unread: int | None = None,
+    ) -> None:
         """Append rows newer than the newest loaded one; replace the pending rows.
 
-        The view follows new rows when it was showing the newest one.
+        The view follows new rows when it was showing the newest one; when
+        scrolled up, it counts them instead. When more unread rows arrive at
+        once than the view holds (a catch-up after being away), it stops at
+        the first of them, under the "new" line.
         """
-        follow = self.is_vertical_scroll_end or self.max_scroll_y == 0
         confirmed = [r for r in self.rows if r.seq is not None]
         top = confirmed[-1].seq if confirmed else 0
         assert top is not None
-        self.rows = [*confirmed, *(r for r in newer if (r.seq or 0) > top), *pending]
-        self._layout()
+        arrived = [r for r in newer if (r.seq or 0) > top]
+        known = {r.cid for r in self.rows if r.seq is None}
+        self.rows = [*confirmed, *arrived, *pending]
+        if not self._follow:
+            self._unseen += sum(1 for r in arrived if r.cid not in known)
         if self.selected is not None and self.selected >= len(self.rows):
             self.selected = len(self.rows) - 1 if self.rows else None
-        if follow:
-            self.scroll_end(animate=False, immediate=True)
+        if first_unread is not None and self._first_unread is None and self._follow:
+            self._first_unread = first_unread
+            self._follow = False
+            self._layout()
+            self._land()
+            self._unseen = self._rows_below()
+            return
+        self._layout()
+
+    def _rows_below(self) -> int:
+        """How many rows start below the bottom of the view."""
+        bottom = self.scroll_offset.y + self.scrollable_content_region.height
+        return sum(1 for start in self._row_starts if start >= bottom)
 
     def drop(self, seqs: Sequence[int]) -> None:
-        """Remove deleted messages."""
-        gone = set(seqs)
-        if not any(r.seq in gone for r in self.rows):
+        """Show deleted messages as deleted (until the group is opened again)."""
+        gone = {r.seq for r in self.rows if r.seq in set(seqs)}
+        if not gone:
             return
-        self.rows = [r for r in self.rows if r.seq not in gone]
+        # The text goes at once; the row stays as a placeholder.
+        self.rows = [replace(r, text="") if r.seq in gone else r for r in self.rows]
         for seq in gone:
+            self._deleted.add(seq)
             self._rendered.pop(("s", seq), None)
         self._layout()
-        if self.selected is not None and self.selected >= len(self.rows):
-            self.selected = len(self.rows) - 1 if self.rows else None
 
     def replace(self, rows: Sequence[MessageRow]) -> None:
         """Draw these rows again (a pin changed, an author's name became known)."""
@@ -152,37 +225,69 @@ class Timeline(ScrollView, can_focus=True):
 
     # -- layout --------------------------------------------------------------------
 
+    def _note(self, text: str, style: Style, width: int) -> Strip:
+        """A line that is not a message: ``──── Today ────``."""
+        label = f" {text} "
+        side = max(width - len(label), 2) // 2
+        line = Text("─" * side + label + "─" * side, style=style, no_wrap=True)
+        return Strip(line.render(self.app.console)).crop(0, width)
+
+    def _row_strips(self, row: MessageRow, width: int, now: float) -> list[Strip]:
+        key = _key(row)
+        strips = self._rendered.get(key) if row.seq is not None else None
+        if strips is None:
+            if row.seq in self._deleted:
+                text = Text(f"{clock(row.ts)} {row.author}: message deleted", style=MUTED)
+                strips = [Strip(text.render(self.app.console))]
+            else:
+                strips = row_lines(row, self.app.console, width, now, self.mention)
+            if row.seq is not None:
+                self._rendered[key] = strips
+        return strips
+
     def _layout(self) -> None:
         width = max(self.scrollable_content_region.width - _GUTTER, 10)
         if width != self._width:
             self._rendered.clear()
             self._width = width
-        console = self.app.console
         now = self._clock()
         lines: list[Strip] = []
         owners: list[int] = []
         starts: list[int] = []
+
+        def note(text: str, style: Style = MUTED) -> None:
+            lines.append(self._note(text, style, width))
+            owners.append(_NOT_A_ROW)
+
+        if not self.more_above and not self.loading:
+            note("start of the history" if self.rows else self.empty_text)
+        day = None
         for index, row in enumerate(self.rows):
-            key = _key(row)
-            strips = self._rendered.get(key) if row.seq is not None else None
-            if strips is None:
-                strips = row_lines(row, console, width, now)
-                if row.seq is not None:
-                    self._rendered[key] = strips
+            if day_key(row.ts) != day:
+                day = day_key(row.ts)
+                note(day_label(row.ts, now))
+            if self._first_unread is not None and row.seq == self._first_unread:
+                note("new", _NEW)
             starts.append(len(lines))
+            strips = self._row_strips(row, width, now)
             lines.extend(strips)
             owners.extend([index] * len(strips))
         self._lines, self._line_rows, self._row_starts = lines, owners, starts
         self.virtual_size = Size(width + _GUTTER, len(lines))
+        if self._follow:
+            self.scroll_end(animate=False, immediate=True, force=True)
         self.refresh()
 
     def on_resize(self) -> None:
-        if self.rows:
-            self._layout()
+        self._layout()
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
+        height = self.scrollable_content_region.height
+        if self._unseen and not self._follow and y == height - 1:
+            label = f"{self._unseen} new ↓ End"
+            return self._note(label, _NEW, width).apply_style(self.rich_style)
         if index >= len(self._lines):
             return Strip.blank(width, self.rich_style)
         mark = _MARK if self._line_rows[index] == self.selected else _NO_MARK
@@ -193,6 +298,9 @@ class Timeline(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
+        self._follow = new >= self.max_scroll_y
+        if self._follow:
+            self._unseen = 0
         if new < 1 and self.more_above and not self.loading and self.rows:
             self.loading = True
             self.post_message(self.NeedOlder())
@@ -223,9 +331,9 @@ class Timeline(ScrollView, can_focus=True):
         end = self._row_starts[index + 1] if index + 1 < len(self.rows) else len(self._lines)
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
         if start < top:
-            self.scroll_to(y=start, animate=False, immediate=True)
+            self.scroll_to(y=start, animate=False, immediate=True, force=True)
         elif end > top + height:
-            self.scroll_to(y=max(end - height, 0), animate=False, immediate=True)
+            self.scroll_to(y=max(end - height, 0), animate=False, immediate=True, force=True)
         if index == 0 and self.more_above and not self.loading:
             self.loading = True
             self.post_message(self.NeedOlder())
@@ -237,22 +345,24 @@ class Timeline(ScrollView, can_focus=True):
         self._select((self.selected if self.selected is not None else -1) + 1)
 
     def action_page_up(self) -> None:
-        self.scroll_page_up(animate=False)
+        self.scroll_page_up(animate=False, force=True)
 
     def action_page_down(self) -> None:
-        self.scroll_page_down(animate=False)
+        self.scroll_page_down(animate=False, force=True)
 
     def action_first(self) -> None:
         self._select(0)
 
     def action_last(self) -> None:
         self._select(len(self.rows) - 1)
-        self.scroll_end(animate=False, immediate=True)
+        self._follow = True
+        self._unseen = 0
+        self.scroll_end(animate=False, immediate=True, force=True)
 
     def _act(self, action: str) -> None:
         if self.selected is not None and self.rows:
             row = self.rows[self.selected]
-            if row.seq is not None:
+            if row.seq is not None and row.seq not in self._deleted:
                 self.post_message(self.Act(action, row))
 
     def action_delete(self) -> None:
@@ -273,4 +383,7 @@ class Timeline(ScrollView, can_focus=True):
         """The plain text on screen (for tests and screen readers)."""
         top = self.scroll_offset.y
         height = self.scrollable_content_region.height
-        return "\n".join(s.text for s in self._lines[top : top + height])
+        shown = [s.text for s in self._lines[top : top + height]]
+        if self._unseen and not self._follow and len(shown) >= height:
+            shown[height - 1] = f"{self._unseen} new ↓ End"
+        return "\n".join(shown)
