@@ -32,7 +32,7 @@ from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line
 
-from . import alerts, governance, keys
+from . import alerts, commands, governance, keys
 from .widgets.composer import Composer
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -228,17 +228,14 @@ class RseApp(App[int]):
                 return True
             if not event.is_printable or (focused is timeline and timeline.claims(event.key)):
                 return False
-        if focused is not composer and not composer.disabled:
+        if focused is not composer:
             timeline.selected = None
             self.set_focus(composer)
         return False
 
     def action_to_composer(self) -> None:
         self.timeline.selected = None
-        if self.composer.disabled:
-            self.set_focus(self.timeline)
-        else:
-            self.set_focus(self.composer)
+        self.set_focus(self.composer)
 
     def action_to_messages(self) -> None:
         self.set_focus(self.timeline)
@@ -293,18 +290,28 @@ class RseApp(App[int]):
             self.fill_newest()
 
     def _composer_state(self, group: GroupRow) -> None:
-        allowed = group.may_write(self.view.kind)
-        self.composer.disabled = not allowed
+        # The composer stays usable where one may not write: slash commands
+        # (/join, /dm, /quit) work everywhere, and a message is refused with
+        # the reason, its text kept.
+        self.composer.placeholder = Content(self._may_not_write(group) or self._hint(group))
+
+    def _hint(self, group: GroupRow) -> str:
         what = "chat" if self.view.kind == ChatEvent.TYPE else "a post (Markdown)"
+        # The group name is untrusted: shown in a Content, never parsed as markup.
         where = f"@{clean_line(group.name)}" if group.dm else f"#{clean_line(group.name)}"
-        if allowed:
-            hint = f"Write {what} to {where} · Enter sends · ^J new line · ^E editor"
-        elif not group.member:
-            hint = "Join this group to write in it (Enter on it in the groups pane)"
-        else:
-            hint = f"In {where}, only moderators may write here"
-        # The group name is untrusted: a Content is never parsed as markup.
-        self.composer.placeholder = Content(hint)
+        return f"Write {what} to {where} · Enter sends · ^J new line · ^E editor"
+
+    def _may_not_write(self, group: GroupRow) -> str:
+        """Why I may not write here ("" when I may)."""
+        if group.may_write(self.view.kind):
+            return ""
+        if not group.member:
+            return "Not a member: /join to write here (or Enter on it in the groups pane)"
+        policy = group.chat_policy if self.view.kind == ChatEvent.TYPE else group.post_policy
+        what = "chat" if self.view.kind == ChatEvent.TYPE else "posts"
+        if policy == "nobody":
+            return f"No one may write {what} in #{clean_line(group.name)}"
+        return f"In #{clean_line(group.name)}, only moderators may write {what}"
 
     async def open_group(self, group: GroupRow) -> None:
         await self.save_draft()
@@ -400,7 +407,7 @@ class RseApp(App[int]):
                     self._composer_state(fresh)
                     if became_member:
                         self.fill_newest()
-                        if self.focused is self.timeline and self.timeline.selected is None:
+                        if self.focused is None:
                             self.action_to_composer()
             elif rows:
                 first = await self._initial_group(rows)
@@ -469,8 +476,11 @@ class RseApp(App[int]):
     @on(OptionList.OptionSelected, "#groups")
     async def _group_chosen(self, event: OptionList.OptionSelected) -> None:
         row = next((r for r in self.groups.rows if str(r.group) == event.option_id), None)
-        if row is None:
-            return
+        if row is not None:
+            await self.enter_group(row)
+
+    async def enter_group(self, row: GroupRow) -> None:
+        """Open a group, joining it first (open) or asking to (private)."""
         if not row.member:
             if row.visibility == "open":
                 await self.join(row)
@@ -533,19 +543,36 @@ class RseApp(App[int]):
     async def _send(self, event: Composer.Submitted) -> None:
         # The composer has already cleared itself (keys typed after Enter belong
         # to the next message); a text that cannot go anywhere is put back.
+        if not await commands.run(self, event.text):
+            await self.send_text(commands.message_text(event.text))
+
+    async def send_text(self, text: str) -> None:
+        """Send a message to the open group or direct chat."""
         if self.view.new_direct is not None:
-            await self.engine.submit("dm", None, event.text, user=self.view.new_direct[0])
+            await self.engine.submit("dm", None, text, user=self.view.new_direct[0])
             return
         group = self.view.group
-        if group is None or not group.member:
-            self.composer.restore(event.text)
-            self.notify("join the group to write in it", severity="warning", markup=False)
+        why = "Open a group first (ctrl+k)" if group is None else self._may_not_write(group)
+        if group is None or why:
+            self.composer.restore(text)
+            self.notify(why, severity="warning", markup=False)
             return
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
         self.timeline.action_last()  # what you send is in view, as is what follows
         self.timeline.selected = None
-        await self.engine.submit(op, group.group, event.text)
+        await self.engine.submit(op, group.group, text)
         await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
+
+    async def open_direct(self, user: int, name: str) -> None:
+        """The direct chat with someone, or a new one if none exists yet."""
+        direct = await self.engine.db(self.engine.cache.direct_with, user)
+        if direct is not None:
+            await self.open_group(direct)
+        else:
+            await self.save_draft()
+            self.view.new_direct = (user, name)
+            await governance.show_new_direct(self)
+        self.action_to_composer()
 
     @on(Composer.Changed)
     def _draft_changed(self) -> None:

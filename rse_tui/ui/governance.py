@@ -38,15 +38,7 @@ async def open_directory(app: RseApp) -> None:
     picked = await app.push_screen_wait(DirectoryScreen(search, names))
     if picked is None:
         return
-    user, name = picked
-    direct = await app.engine.db(app.engine.cache.direct_with, user)
-    if direct is not None:
-        await app.open_group(direct)
-    else:
-        await app.save_draft()
-        app.view.new_direct = (user, name)
-        await show_new_direct(app)
-    app.composer.focus()
+    await app.open_direct(*picked)
 
 
 async def show_new_direct(app: RseApp) -> None:
@@ -58,7 +50,6 @@ async def show_new_direct(app: RseApp) -> None:
     app.timeline.show(rows, more_above=False)
     app.part(Title).show_direct(name)
     app.part(Details).show(None, None)
-    app.composer.disabled = False
     app.composer.placeholder = Content(f"Write to @{clean_line(name)} · Enter sends")
 
 
@@ -66,6 +57,9 @@ async def answer_requests(app: RseApp) -> None:
     from .screens.people import RequestsScreen
 
     group = app.view.group
+    if group is not None and group.dm is not None:
+        app.notify("a direct chat has no join requests", markup=False)
+        return
     if group is None or not group.moderator:
         app.notify("join requests are for the group's moderators", markup=False)
         return
@@ -86,7 +80,10 @@ async def edit_settings(app: RseApp) -> None:
     from .screens.settings import SettingsScreen
 
     group = app.view.group
-    if group is None or not group.moderator or group.dm is not None:
+    if group is not None and group.dm is not None:
+        app.notify("a direct chat has no settings", markup=False)
+        return
+    if group is None or not group.moderator:
         app.notify("settings are for the group's moderators", markup=False)
         return
     changes = await app.push_screen_wait(SettingsScreen(group))

@@ -117,10 +117,11 @@ def row_lines(
         return [*_strips(console, head, width), *_strips(console, post, width), Strip.blank(0)]
     head = Text()
     head.append(clock(row.ts), MUTED)
-    head.append(" ")
+    action = row.text.startswith("/me ")  # "* ana is rolling back", as on IRC
+    head.append(" * " if action else " ")
     _author(row, head)
     head.append(" ")
-    body = Text(clean(row.text))
+    body = Text(clean(row.text[4:] if action else row.text), style="italic" if action else "")
     if mention is not None:
         body.highlight_regex(mention, _MENTION)
     _state(row, body)

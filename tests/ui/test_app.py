@@ -538,3 +538,43 @@ async def test_hotlist_shows_unread_groups_mentions_and_direct_messages(server, 
         await until(pilot, lambda: "Act:" not in bar.text)
         await app.action_quit()
     await bob.close()
+
+
+async def test_slash_commands(server, profiles):
+    account, bob, g = await _ops_with_history(server, profiles)
+    incident = (await bob.conn.call(CreateGroup, name="Incident", cid="g2")).group
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await burst(pilot, *"/jion ops", "enter")  # a typo is not posted
+        await until(
+            pilot, lambda: any("unknown command /jion" in n.message for n in app._notifications)
+        )
+        assert app.composer.text == "/jion ops"
+        app.composer.clear()
+        await burst(pilot, *"/etc/hosts is full", "enter", *"//join is a command", "enter")
+        await burst(pilot, *"/me rolls back db3", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: "* ana rolls back db3" in app.timeline.visible_text())
+        assert (await _stored(bob, g))[3:] == [
+            "/etc/hosts is full",
+            "/join is a command",
+            "/me rolls back db3",
+        ]
+        await burst(pilot, *"/join incident", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.group == incident)
+        await until(pilot, lambda: app.view.group.member)
+        await burst(pilot, *"/dm bob are you there?", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert await _stored(bob, app.view.group.group) == ["are you there?"]
+        await app.open_group(next(r for r in app.groups.rows if r.group == incident))
+        await burst(pilot, *"/leave", "enter")
+        await until(pilot, lambda: app.view.group is not None and not app.view.group.member)
+        await burst(pilot, *"not a member", "enter")  # refused, kept
+        await until(pilot, lambda: app.composer.text == "not a member")
+        assert any("/join to write here" in n.message for n in app._notifications)
+        app.composer.clear()
+        await burst(pilot, *"/quit", "enter")
+        await until(pilot, lambda: not app.is_running)
+    await bob.close()

@@ -109,12 +109,12 @@ async def test_directory_starts_a_direct_chat(server, profiles):
         await _online(app, pilot)
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(app.screen, DirectoryScreen))
-        await pilot.press(*"bob")
         people = app.screen.query_one(OptionList)
-        await until(pilot, lambda: any(o.id == str(bob.user) for o in people.options))
-        people.focus()
-        people.highlighted = next(i for i, o in enumerate(people.options) if o.id == str(bob.user))
-        await pilot.press("enter")
+        await pilot.press("ctrl+a")  # ambassadors only, though the search box has focus
+        assert app.screen.ambassadors
+        await pilot.press("ctrl+a", *"bob")
+        await until(pilot, lambda: [o.id for o in people.options] == [str(bob.user)])
+        await pilot.press("enter")  # the only match: write to him
         await until(pilot, lambda: app.view.new_direct is not None)
         await pilot.press(*"lunch?", "enter")
         got = await bob.pushes.next(ChatEvent)
@@ -122,6 +122,10 @@ async def test_directory_starts_a_direct_chat(server, profiles):
         await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
         assert app.view.group.name == "bob"
         assert any(label.startswith("  @ bob") for label in _labels(app))
+        await pilot.press("f3", "f4")
+        notes = [n.message for n in app._notifications]
+        assert "a direct chat has no join requests" in notes
+        assert "a direct chat has no settings" in notes
         await app.action_quit()
     await bob.close()
 
@@ -156,6 +160,13 @@ async def test_charter_is_shown_until_accepted(server, profiles):
         await pilot.pause()
         await pilot.click("#quit")
         await until(pilot, lambda: not again.is_running)
+    for key in ("escape", "ctrl+q"):  # the keys that quit everywhere else quit here too
+        third = profiles.app(account)
+        async with third.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(third.screen, CharterScreen))  # noqa: B023
+            await pilot.pause()
+            await pilot.press(key)
+            await until(pilot, lambda: not third.is_running)  # noqa: B023
     await bob.close()
 
 

@@ -53,7 +53,9 @@ class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close"),
-        Binding("ctrl+a", "ambassadors", "Ambassadors only"),
+        # Priority: the search box would take ^A as "start of line".
+        Binding("ctrl+a", "ambassadors", "Ambassadors only", priority=True),
+        Binding("down", "to_list", "Results", show=False),
     ]
     DEFAULT_CSS = _CSS.format(name="DirectoryScreen")
 
@@ -79,8 +81,20 @@ class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
         self.refresh_results()
 
     @on(Input.Submitted)
-    def _go_to_list(self) -> None:
-        self.query_one(OptionList).focus()
+    async def _submitted(self) -> None:
+        """Enter in the search box: the one match is the answer; else pick from the list."""
+        await self.refresh_results().wait()
+        if len(self.entries) == 1:
+            entry = self.entries[0]
+            self.dismiss((entry.user, entry.name))
+        else:
+            self.action_to_list()
+
+    def action_to_list(self) -> None:
+        people = self.query_one(OptionList)
+        people.focus()
+        if people.highlighted is None and self.entries:
+            people.highlighted = next(i for i, o in enumerate(people.options) if not o.disabled)
 
     def action_ambassadors(self) -> None:
         self.ambassadors = not self.ambassadors

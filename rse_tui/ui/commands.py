@@ -1,0 +1,146 @@
+"""Slash commands typed in the composer: /join, /leave, /me, /dm, /quit, /help.
+
+A line is a command only when its first word is a slash and letters
+(``/join ops``); a path such as ``/etc/hosts is full`` is a message, and
+``//x`` sends ``/x``. An unknown command is refused with the list of known
+ones and the text goes back to the composer: nothing typed is lost, and no
+typo is posted to a group.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rse_tui.protocol import SearchDirectory
+from rse_tui.sync.engine import LinkDown, Offline
+from rse_tui.textsafe import clean_line
+
+if TYPE_CHECKING:
+    from .app import RseApp
+
+_COMMAND = re.compile(r"/([A-Za-z]+)(?:\s+(.*))?\Z", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Command:
+    usage: str
+    description: str
+    run: Callable[[RseApp, str], Awaitable[None]]
+
+
+def parse(text: str) -> tuple[str, str] | None:
+    """``(name, rest)`` when the text is a command, else None (a message)."""
+    if text.startswith("//"):
+        return None
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return None
+    return match.group(1).lower(), (match.group(2) or "").strip()
+
+
+def message_text(text: str) -> str:
+    """What a message that is not a command sends: ``//x`` is ``/x``."""
+    return text[1:] if text.startswith("//") else text
+
+
+async def _join(app: RseApp, rest: str) -> None:
+    if not rest:
+        raise UsageError
+    try:
+        row = await app.engine.db(app.engine.cache.group_by_name, rest.lstrip("#"))
+    except LookupError as exc:
+        app.notify(str(exc), severity="warning", markup=False)
+        return
+    if row is None:
+        app.notify(f"no group named #{clean_line(rest.lstrip('#'))}", severity="warning")
+        return
+    await app.enter_group(row)
+
+
+async def _leave(app: RseApp, rest: str) -> None:
+    group = app.view.group
+    if group is None or not group.member:
+        app.notify("you are not in a group to leave", markup=False)
+        return
+    await app.engine.submit("leave", group.group)
+    app.notify(f"leaving #{clean_line(group.name)}", markup=False)
+
+
+async def _me(app: RseApp, rest: str) -> None:
+    if not rest:
+        raise UsageError
+    await app.send_text(f"/me {rest}")
+
+
+async def _dm(app: RseApp, rest: str) -> None:
+    name, _, text = rest.partition(" ")
+    name = name.lstrip("@")
+    if not name:
+        raise UsageError
+    user = await app.engine.db(app.engine.cache.user_by_name, name)
+    if user is None:
+        try:
+            found = await app.engine.call(SearchDirectory, query=name, badge=None)
+        except (Offline, LinkDown):
+            app.notify(f"@{clean_line(name)} is unknown here, and the directory needs the server")
+            return
+        user = next((e.user for e in found.users if e.name.casefold() == name.casefold()), None)
+    if user is None:
+        app.notify(f"nobody is named @{clean_line(name)}", severity="warning", markup=False)
+        return
+    if text.strip():
+        await app.engine.submit("dm", None, text.strip(), user=user)
+    await app.open_direct(user, name)
+
+
+async def _quit(app: RseApp, rest: str) -> None:
+    await app.action_quit()
+
+
+async def _help(app: RseApp, rest: str) -> None:
+    app.action_help()
+
+
+COMMANDS: dict[str, Command] = {
+    "join": Command("/join GROUP", "open a group, joining it (or asking to)", _join),
+    "leave": Command("/leave", "leave the open group", _leave),
+    "me": Command("/me TEXT", "say what you are doing (* ana is rolling back)", _me),
+    "dm": Command("/dm NAME [TEXT]", "write to someone directly", _dm),
+    "quit": Command("/quit", "quit", _quit),
+    "help": Command("/help", "show the keys", _help),
+}
+
+
+class UsageError(Exception):
+    """The command needs more words."""
+
+
+async def run(app: RseApp, text: str) -> bool:
+    """Run ``text`` if it is a command; False when it is a message to send.
+
+    An unknown command or one used wrongly is reported and its text put
+    back in the composer.
+    """
+    parsed = parse(text)
+    if parsed is None:
+        return False
+    name, rest = parsed
+    command = COMMANDS.get(name)
+    if command is None:
+        known = " ".join(f"/{n}" for n in COMMANDS)
+        app.notify(
+            f"unknown command /{name} (known: {known}; start with // to send a slash)",
+            severity="warning",
+            markup=False,
+        )
+        app.composer.restore(text)
+        return True
+    try:
+        await command.run(app, rest)
+    except UsageError:
+        app.notify(f"usage: {command.usage}", severity="warning", markup=False)
+        app.composer.restore(text)
+    return True
