@@ -77,6 +77,14 @@ def when(ts: float, now: float | None = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
+_TASK = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)\[([ xX])\](?=\s)", re.MULTILINE)
+
+
+def task_boxes(markdown: str) -> str:
+    """Markdown task lists (``- [ ] call the vendor``) as boxes: ☐ to do, ☑ done."""
+    return _TASK.sub(lambda m: m.group(1) + ("☐" if m.group(2) == " " else "☑"), markdown)
+
+
 def _author(row: MessageRow, text: Text) -> None:
     text.append(clean_line(row.author), author_style(row.author))
     if row.badge == "ambassador":
@@ -113,7 +121,7 @@ def row_lines(
         _state(row, head)
         from rich.markdown import Markdown  # loaded on the first post, not at start-up
 
-        post = Markdown(clean(row.text), hyperlinks=False)
+        post = Markdown(task_boxes(clean(row.text)), hyperlinks=False)
         return [*_strips(console, head, width), *_strips(console, post, width), Strip.blank(0)]
     head = Text()
     head.append(clock(row.ts), MUTED)

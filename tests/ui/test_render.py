@@ -1,0 +1,64 @@
+"""How one message becomes lines: indent, URLs, days, tasks, actions, mentions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rich.console import Console
+
+from rse_tui.mentions import mention_pattern
+from rse_tui.sync.models import MessageRow
+from rse_tui.ui.render import day_label, row_lines, task_boxes, when
+
+NOW = 1_790_000_000.0  # 2026-09-21 14:13 UTC
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _lines(text: str, width: int = 40, author: str = "karim", **kw) -> list[str]:
+    row = MessageRow(seq=1, group=1, kind="c", user=2, author=author, ts=NOW, text=text)
+    return [s.text.rstrip() for s in row_lines(row, Console(width=200), width, NOW, **kw)]
+
+
+def test_wrapped_and_multi_line_messages_hang_under_the_text():
+    lines = _lines("the replica lag is at forty seconds and climbing\nfailing over now")
+    assert lines[0] == "14:13 karim the replica lag is at forty"
+    indent = len("14:13 karim ")
+    assert all(line.startswith(" " * indent) and line[indent] != " " for line in lines[1:])
+    assert [line.strip() for line in lines[1:]] == ["seconds and climbing", "failing over now"]
+
+
+def test_a_url_that_fits_the_width_is_never_cut():
+    url = "https://status.example.com/incidents/4821/timeline"
+    lines = _lines(f"see {url} now", width=60)
+    assert any(url in line for line in lines)
+    assert all(len(line) <= 60 for line in lines)
+
+
+def test_actions_and_mentions():
+    assert _lines("/me is rolling back")[0] == "14:13 * karim is rolling back"
+    row = MessageRow(1, 1, "c", 2, "karim", NOW, "@ANA and @here, not @anatole")
+    strips = row_lines(row, Console(width=200), 60, NOW, mention_pattern("ana"))
+    marked = [seg.text for seg in strips[0] if seg.style is not None and seg.style.reverse]
+    assert marked == ["@ANA", "@here"]
+
+
+def test_day_labels_and_full_dates():
+    assert day_label(NOW, NOW) == "Today"
+    assert day_label(NOW - 86400, NOW) == "Yesterday"
+    assert day_label(NOW - 3 * 86400, NOW) == "Friday 18 September"
+    assert day_label(NOW - 400 * 86400, NOW) == "Sunday 17 August 2025"
+    assert when(NOW - 400 * 86400, NOW) == "2025-08-17 14:13"  # last year: with the time
+
+
+def test_task_lists_show_boxes():
+    text = "- [ ] call the vendor\n- [x] page on-call\n1. [X] done\nnot [ ] a task"
+    assert task_boxes(text) == "- ☐ call the vendor\n- ☑ page on-call\n1. ☑ done\nnot [ ] a task"
