@@ -231,6 +231,8 @@ class JoinEvent(Event):
     user: int = wire("u")
     role: str = wire("r", default="member")
     by: int | None = wire("by", default=None)
+    #: How many members the group has after this change (None in old events).
+    members: int | None = wire("mc", default=None)
 
 
 @frame
@@ -241,6 +243,7 @@ class LeaveEvent(Event):
     group: int = wire("g")
     user: int = wire("u")
     by: int | None = wire("by", default=None)
+    members: int | None = wire("mc", default=None)
 
 
 @frame

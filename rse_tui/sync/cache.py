@@ -266,7 +266,11 @@ class Cache:
                 "INSERT OR REPLACE INTO roles (grp, user, role) VALUES (?, ?, ?)",
                 (event.group, event.user, event.role),
             )
-            if not known:  # a role change is not a new member
+            if event.members is not None:  # the server's count: the same for everyone
+                c.execute(
+                    "UPDATE groups SET members = ? WHERE id = ?", (event.members, event.group)
+                )
+            elif not known:  # a role change is not a new member
                 c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
             if event.user == me:
                 c.execute(
@@ -284,9 +288,14 @@ class Cache:
                 )
             changes.groups = True
         elif isinstance(event, LeaveEvent):
-            c.execute(
-                "UPDATE groups SET members = max(members - 1, 0) WHERE id = ?", (event.group,)
-            )
+            if event.members is not None:
+                c.execute(
+                    "UPDATE groups SET members = ? WHERE id = ?", (event.members, event.group)
+                )
+            else:
+                c.execute(
+                    "UPDATE groups SET members = max(members - 1, 0) WHERE id = ?", (event.group,)
+                )
             c.execute("DELETE FROM roles WHERE grp = ? AND user = ?", (event.group, event.user))
             if event.user == me:
                 c.execute(

@@ -109,10 +109,16 @@ def event_from_row(row: tuple[int, str, int | None, int, int, str | None]) -> Ev
     if kind == JoinEvent.TYPE:
         data = _body(body)
         return JoinEvent(
-            seq=seq, group=grp, user=user, role=data.get("r", "member"), by=data.get("by")
+            seq=seq,
+            group=grp,
+            user=user,
+            role=data.get("r", "member"),
+            by=data.get("by"),
+            members=data.get("mc"),
         )
     if kind == LeaveEvent.TYPE:
-        return LeaveEvent(seq=seq, group=grp, user=user, by=_body(body).get("by"))
+        data = _body(body)
+        return LeaveEvent(seq=seq, group=grp, user=user, by=data.get("by"), members=data.get("mc"))
     if kind == RequestEvent.TYPE:
         return RequestEvent(seq=seq, group=grp, user=user, ts=ts)
     if kind == DeleteEvent.TYPE:

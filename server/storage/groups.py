@@ -119,8 +119,16 @@ def _settings_event(conn: sqlite3.Connection, group: int, user: int, now: int) -
 def add_membership(
     conn: sqlite3.Connection, group: int, user: int, role: str, by: int | None, now: int
 ) -> JoinEvent:
-    """Make ``user`` a member with ``role`` (or change their role); log it."""
-    body = {"r": role if role != policy.MEMBER else None, "by": by}
+    """Make ``user`` a member with ``role`` (or change their role); log it.
+
+    The event carries the member count after the change, so that every
+    client shows the same count whatever it knew of the members before.
+    """
+    known = conn.execute(
+        "SELECT 1 FROM members WHERE grp = ? AND user = ?", (group, user)
+    ).fetchone()
+    count = _member_count(conn, group) + (0 if known else 1)
+    body = {"r": role if role != policy.MEMBER else None, "by": by, "mc": count}
     seq = append(conn, JoinEvent.TYPE, group, user, now, body)
     conn.execute(
         "INSERT INTO members (grp, user, joined, role) VALUES (?, ?, ?, ?)"
@@ -128,15 +136,20 @@ def add_membership(
         (group, user, seq, role),
     )
     conn.execute("DELETE FROM join_requests WHERE grp = ? AND user = ?", (group, user))
-    return JoinEvent(seq=seq, group=group, user=user, role=role, by=by)
+    return JoinEvent(seq=seq, group=group, user=user, role=role, by=by, members=count)
+
+
+def _member_count(conn: sqlite3.Connection, group: int) -> int:
+    return int(conn.execute("SELECT count(*) FROM members WHERE grp = ?", (group,)).fetchone()[0])
 
 
 def _remove_membership(
     conn: sqlite3.Connection, group: int, user: int, by: int | None, now: int
 ) -> LeaveEvent:
-    seq = append(conn, LeaveEvent.TYPE, group, user, now, {"by": by})
+    count = _member_count(conn, group) - 1
+    seq = append(conn, LeaveEvent.TYPE, group, user, now, {"by": by, "mc": count})
     conn.execute("DELETE FROM members WHERE grp = ? AND user = ?", (group, user))
-    return LeaveEvent(seq=seq, group=group, user=user, by=by)
+    return LeaveEvent(seq=seq, group=group, user=user, by=by, members=count)
 
 
 def _done(

@@ -6,7 +6,17 @@ import asyncio
 import random
 import sqlite3
 
-from rse_tui.protocol import ChatEvent, CreateGroup, JoinGroup, Revoke, SendChat, Sync
+from rse_tui.protocol import (
+    AddMember,
+    ChatEvent,
+    CreateGroup,
+    JoinGroup,
+    LeaveGroup,
+    ListGroups,
+    Revoke,
+    SendChat,
+    Sync,
+)
 from rse_tui.sync.cache import Cache
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Changes, Link
@@ -155,3 +165,35 @@ def test_backoff_grows_with_jitter_up_to_the_cap():
     assert max(delays) <= 30 and len(set(delays)) == len(delays)  # jittered
     backoff.reset()
     assert backoff.next() <= 0.5
+
+
+async def test_member_counts_follow_the_server_whatever_the_cache_knew(server, tmp_path):
+    """A role change is not a new member, even for a client that never saw the
+    member join; every event that changes membership carries the count."""
+    carol = await new_user(server, "carol")
+    bob = await new_user(server, "bob")
+    ana = await new_user(server, "ana")
+    g = (await carol.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await engine.submit("join", g)
+    await engine.wait_idle()
+
+    async def counts() -> tuple[int, int]:
+        mine = next(r for r in await engine.db(engine.cache.groups) if r.group == g)
+        theirs = next(x for x in (await carol.conn.call(ListGroups)).groups if x.group == g)
+        return mine.members, theirs.members
+
+    await carol.conn.call(AddMember, group=g, user=bob.user, moderator=True, cid="promote")
+    await carol.conn.call(AddMember, group=g, user=bob.user, moderator=False, cid="demote")
+    await carol.conn.call(LeaveGroup, group=g, cid="bye")
+    await bob.conn.call(SendChat, group=g, text="last one", cid="m")
+    async with asyncio.timeout(10):
+        while not await engine.db(engine.cache.messages, g, "c"):
+            await asyncio.sleep(0.02)
+    assert await counts() == (2, 2)
+    await engine.stop()
+    await runner
+    engine.close()
