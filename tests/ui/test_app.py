@@ -428,6 +428,7 @@ async def test_a_long_group_opens_at_its_newest_message_and_follows(server, prof
         await until(pilot, lambda: "line 79" in app.timeline.visible_text())
         await bob.conn.call(SendChat, group=g, text="new one", cid="n1")
         await until(pilot, lambda: "new one" in app.timeline.visible_text())
+        assert "─ new ─" not in app.timeline.visible_text()  # read as it arrived
         await burst(pilot, *"my own", "enter")
         await until(pilot, lambda: "my own" in app.timeline.visible_text())
         await app.action_quit()

@@ -183,14 +183,21 @@ class Timeline(ScrollView, can_focus=True):
             self._unseen += sum(1 for r in arrived if r.cid not in known)
         if self.selected is not None and self.selected >= len(self.rows):
             self.selected = len(self.rows) - 1 if self.rows else None
-        if first_unread is not None and self._first_unread is None and self._follow:
-            self._first_unread = first_unread
-            self._follow = False
-            self._layout()
-            self._land()
-            self._unseen = self._rows_below()
-            return
         self._layout()
+        if first_unread is not None and self._first_unread is None and self._follow:
+            # Read as they arrive while they fit; a catch-up taller than the
+            # view stops at its first message instead of scrolling past it.
+            start = next(
+                (self._row_starts[i] for i, r in enumerate(self.rows) if r.seq == first_unread),
+                None,
+            )
+            height = self.scrollable_content_region.height
+            if start is not None and height and len(self._lines) - start > height:
+                self._first_unread = first_unread
+                self._follow = False
+                self._layout()
+                self._land()
+                self._unseen = self._rows_below()
 
     def _rows_below(self) -> int:
         """How many rows start below the bottom of the view."""
