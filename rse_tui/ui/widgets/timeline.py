@@ -8,7 +8,7 @@ page at a time when the view reaches the top (``NeedOlder``).
 Where the view is: a group opens at its newest message, or at the first
 unread one under a "new" line when the unread messages do not fit. While
 the view shows the newest line it follows what arrives; scrolled up, it
-stays put and its last line counts what arrived below ("3 new ↓ End").
+stays put and its last line counts what arrived below ("3 new ↓ PgDn").
 Between the rows are lines that are not messages: the day, the start of
 the history, "no messages yet".
 """
@@ -293,7 +293,7 @@ class Timeline(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         height = self.scrollable_content_region.height
         if self._unseen and not self._follow and y == height - 1:
-            label = f"{self._unseen} new ↓ End"
+            label = f"{self._unseen} new ↓ PgDn"
             return self._note(label, _NEW, width).apply_style(self.rich_style)
         if index >= len(self._lines):
             return Strip.blank(width, self.rich_style)
@@ -308,6 +308,8 @@ class Timeline(ScrollView, can_focus=True):
         self._follow = new >= self.max_scroll_y
         if self._follow:
             self._unseen = 0
+        elif self._unseen:  # those scrolled into view are seen
+            self._unseen = min(self._unseen, self._rows_below())
         if new < 1 and self.more_above and not self.loading and self.rows:
             self.loading = True
             self.post_message(self.NeedOlder())
@@ -392,5 +394,5 @@ class Timeline(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         shown = [s.text for s in self._lines[top : top + height]]
         if self._unseen and not self._follow and len(shown) >= height:
-            shown[height - 1] = f"{self._unseen} new ↓ End"
+            shown[height - 1] = f"{self._unseen} new ↓ PgDn"
         return "\n".join(shown)
