@@ -267,6 +267,7 @@ class RseApp(App[int]):
         self.part(Title).show(group, self.view.kind)
         self.part(Details).show(group, None)
         if group is None:
+            self.timeline.empty_text = "No group open: /join NAME, ctrl+k, or ctrl+b for the list"
             self.timeline.show([], more_above=False)
             return
         db, cache = self.engine.db, self.engine.cache
