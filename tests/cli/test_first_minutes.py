@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
 from rse_tui.cli import build_parser as rse_parser
 from rse_tui.protocol import AddMember, CreateGroup, SendChat
@@ -168,9 +169,10 @@ async def test_group_add_rule_server_help_and_readme_agree(rse, server, tmp_path
     stranger = await outsider("group", "add", "Lobby", "dora")
     assert stranger.code == 1
     assert stranger.err.endswith("join the group before adding people to it\n")
-    rule = "any member, to an open group"
     helptext = (await rse("group", "add", "--help")).out
-    assert rule in " ".join(helptext.split())
+    assert "any member, to an open group" in " ".join(helptext.split())
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert "in an open group any member may add people too" in readme
     await bob.close()
 
 
