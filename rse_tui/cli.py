@@ -18,6 +18,7 @@ import getpass
 import json
 import math
 import os
+import shlex
 import sqlite3
 import sys
 import time
@@ -191,12 +192,13 @@ class Run:
         args = json.loads(item.args) if item.args else {}
         user = clean_line(await db(cache.user_name, args["user"])) if "user" in args else ""
         text = clean_line(item.text or "")
-        quoted = f" ({text[:40]}…)" if len(text) > 41 else f" ({text})" if text else ""
+        short = f"{text[:40]}…" if len(text) > 41 else text
+        quoted = f" ({short})" if short else ""
         words = {
             "chat": f"your message to {group}{quoted}",
             "post": f"your feed post to {group}{quoted}",
             "dm": f"your direct message to {user}{quoted}",
-            "gcreate": f"creating the group {text!r}",
+            "gcreate": f"creating the group {short!r}",
             "gset": f"changing the settings of {group}",
             "join": f"joining {group}",
             "leave": f"leaving {group}",
@@ -580,6 +582,8 @@ async def cmd_tail(args: argparse.Namespace) -> int:
             _notice(f"{run.unreachable()}; {what}")
             if args.no_follow:
                 return EXIT_QUEUED
+        elif not rows and args.lines:
+            _notice(_nothing_yet(name, args))
         if args.no_follow:
             return EXIT_OK
         while True:
@@ -588,6 +592,18 @@ async def cmd_tail(args: argparse.Namespace) -> int:
                 print(format_line(row, styles), flush=True)
                 last = row.seq or last
             await run.changed.wait()
+
+
+def _shell(text: str) -> str:
+    """A name as one would type it again in a shell (quoted when it has spaces)."""
+    return shlex.quote(clean_line(text))
+
+
+def _nothing_yet(name: str, args: argparse.Namespace) -> str:
+    """Said (on stderr) when a tail has nothing to print: an empty output is not a hang."""
+    if args.feed:
+        return f"no feed posts in {name} yet"
+    return f"no chat messages in {name} yet (its feed: rse tail {_shell(args.group)} --feed)"
 
 
 async def _missing_some(run: Run, group: int, kind: str, lines: int) -> bool:
@@ -629,7 +645,7 @@ async def _tail_outside(
                 raise
             raise CliError(
                 f"{name} is {group.visibility}: only its members read it"
-                f" (ask to join: rse group request {args.group})"
+                f" (ask to join: rse group request {_shell(args.group)})"
             ) from None
         authors.update((u.user, u.name) for u in page.users)
         events[:0] = [e for e in page.events if isinstance(e, ChatEvent | PostEvent)]
@@ -642,10 +658,13 @@ async def _tail_outside(
             author = await run.engine.db(run.engine.cache.user_name, event.user)
         row = MessageRow(event.seq, group.group, kind, event.user, author, event.ts, event.text)
         print(format_line(row, styles), flush=True)
+    if not events and args.lines:
+        _notice(_nothing_yet(name, args))
     if args.no_follow:
         return EXIT_OK
     raise CliError(
-        f"you are not a member of {name}: join it to follow it live (rse group join {args.group})"
+        f"you are not a member of {name}: join it to follow it live"
+        f" (rse group join {_shell(args.group)})"
     )
 
 

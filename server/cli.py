@@ -345,9 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--db",
             default=str(default_db()),
             metavar="PATH",
-            help="the SQLite database file (created if missing)"
-            if serve
-            else "the SQLite database file (it must exist)",
+            help=(
+                "the SQLite database file, created if missing"
+                if serve
+                else "the SQLite database file (it must exist)"
+            )
+            + " (default %(default)s)",
         )
 
     serve = sub.add_parser("serve", help="run the server", description="Run the server.")

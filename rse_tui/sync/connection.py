@@ -107,6 +107,11 @@ def check_url(url: str) -> str:
         why = "its port is not a number from 1 to 65535" if "Port" in str(exc) else str(exc)
         raise BadAddress(f"{url} is not a server address: {why}") from None
     scheme = parts.scheme.lower()
+    if ":/" not in url and url.strip():
+        raise BadAddress(
+            f"{url!r} is not a server address: write it ws://{url.strip('/')}/"
+            " (wss:// if the server uses TLS)"
+        )
     if scheme not in ("ws", "wss"):
         if scheme in ("http", "https") and parts.netloc:
             hint = parts._replace(scheme="ws" if scheme == "http" else "wss").geturl()

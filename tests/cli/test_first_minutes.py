@@ -69,6 +69,17 @@ async def test_ca_file_missing_and_wss_to_a_plain_server_say_what_happened(rse, 
     assert plain.err.startswith(f"rse: the TLS handshake with {wss} failed (")
     assert plain.err.endswith("is it a plain server? its address would start with ws://\n")
     assert "None" not in plain.err
+    web = server.url.replace("ws://", "http://")
+    for given, said in (
+        (web, f"{web} is a web address; the server's is {server.url}"),
+        (
+            server.url[len("ws://") : -1],
+            f"{server.url[len('ws://') : -1]!r} is not a server address:"
+            f" write it {server.url} (wss:// if the server uses TLS)",
+        ),
+    ):
+        bad = await rse("login", given, "--name", "ana", "--password-stdin")
+        assert (bad.code, bad.err) == (2, f"rse: {said}\n")
 
 
 async def test_tail_refuses_a_negative_or_non_ascii_count(rse, server):
@@ -107,13 +118,19 @@ async def test_tail_shows_an_open_group_one_has_not_joined(rse, server):
     await bob.close()
 
 
-async def test_tail_offline_says_whether_it_shows_anything(rse, tmp_path):
+async def test_tail_says_when_it_has_nothing_to_show(rse, tmp_path):
     srv = RseServer(config(tmp_path / "s.db"))
     await srv.start()
     await rse.join(srv, "ana")
     assert (await rse("group", "create", "Empty")).code == 0
     assert (await rse("group", "create", "Busy")).code == 0
     assert (await rse("chat", "Busy", "one")).code == 0
+    assert (await rse("group", "create", "Quiet Room")).code == 0
+    quiet = await rse("tail", "quiet room", "--no-follow")  # online, nothing yet: say so
+    assert (quiet.code, quiet.out) == (0, "")
+    assert quiet.err == (
+        "rse: no chat messages in Quiet Room yet (its feed: rse tail 'quiet room' --feed)\n"
+    )
     await srv.stop()
     empty = await rse("tail", "Empty", "--no-follow", "--timeout", "1")
     assert empty.code == 3 and empty.out == ""
