@@ -45,7 +45,7 @@ from rse_tui.protocol import (
 from .sync import account as accounts
 from .sync.connection import BadAddress, check_url, describe_failure, tls_context
 from .sync.credentials import CredentialError
-from .sync.engine import Engine
+from .sync.engine import Engine, Offline
 from .sync.models import Changes, GroupRow, MessageRow, OutboxItem
 from .sync.profile import ProfileError, home
 from .textsafe import clean, clean_line
@@ -919,6 +919,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+    except Offline:  # the link dropped between two requests of one command
+        _notice("the connection to the server dropped; try again")
+        return EXIT_QUEUED
     except Exception as exc:
         why = describe_failure(exc, getattr(args, "url", None) or "the server")
         if why is not None:

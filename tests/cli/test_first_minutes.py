@@ -8,8 +8,13 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from rse_tui import cli
 from rse_tui.cli import build_parser as rse_parser
 from rse_tui.protocol import AddMember, CreateGroup, SendChat
+from rse_tui.sync.connection import ConnectionLost
+from rse_tui.sync.engine import Offline
 from server.app import RseServer
 from server.cli import build_parser as server_parser
 from server.cli import mint_invite, open_db
@@ -227,3 +232,25 @@ def test_rse_help_says_plain_rse_opens_the_app():
     text = " ".join(parser.format_help().split())
     assert "Plain 'rse', with no command, opens the app on the saved profile" in text
     assert "3 server unreachable" in text
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "said"),
+    [
+        (Offline("not connected"), 3, "the connection to the server dropped; try again"),
+        (ConnectionLost("closed"), 3, "the connection to the server closed before it answered"),
+        (ValueError("a bug"), 1, "internal error: ValueError: a bug (RSE_DEBUG=1 shows where)"),
+    ],
+)
+def test_a_failure_midway_is_one_line_and_an_exit_code(monkeypatch, capsys, raised, code, said):
+    async def failing(args: argparse.Namespace) -> int:
+        raise raised
+
+    monkeypatch.delenv("RSE_DEBUG", raising=False)
+    monkeypatch.setitem(cli.ASYNC_COMMANDS, "sync", failing)
+    assert cli.main(["sync"]) == code
+    assert capsys.readouterr().err == f"rse: {said}\n"
+    monkeypatch.setenv("RSE_DEBUG", "1")
+    if code == 1:
+        with pytest.raises(ValueError, match="a bug"):
+            cli.main(["sync"])
