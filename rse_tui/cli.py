@@ -59,6 +59,12 @@ class CliError(Exception):
         self.code = code
 
 
+def _said(text: str) -> str:
+    """A name as given on the command line, safe and short enough to echo in a message."""
+    line = clean_line(text)
+    return f"{line[:60]}…" if len(line) > 61 else line
+
+
 def _notice(message: str) -> None:
     print(f"rse: {message}", file=sys.stderr)
 
@@ -134,8 +140,10 @@ class Run:
             raise CliError(str(exc)) from None
         if row is None:
             if not self.engine.online:
-                raise CliError(f"{self.unreachable()}; no cached group named {name!r}", EXIT_QUEUED)
-            raise CliError(f"no such group: {name}")
+                raise CliError(
+                    f"{self.unreachable()}; no cached group named {_said(name)!r}", EXIT_QUEUED
+                )
+            raise CliError(f"no such group: {_said(name)}")
         return row
 
     async def user(self, name: str) -> int:
@@ -144,7 +152,7 @@ class Run:
         if found is not None:
             return found
         if not await self.online():
-            raise CliError(f"{self.unreachable()}; unknown user {name!r} here", EXIT_QUEUED)
+            raise CliError(f"{self.unreachable()}; unknown user {_said(name)!r} here", EXIT_QUEUED)
         listing = await self.engine.call(SearchDirectory, query=name)
         for entry in listing.users:
             if entry.name.casefold() == name.strip().casefold():
@@ -153,7 +161,7 @@ class Run:
                 )
                 await self.engine.db(self.engine.cache.put_users, [known])
                 return int(entry.user)
-        raise CliError(f"no such user: {name}")
+        raise CliError(f"no such user: {_said(name)}")
 
     async def deliver(self) -> int:
         """Wait until the outbox is empty; report what the server refused."""
@@ -576,7 +584,7 @@ async def cmd_tail(args: argparse.Namespace) -> int:
         shown = rows[-args.lines :] if args.lines else []
         for row in shown:
             print(format_line(row, styles), flush=True)
-        last = rows[-1].seq or 0 if rows else 0
+        last = (rows[-1].seq or 0) if rows else 0
         if not online:
             what = "showing cached messages" if shown else f"no cached messages of {name}"
             _notice(f"{run.unreachable()}; {what}")
@@ -717,10 +725,13 @@ SYNC_COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 }
 
 
+MAX_LINES = 1_000_000
+
+
 def _lines(text: str) -> int:
     """A count of lines: ASCII digits only ('¹'.isdigit() is true, int('¹') fails)."""
-    if not (text.isascii() and text.isdigit()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LINES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to {MAX_LINES}")
     return int(text)
 
 

@@ -6,8 +6,8 @@ files, bad numbers, unknown names, empty and non-UTF-8 input, a server that is
 down, a plain HTTP server where the rse server should be, and a server that
 dies while ``rse chat`` streams standard input into it. A row fails on any
 "Traceback", "exception was never retrieved" or "internal error" in the
-output, on an exit code other than the one the row names, and on an error
-without its one-line message.
+output, on an exit code other than the one the row names, on an error
+without its one-line message, and on a raw ESC reaching the terminal.
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ async def _run(row: Row, home: Path) -> Ran:
 def _problems(ran: Ran) -> list[str]:
     row, text = ran.row, ran.out + ran.err
     found = [f"{mark!r} in the output" for mark in CRASH_MARKS if mark in text]
+    if "\x1b" in text:
+        found.append("a raw ESC in the output (the terminal would obey it)")
     if ran.code != row.code:
         found.append(f"exit code {ran.code}, expected {row.code}")
     if ran.code not in (0, 2):
@@ -304,6 +306,8 @@ async def test_no_command_crashes_on_bad_input(tmp_path):
         rse("ana", "tail", "Ops", "-n", "-5", code=2),
         rse("ana", "tail", "Ops", "-n", "¹", code=2),
         rse("ana", "tail", "Ops", "-n", "٣", code=2),
+        rse("ana", "tail", "Ops", "-n", "9" * 30, code=2),
+        rse("ana", "tail", "\x1b[2J" + "x" * 3000, "--no-follow", code=1),
         rse("ana", "group", "list", "--timeout", "nan", code=2),
         rse("ana", "sync", "--timeout", "inf", code=2),
         rse("ana", "tail", "Ops", "--no-follow", "-n", "0", code=0),
