@@ -78,6 +78,9 @@ async def _run(row: Row, home: Path) -> Ran:
         proc.kill()
         out, err = await proc.communicate()
         return Ran(row, -999, out.decode(errors="replace"), f"still running after {ROW_TIMEOUT} s")
+    finally:
+        if proc.returncode is None:  # the test itself was stopped: leave nothing running
+            proc.kill()
     assert proc.returncode is not None
     return Ran(row, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
@@ -127,6 +130,7 @@ async def _server_dies_mid_stream(tmp_path: Path) -> Ran:
     row = Row("rse", "dying", ["chat", "Ops", "--timeout", "2"], 3)
     sp = await ServerProcess(tmp_path / "dying.db", "--rate-limit", "100000").start()
     home = Rse(tmp_path / "dying-home")
+    proc: asyncio.subprocess.Process | None = None
     try:
         code = invite(sp.db_path)
         joined = await home(
@@ -147,6 +151,8 @@ async def _server_dies_mid_stream(tmp_path: Path) -> Ran:
     finally:
         if sp.proc is not None and sp.proc.returncode is None:
             await sp.kill()
+        if proc is not None and proc.returncode is None:
+            proc.kill()
     assert proc.returncode is not None
     return Ran(row, proc.returncode, out.decode(), err.decode())
 
