@@ -15,7 +15,11 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
+import math
 import os
+import shlex
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -27,17 +31,21 @@ from rse_tui.protocol import (
     POST_POLICIES,
     VISIBILITIES,
     ChatEvent,
+    ErrorCode,
     GetCharter,
     GetUsers,
+    History,
     Members,
     PostEvent,
     ProtocolError,
     SearchDirectory,
+    UserInfo,
 )
 
 from .sync import account as accounts
+from .sync.connection import BadAddress, check_url, describe_failure, tls_context
 from .sync.credentials import CredentialError
-from .sync.engine import Engine
+from .sync.engine import Engine, Offline
 from .sync.models import Changes, GroupRow, MessageRow, OutboxItem
 from .sync.profile import ProfileError, home
 from .textsafe import clean, clean_line
@@ -49,6 +57,12 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _said(text: str) -> str:
+    """A name as given on the command line, safe and short enough to echo in a message."""
+    line = clean_line(text)
+    return f"{line[:60]}…" if len(line) > 61 else line
 
 
 def _notice(message: str) -> None:
@@ -63,11 +77,24 @@ class Run:
 
     def __init__(self, account: accounts.Account, timeout: float) -> None:
         self.account = account
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.failures: list[tuple[OutboxItem, str]] = []
         self.changed = asyncio.Event()
+        ca_file = account.ca_file
+        if ca_file is not None and not ca_file.is_file():
+            raise CliError(
+                f"the CA file {ca_file} this profile trusts is missing: put it back, or run"
+                f" 'rse login {account.settings.url} --name {account.settings.name} --ca FILE'"
+            )
+        try:
+            cache = account.open_cache()
+        except sqlite3.Error as exc:
+            raise CliError(
+                f"cannot open the local cache {account.profile.cache_path}: {exc}"
+            ) from None
         self.engine = Engine(
-            account.open_cache(),
+            cache,
             url=account.settings.url,
             token=account.token,
             ca_file=account.ca_file,
@@ -99,7 +126,7 @@ class Run:
             return False
 
     def unreachable(self) -> str:
-        why = self.engine.last_error or "no answer"
+        why = self.engine.last_error or f"no answer within --timeout {self.timeout:g} s"
         return f"cannot reach {self.account.settings.url}: {why}"
 
     async def group(self, name: str) -> GroupRow:
@@ -113,8 +140,10 @@ class Run:
             raise CliError(str(exc)) from None
         if row is None:
             if not self.engine.online:
-                raise CliError(f"{self.unreachable()}; no cached group named {name!r}", EXIT_QUEUED)
-            raise CliError(f"no such group: {name}")
+                raise CliError(
+                    f"{self.unreachable()}; no cached group named {_said(name)!r}", EXIT_QUEUED
+                )
+            raise CliError(f"no such group: {_said(name)}")
         return row
 
     async def user(self, name: str) -> int:
@@ -123,12 +152,16 @@ class Run:
         if found is not None:
             return found
         if not await self.online():
-            raise CliError(f"{self.unreachable()}; unknown user {name!r} here", EXIT_QUEUED)
+            raise CliError(f"{self.unreachable()}; unknown user {_said(name)!r} here", EXIT_QUEUED)
         listing = await self.engine.call(SearchDirectory, query=name)
         for entry in listing.users:
             if entry.name.casefold() == name.strip().casefold():
+                known = UserInfo(
+                    user=entry.user, name=entry.name, title=entry.title, badge=entry.badge
+                )
+                await self.engine.db(self.engine.cache.put_users, [known])
                 return int(entry.user)
-        raise CliError(f"no such user: {name}")
+        raise CliError(f"no such user: {_said(name)}")
 
     async def deliver(self) -> int:
         """Wait until the outbox is empty; report what the server refused."""
@@ -141,17 +174,51 @@ class Run:
             return EXIT_FAILED
         code = EXIT_OK
         for item, why in self.failures:
-            where = f" to group {item.group}" if item.group else ""
-            _notice(f"{item.op}{where} refused: {why}")
+            _notice(f"{await self.describe(item)} was refused: {clean_line(why)}")
             await self.engine.db(self.engine.cache.discard, item.cid)
             code = EXIT_FAILED
         if not delivered:
             waiting = await self.engine.db(self.engine.cache.outbox_count)
-            _notice(
-                f"{self.unreachable()}; {waiting} write(s) queued, sent by the next rse command"
-            )
+            if self.engine.online:
+                _notice(
+                    f"{waiting} write(s) not acknowledged within --timeout {self.timeout:g} s"
+                    " (a slow link, or the server's limit on how fast one user writes);"
+                    " they stay queued, sent by the next rse command"
+                )
+            else:
+                _notice(
+                    f"{self.unreachable()}; {waiting} write(s) queued, sent by the next rse command"
+                )
             return EXIT_QUEUED
         return code
+
+    async def describe(self, item: OutboxItem) -> str:
+        """A queued write in the words the user asked for it."""
+        db, cache = self.engine.db, self.engine.cache
+        names = {g.group: g.name for g in await db(cache.groups)}
+        group = clean_line(names.get(item.group, f"group #{item.group}")) if item.group else ""
+        args = json.loads(item.args) if item.args else {}
+        user = clean_line(await db(cache.user_name, args["user"])) if "user" in args else ""
+        text = clean_line(item.text or "")
+        short = f"{text[:40]}…" if len(text) > 41 else text
+        quoted = f" ({short})" if short else ""
+        words = {
+            "chat": f"your message to {group}{quoted}",
+            "post": f"your feed post to {group}{quoted}",
+            "dm": f"your direct message to {user}{quoted}",
+            "gcreate": f"creating the group {short!r}",
+            "gset": f"changing the settings of {group}",
+            "join": f"joining {group}",
+            "leave": f"leaving {group}",
+            "greq": f"asking to join {group}",
+            "gapprove": f"letting {user} into {group}",
+            "gadd": f"adding {user} to {group}"
+            + (" as a moderator" if args.get("moderator") else ""),
+            "gremove": f"removing {user} from {group}",
+            "del": f"deleting a message in {group}",
+            "pin": f"pinning a message in {group}",
+        }
+        return words.get(item.op, f"a queued {item.op}")
 
 
 @contextlib.asynccontextmanager
@@ -169,20 +236,63 @@ async def running(args: argparse.Namespace) -> AsyncIterator[Run]:
 
 def _read_password(args: argparse.Namespace, confirm: bool) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.buffer.readline()
+        try:
+            password = line.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise CliError("the password on standard input is not UTF-8 text", EXIT_USAGE) from None
         if not password:
             raise CliError("no password on standard input", EXIT_USAGE)
         return password
-    password = getpass.getpass("Password: ")
-    if confirm and getpass.getpass("Password (again): ") != password:
-        raise CliError("the passwords differ", EXIT_USAGE)
+    if not _has_terminal():
+        raise CliError(
+            "no terminal to ask for the password on: pipe it with --password-stdin", EXIT_USAGE
+        )
+    try:
+        password = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Password (again): ") != password:
+            raise CliError("the passwords differ", EXIT_USAGE)
+    except EOFError:
+        raise CliError("no password given", EXIT_USAGE) from None
+    if not password:
+        raise CliError("no password given", EXIT_USAGE)
     return password
+
+
+def _has_terminal() -> bool:
+    """Can getpass ask on a terminal (it uses /dev/tty, else standard input)?"""
+    if os.name != "posix":
+        return sys.stdin.isatty()
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return sys.stdin.isatty()
+    return True
+
+
+def _check_server(args: argparse.Namespace) -> None:
+    """The address and CA file of join/login, checked before asking for a password."""
+    check_url(args.url)
+    if args.ca is None:
+        return
+    if not args.ca.is_file():
+        what = "is a directory" if args.ca.is_dir() else "does not exist"
+        raise CliError(f"the CA file {args.ca} {what}", EXIT_USAGE)
+    import ssl
+
+    try:
+        tls_context(args.ca)
+    except ssl.SSLError:
+        raise CliError(f"the CA file {args.ca} holds no PEM certificate", EXIT_USAGE) from None
+    except OSError as exc:
+        raise CliError(f"cannot read the CA file {args.ca}: {exc.strerror}", EXIT_USAGE) from None
 
 
 # -- commands --------------------------------------------------------------------------
 
 
 async def cmd_join(args: argparse.Namespace) -> int:
+    _check_server(args)
     password = _read_password(args, confirm=True)
     account, where = await accounts.join(
         home(), args.url, args.code, args.name, password, args.ca, _notice
@@ -192,6 +302,7 @@ async def cmd_join(args: argparse.Namespace) -> int:
 
 
 async def cmd_login(args: argparse.Namespace) -> int:
+    _check_server(args)
     password = _read_password(args, confirm=False)
     account, where = await accounts.login(home(), args.url, args.name, password, args.ca, _notice)
     print(f"logged in to {args.url} as {account.settings.name}; token stored in {where}")
@@ -210,17 +321,34 @@ async def cmd_logout(args: argparse.Namespace) -> int:
 async def _write(args: argparse.Namespace, op: str, texts: Callable[[], AsyncIterator[str]]) -> int:
     async with running(args) as run:
         group = await run.group(args.group) if op in ("chat", "post") else None
-        async for text in texts():
-            await run.engine.submit(op, group.group if group else None, text)
-        return await run.deliver()
+        bad_input: CliError | None = None
+        try:
+            async for text in texts():
+                await run.engine.submit(op, group.group if group else None, text)
+        except CliError as exc:  # what was read before it is still sent
+            bad_input = exc
+        code = await run.deliver()
+        if bad_input is not None:
+            _notice(str(bad_input))
+            return code or bad_input.code
+        return code
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{where} is not UTF-8 text", EXIT_USAGE) from None
 
 
 async def _stdin_lines() -> AsyncIterator[str]:
+    number = 0
     while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
+        data = await asyncio.to_thread(sys.stdin.buffer.readline)
+        if not data:
             return
-        line = line.rstrip("\r\n")
+        number += 1
+        line = _decode(data, f"line {number} of standard input").rstrip("\r\n")
         if line.strip():
             yield line
 
@@ -239,7 +367,10 @@ async def cmd_chat(args: argparse.Namespace) -> int:
 
 
 async def cmd_post(args: argparse.Namespace) -> int:
-    text = args.text if args.text is not None else await asyncio.to_thread(sys.stdin.read)
+    if args.text is not None:
+        text = args.text
+    else:
+        text = _decode(await asyncio.to_thread(sys.stdin.buffer.read), "standard input")
     if not text.strip():
         raise CliError("nothing to post", EXIT_USAGE)
     return await _write(args, "post", _one(text))
@@ -437,19 +568,30 @@ async def cmd_tail(args: argparse.Namespace) -> int:
     async with running(args) as run:
         engine, cache = run.engine, run.engine.cache
         group = await run.group(args.group)
+        name = clean_line(group.name)
         online = await run.online()
+        if not group.member:
+            return await _tail_outside(run, group, kind, args, styles)
         if online:
-            await engine.load_older(group.group, kind, None)
-        rows = await engine.db(cache.messages, group.group, kind, limit=args.lines)
-        last = 0
-        for row in rows:
-            if row.seq is not None:
-                print(format_line(row, styles), flush=True)
-                last = row.seq
+            while await _missing_some(run, group.group, kind, args.lines):
+                if not await engine.load_older(group.group, kind, None):
+                    break
+        rows = [
+            r
+            for r in await engine.db(cache.messages, group.group, kind, limit=max(1, args.lines))
+            if r.seq is not None
+        ]
+        shown = rows[-args.lines :] if args.lines else []
+        for row in shown:
+            print(format_line(row, styles), flush=True)
+        last = (rows[-1].seq or 0) if rows else 0
         if not online:
-            _notice(f"{run.unreachable()}; showing cached messages")
+            what = "showing cached messages" if shown else f"no cached messages of {name}"
+            _notice(f"{run.unreachable()}; {what}")
             if args.no_follow:
                 return EXIT_QUEUED
+        elif not rows and args.lines:
+            _notice(_nothing_yet(name, args))
         if args.no_follow:
             return EXIT_OK
         while True:
@@ -458,6 +600,80 @@ async def cmd_tail(args: argparse.Namespace) -> int:
                 print(format_line(row, styles), flush=True)
                 last = row.seq or last
             await run.changed.wait()
+
+
+def _shell(text: str) -> str:
+    """A name as one would type it again in a shell (quoted when it has spaces)."""
+    return shlex.quote(clean_line(text))
+
+
+def _nothing_yet(name: str, args: argparse.Namespace) -> str:
+    """Said (on stderr) when a tail has nothing to print: an empty output is not a hang."""
+    if args.feed:
+        return f"no feed posts in {name} yet"
+    return f"no chat messages in {name} yet (its feed: rse tail {_shell(args.group)} --feed)"
+
+
+async def _missing_some(run: Run, group: int, kind: str, lines: int) -> bool:
+    """Does the cache lack some of the newest ``lines`` messages (a hole among them)?"""
+    if lines <= 0:
+        return False
+    db, cache = run.engine.db, run.engine.cache
+    hole = await db(cache.hole_below, group, kind, None)
+    if hole is None:
+        return False
+    stored = [r for r in await db(cache.messages, group, kind, limit=lines) if r.seq is not None]
+    return len(stored) < lines or (stored[0].seq or 0) <= hole[1]
+
+
+async def _tail_outside(
+    run: Run, group: GroupRow, kind: str, args: argparse.Namespace, styles: tuple[str, str, str]
+) -> int:
+    """Tail a group one is not in: an open group's history is there to read
+    (as a public channel is), but its news is pushed to members only."""
+    name = clean_line(group.name)
+    if not run.engine.online:
+        raise CliError(
+            f"{run.unreachable()}; nothing of {name} is cached (not a member)", EXIT_QUEUED
+        )
+    events: list[ChatEvent | PostEvent] = []
+    authors: dict[int, str] = {}
+    before: int | None = None
+    while len(events) < args.lines:
+        try:
+            page = await run.engine.call(
+                History,
+                group=group.group,
+                kind=kind,
+                before=before,
+                limit=min(500, args.lines - len(events)),
+            )
+        except ProtocolError as exc:
+            if exc.code is not ErrorCode.FORBIDDEN:
+                raise
+            raise CliError(
+                f"{name} is {group.visibility}: only its members read it"
+                f" (ask to join: rse group request {_shell(args.group)})"
+            ) from None
+        authors.update((u.user, u.name) for u in page.users)
+        events[:0] = [e for e in page.events if isinstance(e, ChatEvent | PostEvent)]
+        if not page.more or not page.events:
+            break
+        before = page.events[0].seq
+    for event in events:
+        author = authors.get(event.user)
+        if author is None:
+            author = await run.engine.db(run.engine.cache.user_name, event.user)
+        row = MessageRow(event.seq, group.group, kind, event.user, author, event.ts, event.text)
+        print(format_line(row, styles), flush=True)
+    if not events and args.lines:
+        _notice(_nothing_yet(name, args))
+    if args.no_follow:
+        return EXIT_OK
+    raise CliError(
+        f"you are not a member of {name}: join it to follow it live"
+        f" (rse group join {_shell(args.group)})"
+    )
 
 
 async def cmd_sync(args: argparse.Namespace) -> int:
@@ -509,9 +725,45 @@ SYNC_COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 }
 
 
+MAX_LINES = 1_000_000
+
+
+def _lines(text: str) -> int:
+    """A count of lines: ASCII digits only ('¹'.isdigit() is true, int('¹') fails)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LINES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to {MAX_LINES}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+TIMEOUT_HELP = "seconds to reach the server before giving up (default 10)"
+DESCRIPTION = """\
+The enterprise social network in your terminal.
+
+Plain 'rse', with no command, opens the app on the saved profile (join or
+log in first). The commands below do the same things from scripts and
+during outages."""
+EPILOG = """\
+Exit codes: 0 done, 1 refused (one line on stderr), 2 bad usage, 3 server
+unreachable within --timeout (writes stay queued; the next rse command of
+any kind delivers them). Data directory: $RSE_HOME, else the platform's."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rse", description="The enterprise social network in your terminal."
+        prog="rse",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"rse {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -520,11 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text)
         if timeout:
             cmd.add_argument(
-                "--timeout",
-                type=float,
-                default=10.0,
-                metavar="S",
-                help="seconds to reach the server before giving up (default 10)",
+                "--timeout", type=_seconds, default=10.0, metavar="S", help=TIMEOUT_HELP
             )
         return cmd
 
@@ -537,65 +785,103 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "join":
             cmd.add_argument("code", help="the invitation code")
         cmd.add_argument("--name", required=True, help="your user name")
-        cmd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
-        cmd.add_argument("--ca", type=Path, help="CA or pinned server certificate (PEM)")
+        cmd.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of standard input",
+        )
+        cmd.add_argument(
+            "--ca",
+            type=Path,
+            metavar="FILE",
+            help="trust this CA or pinned server certificate (PEM) for wss://",
+        )
     add("logout", "revoke this profile's token and forget it")
 
-    group = add("group", "create, join, leave, list groups; list members", timeout=False)
+    group = add("group", "create, join, leave, list groups; list and manage members", timeout=False)
     gsub = group.add_subparsers(dest="group_command", metavar="ACTION", required=True)
 
     def gadd(name: str, what: str, *, user: bool = False) -> argparse.ArgumentParser:
         cmd = gsub.add_parser(name, help=what, description=what)
-        cmd.add_argument("name", help="group name (or #ID)")
+        if name not in ("list", "tree"):
+            cmd.add_argument("name", help="group name (or #ID)")
         if user:
             cmd.add_argument("user", help="user name")
-        cmd.add_argument("--timeout", type=float, default=10.0, metavar="S")
+        cmd.add_argument("--timeout", type=_seconds, default=10.0, metavar="S", help=TIMEOUT_HELP)
         return cmd
 
     create = gadd("create", "create a group (you moderate it)")
-    create.add_argument("--parent", help="the group it goes under")
-    create.add_argument("--visibility", choices=VISIBILITIES, default="open")
+    create.add_argument("--parent", metavar="GROUP", help="the group it goes under")
+    create.add_argument(
+        "--visibility",
+        choices=VISIBILITIES,
+        default="open",
+        help="open: anyone reads and joins; private: listed, members read, join by request;"
+        " secret: invisible to non-members (default open)",
+    )
     create.add_argument(
         "--post-policy",
         choices=POST_POLICIES,
         default="everyone",
         help="who may post to the feed (moderators: an announcements group)",
     )
-    create.add_argument("--chat-policy", choices=CHAT_POLICIES, default="everyone")
-    create.add_argument("--description", default="")
+    create.add_argument(
+        "--chat-policy",
+        choices=CHAT_POLICIES,
+        default="everyone",
+        help="who may chat (nobody: the chat is closed)",
+    )
+    create.add_argument("--description", default="", help="one line saying what it is for")
     gadd("join", "join an open group")
     gadd("leave", "leave a group")
     gadd("members", "list a group's members")
     gadd("request", "ask to join a private group")
     gadd("approve", "let in someone who asked (moderators)", user=True)
-    gadd("add", "add someone to a group (moderators)", user=True).add_argument(
-        "--moderator", action="store_true", help="as a moderator"
-    )
+    gadd(
+        "add",
+        "add someone to a group: moderators and site admins, to any group they manage;"
+        " any member, to an open group",
+        user=True,
+    ).add_argument("--moderator", action="store_true", help="as a moderator (moderators only)")
     gadd("remove", "remove someone from a group (moderators)", user=True)
-    for name, what in (("list", "list groups (* = member)"), ("tree", "the tree of groups")):
-        gsub.add_parser(name, help=what, description=what).add_argument(
-            "--timeout", type=float, default=10.0, metavar="S"
-        )
+    gadd("list", "list groups (* = member)")
+    gadd("tree", "the tree of groups")
 
     for name, what in (("chat", "send chat"), ("post", "publish a feed post")):
         cmd = add(name, f"{what}: TEXT, or standard input")
-        cmd.add_argument("group", help="group name")
-        cmd.add_argument("text", nargs="?", help="the text (default: read standard input)")
+        cmd.add_argument("group", help="group name (or #ID)")
+        help_text = (
+            "the text (default: one message per line of standard input)"
+            if name == "chat"
+            else "the text (default: all of standard input)"
+        )
+        cmd.add_argument("text", nargs="?", help=help_text)
 
     tail = add("tail", "print a group's chat (or feed), then follow it")
-    tail.add_argument("group", help="group name")
+    tail.add_argument("group", help="group name (or #ID)")
     tail.add_argument("--feed", action="store_true", help="the feed instead of the chat")
     tail.add_argument("--no-follow", action="store_true", help="print and exit")
-    tail.add_argument("-n", "--lines", type=int, default=50, help="how many to print first")
+    tail.add_argument(
+        "-n",
+        "--lines",
+        type=_lines,
+        default=50,
+        metavar="N",
+        help="how many to print first (default 50)",
+    )
     add("sync", "deliver queued writes and catch up")
     dm = add("dm", "send a direct message: TEXT, or one per stdin line")
     dm.add_argument("user", help="user name")
-    dm.add_argument("text", nargs="?")
+    dm.add_argument(
+        "text", nargs="?", help="the text (default: one message per line of standard input)"
+    )
     directory = add("directory", "find people by name or title")
-    directory.add_argument("query", nargs="?", default="")
+    directory.add_argument(
+        "query", nargs="?", default="", help="part of a name or title (default: everyone)"
+    )
     directory.add_argument("--ambassadors", action="store_true", help="only ambassadors")
     charter = add("charter", "show the usage charter; --accept to accept it")
-    charter.add_argument("--accept", action="store_true")
+    charter.add_argument("--accept", action="store_true", help="accept the version shown")
     return parser
 
 
@@ -605,10 +891,22 @@ def _version() -> str:
     return __version__
 
 
+def _undecodable(args: argparse.Namespace) -> str | None:
+    """The first argument that is not text (bytes that are not UTF-8), if any."""
+    for key, value in vars(args).items():
+        if isinstance(value, str | Path):
+            try:
+                str(value).encode("utf-8")
+            except UnicodeEncodeError:
+                return key.replace("_", "-")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "timeout", 1.0) <= 0:
-        _notice("--timeout must be positive")
+    bad = _undecodable(args)
+    if bad is not None:
+        _notice(f"the {bad} argument is not UTF-8 text")
         return EXIT_USAGE
     try:
         if args.command in SYNC_COMMANDS:
@@ -617,21 +915,39 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         _notice(str(exc))
         return exc.code
+    except BadAddress as exc:
+        _notice(str(exc))
+        return EXIT_USAGE
     except (ProfileError, CredentialError) as exc:
         _notice(str(exc))
         return EXIT_FAILED
     except ProtocolError as exc:
-        _notice(exc.message)
+        _notice(clean_line(exc.message))
         return EXIT_FAILED
     except BrokenPipeError:  # the reader went away (rse tail | head): not an error
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-    except (OSError, TimeoutError) as exc:
-        _notice(f"cannot reach the server: {exc.strerror if isinstance(exc, OSError) else exc}")
-        return EXIT_QUEUED
     except KeyboardInterrupt:
         return 130
+    except Offline:  # the link dropped between two requests of one command
+        _notice("the connection to the server dropped; try again")
+        return EXIT_QUEUED
+    except Exception as exc:
+        why = describe_failure(exc, getattr(args, "url", None) or "the server")
+        if why is not None:
+            _notice(why)
+            return EXIT_QUEUED
+        if isinstance(exc, OSError) and exc.filename is not None:
+            _notice(f"cannot use {exc.filename}: {exc.strerror or exc}")
+            return EXIT_FAILED
+        if isinstance(exc, sqlite3.Error):
+            _notice(f"the local cache failed: {exc}")
+            return EXIT_FAILED
+        if os.environ.get("RSE_DEBUG"):
+            raise
+        _notice(f"internal error: {type(exc).__name__}: {exc} (RSE_DEBUG=1 shows where)")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

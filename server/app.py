@@ -17,6 +17,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -87,30 +88,25 @@ class RseServer:
         scheme = "wss" if self.config.tls_cert else "ws"
         return f"{scheme}://{self.config.host}:{self.port}/"
 
-    async def start(self) -> None:
+    async def listen(self) -> None:
+        """Take the address without answering anyone yet.
+
+        A taken port, an unknown host or an unusable certificate fails here,
+        before the database is opened (or created); ``start()`` then serves.
+        """
+        if self._server is not None:
+            return
         config = self.config
         limits = config.limits
-        await self.db.open()
-        self.hub.load(*await self.db.read(storage.memberships))
-        self._services = Services(
-            config=config,
-            db=self.db,
-            hub=self.hub,
-            hasher=auth.PasswordHasher(config.scrypt, config.hash_concurrency),
-            user_limiter=RateLimiter(limits.rate_burst, limits.rate_per_second),
-            conn_limiter=RateLimiter(limits.anon_burst, limits.anon_per_second),
-            login_limiter=RateLimiter(limits.anon_burst * 3, limits.anon_per_second),
-        )
         tls = None
         if config.tls_cert is not None:
-            tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            tls.minimum_version = ssl.TLSVersion.TLSv1_2
-            tls.load_cert_chain(config.tls_cert, config.tls_key)
+            tls = tls_context(config.tls_cert, config.tls_key)
         self._server = await serve(
             self._session,
             config.host,
             config.port,
             ssl=tls,
+            start_serving=False,
             process_request=self._process_request,
             process_response=_trim_handshake,
             max_size=limits.hard_max_frame,
@@ -127,6 +123,28 @@ class RseServer:
                 )
             ],
         )
+
+    async def start(self) -> None:
+        config = self.config
+        limits = config.limits
+        await self.listen()
+        assert self._server is not None
+        try:
+            await self.db.open()
+            self.hub.load(*await self.db.read(storage.memberships))
+        except BaseException:
+            await self.stop()
+            raise
+        self._services = Services(
+            config=config,
+            db=self.db,
+            hub=self.hub,
+            hasher=auth.PasswordHasher(config.scrypt, config.hash_concurrency),
+            user_limiter=RateLimiter(limits.rate_burst, limits.rate_per_second),
+            conn_limiter=RateLimiter(limits.anon_burst, limits.anon_per_second),
+            login_limiter=RateLimiter(limits.anon_burst * 3, limits.anon_per_second),
+        )
+        await self._server.start_serving()
         if config.compressor_idle:
             self._tasks.append(asyncio.create_task(self._sweep(config.compressor_idle)))
         if config.ping_interval:
@@ -241,6 +259,14 @@ class RseServer:
         return None if reply is None else encode(reply)
 
 
+def tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
+    """The server side of wss://: the certificate chain and its key (PEM)."""
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.minimum_version = ssl.TLSVersion.TLSv1_2
+    tls.load_cert_chain(cert, key)
+    return tls
+
+
 def handshake_requests(request: HttpRequest | None) -> list[str]:
     """The requests a client put in its opening handshake, as frames to handle first.
 
@@ -262,7 +288,8 @@ def handshake_requests(request: HttpRequest | None) -> list[str]:
     since = parse_qs(urlsplit(request.path).query).get("s")
     if since:
         # Not a number: encoded as given, for the decoder to refuse with bad_field.
-        value: Any = int(since[0]) if since[0].isdigit() and len(since[0]) < 19 else since[0]
+        digits = since[0].isascii() and since[0].isdigit()  # not '¹' or '٣'
+        value: Any = int(since[0]) if digits and len(since[0]) < 19 else since[0]
         frames.append(encode(Sync(request_id=2, since=value)))
     return frames
 

@@ -17,9 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
+import math
 import signal
+import socket
 import sqlite3
+import ssl
 import sys
 import time
 from pathlib import Path
@@ -29,26 +33,100 @@ import platformdirs
 from rse_tui.protocol import BADGES, ProtocolError
 
 from . import auth, demo, storage
-from .app import RseServer
+from .app import RseServer, tls_context
 from .config import Limits, ServerConfig
 from .database import connect
 from .schema import migrate
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """One line for stderr, and the exit code: 1 failed, 2 bad usage."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def default_db() -> Path:
     return platformdirs.user_data_path("rse-server") / "rse.db"
 
 
-def open_db(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    conn = connect(path)
-    migrate(conn)
+def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """The rse database at ``path``, brought up to date; CliError saying why not.
+
+    Only ``serve`` creates a missing file: for the other commands a missing
+    file is a mistyped ``--db``, and a new empty database would hide it.
+    """
+    if path.is_dir():
+        raise CliError(f"{path} is a directory: --db names the database file", EXIT_USAGE)
+    if not path.exists():
+        if not create:
+            raise CliError(
+                f"no database at {path}: check --db ('rse-server serve --db {path}' creates one)",
+                EXIT_USAGE,
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise CliError(f"cannot create {path.parent}: {exc.strerror}") from None
+    try:
+        conn = connect(path)
+    except sqlite3.Error as exc:
+        raise _db_error(path, exc) from None
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        foreign = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if version == 0 and foreign:
+            raise CliError(f"{path} is a SQLite database, but not an rse one", EXIT_USAGE)
+        migrate(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _db_error(path, exc) from None
+    except RuntimeError as exc:  # a schema newer than this server
+        conn.close()
+        raise CliError(f"{path}: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
-async def _serve(config: ServerConfig) -> None:
+def _db_error(path: Path, exc: sqlite3.Error) -> CliError:
+    text = str(exc)
+    if "not a database" in text:
+        return CliError(f"{path} is not an rse database (not a SQLite file)", EXIT_USAGE)
+    if "unable to open" in text:
+        return CliError(f"cannot open the database {path} (check its permissions)")
+    if "locked" in text or "busy" in text:
+        return CliError(f"the database {path} is busy: {text}")
+    return CliError(f"cannot use the database {path}: {text}")
+
+
+def _listen_error(config: ServerConfig, exc: OSError) -> CliError:
+    if isinstance(exc, socket.gaierror):
+        return CliError(f"cannot listen on {config.host!r}: no such host or address", EXIT_USAGE)
+    why = {
+        errno.EADDRINUSE: "the port is in use (--port 0 picks a free one)",
+        errno.EACCES: "permission denied (ports below 1024 need privileges)",
+        errno.EADDRNOTAVAIL: "that address is not one of this host's",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return CliError(f"cannot listen on {config.host}:{config.port}: {why}")
+
+
+async def _serve(config: ServerConfig, seed_demo: bool) -> None:
     server = RseServer(config)
-    await server.start()
+    try:
+        await server.listen()
+    except OSError as exc:
+        raise _listen_error(config, exc) from None
+    try:
+        await asyncio.to_thread(_prepare, config.db_path, seed_demo)
+        await server.start()
+    except BaseException:
+        await server.stop()
+        raise
     print(f"rse-server: listening on {server.url} (database {config.db_path})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,11 +139,49 @@ async def _serve(config: ServerConfig) -> None:
         print("rse-server: stopped", flush=True)
 
 
+def _prepare(db_path: Path, seed_demo: bool) -> None:
+    """Create (or check and update) the database; seed the demo if asked."""
+    conn = open_db(db_path)
+    try:
+        if seed_demo and demo.seed(conn, int(time.time())):
+            print("rse-server: seeded demo content", flush=True)
+        if seed_demo:
+            code = mint_invite(conn, admin=True, hours=24)
+            print(f"rse-server: demo invitation (admin, 24 h): {code}", flush=True)
+    finally:
+        conn.close()
+
+
+def _check_tls(cert: Path | None, key: Path | None) -> None:
+    if (cert is None) != (key is None):
+        raise CliError("--tls-cert and --tls-key go together", EXIT_USAGE)
+    if cert is None:
+        return
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        assert path is not None
+        if not path.is_file():
+            what = "is a directory" if path.is_dir() else "does not exist"
+            raise CliError(f"{option} {path} {what}", EXIT_USAGE)
+    try:
+        tls_context(cert, key)
+    except ssl.SSLError as exc:
+        why = (
+            "the key does not match the certificate"
+            if exc.reason == "KEY_VALUES_MISMATCH"
+            else "not a PEM certificate chain and its private key"
+        )
+        raise CliError(
+            f"cannot use --tls-cert {cert} with --tls-key {key}: {why}", EXIT_USAGE
+        ) from None
+    except OSError as exc:
+        raise CliError(f"cannot read {exc.filename or cert}: {exc.strerror}", EXIT_USAGE) from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    if (args.tls_cert is None) != (args.tls_key is None):
-        print("rse-server: --tls-cert and --tls-key go together", file=sys.stderr)
-        return 2
+    _check_tls(args.tls_cert, args.tls_key)
     db_path = Path(args.db)
+    if db_path.is_dir():
+        raise CliError(f"{db_path} is a directory: --db names the database file", EXIT_USAGE)
     config = ServerConfig(
         db_path=db_path,
         host=args.host,
@@ -80,18 +196,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_connections_per_user=args.max_connections_per_user,
         ),
     )
-    conn = open_db(db_path)
-    try:
-        if args.demo and demo.seed(conn, int(time.time())):
-            print("rse-server: seeded demo content", flush=True)
-        if args.demo:
-            code = mint_invite(conn, admin=True, hours=24)
-            print(f"rse-server: demo invitation (admin, 24 h): {code}", flush=True)
-    finally:
-        conn.close()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config))
-    return 0
+        asyncio.run(_serve(config, args.demo))
+    return EXIT_OK
 
 
 def mint_invite(
@@ -119,16 +226,15 @@ def _group_ids(conn: sqlite3.Connection, names: list[str]) -> list[int]:
         ).fetchall()
         if len(rows) != 1:
             what = "no group" if not rows else "several groups"
-            raise SystemExit(f"rse-server: {what} named {name!r}")
+            raise CliError(f"{what} named {name!r}")
         ids.append(rows[0][0])
     return ids
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
     if not 0 < args.hours <= 24 * 365:
-        print("rse-server: --hours is between 0 and 8760", file=sys.stderr)
-        return 2
-    conn = open_db(Path(args.db))
+        raise CliError("--hours is more than 0 and at most 8760 (a year)", EXIT_USAGE)
+    conn = open_db(Path(args.db), create=False)
     try:
         groups = _group_ids(conn, args.group)
         code = mint_invite(conn, admin=args.admin, hours=args.hours, groups=groups)
@@ -137,18 +243,34 @@ def cmd_invite(args: argparse.Namespace) -> int:
     kind = "admin invitation" if args.admin else "invitation"
     print(f"rse-server: single-use {kind}, valid {args.hours:g} h:")
     print(code)
-    return 0
+    return EXIT_OK
+
+
+def _charter_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise CliError(f"{path} is a directory, not a charter file", EXIT_USAGE) from None
+    except FileNotFoundError:
+        raise CliError(f"no charter file at {path}", EXIT_USAGE) from None
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", EXIT_USAGE) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CliError(f"{path} is not UTF-8 text (line {line})", EXIT_USAGE) from None
+    if not text.strip():
+        raise CliError(f"the charter file {path} is empty", EXIT_USAGE)
+    return text
 
 
 def _admin_command(args: argparse.Namespace, action: str) -> int:
-    conn = open_db(Path(args.db))
+    text = _charter_text(Path(args.file)) if action == "charter" else ""
+    conn = open_db(Path(args.db), create=False)
     try:
         with storage.transaction(conn):
             if action == "charter":
-                text = Path(args.file).read_text(encoding="utf-8")
-                if not text.strip():
-                    print("rse-server: the charter file is empty", file=sys.stderr)
-                    return 2
                 version = storage.publish_charter(conn, text, int(time.time())).value
                 print(
                     f"rse-server: charter version {version} published; every user accepts it"
@@ -163,83 +285,172 @@ def _admin_command(args: argparse.Namespace, action: str) -> int:
                 storage.set_badge(conn, args.user, badge)
                 print(f"rse-server: {args.user} badge: {args.badge}")
     except ProtocolError as exc:
-        print(f"rse-server: {exc.message}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"rse-server: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(exc.message) from None
     finally:
         conn.close()
-    return 0
+    return EXIT_OK
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def _seconds(text: str, *, zero: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        least = "0 or more" if zero else "more than 0"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number {least}")
+    return value
+
+
+def _positive(text: str) -> float:
+    return _seconds(text, zero=False)
+
+
+def _non_negative(text: str) -> float:
+    return _seconds(text, zero=True)
+
+
+def _text(value: str) -> str:
+    """Command-line text that SQLite can store (not undecodable bytes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("not valid UTF-8 text") from None
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rse-server", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--db", default=str(default_db()), help="SQLite file (created if missing)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8765, help="0 picks a free port")
-    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve wss://")
-    serve.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    parser = argparse.ArgumentParser(
+        prog="rse-server",
+        description="Serve the rse network (one SQLite file), and administer it.",
+        epilog="Exit codes: 0 done, 1 failed or refused, 2 bad usage. Errors are one line"
+        " on stderr. Commands other than serve need an existing database.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def db_option(cmd: argparse.ArgumentParser, serve: bool = False) -> None:
+        cmd.add_argument(
+            "--db",
+            default=str(default_db()),
+            metavar="PATH",
+            help=(
+                "the SQLite database file, created if missing"
+                if serve
+                else "the SQLite database file (it must exist)"
+            )
+            + " (default %(default)s)",
+        )
+
+    serve = sub.add_parser("serve", help="run the server", description="Run the server.")
+    db_option(serve, serve=True)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        type=_text,
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8765,
+        help="port to listen on (default 8765; 0 picks a free one)",
+    )
+    serve.add_argument(
+        "--tls-cert", type=Path, metavar="FILE", help="PEM certificate chain: serve wss://"
+    )
+    serve.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key of --tls-cert")
     serve.add_argument("--demo", action="store_true", help="seed demo content if empty")
     serve.add_argument(
         "--rate-limit",
-        type=float,
+        type=_positive,
         default=20.0,
         metavar="N",
         help="requests per second per user, after a burst of 3 s worth (default 20)",
     )
     serve.add_argument(
         "--max-connections-per-user",
-        type=int,
+        type=_count,
         default=8,
         metavar="N",
         help="sessions one user may have open at once (default 8)",
     )
     serve.add_argument(
         "--ping-interval",
-        type=float,
+        type=_non_negative,
         default=60.0,
         metavar="S",
-        help="seconds between keepalive pings (default 60; lower it behind NATs that"
-        " forget idle connections sooner)",
+        help="seconds between keepalive pings (default 60; 0 never; lower it behind NATs"
+        " that forget idle connections sooner)",
     )
     serve.add_argument(
         "--compressor-idle",
-        type=float,
+        type=_non_negative,
         default=30.0,
         metavar="S",
         help="a connection quiet for S to 2S seconds frees its compressor (default 30; 0 never)",
     )
     serve.set_defaults(func=cmd_serve)
-    invite = sub.add_parser("invite", help="print a single-use invitation code")
-    invite.add_argument("--db", default=str(default_db()))
+    invite = sub.add_parser(
+        "invite",
+        help="print a single-use invitation code",
+        description="Print a single-use invitation code (its last line).",
+    )
+    db_option(invite)
     invite.add_argument("--admin", action="store_true", help="the new user is a site admin")
-    invite.add_argument("--hours", type=float, default=168.0, help="validity (default 7 days)")
+    invite.add_argument(
+        "--hours", type=_positive, default=168.0, help="how long it is valid (default 168: 7 days)"
+    )
     invite.add_argument(
         "--group",
         action="append",
         default=[],
+        type=_text,
         metavar="NAME",
         help="a group the new user joins (repeatable)",
     )
     invite.set_defaults(func=cmd_invite)
-    charter = sub.add_parser("charter", help="publish the usage charter")
-    charter_sub = charter.add_subparsers(dest="charter_command", required=True)
-    charter_set = charter_sub.add_parser("set", help="publish FILE (Markdown) as a new version")
-    charter_set.add_argument("file")
-    charter_set.add_argument("--db", default=str(default_db()))
+    charter = sub.add_parser(
+        "charter", help="publish the usage charter", description="Publish the usage charter."
+    )
+    charter_sub = charter.add_subparsers(dest="charter_command", required=True, metavar="ACTION")
+    charter_set = charter_sub.add_parser(
+        "set",
+        help="publish FILE (Markdown) as a new version",
+        description="Publish FILE (Markdown, UTF-8) as a new version: every user accepts it"
+        " before writing again.",
+    )
+    charter_set.add_argument("file", type=_text, help="the charter, a UTF-8 Markdown file")
+    db_option(charter_set)
     charter_set.set_defaults(func=lambda a: _admin_command(a, "charter"))
-    admin = sub.add_parser("admin", help="make USER a site admin (--remove: no longer)")
-    admin.add_argument("user")
-    admin.add_argument("--remove", action="store_true")
-    admin.add_argument("--db", default=str(default_db()))
+    admin = sub.add_parser(
+        "admin",
+        help="make USER a site admin (--remove: no longer)",
+        description="Make USER a site admin (--remove: no longer).",
+    )
+    admin.add_argument("user", type=_text, help="the user's name")
+    admin.add_argument("--remove", action="store_true", help="take the site admin role away")
+    db_option(admin)
     admin.set_defaults(func=lambda a: _admin_command(a, "admin"))
-    badge = sub.add_parser("badge", help="give USER a badge (none: take it away)")
-    badge.add_argument("user")
-    badge.add_argument("badge", choices=[*BADGES, "none"])
-    badge.add_argument("--db", default=str(default_db()))
+    badge = sub.add_parser(
+        "badge",
+        help="give USER a badge (none: take it away)",
+        description="Give USER a badge (none: take it away).",
+    )
+    badge.add_argument("user", type=_text, help="the user's name")
+    badge.add_argument("badge", choices=[*BADGES, "none"], help="the badge, or none")
+    db_option(badge)
     badge.set_defaults(func=lambda a: _admin_command(a, "badge"))
     return parser
 
@@ -247,7 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="rse-server: %(levelname)s %(message)s")
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"rse-server: {exc}", file=sys.stderr)
+        return exc.code
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ The rules:
   request about one answers exactly as for a group that does not exist;
 - moderators of a group and site admins manage it (settings, members,
   requests); site admins do not see secret groups they are not in;
+- moderators and site admins add people to any group they manage; in an
+  open group any member may add people too (they could join it anyway);
+  only moderators name moderators;
 - publishing rules per group say who may post to the feed, chat, comment.
 """
 
@@ -141,7 +144,10 @@ def require_write(a: Access, kind: str) -> Access:
         raise forbidden("join the group before writing to it")
     allowed = may_chat(a) if kind == "c" else may_post(a)
     if not allowed:
+        rule = a.facts.chat_policy if kind == "c" else a.facts.post_policy
         what = "chat" if kind == "c" else "post to the feed"
+        if rule == NOBODY:
+            raise forbidden(f"in this group, nobody may {what}: it is closed")
         raise forbidden(f"in this group, only its moderators may {what}")
     return a
 
@@ -157,8 +163,24 @@ def require_delete(a: Access, author: int, user: int) -> Access:
 
 
 def may_add(a: Access) -> bool:
-    """May this user add others to the group (or pre-assign it in an invitation)?"""
+    """May this user add others to the group (or pre-assign it in an invitation)?
+
+    Moderators and site admins, to any group they manage; any member, to an
+    open group (anyone could join it anyway, as in a public channel).
+    """
     return moderates(a) or (a.member and a.facts.visibility == OPEN)
+
+
+def require_add(a: Access, moderator: bool) -> Access:
+    """Adding someone to the group (``moderator``: as one of its moderators)."""
+    require_visible(a)
+    if moderator and not moderates(a):
+        raise forbidden("only the group's moderators may name moderators")
+    if may_add(a):
+        return a
+    if a.facts.visibility == OPEN:
+        raise forbidden("join the group before adding people to it")
+    raise forbidden(f"only the group's moderators may add people to a {a.facts.visibility} group")
 
 
 # -- who receives a pushed event ----------------------------------------------------

@@ -511,7 +511,7 @@ class Cache:
         """
         wanted = name.strip()
         rows = [r for r in self.groups() if r.dm is None]
-        if wanted.startswith("#") and wanted[1:].isdigit():
+        if wanted.startswith("#") and wanted[1:].isascii() and wanted[1:].isdigit():
             return next((r for r in rows if r.group == int(wanted[1:])), None)
         found = [r for r in rows if r.name.casefold() == wanted.casefold()]
         if len(found) > 1:

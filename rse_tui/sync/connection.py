@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -87,6 +88,86 @@ def _counting(traffic: Traffic) -> type[ClientConnection]:
 
 class ConnectionLost(Exception):
     """The link dropped before the reply came; the request may be resent."""
+
+
+class BadAddress(ValueError):
+    """A server address that cannot work: not ws:// or wss://, no host, a bad port."""
+
+
+def check_url(url: str) -> str:
+    """``url`` if it can name an rse server, else BadAddress saying what is wrong."""
+    form = "ws://HOST:PORT/ or wss://HOST:PORT/"
+    try:
+        url.encode("utf-8")
+        parts = urlsplit(url)
+        port = parts.port
+    except UnicodeEncodeError:
+        raise BadAddress(f"the server address is not valid text: use {form}") from None
+    except ValueError as exc:  # a port out of range or not a number, a broken [IPv6]
+        why = "its port is not a number from 1 to 65535" if "Port" in str(exc) else str(exc)
+        raise BadAddress(f"{url} is not a server address: {why}") from None
+    scheme = parts.scheme.lower()
+    if ":/" not in url and url.strip():
+        raise BadAddress(
+            f"{url!r} is not a server address: write it ws://{url.strip('/')}/"
+            " (wss:// if the server uses TLS)"
+        )
+    if scheme not in ("ws", "wss"):
+        if scheme in ("http", "https") and parts.netloc:
+            hint = parts._replace(scheme="ws" if scheme == "http" else "wss").geturl()
+            raise BadAddress(f"{url} is a web address; the server's is {hint}")
+        raise BadAddress(f"{url!r} is not a server address: use {form}")
+    host = parts.hostname
+    if not host:
+        raise BadAddress(f"{url} names no host: use {form}")
+    if port == 0:
+        raise BadAddress(f"{url}: port 0 is not a server's port (1 to 65535)")
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        raise BadAddress(f"{url}: {host!r} is not a host name") from None
+    if parts.username is not None or parts.password is not None:
+        raise BadAddress(f"{url}: a server address carries no user name or password")
+    return url
+
+
+def describe_failure(exc: BaseException, url: str) -> str | None:
+    """Why ``url`` could not be reached, in words; None if ``exc`` is not about the link."""
+    import ssl
+
+    from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+    tls = url.lower().startswith("wss:")
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return f"{url} is not an rse server (it answered HTTP {status}, not WebSocket)"
+    if isinstance(exc, InvalidHandshake):
+        hint = "" if tls else "; if it uses TLS, its address starts with wss://"
+        return f"{url} did not answer as an rse server (no WebSocket handshake){hint}"
+    if isinstance(exc, InvalidURI):
+        return f"{url} is not a server address: {exc.msg}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the certificate of {url} is not trusted ({exc.verify_message}):"
+            " give its CA or the certificate itself with --ca FILE"
+        )
+    if isinstance(exc, ssl.SSLError) or (tls and isinstance(exc, ConnectionResetError)):
+        reason = getattr(exc, "reason", None) or "the connection was reset"
+        return (
+            f"the TLS handshake with {url} failed ({reason}):"
+            " is it a plain server? its address would start with ws://"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{url} refused the connection: is the server running, on that port?"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host in {url} ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return f"{url} did not answer in time"
+    if isinstance(exc, ConnectionLost):
+        return f"the connection to {url} closed before it answered"
+    if isinstance(exc, OSError) and exc.filename is None:
+        return f"cannot reach {url}: {exc.strerror or type(exc).__name__}"
+    return None
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -206,6 +287,10 @@ class Connection:
             await self.ws.send(encode(request))
         except ConnectionClosed as exc:
             self._pending.pop(request.request_id, None)
+            # The reader may have failed it already: the error raised here is the one to read.
+            future.cancel()
+            if not future.cancelled():
+                future.exception()
             raise ConnectionLost(str(exc)) from exc
         return future
 

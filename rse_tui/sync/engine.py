@@ -468,7 +468,7 @@ class Engine:
         if not items:
             return
         slots = asyncio.Semaphore(WINDOW)
-        tasks = []
+        tasks: list[asyncio.Task[None]] = []
         for item in items:
             await slots.acquire()
             self._in_flight.add(item.cid)
@@ -478,6 +478,8 @@ class Engine:
             except BaseException:
                 self._in_flight.discard(item.cid)
                 slots.release()
+                for task in tasks:  # they end with this link: nobody awaits them now
+                    task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 raise
             tasks.append(asyncio.create_task(self._settle(conn, item, future, slots)))
         results = await asyncio.gather(*tasks, return_exceptions=True)

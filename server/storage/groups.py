@@ -318,11 +318,7 @@ def add_member(
     now: int,
 ) -> Outcome[Receipt]:
     """Add someone (or change their role): moderators; members of open groups may add."""
-    a = policy.require_visible(access(conn, user, group))
-    if moderator and not policy.moderates(a):
-        raise policy.forbidden("only moderators may name moderators")
-    if not policy.may_add(a):
-        raise policy.forbidden("only the group's moderators may add members")
+    policy.require_add(access(conn, user, group), moderator)
     _target(conn, target)
     role = policy.MODERATOR if moderator else policy.MEMBER
     current = access(conn, target, group).role

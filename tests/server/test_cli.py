@@ -7,6 +7,8 @@ import dataclasses
 import datetime
 import ipaddress
 import signal
+import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -20,9 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from rse_tui.protocol import ListGroups, Redeem, Sync
+from rse_tui.protocol import ErrorCode, ListGroups, ProtocolError, Redeem, Sync, decode_request
 from rse_tui.sync.connection import Connection
 from server.app import RseServer
+from server.cli import open_db
 
 from ..helpers import PASSWORD, ServerProcess, config
 
@@ -63,12 +66,74 @@ async def test_serve_healthz_invite_while_running_and_sigterm(tmp_path):
 
 async def test_invite_without_a_running_server_and_admin_flag(tmp_path):
     db = tmp_path / "fresh.db"
+    open_db(db).close()  # as 'rse-server serve' leaves it
     done = await asyncio.to_thread(_invite_cli, db, "--admin", "--hours", "2")
     assert done.returncode == 0
     assert "admin" in done.stdout
-    assert db.exists()
     bad = await asyncio.to_thread(_invite_cli, db, "--hours", "0")
     assert bad.returncode == 2 and "--hours" in bad.stderr
+
+
+async def test_commands_other_than_serve_refuse_a_missing_or_foreign_database(tmp_path):
+    """A mistyped --db is an error, not a new empty database that hides it."""
+    typo = tmp_path / "typo.db"
+    for args in (
+        ("invite", "--db", str(typo)),
+        ("admin", "ana", "--db", str(typo)),
+        ("badge", "ana", "none", "--db", str(typo)),
+    ):
+        done = await asyncio.to_thread(_server_cli, *args)
+        assert (done.returncode, done.stdout) == (2, ""), (args, done)
+        assert done.stderr == (
+            f"rse-server: no database at {typo}: check --db"
+            f" ('rse-server serve --db {typo}' creates one)\n"
+        )
+        assert not typo.exists()
+    foreign = tmp_path / "other.db"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE notes (text)")
+    conn.commit()
+    conn.close()
+    for args in (("invite",), ("serve", "--port", "0")):
+        done = await asyncio.to_thread(_server_cli, *args, "--db", str(foreign))
+        assert done.returncode == 2
+        assert done.stderr == f"rse-server: {foreign} is a SQLite database, but not an rse one\n"
+    conn = sqlite3.connect(foreign)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["notes"]
+    conn.close()
+
+
+async def test_serve_takes_the_port_before_it_creates_the_database(tmp_path):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    db = tmp_path / "rse.db"
+    try:
+        done = await asyncio.to_thread(_server_cli, "serve", "--port", str(port), "--db", str(db))
+    finally:
+        taken.close()
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"rse-server: cannot listen on 127.0.0.1:{port}: the port is in use"
+        " (--port 0 picks a free one)\n"
+    )
+    assert not db.exists()
+
+
+def test_handshake_resume_point_must_be_ascii_digits():
+    """'¹'.isdigit() is true but int('¹') fails: such a value is refused, not a crash."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request as HttpRequest
+
+    from server.app import handshake_requests
+
+    for since in ("¹", "٣"):
+        request = HttpRequest(f"/?s={since}", Headers({"Authorization": "Bearer x"}))
+        _, sync = handshake_requests(request)
+        with pytest.raises(ProtocolError) as refused:
+            decode_request(sync)
+        assert refused.value.code is ErrorCode.BAD_FIELD
 
 
 async def test_demo_seed_gives_a_ready_platform(tmp_path):
