@@ -339,6 +339,14 @@ class RseApp(App[int]):
         with contextlib.suppress(Closing, Offline, LinkDown):
             if await self.engine.load_older(group.group, self.view.kind, None):
                 await self._refresh_open()
+            db, cache = self.engine.db, self.engine.cache
+            if (
+                self.view.group is not None
+                and self.view.group.group == group.group
+                and not self.timeline.rows
+            ):
+                hole = await db(cache.hole_below, group.group, self.view.kind, None)
+                self.timeline.history_complete(hole is None)
 
     async def _refresh_open(self) -> None:
         """Bring the open view up to date with the cache: new rows, the outbox's rows.

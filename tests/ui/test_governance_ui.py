@@ -246,9 +246,8 @@ async def _settings_fit(profiles, account, size: tuple[int, int]) -> None:
             assert screen.contains_region(inside) and inside.height == 3, size
             assert len(str(button.label)) + 2 <= inside.width, size
         field = app.screen.query_one("#description", Input)
-        field.focus()
-        await pilot.pause()
-        assert screen.contains_region(field.region), size
+        field.focus()  # scrolls it into view
+        await until(pilot, lambda: screen.contains_region(field.region))
         await pilot.press("escape")
         await app.action_quit()
 

@@ -226,6 +226,12 @@ class Timeline(ScrollView, can_focus=True):
             self._rendered.pop(("s", seq), None)
         self._layout()
 
+    def history_complete(self, complete: bool) -> None:
+        """Whether the loaded rows reach the start of the history (nothing above)."""
+        if self.more_above == complete:
+            self.more_above = not complete
+            self._layout()
+
     @property
     def newest_seq(self) -> int:
         return max((r.seq for r in self.rows if r.seq is not None), default=0)
