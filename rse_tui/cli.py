@@ -475,6 +475,8 @@ async def cmd_directory(args: argparse.Namespace) -> int:
         found = await run.engine.call(SearchDirectory, query=args.query or "", badge=badge)
         await run.engine.refresh_groups()
         names = {r.group: r.name for r in await run.engine.db(run.engine.cache.groups)}
+        if not found.users:
+            _notice("nobody matches" + (f" {clean_line(args.query)[:40]!r}" if args.query else ""))
         for entry in found.users:
             mark = " [ambassador]" if entry.badge == "ambassador" else ""
             title = f" — {clean_line(entry.title)}" if entry.title else ""
@@ -681,9 +683,20 @@ async def cmd_sync(args: argparse.Namespace) -> int:
         return await run.deliver()
 
 
+def _need_terminal() -> None:
+    """The app draws a full screen: without a terminal it would write escape
+    codes into a pipe or a file."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError(
+            "the app needs a terminal; for scripts use rse tail, rse chat, rse post, rse sync",
+            EXIT_USAGE,
+        )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    _need_terminal()
     return run_demo(home(), reset=args.reset)
 
 
@@ -691,6 +704,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from .ui.app import run_tui
 
     account = accounts.load(home(), _notice)
+    _need_terminal()
     return run_tui(account)
 
 

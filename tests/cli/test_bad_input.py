@@ -350,6 +350,9 @@ async def test_no_command_crashes_on_bad_input(tmp_path):
         rse("ana", "chat", "Ops", b"caf\xe9", code=2),
         rse("ana", "group", "create", b"\xff", code=2),
         rse("ana", "directory", "zzz-nobody", code=0),
+        # -- the app and the demo need a terminal: not a pipe
+        rse("ana", code=2),
+        rse("ana", "demo", code=2),
         # -- the server is down
         rse("down", "chat", "Ops", "queued", *t1, code=3),
         rse("down", "post", "Ops", *t1, code=3, stdin=b"queued\n"),
