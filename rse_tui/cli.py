@@ -63,6 +63,7 @@ class Run:
 
     def __init__(self, account: accounts.Account, timeout: float) -> None:
         self.account = account
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.failures: list[tuple[OutboxItem, str]] = []
         self.changed = asyncio.Event()
@@ -76,7 +77,11 @@ class Run:
             open_timeout=max(1.0, timeout),
         )
 
-    def _changed(self, _changes: Changes) -> None:
+    def _changed(self, changes: Changes) -> None:
+        if changes.outbox:
+            # Writes are being taken or answered: a long stream (seq 1 1000 |
+            # rse chat G, slowed by the server's rate limit) is not cut short.
+            self.deadline = max(self.deadline, time.monotonic() + self.timeout)
         self.changed.set()
 
     def remaining(self) -> float:

@@ -52,6 +52,19 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"  # the server failed; the request may be retried
 
 
+#: Refusals that leave a write to be sent again later (it stays in the client's
+#: outbox). After one, the server refuses the same connection's later writes
+#: the same way until that write comes again: no write overtakes another.
+RESEND_LATER = frozenset(
+    {
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.INTERNAL,
+        ErrorCode.CHARTER,
+        ErrorCode.TOO_MANY_CONNECTIONS,
+    }
+)
+
+
 class ProtocolError(Exception):
     """A request the server refuses, or a frame either side cannot decode."""
 

@@ -602,34 +602,56 @@ class Cache:
 
     def outbox(self, *, include_failed: bool = False) -> list[OutboxItem]:
         where = "" if include_failed else " WHERE error IS NULL"
-        rows = self.conn.execute(
-            f"SELECT cid, op, grp, text, created, attempts, error, args FROM outbox{where}"
-            " ORDER BY n"
-        ).fetchall()
+        rows = self.conn.execute(f"SELECT {self._OUTBOX} FROM outbox{where} ORDER BY n").fetchall()
         return [OutboxItem(*r) for r in rows]
+
+    _OUTBOX = "cid, op, grp, text, created, attempts, error, args, n"
+
+    def take_outbox(self, after: int, limit: int) -> list[OutboxItem]:
+        """The next pending writes after place ``after``, in order, counted as attempted."""
+        with self._tx():
+            rows = self.conn.execute(
+                f"SELECT {self._OUTBOX} FROM outbox WHERE error IS NULL AND n > ?"
+                " ORDER BY n LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            if rows:
+                self.conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1"
+                    " WHERE error IS NULL AND n > ? AND n <= ?",
+                    (after, rows[-1][-1]),
+                )
+        return [OutboxItem(*r) for r in rows]
+
+    def first_pending(self) -> str | None:
+        """The client id of the oldest write waiting to be sent, if any."""
+        row = self.conn.execute(
+            "SELECT cid FROM outbox WHERE error IS NULL ORDER BY n LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def outbox_count(self) -> int:
         return int(
             self.conn.execute("SELECT count(*) FROM outbox WHERE error IS NULL").fetchone()[0]
         )
 
-    def attempted(self, cid: str) -> None:
-        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE cid = ?", (cid,))
-
-    def acknowledged(self, item: OutboxItem, ok: WriteOk) -> Changes:
-        """The server stored ``item``: take it out of the outbox and apply it here.
+    def acknowledged(self, acks: Iterable[tuple[OutboxItem, WriteOk]]) -> Changes:
+        """The server stored these writes: take them out of the outbox and apply them here.
 
         The server does not echo a write's own events to the connection that
         made it, so the acknowledgement is where the cache learns of it.
         """
         changes = Changes(outbox=True, groups=True)
         with self._tx():
-            self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
-            args: dict[str, Any] = json.loads(item.args) if item.args else {}
-            apply = self._ACKS.get(item.op)
-            if apply is not None:
-                apply(self, item, ok, args, changes)
-            self.set("cursor", max(self.cursor(), ok.seq))
+            top = self.cursor()
+            for item, ok in acks:
+                self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
+                args: dict[str, Any] = json.loads(item.args) if item.args else {}
+                apply = self._ACKS.get(item.op)
+                if apply is not None:
+                    apply(self, item, ok, args, changes)
+                top = max(top, ok.seq)
+            self.set("cursor", top)
         return changes
 
     def _ack_message(
@@ -652,7 +674,7 @@ class Cache:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (ok.seq, group, kind, me, ok.ts or int(time.time()), item.text or ""),
         )
-        changes.messages[group] = [ok.seq]
+        changes.messages.setdefault(group, []).append(ok.seq)
         self.conn.execute(
             "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?", (ok.seq, group)
         )

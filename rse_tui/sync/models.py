@@ -65,6 +65,7 @@ class OutboxItem:
     attempts: int = 0
     error: str | None = None
     args: str | None = None  # JSON of the other fields (target user, settings)
+    n: int = 0  # place in the outbox: writes are sent, and stored, in this order
 
 
 class Link(StrEnum):
