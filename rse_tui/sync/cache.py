@@ -199,7 +199,11 @@ class Cache:
     # -- applying what the server says -------------------------------------------
 
     def apply(self, events: Iterable[Event], cursor: int | None = None) -> Changes:
-        """Store events (idempotently) and advance the cursor, in one transaction."""
+        """Store events (idempotently) and advance the cursor, in one transaction.
+
+        The changes name every event given, stored now or before (by another
+        process of the profile): each process reports what it received.
+        """
         changes = Changes()
         me, mention = self._me_and_pattern()
         top = self.cursor()
@@ -217,15 +221,17 @@ class Cache:
     ) -> None:
         c = self.conn
         if isinstance(event, ChatEvent | PostEvent):
-            cur = c.execute(
+            c.execute(
                 "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (event.seq, event.group, event.TYPE, event.user, event.ts, event.text),
             )
-            if cur.rowcount:
-                changes.messages.setdefault(event.group, []).append(event.seq)
-                if event.user != me and mention is not None and mention.search(event.text):
-                    changes.mentions.append(self._row(event))
+            # Reported whether or not this insert stored it: another process of
+            # the profile, sharing this file, may have stored it first, and
+            # this process's views have still not seen it.
+            changes.messages.setdefault(event.group, []).append(event.seq)
+            if event.user != me and mention is not None and mention.search(event.text):
+                changes.mentions.append(self._row(event))
         elif isinstance(event, GroupEvent):
             c.execute(
                 "INSERT INTO groups (id, name, parent, visibility, post_policy, chat_policy,"
