@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -123,6 +124,15 @@ def new_cid() -> str:
     return secrets.token_urlsafe(9)
 
 
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What this process last saw of the file's changes by other processes."""
+
+    version: int  # PRAGMA data_version: moves when another connection commits
+    top: int  # the newest message stored
+    outbox: frozenset[tuple[str, int | None, str | None]]  # (cid, group, error)
+
+
 class Cache:
     """The cache of one profile. Not thread-safe: see CacheWorker."""
 
@@ -195,6 +205,46 @@ class Cache:
                     rf"(?<![\w@])@{re.escape(self._my_name)}(?![\w-])", re.IGNORECASE
                 )
         return self._me, self._mention
+
+    # -- other processes of the profile ------------------------------------------
+
+    def mark(self) -> Mark:
+        """Where to start following what other processes change (see changed_elsewhere)."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        top = self.conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0]
+        return Mark(version, top, self._outbox_state())
+
+    def _outbox_state(self) -> frozenset[tuple[str, int | None, str | None]]:
+        return frozenset(self.conn.execute("SELECT cid, grp, error FROM outbox").fetchall())
+
+    def changed_elsewhere(self, mark: Mark) -> tuple[Mark, Changes]:
+        """What other processes of the profile changed in this file since ``mark``.
+
+        Each process hears of the events its own connection brings; what only
+        the file knows is found here: another process's writes being queued,
+        answered or refused (the outbox), and messages it stored that this
+        process was not sent (it resumed from a cursor another one moved).
+        Cheap when nothing changed: one pragma.
+        """
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == mark.version:
+            return mark, Changes()
+        changes = Changes()
+        with self._tx():
+            outbox = self._outbox_state()
+            rows = self.conn.execute(
+                "SELECT grp, seq FROM messages WHERE seq > ? ORDER BY seq", (mark.top,)
+            ).fetchall()
+        for _, group, _ in outbox ^ mark.outbox:
+            changes.outbox = True
+            if group is not None:
+                changes.messages.setdefault(group, [])
+        for group, seq in rows:
+            changes.messages.setdefault(group, []).append(seq)
+        if rows:
+            changes.groups = True  # unread counts
+        top = rows[-1][1] if rows else mark.top
+        return Mark(version, top, outbox), changes
 
     # -- applying what the server says -------------------------------------------
 

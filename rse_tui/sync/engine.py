@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 #: kept and sent again are protocol.RESEND_LATER; any other refusal is final.
 WINDOW = 32
 HISTORY_PAGE = 100
+#: Seconds between looks at what other processes of the profile changed.
+FOLLOW_EVERY = 0.25
 
 
 #: The link dropped under a request (re-exported for the views).
@@ -222,6 +224,15 @@ class Engine:
 
     async def run(self) -> None:
         """Connect and stay in sync until :meth:`stop`; never raises for link errors."""
+        follower = asyncio.create_task(self._follow_others(), name="rse-follow")
+        try:
+            await self._run()
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+
+    async def _run(self) -> None:
         # Imported here, not at start-up: the first paint does not wait for it.
         from websockets.exceptions import InvalidHandshake, InvalidURI
 
@@ -330,6 +341,26 @@ class Engine:
         changes.messages.setdefault(group, [])
         self._on_change(changes)
         return True
+
+    async def _follow_others(self) -> None:
+        """Tell the views what other processes of this profile change in the shared file.
+
+        Another process's writes are queued, answered or refused in the outbox
+        both share; without this, a view here would show them waiting to be
+        sent long after they were.
+        """
+        mark = await self.db(self.cache.mark)
+        while True:
+            await asyncio.sleep(FOLLOW_EVERY)
+            try:
+                mark, changes = await self.db(self.cache.changed_elsewhere, mark)
+            except Exception:  # a busy file, say: look again next time
+                log.warning("cannot read the cache's changes", exc_info=True)
+                continue
+            if changes.outbox:
+                self._set_status(outbox=await self.db(self.cache.outbox_count))
+            if changes:
+                self._on_change(changes)
 
     # -- one connection ------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ once, and their views of the outbox converge."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from rse_tui.protocol import CreateGroup, JoinGroup, SendChat
@@ -12,6 +13,7 @@ from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Changes
 
 from ..helpers import new_user
+from ..linkproxy import LinkProxy
 
 
 class Seen:
@@ -62,3 +64,69 @@ async def test_two_engines_on_one_cache_each_report_every_message(server, tmp_pa
         engine.close()
     await ana.close()
     await bob.close()
+
+
+class View:
+    """What an app would show of a group: it reads the cache whenever told to."""
+
+    def __init__(self, engine: Engine, group: int) -> None:
+        self.engine = engine
+        self.group = group
+        self.pending: list[str] | None = None
+        self.refreshed = asyncio.Event()
+        engine.listen(on_change=lambda _c: asyncio.ensure_future(self.refresh()))
+
+    async def refresh(self) -> None:
+        _, pending = await self.engine.db(self.engine.cache.tail, self.group, "c", 0)
+        self.pending = [r.text for r in pending]
+        self.refreshed.set()
+
+    async def until_settled(self, within: float = 3.0) -> list[str] | None:
+        """The view once it has been quiet a while (or at the deadline)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while True:
+                    self.refreshed.clear()
+                    try:
+                        async with asyncio.timeout(1.0):
+                            await self.refreshed.wait()
+                    except TimeoutError:
+                        break
+        return self.pending
+
+
+async def _outbox_converges(server, tmp_path, app_url: str) -> None:
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    path = tmp_path / "cache.db"
+    app = Engine(Cache(path), url=app_url, token=ana.auth.token, backoff=Backoff(cap=0.3))
+    view = View(app, g)
+    app_runner = asyncio.create_task(app.run())
+    # The other process answers slowly: the app is pushed its writes first.
+    link = await LinkProxy(server.port, latency_ms=400).start()
+    cli = Engine(Cache(path), url=link.url, token=ana.auth.token)
+    cli_runner = asyncio.create_task(cli.run())
+    await cli.wait_online()
+    for n in range(5):
+        await cli.submit("chat", g, f"from the command line {n}")
+    await view.refresh()
+    assert view.pending  # the app shows them waiting...
+    async with asyncio.timeout(10):
+        await cli.wait_idle()
+    assert await cli.db(cli.cache.outbox_count) == 0
+    assert await view.until_settled() == []  # ...and no longer once they are sent
+    assert app.status.outbox == 0
+    for engine, runner in ((cli, cli_runner), (app, app_runner)):
+        await engine.stop()
+        await runner
+        engine.close()
+    await link.stop()
+    await ana.close()
+
+
+async def test_the_outbox_view_converges_across_processes(server, tmp_path):
+    await _outbox_converges(server, tmp_path, server.url)
+
+
+async def test_the_outbox_view_converges_in_a_process_that_is_offline(server, tmp_path):
+    await _outbox_converges(server, tmp_path, "ws://127.0.0.1:9/")  # nothing listens there
