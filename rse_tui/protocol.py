@@ -658,6 +658,9 @@ class ListGroups(Request):
     #: member groups in list order: the first takes up to all of them, the
     #: next what the first left, and so on (a new device's first screen).
     recent: int = wire("r", default=0)
+    #: Only these groups (those of them the user may see): what a client asks
+    #: when events name a group it does not know yet.
+    only: list[int] | None = wire("l", default=None)
 
 
 @frame

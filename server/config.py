@@ -46,6 +46,7 @@ class Limits:
     batch_size: int = 500
     max_history_page: int = 500
     max_users_per_request: int = 500
+    max_groups_per_request: int = 500
 
 
 @dataclass(frozen=True, slots=True)

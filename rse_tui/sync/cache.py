@@ -46,7 +46,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -112,7 +112,13 @@ def _unread_index(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_grp_seq ON messages(grp, seq)")
 
 
-_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index}
+def _known_groups(conn: sqlite3.Connection) -> None:
+    """Schema 5: a group an event named before the cache knew it waits to be asked about."""
+    conn.execute("ALTER TABLE groups ADD COLUMN known INTEGER NOT NULL DEFAULT 1")
+    conn.execute("UPDATE groups SET known = 0 WHERE name = '?' OR (name = 'direct' AND dm IS NULL)")
+
+
+_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index, 5: _known_groups}
 
 
 def new_cid() -> str:
@@ -283,15 +289,19 @@ class Cache:
             if event.user != me and mention is not None and mention.search(event.text):
                 changes.mentions.append(self._row(event))
         elif isinstance(event, GroupEvent):
+            # A direct chat's event does not say who the other person is: until
+            # the cache knows, the group is not known (see unknown_groups).
             c.execute(
-                "INSERT INTO groups (id, name, parent, visibility, post_policy, chat_policy,"
-                " comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO groups (id, known, name, parent, visibility, post_policy,"
+                " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent = excluded.parent,"
                 " visibility = excluded.visibility, post_policy = excluded.post_policy,"
                 " chat_policy = excluded.chat_policy,"
-                " comment_policy = excluded.comment_policy, description = excluded.description",
+                " comment_policy = excluded.comment_policy, description = excluded.description,"
+                " known = CASE WHEN groups.dm IS NOT NULL THEN 1 ELSE excluded.known END",
                 (
                     event.group,
+                    int(not event.dm),
                     event.name,
                     event.parent,
                     event.visibility,
@@ -303,7 +313,11 @@ class Cache:
             )
             changes.groups = True
         elif isinstance(event, JoinEvent):
-            c.execute("INSERT OR IGNORE INTO groups (id, name) VALUES (?, '?')", (event.group,))
+            # A group first met through a join (a secret group one is added to,
+            # a direct chat): named once the server has been asked.
+            c.execute(
+                "INSERT OR IGNORE INTO groups (id, name, known) VALUES (?, '', 0)", (event.group,)
+            )
             known = c.execute(
                 "SELECT 1 FROM roles WHERE grp = ? AND user = ?", (event.group, event.user)
             ).fetchone()
@@ -369,12 +383,27 @@ class Cache:
             text=event.text,
         )
 
-    def put_groups(self, groups: Iterable[GroupInfo], *, fresh: bool = False) -> None:
-        """Take the server's group list as the truth (keeping read marks)."""
+    def put_groups(
+        self,
+        groups: Iterable[GroupInfo],
+        *,
+        fresh: bool = False,
+        only: Iterable[int] | None = None,
+    ) -> None:
+        """Take the server's group list as the truth (keeping read marks).
+
+        With ``only``, the list answers a question about those groups: the
+        others stay as they are, and those of them left out (the user may not
+        see them) are forgotten.
+        """
         groups = list(groups)
         with self._tx():
             ids = [g.group for g in groups]
-            if ids:
+            if only is not None:
+                gone = [i for i in only if i not in ids]
+                marks = ",".join("?" * len(gone))
+                self.conn.execute(f"DELETE FROM groups WHERE id IN ({marks})", gone)
+            elif ids:
                 marks = ",".join("?" * len(ids))
                 self.conn.execute(f"DELETE FROM groups WHERE id NOT IN ({marks})", ids)
             else:
@@ -384,7 +413,7 @@ class Cache:
                     "INSERT INTO groups (id, name, member, members, parent, visibility, moderator,"
                     " post_policy, chat_policy, comment_policy, description, dm, requested)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+                    " ON CONFLICT(id) DO UPDATE SET known = 1, name = excluded.name,"
                     " member = excluded.member, members = excluded.members,"
                     " parent = excluded.parent, visibility = excluded.visibility,"
                     " moderator = excluded.moderator, post_policy = excluded.post_policy,"
@@ -440,6 +469,12 @@ class Cache:
                 "INSERT INTO roles (grp, user, role) VALUES (?, ?, ?)",
                 [(group, u, "moderator" if u in mods else "member") for u in members],
             )
+
+    def unknown_groups(self, limit: int = 500) -> list[int]:
+        """Groups events named before the cache knew their name (or, for a direct
+        chat, the other person): not shown until the server has said."""
+        rows = self.conn.execute("SELECT id FROM groups WHERE known = 0 LIMIT ?", (limit,))
+        return [r[0] for r in rows]
 
     def unknown_users(self, limit: int = 500) -> list[int]:
         rows = self.conn.execute(
@@ -503,17 +538,19 @@ class Cache:
     # -- reading for views -------------------------------------------------------------
 
     def groups(self) -> list[GroupRow]:
+        """The groups to show: those whose name (for a direct chat, the other
+        person's) the cache knows."""
         me, _ = self._me_and_pattern()
         rows = self.conn.execute(
             "SELECT g.id, CASE WHEN g.dm IS NOT NULL"
-            "  THEN coalesce((SELECT name FROM users WHERE id = g.dm), 'user' || g.dm)"
-            "  ELSE g.name END,"
+            "  THEN (SELECT name FROM users WHERE id = g.dm) ELSE g.name END AS shown,"
             " g.member, g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ?),"
             " g.parent, g.visibility, g.moderator, g.post_policy, g.chat_policy,"
             " g.comment_policy, g.description, g.dm, g.requested, g.pending"
-            " FROM groups g ORDER BY g.name COLLATE NOCASE",
+            " FROM groups g WHERE g.known = 1 AND shown IS NOT NULL"
+            " ORDER BY g.name COLLATE NOCASE",
             (me,),
         ).fetchall()
         return [

@@ -407,6 +407,7 @@ class Engine:
                 self._gap = False
                 reply = await conn.call(ListGroups)
                 await self.db(self.cache.put_groups, reply.groups)
+            await self._learn_groups()
             await self._learn_users()
             self._on_change(Changes(groups=True))
             self._backoff.reset()
@@ -465,14 +466,32 @@ class Engine:
             elif isinstance(frame, ErrorFrame):
                 log.warning("server: %s: %s", frame.code, frame.message)
         await flush()
+        if changes.groups and self._conn is not None:
+            with contextlib.suppress(ConnectionLost):  # asked again on the next connection
+                await self._learn_groups()
         if changes.messages and self._conn is not None:
-            await self._learn_users()
+            with contextlib.suppress(ConnectionLost):
+                await self._learn_users()
             changes.mentions = [
                 replace(row, author=await self.db(self.cache.user_name, row.user))
                 for row in changes.mentions
             ]
         if changes:
             self._on_change(changes)
+
+    async def _learn_groups(self) -> None:
+        """Ask the server about groups events named before the cache knew them.
+
+        A secret group one is added to, or a direct chat someone opens with
+        one, is first met through a join event, which carries no name (and a
+        direct chat's settings event does not say who the other person is).
+        The cache does not show such a group until this has filled it in.
+        """
+        unknown = await self.db(self.cache.unknown_groups)
+        if unknown and self._conn is not None:
+            reply = await self._conn.call(ListGroups, only=unknown)
+            await self.db(self.cache.put_groups, reply.groups, only=unknown)
+            await self._learn_users()  # a direct chat is named after the other person
 
     async def _learn_users(self) -> None:
         """Fetch the names of authors the cache does not know; tell the views."""

@@ -24,6 +24,11 @@ class GroupRow:
     requested: bool = False  # my request to join is pending
     pending: int = 0  # requests waiting for me, a moderator
 
+    @property
+    def label(self) -> str:
+        """What to call it: the group's name, or "direct chat with NAME"."""
+        return f"direct chat with {self.name}" if self.dm is not None else self.name
+
     def may_write(self, kind: str) -> bool:
         """What the group's rules let me do ("c" chat, "p" post)."""
         if not self.member:

@@ -8,6 +8,7 @@ NotFound as a group that does not exist.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from rse_tui.protocol import (
@@ -348,19 +349,36 @@ def members(conn: sqlite3.Connection, user: int, group: int) -> tuple[list[int],
 # -- listing ---------------------------------------------------------------------------
 
 
-def list_groups(conn: sqlite3.Connection, user: int) -> list[GroupInfo]:
-    """The groups ``user`` may see, with what they may know of each."""
+_VISIBLE = (
+    " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = ?"
+    " WHERE (g.visibility != 'secret' OR m.role IS NOT NULL)"
+)
+
+
+def list_groups(
+    conn: sqlite3.Connection, user: int, only: Sequence[int] | None = None
+) -> list[GroupInfo]:
+    """The groups ``user`` may see (``only`` those of them), with what they may know of each."""
     admin = bool(conn.execute("SELECT admin FROM users WHERE id = ?", (user,)).fetchone()[0])
+    wanted = "" if only is None else f" AND g.id IN ({','.join('?' * len(only))})"
     rows = conn.execute(
         "SELECT g.id, g.name, g.parent, g.visibility, g.post_policy, g.chat_policy,"
         " g.comment_policy, g.description, g.dm_key, m.role,"
-        " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = :u)"
-        " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = :u"
-        " WHERE g.visibility != 'secret' OR m.role IS NOT NULL"
-        " ORDER BY g.name COLLATE NOCASE",
-        {"u": user},
+        " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = ?)"
+        f"{_VISIBLE}{wanted} ORDER BY g.name COLLATE NOCASE",
+        (user, user, *(only or ())),
     ).fetchall()
-    listed = {r[0] for r in rows}
+    if only is None:
+        listed = {r[0] for r in rows}
+    else:  # a parent is named only if the user may see it
+        parents = list({r[2] for r in rows if r[2] is not None})
+        listed = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT g.id{_VISIBLE} AND g.id IN ({','.join('?' * len(parents))})",
+                (user, *parents),
+            )
+        }
     out = []
     for g, name, parent, vis, pp, cp, cm, desc, dm_key, role, requested in rows:
         a = Access(GroupFacts(g, vis, pp, cp, cm, dm_key is not None), role, admin)

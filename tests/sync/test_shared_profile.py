@@ -74,7 +74,13 @@ class View:
         self.group = group
         self.pending: list[str] | None = None
         self.refreshed = asyncio.Event()
-        engine.listen(on_change=lambda _c: asyncio.ensure_future(self.refresh()))
+        self._reads: set[asyncio.Task[None]] = set()
+        engine.listen(on_change=self._changed)
+
+    def _changed(self, _changes: Changes) -> None:
+        read = asyncio.create_task(self.refresh())
+        self._reads.add(read)
+        read.add_done_callback(self._reads.discard)
 
     async def refresh(self) -> None:
         _, pending = await self.engine.db(self.engine.cache.tail, self.group, "c", 0)
