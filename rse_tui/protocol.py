@@ -612,6 +612,7 @@ class SendDirect(WriteRequest):
     TYPE: ClassVar[str] = "dm"
     user: int = wire("u")
     text: str = wire("x")
+    written: int | None = wire("w", default=None)
 
 
 @frame
@@ -687,6 +688,8 @@ class SendChat(WriteRequest):
     TYPE: ClassVar[str] = "chat"
     group: int = wire("g")
     text: str = wire("x")
+    #: When it was written (Unix seconds), for a write that waited in an outbox.
+    written: int | None = wire("w", default=None)
 
 
 @frame
@@ -694,6 +697,7 @@ class SendPost(WriteRequest):
     TYPE: ClassVar[str] = "post"
     group: int = wire("g")
     text: str = wire("x")
+    written: int | None = wire("w", default=None)
 
 
 @frame

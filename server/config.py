@@ -45,6 +45,8 @@ class Limits:
     catch_up_bound: int = 2_000
     batch_size: int = 500
     max_history_page: int = 500
+    #: How far back the time a client says it wrote a queued message may go.
+    written_within: int = 7 * 24 * 3600
     max_users_per_request: int = 500
     max_groups_per_request: int = 500
 

@@ -683,13 +683,26 @@ class Cache:
     # -- outbox ------------------------------------------------------------------------
 
     def enqueue(
-        self, op: str, group: int | None, text: str | None, args: dict[str, Any] | None = None
+        self,
+        op: str,
+        group: int | None,
+        text: str | None,
+        args: dict[str, Any] | None = None,
+        created: float | None = None,
     ) -> str:
-        """Store a write before it is sent; it stays until acknowledged."""
+        """Store a write before it is sent (made at ``created``, default now); it
+        stays until acknowledged."""
         cid = new_cid()
         self.conn.execute(
             "INSERT INTO outbox (cid, op, grp, text, created, args) VALUES (?, ?, ?, ?, ?, ?)",
-            (cid, op, group, text, time.time(), json.dumps(args) if args else None),
+            (
+                cid,
+                op,
+                group,
+                text,
+                time.time() if created is None else created,
+                json.dumps(args) if args else None,
+            ),
         )
         return cid
 

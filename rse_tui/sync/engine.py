@@ -140,7 +140,13 @@ OPERATIONS: dict[str, type[WriteRequest]] = {
 }
 
 
-def _request_for(item: OutboxItem, request_id: int) -> Request:
+#: Messages that say when they were written, if they waited in the outbox at least
+#: WRITTEN_AFTER seconds (sooner, the server's time is as good and the bytes are saved).
+DATED = frozenset({"chat", "post", "dm"})
+WRITTEN_AFTER = 60.0
+
+
+def _request_for(item: OutboxItem, request_id: int, now: float) -> Request:
     kind = OPERATIONS.get(item.op)
     if kind is None:
         raise ValueError(f"malformed outbox item {item.cid} ({item.op})")
@@ -149,6 +155,8 @@ def _request_for(item: OutboxItem, request_id: int) -> Request:
         fields["group"] = item.group
     if item.text is not None:
         fields["name" if item.op == "gcreate" else "text"] = item.text
+    if item.op in DATED and now - item.created >= WRITTEN_AFTER:
+        fields["written"] = int(item.created)
     return kind(request_id=request_id, cid=item.cid, **fields)
 
 
@@ -171,6 +179,7 @@ class Engine:
         backoff: Backoff | None = None,
         connect: Connect = Connection.open,
         open_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.cache = cache
         self.db = CacheWorker(cache)
@@ -184,6 +193,7 @@ class Engine:
         self._backoff = backoff or Backoff()
         self._connect = connect
         self._open_timeout = open_timeout
+        self._clock = clock
         self._status = Status(outbox=cache.outbox_count())
         self._conn: Connection | None = None
         self._inbox: asyncio.Queue[ServerFrame | _Head] = asyncio.Queue()
@@ -293,7 +303,7 @@ class Engine:
         """Queue a write in the outbox (durably) and have it sent; return its id."""
         if op not in OPERATIONS:
             raise ValueError(f"unknown operation {op}")
-        cid = await self.db(self.cache.enqueue, op, group, text, args or None)
+        cid = await self.db(self.cache.enqueue, op, group, text, args or None, self._clock())
         self._idle.clear()
         self._set_status(outbox=await self.db(self.cache.outbox_count))
         self._on_change(Changes(outbox=True, messages={group: []} if group else {}))
@@ -524,7 +534,8 @@ class Engine:
                 self._wake.clear()
                 if held is None and not self.charter_required and len(flight) < WINDOW:
                     for item in await self.db(self.cache.take_outbox, after, WINDOW - len(flight)):
-                        flight.append((item, await conn.submit(_request_for(item, conn.next_id()))))
+                        request = _request_for(item, conn.next_id(), self._clock())
+                        flight.append((item, await conn.submit(request)))
                         after = item.n
                 if flight:
                     await _first_of(flight[0][1], closed, wake=self._wake)

@@ -61,6 +61,9 @@ class Session:
     peer: Peer
     remote: str
     hold: Hold | None = None
+    #: When this device signed in (its token was made): nothing it sends was
+    #: written before.
+    signed_in: int = 0
 
     @property
     def user(self) -> int:

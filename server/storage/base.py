@@ -45,6 +45,7 @@ class TokenRow:
     hash: bytes
     admin: bool
     last_used: int | None = None
+    created: int = 0
 
 
 @dataclass(frozen=True, slots=True)

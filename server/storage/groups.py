@@ -431,9 +431,16 @@ def memberships(conn: sqlite3.Connection) -> tuple[dict[int, dict[int, str]], di
 
 
 def send_direct(
-    conn: sqlite3.Connection, user: int, target: int, text: str, cid: str, now: int
+    conn: sqlite3.Connection,
+    user: int,
+    target: int,
+    text: str,
+    cid: str,
+    now: int,
+    written: int | None = None,
 ) -> Outcome[Receipt]:
-    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use)."""
+    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use),
+    shown as ``written`` (default ``now``)."""
     if target == user:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
     _target(conn, target)
@@ -456,8 +463,8 @@ def send_direct(
         group = row[0]
     from .timeline import append_message  # the message itself is an ordinary chat line
 
-    message = append_message(conn, user, group, "c", text, cid, now)
-    result = Receipt(seq=message.value.seq, ts=now, group=group)
+    message = append_message(conn, user, group, "c", text, cid, now if written is None else written)
+    result = Receipt(seq=message.value.seq, ts=message.value.ts, group=group)
     conn.execute(
         "UPDATE receipts SET result = json_set(result, '$.g', ?) WHERE user = ? AND cid = ?",
         (group, user, cid),
