@@ -96,12 +96,14 @@ class Run:
             return False
 
     async def idle(self) -> bool:
-        try:
-            async with asyncio.timeout(self.remaining()):
-                await self.engine.wait_idle()
-            return True
-        except TimeoutError:
-            return False
+        while True:
+            try:
+                async with asyncio.timeout(self.remaining()):
+                    await self.engine.wait_idle()
+                return True
+            except TimeoutError:
+                if not self.remaining():  # else the deadline moved on: writes are going
+                    return False
 
     def unreachable(self) -> str:
         why = self.engine.last_error or "no answer"

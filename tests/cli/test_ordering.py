@@ -140,3 +140,13 @@ async def test_lines_waiting_for_the_charter_go_in_order_once_it_is_accepted(rse
         accepted = await rse("charter", "--accept")
         assert accepted.code == 0, accepted.err
         assert _stored(srv.config.db_path) == LINES
+
+
+async def test_a_stream_slowed_by_the_rate_limit_outlasts_the_timeout(rse, tmp_path):
+    # 120 lines at 40 a second take about 3 s; --timeout counts from the last progress.
+    async with RseServer(config(tmp_path / "s.db", rate_burst=5, rate_per_second=40)) as srv:
+        await rse.join(srv, "ana")
+        assert (await rse("group", "create", "G")).code == 0
+        sent = await rse("chat", "G", "--timeout", "1", stdin=STDIN[: STDIN.index("121\n")])
+        assert (sent.code, sent.err) == (0, "")
+        assert _stored(srv.config.db_path) == LINES[:120]
