@@ -103,7 +103,11 @@ class Run:
             open_timeout=max(1.0, timeout),
         )
 
-    def _changed(self, _changes: Changes) -> None:
+    def _changed(self, changes: Changes) -> None:
+        if changes.outbox:
+            # Writes are being taken or answered: a long stream (seq 1 1000 |
+            # rse chat G, slowed by the server's rate limit) is not cut short.
+            self.deadline = max(self.deadline, time.monotonic() + self.timeout)
         self.changed.set()
 
     def remaining(self) -> float:
@@ -118,12 +122,14 @@ class Run:
             return False
 
     async def idle(self) -> bool:
-        try:
-            async with asyncio.timeout(self.remaining()):
-                await self.engine.wait_idle()
-            return True
-        except TimeoutError:
-            return False
+        while True:
+            try:
+                async with asyncio.timeout(self.remaining()):
+                    await self.engine.wait_idle()
+                return True
+            except TimeoutError:
+                if not self.remaining():  # else the deadline moved on: writes are going
+                    return False
 
     def unreachable(self) -> str:
         why = self.engine.last_error or f"no answer within --timeout {self.timeout:g} s"

@@ -52,6 +52,19 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"  # the server failed; the request may be retried
 
 
+#: Refusals that leave a write to be sent again later (it stays in the client's
+#: outbox). After one, the server refuses the same connection's later writes
+#: the same way until that write comes again: no write overtakes another.
+RESEND_LATER = frozenset(
+    {
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.INTERNAL,
+        ErrorCode.CHARTER,
+        ErrorCode.TOO_MANY_CONNECTIONS,
+    }
+)
+
+
 class ProtocolError(Exception):
     """A request the server refuses, or a frame either side cannot decode."""
 
@@ -602,6 +615,7 @@ class SendDirect(WriteRequest):
     TYPE: ClassVar[str] = "dm"
     user: int = wire("u")
     text: str = wire("x")
+    written: int | None = wire("w", default=None)
 
 
 @frame
@@ -648,6 +662,9 @@ class ListGroups(Request):
     #: member groups in list order: the first takes up to all of them, the
     #: next what the first left, and so on (a new device's first screen).
     recent: int = wire("r", default=0)
+    #: Only these groups (those of them the user may see): what a client asks
+    #: when events name a group it does not know yet.
+    only: list[int] | None = wire("l", default=None)
 
 
 @frame
@@ -674,6 +691,8 @@ class SendChat(WriteRequest):
     TYPE: ClassVar[str] = "chat"
     group: int = wire("g")
     text: str = wire("x")
+    #: When it was written (Unix seconds), for a write that waited in an outbox.
+    written: int | None = wire("w", default=None)
 
 
 @frame
@@ -681,6 +700,7 @@ class SendPost(WriteRequest):
     TYPE: ClassVar[str] = "post"
     group: int = wire("g")
     text: str = wire("x")
+    written: int | None = wire("w", default=None)
 
 
 @frame

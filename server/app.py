@@ -32,6 +32,7 @@ from rse_tui.protocol import (
     ErrorCode,
     Hello,
     ProtocolError,
+    Request,
     Sync,
     decode_request,
     encode,
@@ -221,9 +222,15 @@ class RseServer:
         limits = svc.limits
         peer = session.peer
         rid: int | None = None
+        request: Request | None = None
         try:
+            delay = 0.0
             if peer.user is not None:
-                wait = svc.user_limiter.take(peer.user)
+                # Over the rate, a signed-in connection waits its turn: it is
+                # read no further meanwhile, so it slows down and its writes
+                # keep their order. Only a wait past the bound is refused.
+                wait = svc.user_limiter.reserve(peer.user, limits.rate_max_delay)
+                delay, wait = (wait, 0.0) if wait <= limits.rate_max_delay else (0.0, wait)
             else:
                 wait = svc.conn_limiter.take(id(peer))
             if len(data) > limits.max_frame // 4 and _size(data) > limits.max_frame:
@@ -242,20 +249,21 @@ class RseServer:
                 raise ProtocolError(
                     ErrorCode.AUTH_REQUIRED, "send hello with a token or log in first"
                 )
+            if delay:
+                await asyncio.sleep(delay)
             reply = await HANDLERS[type(request)](svc, session, request)
         except ProtocolError as exc:
             if exc.request_id is None:
                 exc.request_id = rid
+            session.refused(request, exc)
             return encode(error_frame(exc))
         except Exception:
             log.exception("request failed")
-            return encode(
-                error_frame(
-                    ProtocolError(
-                        ErrorCode.INTERNAL, "the server failed; retry later", request_id=rid
-                    )
-                )
+            failed = ProtocolError(
+                ErrorCode.INTERNAL, "the server failed; retry later", request_id=rid
             )
+            session.refused(request, failed)
+            return encode(error_frame(failed))
         return None if reply is None else encode(reply)
 
 

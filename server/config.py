@@ -27,6 +27,10 @@ class Limits:
     #: Requests per user (all connections together): a burst, then a rate.
     rate_burst: float = 60.0
     rate_per_second: float = 20.0
+    #: A signed-in user's request over the rate waits its turn (its connection
+    #: is read no further meanwhile) for up to this long; a longer wait is
+    #: refused with ``rate_limited``.
+    rate_max_delay: float = 10.0
     #: Requests per unauthenticated connection (login attempts and the like).
     anon_burst: float = 10.0
     anon_per_second: float = 1.0
@@ -41,7 +45,10 @@ class Limits:
     catch_up_bound: int = 2_000
     batch_size: int = 500
     max_history_page: int = 500
+    #: How far back the time a client says it wrote a queued message may go.
+    written_within: int = 7 * 24 * 3600
     max_users_per_request: int = 500
+    max_groups_per_request: int = 500
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,8 @@ class Outcome(Generic[T]):
 
     value: T
     events: list[Event] = field(default_factory=list)
+    #: The answer of an earlier write with the same client id: nothing was stored.
+    replayed: bool = False
 
 
 @dataclass(slots=True)

@@ -1,4 +1,9 @@
-"""Token buckets keyed by user (or by connection before login)."""
+"""Token buckets keyed by user (or by connection before login).
+
+``take`` answers "now or refuse"; ``reserve`` lets a caller that can wait
+(a signed-in connection, whose requests are handled one after the other)
+take a token from the future and sleep until it is due.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,27 @@ class RateLimiter:
         self._buckets: dict[Hashable, _Bucket] = {}
 
     def take(self, key: Hashable, cost: float = 1.0) -> float:
+        bucket = self._bucket(key)
+        if bucket.tokens >= cost:
+            bucket.tokens -= cost
+            return 0.0
+        return (cost - bucket.tokens) / self.per_second
+
+    def reserve(self, key: Hashable, within: float, cost: float = 1.0) -> float:
+        """Take a token now or one still to come: the seconds to wait before acting.
+
+        The token is taken (the bucket may go below zero, so callers that wait
+        are served in turn) only when the wait is at most ``within``; a longer
+        wait is returned with nothing taken, for the caller to refuse.
+        """
+        bucket = self._bucket(key)
+        wait = max(0.0, (cost - bucket.tokens) / self.per_second)
+        if wait <= within:
+            bucket.tokens -= cost
+        return wait
+
+    def _bucket(self, key: Hashable) -> _Bucket:
+        """``key``'s bucket, refilled up to now."""
         now = self._clock()
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -39,13 +65,13 @@ class RateLimiter:
         else:
             bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.per_second)
             bucket.stamp = now
-        if bucket.tokens >= cost:
-            bucket.tokens -= cost
-            return 0.0
-        return (cost - bucket.tokens) / self.per_second
+        return bucket
 
     def _prune(self, now: float) -> None:
         """Forget buckets that have refilled: they hold nothing worth keeping."""
-        full = self.burst / self.per_second
-        for key in [k for k, b in self._buckets.items() if now - b.stamp >= full]:
+        for key in [
+            k
+            for k, b in self._buckets.items()
+            if now - b.stamp >= (self.burst - b.tokens) / self.per_second
+        ]:
             del self._buckets[key]

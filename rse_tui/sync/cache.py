@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -46,7 +47,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -112,7 +113,13 @@ def _unread_index(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_grp_seq ON messages(grp, seq)")
 
 
-_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index}
+def _known_groups(conn: sqlite3.Connection) -> None:
+    """Schema 5: a group an event named before the cache knew it waits to be asked about."""
+    conn.execute("ALTER TABLE groups ADD COLUMN known INTEGER NOT NULL DEFAULT 1")
+    conn.execute("UPDATE groups SET known = 0 WHERE name = '?' OR (name = 'direct' AND dm IS NULL)")
+
+
+_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index, 5: _known_groups}
 
 
 def new_cid() -> str:
@@ -122,6 +129,15 @@ def new_cid() -> str:
     user's writes vanishingly unlikely, and every byte here crosses the wire.
     """
     return secrets.token_urlsafe(9)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What this process last saw of the file's changes by other processes."""
+
+    version: int  # PRAGMA data_version: moves when another connection commits
+    top: int  # the newest message stored
+    outbox: frozenset[tuple[str, int | None, str | None]]  # (cid, group, error)
 
 
 class Cache:
@@ -204,10 +220,54 @@ class Cache:
                 self._mention = mention_pattern(self._my_name)
         return self._me, self._mention
 
+    # -- other processes of the profile ------------------------------------------
+
+    def mark(self) -> Mark:
+        """Where to start following what other processes change (see changed_elsewhere)."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        top = self.conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0]
+        return Mark(version, top, self._outbox_state())
+
+    def _outbox_state(self) -> frozenset[tuple[str, int | None, str | None]]:
+        return frozenset(self.conn.execute("SELECT cid, grp, error FROM outbox").fetchall())
+
+    def changed_elsewhere(self, mark: Mark) -> tuple[Mark, Changes]:
+        """What other processes of the profile changed in this file since ``mark``.
+
+        Each process hears of the events its own connection brings; what only
+        the file knows is found here: another process's writes being queued,
+        answered or refused (the outbox), and messages it stored that this
+        process was not sent (it resumed from a cursor another one moved).
+        Cheap when nothing changed: one pragma.
+        """
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == mark.version:
+            return mark, Changes()
+        changes = Changes()
+        with self._tx():
+            outbox = self._outbox_state()
+            rows = self.conn.execute(
+                "SELECT grp, seq FROM messages WHERE seq > ? ORDER BY seq", (mark.top,)
+            ).fetchall()
+        for _, group, _ in outbox ^ mark.outbox:
+            changes.outbox = True
+            if group is not None:
+                changes.messages.setdefault(group, [])
+        for group, seq in rows:
+            changes.messages.setdefault(group, []).append(seq)
+        if rows:
+            changes.groups = True  # unread counts
+        top = rows[-1][1] if rows else mark.top
+        return Mark(version, top, outbox), changes
+
     # -- applying what the server says -------------------------------------------
 
     def apply(self, events: Iterable[Event], cursor: int | None = None) -> Changes:
-        """Store events (idempotently) and advance the cursor, in one transaction."""
+        """Store events (idempotently) and advance the cursor, in one transaction.
+
+        The changes name every event given, stored now or before (by another
+        process of the profile): each process reports what it received.
+        """
         changes = Changes()
         me, mention = self._me_and_pattern()
         top = self.cursor()
@@ -225,28 +285,33 @@ class Cache:
     ) -> None:
         c = self.conn
         if isinstance(event, ChatEvent | PostEvent):
-            cur = c.execute(
+            c.execute(
                 "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (event.seq, event.group, event.TYPE, event.user, event.ts, event.text),
             )
-            if cur.rowcount:
-                changes.messages.setdefault(event.group, []).append(event.seq)
-                if event.user != me and (
-                    (mention is not None and mention.search(event.text))
-                    or self._is_direct(event.group)
-                ):
-                    changes.mentions.append(self._row(event))
+            # Reported whether or not this insert stored it: another process of
+            # the profile, sharing this file, may have stored it first, and
+            # this process's views have still not seen it.
+            changes.messages.setdefault(event.group, []).append(event.seq)
+            if event.user != me and (
+                (mention is not None and mention.search(event.text)) or self._is_direct(event.group)
+            ):
+                changes.mentions.append(self._row(event))
         elif isinstance(event, GroupEvent):
+            # A direct chat's event does not say who the other person is: until
+            # the cache knows, the group is not known (see unknown_groups).
             c.execute(
-                "INSERT INTO groups (id, name, parent, visibility, post_policy, chat_policy,"
-                " comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                "INSERT INTO groups (id, known, name, parent, visibility, post_policy,"
+                " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent = excluded.parent,"
                 " visibility = excluded.visibility, post_policy = excluded.post_policy,"
                 " chat_policy = excluded.chat_policy,"
-                " comment_policy = excluded.comment_policy, description = excluded.description",
+                " comment_policy = excluded.comment_policy, description = excluded.description,"
+                " known = CASE WHEN groups.dm IS NOT NULL THEN 1 ELSE excluded.known END",
                 (
                     event.group,
+                    int(not event.dm),
                     event.name,
                     event.parent,
                     event.visibility,
@@ -258,7 +323,11 @@ class Cache:
             )
             changes.groups = True
         elif isinstance(event, JoinEvent):
-            c.execute("INSERT OR IGNORE INTO groups (id, name) VALUES (?, '?')", (event.group,))
+            # A group first met through a join (a secret group one is added to,
+            # a direct chat): named once the server has been asked.
+            c.execute(
+                "INSERT OR IGNORE INTO groups (id, name, known) VALUES (?, '', 0)", (event.group,)
+            )
             known = c.execute(
                 "SELECT 1 FROM roles WHERE grp = ? AND user = ?", (event.group, event.user)
             ).fetchone()
@@ -333,12 +402,27 @@ class Cache:
             text=event.text,
         )
 
-    def put_groups(self, groups: Iterable[GroupInfo], *, fresh: bool = False) -> None:
-        """Take the server's group list as the truth (keeping read marks)."""
+    def put_groups(
+        self,
+        groups: Iterable[GroupInfo],
+        *,
+        fresh: bool = False,
+        only: Iterable[int] | None = None,
+    ) -> None:
+        """Take the server's group list as the truth (keeping read marks).
+
+        With ``only``, the list answers a question about those groups: the
+        others stay as they are, and those of them left out (the user may not
+        see them) are forgotten.
+        """
         groups = list(groups)
         with self._tx():
             ids = [g.group for g in groups]
-            if ids:
+            if only is not None:
+                gone = [i for i in only if i not in ids]
+                marks = ",".join("?" * len(gone))
+                self.conn.execute(f"DELETE FROM groups WHERE id IN ({marks})", gone)
+            elif ids:
                 marks = ",".join("?" * len(ids))
                 self.conn.execute(f"DELETE FROM groups WHERE id NOT IN ({marks})", ids)
             else:
@@ -348,7 +432,7 @@ class Cache:
                     "INSERT INTO groups (id, name, member, members, parent, visibility, moderator,"
                     " post_policy, chat_policy, comment_policy, description, dm, requested)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+                    " ON CONFLICT(id) DO UPDATE SET known = 1, name = excluded.name,"
                     " member = excluded.member, members = excluded.members,"
                     " parent = excluded.parent, visibility = excluded.visibility,"
                     " moderator = excluded.moderator, post_policy = excluded.post_policy,"
@@ -404,6 +488,12 @@ class Cache:
                 "INSERT INTO roles (grp, user, role) VALUES (?, ?, ?)",
                 [(group, u, "moderator" if u in mods else "member") for u in members],
             )
+
+    def unknown_groups(self, limit: int = 500) -> list[int]:
+        """Groups events named before the cache knew their name (or, for a direct
+        chat, the other person): not shown until the server has said."""
+        rows = self.conn.execute("SELECT id FROM groups WHERE known = 0 LIMIT ?", (limit,))
+        return [r[0] for r in rows]
 
     def unknown_users(self, limit: int = 500) -> list[int]:
         rows = self.conn.execute(
@@ -467,11 +557,12 @@ class Cache:
     # -- reading for views -------------------------------------------------------------
 
     def groups(self) -> list[GroupRow]:
+        """The groups to show: those whose name (for a direct chat, the other
+        person's) the cache knows."""
         me, _ = self._me_and_pattern()
         rows = self.conn.execute(
             "SELECT g.id, CASE WHEN g.dm IS NOT NULL"
-            "  THEN coalesce((SELECT name FROM users WHERE id = g.dm), 'user' || g.dm)"
-            "  ELSE g.name END,"
+            "  THEN (SELECT name FROM users WHERE id = g.dm) ELSE g.name END AS shown,"
             " g.member, g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ?),"
@@ -479,7 +570,8 @@ class Cache:
             "  AND m.user IS NOT ? AND (g.dm IS NOT NULL OR mentions_me(m.text))),"
             " g.parent, g.visibility, g.moderator, g.post_policy, g.chat_policy,"
             " g.comment_policy, g.description, g.dm, g.requested, g.pending"
-            " FROM groups g ORDER BY g.name COLLATE NOCASE",
+            " FROM groups g WHERE g.known = 1 AND shown IS NOT NULL"
+            " ORDER BY g.name COLLATE NOCASE",
             (me, me),
         ).fetchall()
         return [
@@ -616,46 +708,81 @@ class Cache:
     # -- outbox ------------------------------------------------------------------------
 
     def enqueue(
-        self, op: str, group: int | None, text: str | None, args: dict[str, Any] | None = None
+        self,
+        op: str,
+        group: int | None,
+        text: str | None,
+        args: dict[str, Any] | None = None,
+        created: float | None = None,
     ) -> str:
-        """Store a write before it is sent; it stays until acknowledged."""
+        """Store a write before it is sent (made at ``created``, default now); it
+        stays until acknowledged."""
         cid = new_cid()
         self.conn.execute(
             "INSERT INTO outbox (cid, op, grp, text, created, args) VALUES (?, ?, ?, ?, ?, ?)",
-            (cid, op, group, text, time.time(), json.dumps(args) if args else None),
+            (
+                cid,
+                op,
+                group,
+                text,
+                time.time() if created is None else created,
+                json.dumps(args) if args else None,
+            ),
         )
         return cid
 
     def outbox(self, *, include_failed: bool = False) -> list[OutboxItem]:
         where = "" if include_failed else " WHERE error IS NULL"
-        rows = self.conn.execute(
-            f"SELECT cid, op, grp, text, created, attempts, error, args FROM outbox{where}"
-            " ORDER BY n"
-        ).fetchall()
+        rows = self.conn.execute(f"SELECT {self._OUTBOX} FROM outbox{where} ORDER BY n").fetchall()
         return [OutboxItem(*r) for r in rows]
+
+    _OUTBOX = "cid, op, grp, text, created, attempts, error, args, n"
+
+    def take_outbox(self, after: int, limit: int) -> list[OutboxItem]:
+        """The next pending writes after place ``after``, in order, counted as attempted."""
+        with self._tx():
+            rows = self.conn.execute(
+                f"SELECT {self._OUTBOX} FROM outbox WHERE error IS NULL AND n > ?"
+                " ORDER BY n LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            if rows:
+                self.conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1"
+                    " WHERE error IS NULL AND n > ? AND n <= ?",
+                    (after, rows[-1][-1]),
+                )
+        return [OutboxItem(*r) for r in rows]
+
+    def first_pending(self) -> str | None:
+        """The client id of the oldest write waiting to be sent, if any."""
+        row = self.conn.execute(
+            "SELECT cid FROM outbox WHERE error IS NULL ORDER BY n LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
 
     def outbox_count(self) -> int:
         return int(
             self.conn.execute("SELECT count(*) FROM outbox WHERE error IS NULL").fetchone()[0]
         )
 
-    def attempted(self, cid: str) -> None:
-        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE cid = ?", (cid,))
-
-    def acknowledged(self, item: OutboxItem, ok: WriteOk) -> Changes:
-        """The server stored ``item``: take it out of the outbox and apply it here.
+    def acknowledged(self, acks: Iterable[tuple[OutboxItem, WriteOk]]) -> Changes:
+        """The server stored these writes: take them out of the outbox and apply them here.
 
         The server does not echo a write's own events to the connection that
         made it, so the acknowledgement is where the cache learns of it.
         """
         changes = Changes(outbox=True, groups=True)
         with self._tx():
-            self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
-            args: dict[str, Any] = json.loads(item.args) if item.args else {}
-            apply = self._ACKS.get(item.op)
-            if apply is not None:
-                apply(self, item, ok, args, changes)
-            self.set("cursor", max(self.cursor(), ok.seq))
+            top = self.cursor()
+            for item, ok in acks:
+                self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
+                args: dict[str, Any] = json.loads(item.args) if item.args else {}
+                apply = self._ACKS.get(item.op)
+                if apply is not None:
+                    apply(self, item, ok, args, changes)
+                top = max(top, ok.seq)
+            self.set("cursor", top)
         return changes
 
     def _ack_message(
@@ -678,7 +805,7 @@ class Cache:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (ok.seq, group, kind, me, ok.ts or int(time.time()), item.text or ""),
         )
-        changes.messages[group] = [ok.seq]
+        changes.messages.setdefault(group, []).append(ok.seq)
         self.conn.execute(
             "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?", (ok.seq, group)
         )

@@ -287,10 +287,10 @@ class Connection:
             await self.ws.send(encode(request))
         except ConnectionClosed as exc:
             self._pending.pop(request.request_id, None)
-            # The reader may have failed it already: the error raised here is the one to read.
-            future.cancel()
-            if not future.cancelled():
+            if future.done():  # the reader failed it as the link dropped: said here instead
                 future.exception()
+            else:
+                future.cancel()
             raise ConnectionLost(str(exc)) from exc
         return future
 

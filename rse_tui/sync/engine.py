@@ -8,7 +8,8 @@ the cache, and the engine tells them what changed through plain callbacks.
 
 Writes are stored in the outbox (with their client id) *before* anything is
 sent, so a crash, a cut link or a restart loses nothing, and the server's
-idempotency makes every resend safe: each write is delivered exactly once.
+idempotency makes every resend safe: each write is delivered exactly once,
+and stored in the order it was made (see ``_deliver_forever``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rse_tui.protocol import (
+    RESEND_LATER,
     AcceptCharter,
     AddMember,
     Approve,
@@ -62,11 +65,12 @@ from .models import Changes, Link, OutboxItem, Status
 
 log = logging.getLogger(__name__)
 
-#: Errors after which a write is kept and retried; any other refusal is final.
-RETRYABLE = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL, ErrorCode.TOO_MANY_CONNECTIONS})
-#: Writes in flight at once on one connection.
+#: Writes in flight at once on one connection. Errors after which a write is
+#: kept and sent again are protocol.RESEND_LATER; any other refusal is final.
 WINDOW = 32
 HISTORY_PAGE = 100
+#: Seconds between looks at what other processes of the profile changed.
+FOLLOW_EVERY = 0.25
 
 
 #: The link dropped under a request (re-exported for the views).
@@ -102,6 +106,15 @@ class Backoff:
 
 
 @dataclass(frozen=True, slots=True)
+class _Held:
+    """A write refused for now: the connection's later writes wait behind it."""
+
+    cid: str
+    code: ErrorCode
+    retry_at: float  # monotonic time it may be sent again (but for the charter)
+
+
+@dataclass(frozen=True, slots=True)
 class _Head:
     """Marks the end of a catch-up in the push stream: cursor may move to ``head``."""
 
@@ -127,7 +140,13 @@ OPERATIONS: dict[str, type[WriteRequest]] = {
 }
 
 
-def _request_for(item: OutboxItem, request_id: int) -> Request:
+#: Messages that say when they were written, if they waited in the outbox at least
+#: WRITTEN_AFTER seconds (sooner, the server's time is as good and the bytes are saved).
+DATED = frozenset({"chat", "post", "dm"})
+WRITTEN_AFTER = 60.0
+
+
+def _request_for(item: OutboxItem, request_id: int, now: float) -> Request:
     kind = OPERATIONS.get(item.op)
     if kind is None:
         raise ValueError(f"malformed outbox item {item.cid} ({item.op})")
@@ -136,6 +155,8 @@ def _request_for(item: OutboxItem, request_id: int) -> Request:
         fields["group"] = item.group
     if item.text is not None:
         fields["name" if item.op == "gcreate" else "text"] = item.text
+    if item.op in DATED and now - item.created >= WRITTEN_AFTER:
+        fields["written"] = int(item.created)
     return kind(request_id=request_id, cid=item.cid, **fields)
 
 
@@ -158,6 +179,7 @@ class Engine:
         backoff: Backoff | None = None,
         connect: Connect = Connection.open,
         open_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.cache = cache
         self.db = CacheWorker(cache)
@@ -171,6 +193,7 @@ class Engine:
         self._backoff = backoff or Backoff()
         self._connect = connect
         self._open_timeout = open_timeout
+        self._clock = clock
         self._status = Status(outbox=cache.outbox_count())
         self._conn: Connection | None = None
         self._inbox: asyncio.Queue[ServerFrame | _Head] = asyncio.Queue()
@@ -180,7 +203,6 @@ class Engine:
         self._online = asyncio.Event()
         self._idle = asyncio.Event()  # online, synced, outbox empty
         self._gap = False
-        self._in_flight: set[str] = set()
         self.last_error: str = ""
         #: A write was refused until the current charter is accepted.
         self.charter_required = False
@@ -212,6 +234,15 @@ class Engine:
 
     async def run(self) -> None:
         """Connect and stay in sync until :meth:`stop`; never raises for link errors."""
+        follower = asyncio.create_task(self._follow_others(), name="rse-follow")
+        try:
+            await self._run()
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+
+    async def _run(self) -> None:
         # Imported here, not at start-up: the first paint does not wait for it.
         from websockets.exceptions import InvalidHandshake, InvalidURI
 
@@ -272,7 +303,7 @@ class Engine:
         """Queue a write in the outbox (durably) and have it sent; return its id."""
         if op not in OPERATIONS:
             raise ValueError(f"unknown operation {op}")
-        cid = await self.db(self.cache.enqueue, op, group, text, args or None)
+        cid = await self.db(self.cache.enqueue, op, group, text, args or None, self._clock())
         self._idle.clear()
         self._set_status(outbox=await self.db(self.cache.outbox_count))
         self._on_change(Changes(outbox=True, messages={group: []} if group else {}))
@@ -321,6 +352,26 @@ class Engine:
         self._on_change(changes)
         return True
 
+    async def _follow_others(self) -> None:
+        """Tell the views what other processes of this profile change in the shared file.
+
+        Another process's writes are queued, answered or refused in the outbox
+        both share; without this, a view here would show them waiting to be
+        sent long after they were.
+        """
+        mark = await self.db(self.cache.mark)
+        while True:
+            await asyncio.sleep(FOLLOW_EVERY)
+            try:
+                mark, changes = await self.db(self.cache.changed_elsewhere, mark)
+            except Exception:  # a busy file, say: look again next time
+                log.warning("cannot read the cache's changes", exc_info=True)
+                continue
+            if changes.outbox:
+                self._set_status(outbox=await self.db(self.cache.outbox_count))
+            if changes:
+                self._on_change(changes)
+
     # -- one connection ------------------------------------------------------------------
 
     async def _session(self) -> None:
@@ -366,6 +417,7 @@ class Engine:
                 self._gap = False
                 reply = await conn.call(ListGroups)
                 await self.db(self.cache.put_groups, reply.groups)
+            await self._learn_groups()
             await self._learn_users()
             self._on_change(Changes(groups=True))
             self._backoff.reset()
@@ -424,14 +476,32 @@ class Engine:
             elif isinstance(frame, ErrorFrame):
                 log.warning("server: %s: %s", frame.code, frame.message)
         await flush()
+        if changes.groups and self._conn is not None:
+            with contextlib.suppress(ConnectionLost):  # asked again on the next connection
+                await self._learn_groups()
         if changes.messages and self._conn is not None:
-            await self._learn_users()
+            with contextlib.suppress(ConnectionLost):
+                await self._learn_users()
             changes.mentions = [
                 replace(row, author=await self.db(self.cache.user_name, row.user))
                 for row in changes.mentions
             ]
         if changes:
             self._on_change(changes)
+
+    async def _learn_groups(self) -> None:
+        """Ask the server about groups events named before the cache knew them.
+
+        A secret group one is added to, or a direct chat someone opens with
+        one, is first met through a join event, which carries no name (and a
+        direct chat's settings event does not say who the other person is).
+        The cache does not show such a group until this has filled it in.
+        """
+        unknown = await self.db(self.cache.unknown_groups)
+        if unknown and self._conn is not None:
+            reply = await self._conn.call(ListGroups, only=unknown)
+            await self.db(self.cache.put_groups, reply.groups, only=unknown)
+            await self._learn_users()  # a direct chat is named after the other person
 
     async def _learn_users(self) -> None:
         """Fetch the names of authors the cache does not know; tell the views."""
@@ -445,88 +515,121 @@ class Engine:
     # -- the outbox ------------------------------------------------------------------------
 
     async def _deliver_forever(self, conn: Connection) -> None:
-        closed = asyncio.create_task(conn.wait_closed())
+        """Send the outbox on this connection, oldest first, pipelined, until it closes.
+
+        Writes leave in outbox order, up to WINDOW unanswered at a time, and
+        are answered in that order (the server handles a connection's
+        requests one after the other). A write refused for now (rate limit,
+        server failure, charter) stops the sending: the server refuses the
+        connection's later writes the same way until it comes again, so once
+        their answers are in, sending starts over from the oldest pending
+        write, after the wait. No write is stored before one made earlier.
+        """
+        closed = asyncio.ensure_future(conn.wait_closed())
+        flight: deque[tuple[OutboxItem, asyncio.Future[Reply]]] = deque()
+        after = 0  # outbox place of the newest write sent on this connection
+        held: _Held | None = None
         try:
             while not self._stopping:
                 self._wake.clear()
-                await self._deliver(conn)
-                if self.charter_required or await self.db(self.cache.outbox_count) == 0:
-                    self._idle.set()  # nothing more to do until something changes
-                woken = asyncio.create_task(self._wake.wait())
-                await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
-                woken.cancel()
+                if held is None and not self.charter_required and len(flight) < WINDOW:
+                    for item in await self.db(self.cache.take_outbox, after, WINDOW - len(flight)):
+                        request = _request_for(item, conn.next_id(), self._clock())
+                        flight.append((item, await conn.submit(request)))
+                        after = item.n
+                if flight:
+                    await _first_of(flight[0][1], closed, wake=self._wake)
+                    held = await self._settle(flight, held)
+                elif held is not None:
+                    await self._wait_out(held, closed)
+                    if await self.db(self.cache.first_pending) not in (held.cid, None):
+                        # The write this connection's later ones wait behind was
+                        # settled by another process of this profile: a fresh
+                        # connection holds nothing back.
+                        raise ConnectionLost("starting over on a fresh connection")
+                    held, after = None, 0
+                else:
+                    if self.charter_required or await self.db(self.cache.outbox_count) == 0:
+                        self._idle.set()  # nothing more to do until something changes
+                    await _first_of(closed, wake=self._wake)
                 if closed.done():
                     raise ConnectionLost("connection closed")
         finally:
             closed.cancel()
-
-    async def _deliver(self, conn: Connection) -> None:
-        """Send every pending outbox item, pipelined, until each has an answer."""
-        if self.charter_required:
-            return  # nothing can be written until the charter is accepted
-        items = [i for i in await self.db(self.cache.outbox) if i.cid not in self._in_flight]
-        if not items:
-            return
-        slots = asyncio.Semaphore(WINDOW)
-        tasks: list[asyncio.Task[None]] = []
-        for item in items:
-            await slots.acquire()
-            self._in_flight.add(item.cid)
-            await self.db(self.cache.attempted, item.cid)
-            try:
-                future = await conn.submit(_request_for(item, conn.next_id()))
-            except BaseException:
-                self._in_flight.discard(item.cid)
-                slots.release()
-                for task in tasks:  # they end with this link: nobody awaits them now
-                    task.add_done_callback(lambda t: t.cancelled() or t.exception())
-                raise
-            tasks.append(asyncio.create_task(self._settle(conn, item, future, slots)))
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for result in results:
-            if isinstance(result, ConnectionLost):
-                raise result
+            for _, future in flight:  # they end with the connection: nobody reads them
+                future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _settle(
-        self,
-        conn: Connection,
-        item: OutboxItem,
-        future: asyncio.Future[Reply],
-        slots: asyncio.Semaphore,
-    ) -> None:
-        try:
-            ok = await future
-            assert isinstance(ok, WriteOk)
-            changes = await self.db(self.cache.acknowledged, item, ok)
-            if item.op == "dm":
-                await self._learn_users()  # the new direct chat is named after the other person
-            self._set_status(outbox=await self.db(self.cache.outbox_count))
+        self, flight: deque[tuple[OutboxItem, asyncio.Future[Reply]]], held: _Held | None
+    ) -> _Held | None:
+        """Take in the answers at the head of ``flight``, in order; return what is held."""
+        acks: list[tuple[OutboxItem, WriteOk]] = []
+        refused: list[tuple[OutboxItem, str]] = []
+        lost: BaseException | None = None
+        while flight and flight[0][1].done():
+            item, future = flight.popleft()
+            error = future.exception()
+            if error is None:
+                reply = future.result()
+                assert isinstance(reply, WriteOk)
+                acks.append((item, reply))
+            elif not isinstance(error, ProtocolError):
+                lost = error  # the link dropped: what came before it still counts
+                break
+            elif error.code in RESEND_LATER:
+                # Kept in the outbox and sent again; the ones after it come back
+                # refused too, and follow it.
+                if held is None:
+                    held = _Held(
+                        item.cid, error.code, time.monotonic() + (error.retry_after or 1.0)
+                    )
+                    if error.code is ErrorCode.CHARTER:
+                        self.charter_required = True
+                        self.last_error = error.message
+                        self._on_change(Changes(charter=-1))
+            else:
+                refused.append((item, error.message))
+        if acks:
+            changes = await self.db(self.cache.acknowledged, acks)
+            if any(item.op == "dm" for item, _ in acks):
+                await self._learn_users()  # a new direct chat is named after the other person
             self._on_change(changes)
-        except ProtocolError as exc:
-            if exc.code is ErrorCode.CHARTER:
-                # Kept in the outbox: sent once the user has accepted the charter.
-                self.charter_required = True
-                self.last_error = exc.message
-                self._on_change(Changes(charter=-1))
-                return
-            if exc.code in RETRYABLE:
-                # Kept in the outbox; tried again shortly, on this link or the next.
-                wait = exc.retry_after or 1.0
-                asyncio.get_running_loop().call_later(wait, self._wake.set)
-                return
-            await self.db(self.cache.failed, item.cid, exc.message)
-            self._set_status(outbox=await self.db(self.cache.outbox_count))
-            self._on_error(item, exc.message)
+        for item, why in refused:
+            await self.db(self.cache.failed, item.cid, why)
+            self._on_error(item, why)
             self._on_change(Changes(outbox=True, messages={item.group: []} if item.group else {}))
-        finally:
-            self._in_flight.discard(item.cid)
-            slots.release()
+        if acks or refused:
+            self._set_status(outbox=await self.db(self.cache.outbox_count))
+        if lost is not None:
+            raise lost
+        return held
+
+    async def _wait_out(self, held: _Held, closed: asyncio.Future[None]) -> None:
+        """Wait until a write refused for now may be sent again (or the link drops)."""
+        if held.code is ErrorCode.CHARTER:
+            while self.charter_required and not closed.done() and not self._stopping:
+                self._idle.set()  # nothing can be written until the charter is accepted
+                self._wake.clear()
+                await _first_of(closed, wake=self._wake)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, held.retry_at - time.monotonic())):
+                await asyncio.shield(closed)
 
     # -- status ----------------------------------------------------------------------------
 
     def _set_status(self, **changes: Any) -> None:
         self._status = replace(self._status, **changes)
         self._on_status(self.status)
+
+
+async def _first_of(*futures: asyncio.Future[Any], wake: asyncio.Event) -> None:
+    """Until one of ``futures`` is done or ``wake`` is set."""
+    waker = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait({*futures, waker}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waker.cancel()
 
 
 def _describe(exc: BaseException) -> str:

@@ -25,6 +25,11 @@ class GroupRow:
     requested: bool = False  # my request to join is pending
     pending: int = 0  # requests waiting for me, a moderator
 
+    @property
+    def label(self) -> str:
+        """What to call it: the group's name, or "direct chat with NAME"."""
+        return f"direct chat with {self.name}" if self.dm is not None else self.name
+
     def may_write(self, kind: str) -> bool:
         """What the group's rules let me do ("c" chat, "p" post)."""
         if not self.member:
@@ -66,6 +71,7 @@ class OutboxItem:
     attempts: int = 0
     error: str | None = None
     args: str | None = None  # JSON of the other fields (target user, settings)
+    n: int = 0  # place in the outbox: writes are sent, and stored, in this order
 
 
 class Link(StrEnum):

@@ -86,11 +86,11 @@ class GroupCommands(Provider):
         app = self.app
         assert isinstance(app, RseApp)
         for row in app.groups.rows:
-            name = clean_line(row.name)
+            name = clean_line(row.label) if row.dm is not None else f"#{clean_line(row.name)}"
             if row.member:
-                yield f"#{name}", lambda r=row: app.open_group(r), "switch to this group"
+                yield name, lambda r=row: app.open_group(r), "switch to this group"
             else:
-                yield f"Join #{name}", lambda r=row: app.join(r), "join this group"
+                yield f"Join {name}", lambda r=row: app.join(r), "join this group"
         yield "Directory: find people", app.action_directory, "F2"
         yield "Join requests", app.action_requests, "F3"
         yield "Group settings", app.action_settings, "F4"

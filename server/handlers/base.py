@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from rse_tui.protocol import ErrorCode, ProtocolError, Reply, Request, WriteOk
+from rse_tui.protocol import (
+    RESEND_LATER,
+    ErrorCode,
+    ProtocolError,
+    Reply,
+    Request,
+    WriteOk,
+    WriteRequest,
+)
 
 from .. import auth, storage
 from ..config import Limits, ServerConfig
@@ -37,12 +45,25 @@ class Services:
         return int(self.config.clock())
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A write refused for now, which the connection's later writes may not overtake."""
+
+    cid: str
+    code: ErrorCode
+    retry_after: float | None
+
+
 @dataclass(slots=True)
 class Session:
     """One connection's state."""
 
     peer: Peer
     remote: str
+    hold: Hold | None = None
+    #: When this device signed in (its token was made): nothing it sends was
+    #: written before.
+    signed_in: int = 0
 
     @property
     def user(self) -> int:
@@ -50,19 +71,59 @@ class Session:
             raise ProtocolError(ErrorCode.AUTH_REQUIRED, "send hello with a token or log in first")
         return self.peer.user
 
+    def refused(self, request: Request | None, error: ProtocolError) -> None:
+        """Note a refusal: after a write refused for now, hold the later ones back.
+
+        A connection's requests are handled in the order they arrive, so its
+        writes are stored in the order the client sent them, but for one
+        case: a write refused for now (``RESEND_LATER``) and sent again later
+        would land after the writes that followed it. Until it is stored, the
+        write gate refuses those the same way (see :func:`write`).
+        """
+        if (
+            isinstance(request, WriteRequest)
+            and error.code in RESEND_LATER
+            and (self.hold is None or self.hold.cid == request.cid)
+        ):
+            self.hold = Hold(request.cid, error.code, error.retry_after)
+
 
 #: A handler returns its reply, or None when it queued its answer itself.
 Handler = Callable[[Services, Session, Any], Awaitable[Reply | None]]
 
 
 async def write(
-    svc: Services, session: Session, req: Request, fn: Callable[..., Outcome[Any]], **kwargs: Any
+    svc: Services,
+    session: Session,
+    req: WriteRequest,
+    fn: Callable[..., Outcome[Any]],
+    **kwargs: Any,
 ) -> WriteOk:
-    """Run a storage write for the session's user behind the charter gate; answer it."""
+    """Run a storage write for the session's user behind the write gate; answer it.
+
+    The gate (``storage.as_user``) answers a resend with its first result,
+    keeps the connection's writes in order (see :meth:`Session.refused`) and
+    checks the charter.
+    """
     user = session.user
-    outcome = await svc.db.write(
-        partial(storage.as_user, user=user, fn=fn, **kwargs), origin=session.peer
-    )
+    hold = session.hold
+    after = hold.cid if hold is not None and hold.cid != req.cid else None
+    try:
+        outcome = await svc.db.write(
+            partial(storage.as_user, user=user, fn=fn, after=after, **kwargs),
+            origin=session.peer,
+        )
+    except storage.Overtakes:
+        assert hold is not None
+        raise ProtocolError(
+            hold.code,
+            f"write {hold.cid} was refused for now; send it again before this one",
+            retry_after=hold.retry_after,
+        ) from None
+    if hold is not None and (after is None or not outcome.replayed):
+        # The held write is stored now (it was this one, or the gate found it
+        # stored): nothing is held back any more.
+        session.hold = None
     result = outcome.value
     return WriteOk(request_id=req.request_id, seq=result.seq, ts=result.ts, group=result.group)
 

@@ -78,14 +78,26 @@ async def list_groups(svc: Services, session: Session, req: ListGroups) -> Group
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'r' is between 0 and {svc.limits.max_history_page}"
         )
+    if req.only is not None and not 0 < len(req.only) <= svc.limits.max_groups_per_request:
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'l' names 1 to {svc.limits.max_groups_per_request} groups"
+        )
     return await svc.db.read(
-        partial(_group_list, user=session.user, recent=req.recent, request_id=req.request_id)
+        partial(
+            _group_list,
+            user=session.user,
+            recent=req.recent,
+            only=req.only,
+            request_id=req.request_id,
+        )
     )
 
 
-def _group_list(conn: sqlite3.Connection, user: int, recent: int, request_id: int) -> GroupList:
+def _group_list(
+    conn: sqlite3.Connection, user: int, recent: int, only: list[int] | None, request_id: int
+) -> GroupList:
     """The group list and, when asked, the newest chat messages, from one read."""
-    groups = storage.list_groups(conn, user)
+    groups = storage.list_groups(conn, user, only)
     if not recent:
         return GroupList(request_id=request_id, groups=groups)
     members = [g.group for g in groups if g.member]

@@ -24,6 +24,21 @@ from .. import storage
 from .base import Services, Session, check_text, write
 
 
+def shown_time(svc: Services, session: Session, written: int | None) -> int:
+    """The time a message is shown with: when it was written, for one that waited
+    in its client's outbox (the client says), else now.
+
+    What the client says is bounded by what is plausible: not later than now,
+    not before the device signed in, not more than ``written_within`` ago.
+    The order of messages is the server's own (sequence numbers), whatever
+    their times.
+    """
+    now = svc.now()
+    if written is None:
+        return now
+    return max(min(written, now), session.signed_in, now - svc.limits.written_within)
+
+
 async def send_chat(svc: Services, session: Session, req: SendChat) -> WriteOk:
     return await write(
         svc,
@@ -34,7 +49,7 @@ async def send_chat(svc: Services, session: Session, req: SendChat) -> WriteOk:
         kind=ChatEvent.TYPE,
         text=check_text(req.text, svc.limits.max_chat_chars),
         cid=req.cid,
-        now=svc.now(),
+        now=shown_time(svc, session, req.written),
     )
 
 
@@ -48,7 +63,7 @@ async def send_post(svc: Services, session: Session, req: SendPost) -> WriteOk:
         kind=PostEvent.TYPE,
         text=check_text(req.text, svc.limits.max_post_chars),
         cid=req.cid,
-        now=svc.now(),
+        now=shown_time(svc, session, req.written),
     )
 
 
@@ -62,6 +77,7 @@ async def send_direct(svc: Services, session: Session, req: SendDirect) -> Write
         text=check_text(req.text, svc.limits.max_chat_chars),
         cid=req.cid,
         now=svc.now(),
+        written=shown_time(svc, session, req.written),
     )
 
 

@@ -61,6 +61,7 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     if parsed is None or row is None or not auth.token_matches(parsed[1], row.hash):
         raise ProtocolError(ErrorCode.AUTH_FAILED, "token is not valid (logged out or revoked?)")
     _attach(svc, session, row.user, row.name, parsed[0])
+    session.signed_in = row.created
     now = svc.now()
     if row.last_used is None or now - row.last_used >= TOKEN_TOUCH_EVERY:
         # Recorded at most hourly: a reconnect should not wait on a disk sync.
@@ -93,6 +94,7 @@ async def _issue_token(svc: Services, session: Session, user: int, name: str, ri
         partial(storage.add_token, user=user, token_hash=auth.digest(secret), now=svc.now())
     )
     _attach(svc, session, user, name, token_id)
+    session.signed_in = svc.now()
     return AuthOk(request_id=rid, token=auth.format_token(token_id, secret), user=user, name=name)
 
 

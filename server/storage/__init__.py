@@ -30,7 +30,7 @@ from .accounts import (
     user_login_row,
     users,
 )
-from .base import CatchUp, Receipt, TokenRow, as_user, receipt, transaction
+from .base import CatchUp, Overtakes, Receipt, TokenRow, as_user, receipt, transaction
 from .groups import (
     access,
     add_member,
@@ -62,6 +62,7 @@ from .timeline import (
 
 __all__ = [
     "CatchUp",
+    "Overtakes",
     "Receipt",
     "TokenRow",
     "accept_charter",

@@ -108,11 +108,11 @@ def add_token(conn: sqlite3.Connection, user: int, token_hash: bytes, now: int) 
 
 def token_row(conn: sqlite3.Connection, token_id: int) -> TokenRow | None:
     row = conn.execute(
-        "SELECT t.user, u.name, t.hash, u.admin, t.last_used FROM tokens t"
+        "SELECT t.user, u.name, t.hash, u.admin, t.last_used, t.created FROM tokens t"
         " JOIN users u ON u.id = t.user WHERE t.id = ?",
         (token_id,),
     ).fetchone()
-    return None if row is None else TokenRow(row[0], row[1], row[2], bool(row[3]), row[4])
+    return None if row is None else TokenRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
 
 def touch_token(conn: sqlite3.Connection, token_id: int, now: int) -> None:

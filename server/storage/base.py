@@ -45,6 +45,7 @@ class TokenRow:
     hash: bytes
     admin: bool
     last_used: int | None = None
+    created: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,21 +177,34 @@ def charter_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(version), 0) FROM charters").fetchone()[0])
 
 
+class Overtakes(Exception):
+    """The write would be stored before one its client sent earlier and must resend."""
+
+
 def as_user(
-    conn: sqlite3.Connection, user: int, fn: Callable[..., T], *args: Any, **kwargs: Any
+    conn: sqlite3.Connection,
+    user: int,
+    fn: Callable[..., T],
+    *args: Any,
+    after: str | None = None,
+    **kwargs: Any,
 ) -> T | Outcome[Receipt]:
     """Run a write for ``user``: the gate every write from a client goes through.
 
     A write whose client id (``cid``) was already stored answers with its first
     result and stores nothing (before any other check: a resend must get the
-    same answer even if the rules changed since). Otherwise the user must have
-    accepted the current charter.
+    same answer even if the rules changed since). A write that must come
+    ``after`` another (the client's earlier write, refused for now) raises
+    Overtakes until that one is stored. Otherwise the user must have accepted
+    the current charter.
     """
     cid = kwargs.get("cid")
     if cid is not None:
         done = receipt(conn, user, cid)
         if done is not None:
-            return Outcome(done)
+            return Outcome(done, replayed=True)
+    if after is not None and receipt(conn, user, after) is None:
+        raise Overtakes(after)
     current = charter_version(conn)
     if current:
         row = conn.execute("SELECT charter FROM users WHERE id = ?", (user,)).fetchone()

@@ -8,6 +8,7 @@ NotFound as a group that does not exist.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from rse_tui.protocol import (
@@ -357,19 +358,36 @@ def members(conn: sqlite3.Connection, user: int, group: int) -> tuple[list[int],
 # -- listing ---------------------------------------------------------------------------
 
 
-def list_groups(conn: sqlite3.Connection, user: int) -> list[GroupInfo]:
-    """The groups ``user`` may see, with what they may know of each."""
+_VISIBLE = (
+    " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = ?"
+    " WHERE (g.visibility != 'secret' OR m.role IS NOT NULL)"
+)
+
+
+def list_groups(
+    conn: sqlite3.Connection, user: int, only: Sequence[int] | None = None
+) -> list[GroupInfo]:
+    """The groups ``user`` may see (``only`` those of them), with what they may know of each."""
     admin = bool(conn.execute("SELECT admin FROM users WHERE id = ?", (user,)).fetchone()[0])
+    wanted = "" if only is None else f" AND g.id IN ({','.join('?' * len(only))})"
     rows = conn.execute(
         "SELECT g.id, g.name, g.parent, g.visibility, g.post_policy, g.chat_policy,"
         " g.comment_policy, g.description, g.dm_key, m.role,"
-        " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = :u)"
-        " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = :u"
-        " WHERE g.visibility != 'secret' OR m.role IS NOT NULL"
-        " ORDER BY g.name COLLATE NOCASE",
-        {"u": user},
+        " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = ?)"
+        f"{_VISIBLE}{wanted} ORDER BY g.name COLLATE NOCASE",
+        (user, user, *(only or ())),
     ).fetchall()
-    listed = {r[0] for r in rows}
+    if only is None:
+        listed = {r[0] for r in rows}
+    else:  # a parent is named only if the user may see it
+        parents = list({r[2] for r in rows if r[2] is not None})
+        listed = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT g.id{_VISIBLE} AND g.id IN ({','.join('?' * len(parents))})",
+                (user, *parents),
+            )
+        }
     out = []
     for g, name, parent, vis, pp, cp, cm, desc, dm_key, role, requested in rows:
         a = Access(GroupFacts(g, vis, pp, cp, cm, dm_key is not None), role, admin)
@@ -422,9 +440,16 @@ def memberships(conn: sqlite3.Connection) -> tuple[dict[int, dict[int, str]], di
 
 
 def send_direct(
-    conn: sqlite3.Connection, user: int, target: int, text: str, cid: str, now: int
+    conn: sqlite3.Connection,
+    user: int,
+    target: int,
+    text: str,
+    cid: str,
+    now: int,
+    written: int | None = None,
 ) -> Outcome[Receipt]:
-    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use)."""
+    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use),
+    shown as ``written`` (default ``now``)."""
     if target == user:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
     _target(conn, target)
@@ -447,8 +472,8 @@ def send_direct(
         group = row[0]
     from .timeline import append_message  # the message itself is an ordinary chat line
 
-    message = append_message(conn, user, group, "c", text, cid, now)
-    result = Receipt(seq=message.value.seq, ts=now, group=group)
+    message = append_message(conn, user, group, "c", text, cid, now if written is None else written)
+    result = Receipt(seq=message.value.seq, ts=message.value.ts, group=group)
     conn.execute(
         "UPDATE receipts SET result = json_set(result, '$.g', ?) WHERE user = ? AND cid = ?",
         (group, user, cid),

@@ -215,3 +215,28 @@ async def test_tree_parent_rules(server, people):
     listing = await member.conn.call(ListGroups)
     [info] = [x for x in listing.groups if x.group == child]
     assert info.parent == top
+
+
+async def test_groups_asked_by_id_answer_what_the_full_list_would(server):
+    bob = await new_user(server, "bob")
+    ana = await new_user(server, "ana")
+    vault = (await bob.conn.call(CreateGroup, name="Vault", visibility="secret", cid="v")).group
+    inner = (
+        await bob.conn.call(CreateGroup, name="Inner", parent=vault, visibility="secret", cid="i")
+    ).group
+    hidden = (await bob.conn.call(CreateGroup, name="Hidden", visibility="secret", cid="h")).group
+    lobby = (await bob.conn.call(CreateGroup, name="Lobby", cid="o")).group
+    await bob.conn.call(AddMember, group=inner, user=ana.user, cid="a")
+    full = {g.group: g for g in (await ana.conn.call(ListGroups)).groups}
+    some = (await ana.conn.call(ListGroups, only=[inner, hidden, lobby, 999])).groups
+    # A secret group she is not in, like an id that does not exist, is left out.
+    assert [g.group for g in some] == [inner, lobby]  # by name, as in the full list
+    assert all(g == full[g.group] for g in some)
+    assert some[0].parent is None  # she may not see the group it is under...
+    [seen_by_bob] = (await bob.conn.call(ListGroups, only=[inner])).groups
+    assert seen_by_bob.parent == vault  # ...bob may
+    with pytest.raises(ProtocolError) as err:
+        await ana.conn.call(ListGroups, only=[])
+    assert err.value.code is ErrorCode.BAD_FIELD
+    await ana.close()
+    await bob.close()

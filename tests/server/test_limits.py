@@ -201,7 +201,8 @@ async def test_requests_before_auth_are_refused(server):
 
 
 async def test_rate_limit_gives_retry_after_and_stores_nothing_extra(tmp_path):
-    cfg = config(tmp_path / "rse.db", rate_burst=5, rate_per_second=0.5)
+    # A wait past rate_max_delay is refused (shorter ones are waited out).
+    cfg = config(tmp_path / "rse.db", rate_burst=5, rate_per_second=0.5, rate_max_delay=0.5)
     async with RseServer(cfg) as srv:
         ana = await new_user(srv, "ana")
         g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group

@@ -1,0 +1,97 @@
+"""The engine stores a client's writes in the order they were made: live,
+through link cuts under a tight rate limit, and replayed after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from rse_tui.protocol import CreateGroup
+from rse_tui.sync.cache import Cache
+from rse_tui.sync.engine import Backoff, Engine
+from rse_tui.sync.models import Link
+from server.app import RseServer
+
+from ..helpers import config, new_user
+from ..linkproxy import LinkProxy
+
+
+def _stored(db_path: Path) -> list[str]:
+    db = sqlite3.connect(db_path)
+    try:
+        return [r[0] for r in db.execute("SELECT body FROM events WHERE kind = 'c' ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def _engine(path: Path, url: str, token: str) -> Engine:
+    return Engine(Cache(path), url=url, token=token, backoff=Backoff(first=0.05, cap=0.3))
+
+
+async def _stop(engine: Engine, runner: asyncio.Task[None]) -> None:
+    await engine.stop()
+    await runner
+    engine.close()
+
+
+async def test_submits_through_link_cuts_and_a_rate_limit_are_stored_in_order(tmp_path):
+    cfg = config(tmp_path / "s.db", rate_burst=10, rate_per_second=200)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        g = (await ana.conn.call(CreateGroup, name="G", cid="g")).group
+        link = await LinkProxy(srv.port, latency_ms=10).start()
+        engine = _engine(tmp_path / "cache.db", link.url, ana.auth.token)
+        runner = asyncio.create_task(engine.run())
+        await engine.wait_online()
+        texts = [f"m{n}" for n in range(300)]
+        for n, text in enumerate(texts):
+            await engine.submit("chat", g, text)
+            if n % 60 == 59:
+                await asyncio.sleep(0.05)
+                link.cut()
+        async with asyncio.timeout(30):
+            while await engine.db(engine.cache.outbox_count):
+                await engine.wait_idle()
+        assert link.cuts >= 5
+        assert _stored(cfg.db_path) == texts
+        assert [r.text for r in await engine.db(engine.cache.messages, g, "c", limit=500)] == texts
+        await _stop(engine, runner)
+        await link.stop()
+        await ana.close()
+
+
+async def test_the_outbox_is_replayed_in_order_after_a_restart(tmp_path):
+    cfg = config(tmp_path / "s.db", rate_burst=5, rate_per_second=100)
+    srv = RseServer(cfg)
+    await srv.start()
+    link = await LinkProxy(srv.port).start()
+    ana = await new_user(srv, "ana")
+    g = (await ana.conn.call(CreateGroup, name="G", cid="g")).group
+    await ana.close()
+    engine = _engine(tmp_path / "cache.db", link.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await srv.stop()  # the server goes away...
+    dropped = asyncio.Event()
+    engine.listen(on_status=lambda st: st.link is Link.RECONNECTING and dropped.set())
+    async with asyncio.timeout(10):
+        await dropped.wait()
+    texts = [f"offline {n}" for n in range(120)]
+    for text in texts:
+        await engine.submit("chat", g, text)
+    await _stop(engine, runner)  # ...and the client exits with its outbox full
+    srv = RseServer(cfg)
+    await srv.start()
+    link.target_port = srv.port
+    again = _engine(tmp_path / "cache.db", link.url, ana.auth.token)
+    assert await again.db(again.cache.outbox_count) == 120
+    runner = asyncio.create_task(again.run())
+    try:
+        async with asyncio.timeout(30):
+            await again.wait_idle()
+        assert _stored(cfg.db_path) == texts
+    finally:
+        await _stop(again, runner)
+        await srv.stop()
+        await link.stop()
