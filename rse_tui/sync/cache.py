@@ -168,10 +168,6 @@ class Cache:
         self._mention: re.Pattern[str] | None = None
         self.conn.create_function("mentions_me", 1, self._mentions_me)
 
-    def _is_direct(self, group: int) -> bool:
-        row = self.conn.execute("SELECT dm FROM groups WHERE id = ?", (group,)).fetchone()
-        return row is not None and row[0] is not None
-
     def _mentions_me(self, text: str | None) -> bool:
         _, pattern = self._me_and_pattern()
         return bool(text and pattern is not None and pattern.search(text))
@@ -294,9 +290,7 @@ class Cache:
             # the profile, sharing this file, may have stored it first, and
             # this process's views have still not seen it.
             changes.messages.setdefault(event.group, []).append(event.seq)
-            if event.user != me and (
-                (mention is not None and mention.search(event.text)) or self._is_direct(event.group)
-            ):
+            if event.user != me and mention is not None and mention.search(event.text):
                 changes.mentions.append(self._row(event))
         elif isinstance(event, GroupEvent):
             # A direct chat's event does not say who the other person is: until
@@ -643,6 +637,18 @@ class Cache:
         if before is None:
             out.extend(self.pending_rows(group, kind))
         return out
+
+    def direct_messages(self, seqs: Iterable[int]) -> list[MessageRow]:
+        """Of these messages, those others wrote in my direct chats (they alert)."""
+        me, _ = self._me_and_pattern()
+        wanted = list(seqs)[-500:]
+        marks = ",".join("?" * len(wanted))
+        rows = self.conn.execute(
+            f"{self._ROWS} JOIN groups g ON g.id = m.grp WHERE m.seq IN ({marks})"
+            " AND g.dm IS NOT NULL AND m.user IS NOT ? ORDER BY m.seq",
+            (*wanted, me),
+        ).fetchall()
+        return [self._message_row(r) for r in rows]
 
     def messages_after(self, group: int, kind: str, after: int) -> list[MessageRow]:
         """Stored messages newer than ``after``, oldest first."""

@@ -479,6 +479,14 @@ class Engine:
         if changes.groups and self._conn is not None:
             with contextlib.suppress(ConnectionLost):  # asked again on the next connection
                 await self._learn_groups()
+        if changes.messages:
+            # A direct message alerts as a mention does. Asked once the groups
+            # are learnt: a direct chat's first message arrives before the
+            # cache knows the chat is one.
+            seqs = [seq for group in changes.messages.values() for seq in group]
+            seen = {row.seq for row in changes.mentions}
+            direct = await self.db(self.cache.direct_messages, seqs)
+            changes.mentions.extend(row for row in direct if row.seq not in seen)
         if changes.messages and self._conn is not None:
             with contextlib.suppress(ConnectionLost):
                 await self._learn_users()

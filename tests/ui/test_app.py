@@ -14,6 +14,7 @@ from rse_tui.protocol import (
     History,
     JoinGroup,
     SendChat,
+    SendDirect,
     Sync,
 )
 from rse_tui.sync.models import Link
@@ -532,10 +533,16 @@ async def test_hotlist_shows_unread_groups_mentions_and_direct_messages(server, 
         await until(pilot, lambda: "Act: #Incidents 1" in bar.text)
         await bob.conn.call(SendChat, group=other, text="@ANA can you look", cid="i2")
         await until(pilot, lambda: "#Incidents 2!" in bar.text)
-        assert "@bob mentioned you" in [n.title for n in app._notifications]
-        await pilot.press("alt+a")  # the first with a mention
+        await bob.conn.call(SendDirect, user=account.settings.user, text="psst", cid="d1")
+        await until(pilot, lambda: "@bob 1!" in bar.text)
+        titles = [n.title for n in app._notifications]
+        assert "@bob wrote to you" in titles and "@bob mentioned you" in titles
+        await pilot.press("alt+a")  # one with a mention
         await until(pilot, lambda: app.view.group is not None and app.view.group.unread == 0)
-        assert app.view.group.name == "Incidents"
+        first = app.view.group.name
+        await pilot.press("alt+a")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.name != first)
+        assert {first, app.view.group.name} == {"bob", "Incidents"}
         await until(pilot, lambda: "Act:" not in bar.text)
         await app.action_quit()
     await bob.close()
