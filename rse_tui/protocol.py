@@ -206,6 +206,10 @@ class ChatEvent(Event):
     user: int = wire("u")
     ts: int = wire("ts")
     text: str = wire("x")
+    #: The chat message this one answers (same group), if any.
+    reply: int | None = wire("re", default=None)
+    #: When its author last edited it (Unix seconds), if ever.
+    edited: int | None = wire("ed", default=None)
 
 
 @frame
@@ -215,6 +219,19 @@ class PostEvent(Event):
     user: int = wire("u")
     ts: int = wire("ts")
     text: str = wire("x")
+    edited: int | None = wire("ed", default=None)
+
+
+@frame
+class EditEvent(Event):
+    """Its author changed the text of message ``target`` in ``group`` at ``ts``."""
+
+    TYPE: ClassVar[str] = "e"
+    group: int = wire("g")
+    user: int = wire("u")
+    target: int = wire("tg")
+    text: str = wire("x")
+    ts: int = wire("ts")
 
 
 @frame
@@ -309,6 +326,7 @@ AnyEvent = (
     | CharterEvent
     | DeleteEvent
     | PinEvent
+    | EditEvent
 )
 EVENTS: Mapping[str, type[Event]] = {
     cls.TYPE: cls
@@ -322,6 +340,7 @@ EVENTS: Mapping[str, type[Event]] = {
         CharterEvent,
         DeleteEvent,
         PinEvent,
+        EditEvent,
     )
 }
 #: History kinds a ``hist`` request may ask for.
@@ -563,6 +582,15 @@ class DeleteMessage(WriteRequest):
 
 
 @frame
+class EditMessage(WriteRequest):
+    """Change the text of one's own chat message or post."""
+
+    TYPE: ClassVar[str] = "edit"
+    target: int = wire("tg")
+    text: str = wire("x")
+
+
+@frame
 class PinMessage(WriteRequest):
     """Pin (or with ``on`` false, unpin) a message in a group you moderate."""
 
@@ -693,6 +721,8 @@ class SendChat(WriteRequest):
     text: str = wire("x")
     #: When it was written (Unix seconds), for a write that waited in an outbox.
     written: int | None = wire("w", default=None)
+    #: The chat message of the same group this one answers.
+    reply: int | None = wire("re", default=None)
 
 
 @frame
@@ -755,6 +785,7 @@ REQUESTS: Mapping[str, type[Request]] = {
         CreateInvite,
         DeleteMessage,
         PinMessage,
+        EditMessage,
     )
 }
 

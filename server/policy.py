@@ -162,6 +162,14 @@ def require_delete(a: Access, author: int, user: int) -> Access:
     return a
 
 
+def require_edit(a: Access, kind: str, author: int, user: int) -> Access:
+    """Authors edit their own messages, where the group's rules still let them write."""
+    require_visible(a)
+    if author != user:
+        raise forbidden("only its author may edit a message")
+    return require_write(a, kind)
+
+
 def may_add(a: Access) -> bool:
     """May this user add others to the group (or pre-assign it in an invitation)?
 

@@ -120,7 +120,20 @@ def _moderation(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_initial, _governance, _moderation]
+def _edits(db: sqlite_utils.Database) -> None:
+    """Replies and edits: ``ref`` is the message a reply answers or an edit changes;
+    ``edited`` is when a message's text was last changed."""
+    db.execute("ALTER TABLE events ADD COLUMN ref INTEGER")
+    db.execute("ALTER TABLE events ADD COLUMN edited INTEGER")
+    db.execute("CREATE INDEX events_ref ON events(ref) WHERE ref IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _initial,
+    _governance,
+    _moderation,
+    _edits,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

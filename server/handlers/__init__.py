@@ -18,6 +18,7 @@ from rse_tui.protocol import (
     CreateGroup,
     CreateInvite,
     DeleteMessage,
+    EditMessage,
     GetCharter,
     GetUsers,
     GroupSettings,
@@ -78,6 +79,7 @@ HANDLERS: Mapping[type[Request], Handler] = {
     SendDirect: messages.send_direct,
     History: messages.history,
     DeleteMessage: messages.delete_message,
+    EditMessage: messages.edit_message,
     PinMessage: messages.pin_message,
 }
 

@@ -8,6 +8,7 @@ from rse_tui.protocol import (
     HISTORY_KINDS,
     ChatEvent,
     DeleteMessage,
+    EditMessage,
     ErrorCode,
     History,
     Page,
@@ -50,6 +51,7 @@ async def send_chat(svc: Services, session: Session, req: SendChat) -> WriteOk:
         text=check_text(req.text, svc.limits.max_chat_chars),
         cid=req.cid,
         now=shown_time(svc, session, req.written),
+        reply=req.reply,
     )
 
 
@@ -84,6 +86,20 @@ async def send_direct(svc: Services, session: Session, req: SendDirect) -> Write
 async def delete_message(svc: Services, session: Session, req: DeleteMessage) -> WriteOk:
     return await write(
         svc, session, req, storage.delete_message, target=req.target, cid=req.cid, now=svc.now()
+    )
+
+
+async def edit_message(svc: Services, session: Session, req: EditMessage) -> WriteOk:
+    return await write(
+        svc,
+        session,
+        req,
+        storage.edit_message,
+        target=req.target,
+        text=check_text(req.text, max(svc.limits.max_post_chars, svc.limits.max_chat_chars)),
+        limit=svc.limits.max_chat_chars,
+        cid=req.cid,
+        now=svc.now(),
     )
 
 

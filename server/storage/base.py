@@ -13,6 +13,7 @@ from rse_tui.protocol import (
     CharterEvent,
     ChatEvent,
     DeleteEvent,
+    EditEvent,
     ErrorCode,
     Event,
     GroupEvent,
@@ -55,7 +56,7 @@ class CatchUp:
     gap_upto: int | None  # events in (since, gap_upto] were skipped
 
 
-EVENT_COLUMNS = "seq, kind, grp, user, ts, body"
+EVENT_COLUMNS = "seq, kind, grp, user, ts, body, ref, edited"
 
 
 @contextmanager
@@ -80,15 +81,21 @@ def _body(body: str | None) -> dict[str, Any]:
     return {}
 
 
-def event_from_row(row: tuple[int, str, int | None, int, int, str | None]) -> Event:
-    seq, kind, grp, user, ts, body = row
+def event_from_row(
+    row: tuple[int, str, int | None, int, int, str | None, int | None, int | None],
+) -> Event:
+    seq, kind, grp, user, ts, body, ref, edited = row
     if kind == CharterEvent.TYPE:
         return CharterEvent(seq=seq, version=int(body or 0), ts=ts)
     assert grp is not None
     if kind == ChatEvent.TYPE:
-        return ChatEvent(seq=seq, group=grp, user=user, ts=ts, text=body or "")
+        text = body or ""
+        return ChatEvent(seq=seq, group=grp, user=user, ts=ts, text=text, reply=ref, edited=edited)
     if kind == PostEvent.TYPE:
-        return PostEvent(seq=seq, group=grp, user=user, ts=ts, text=body or "")
+        return PostEvent(seq=seq, group=grp, user=user, ts=ts, text=body or "", edited=edited)
+    if kind == EditEvent.TYPE:
+        assert ref is not None
+        return EditEvent(seq=seq, group=grp, user=user, target=ref, text=body or "", ts=ts)
     if kind == GroupEvent.TYPE:
         data = _body(body)
         if not data:  # schema 1 stored the bare name
@@ -137,13 +144,17 @@ def append(
     user: int,
     ts: int,
     body: str | dict[str, Any] | None,
+    ref: int | None = None,
 ) -> int:
-    """Add one event to the log; return its sequence number."""
+    """Add one event to the log; return its sequence number.
+
+    ``ref``: the message a reply answers or an edit changes.
+    """
     if isinstance(body, dict):
         body = json.dumps({k: v for k, v in body.items() if v is not None}, separators=(",", ":"))
     cur = conn.execute(
-        "INSERT INTO events (kind, grp, user, ts, body) VALUES (?, ?, ?, ?, ?)",
-        (kind, grp, user, ts, body),
+        "INSERT INTO events (kind, grp, user, ts, body, ref) VALUES (?, ?, ?, ?, ?, ?)",
+        (kind, grp, user, ts, body, ref),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 
-from rse_tui.protocol import ChatEvent, DeleteEvent, Event, PinEvent, PostEvent, UserInfo
+from rse_tui.protocol import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    ErrorCode,
+    Event,
+    PinEvent,
+    PostEvent,
+    ProtocolError,
+    UserInfo,
+)
 
 from .. import policy
 from ..database import Outcome
@@ -13,38 +23,94 @@ from .groups import access
 
 
 def append_message(
-    conn: sqlite3.Connection, user: int, group: int, kind: str, text: str, cid: str, now: int
+    conn: sqlite3.Connection,
+    user: int,
+    group: int,
+    kind: str,
+    text: str,
+    cid: str,
+    now: int,
+    reply: int | None = None,
 ) -> Outcome[Receipt]:
-    """Store a chat message or feed post, if the group's rules let ``user`` write."""
+    """Store a chat message or feed post, if the group's rules let ``user`` write.
+
+    ``reply``: a chat message of the same group this one answers. Any other
+    message (of another group, deleted, missing, a post) is "unknown
+    message", the answer the group's rules give for a message one may not see.
+    """
     policy.require_write(access(conn, user, group), kind)
-    seq = append(conn, kind, group, user, now, text)
+    if reply is not None and (
+        kind != ChatEvent.TYPE or _message(conn, reply) != (group, ChatEvent.TYPE)
+    ):
+        raise policy.NotFound("message")
+    seq = append(conn, kind, group, user, now, text, ref=reply)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
-    cls = ChatEvent if kind == ChatEvent.TYPE else PostEvent
-    return Outcome(result, [cls(seq=seq, group=group, user=user, ts=now, text=text)])
+    if kind == ChatEvent.TYPE:
+        event: Event = ChatEvent(seq=seq, group=group, user=user, ts=now, text=text, reply=reply)
+    else:
+        event = PostEvent(seq=seq, group=group, user=user, ts=now, text=text)
+    return Outcome(result, [event])
 
 
-def _message(conn: sqlite3.Connection, target: int) -> tuple[int, int]:
-    """(group, author) of a live chat message or post; NotFound otherwise."""
+def _message(conn: sqlite3.Connection, target: int) -> tuple[int, str]:
+    """(group, kind) of a live chat message or post; NotFound otherwise."""
+    group, kind, _ = _message_author(conn, target)
+    return group, kind
+
+
+def _message_author(conn: sqlite3.Connection, target: int) -> tuple[int, str, int]:
+    """(group, kind, author) of a live chat message or post; NotFound otherwise."""
     row = conn.execute(
-        "SELECT grp, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
+        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
         (target,),
     ).fetchone()
     if row is None:
         raise policy.NotFound("message")
-    return int(row[0]), int(row[1])
+    return int(row[0]), str(row[1]), int(row[2])
+
+
+def edit_message(
+    conn: sqlite3.Connection, user: int, target: int, text: str, limit: int, cid: str, now: int
+) -> Outcome[Receipt]:
+    """Change the text of one's own message, where one may still write it.
+
+    The message keeps its place; the log gets an edit event for those who
+    missed it, and an earlier edit's text leaves the log (as a deletion's does).
+    """
+    group, kind, author = _message_author(conn, target)
+    try:
+        policy.require_edit(access(conn, user, group), kind, author, user)
+    except policy.NotFound:
+        raise policy.NotFound("message") from None
+    if kind == ChatEvent.TYPE and len(text) > limit:  # the handler checked a post's limit
+        raise ProtocolError(ErrorCode.TOO_LONG, f"text has at most {limit} characters")
+    conn.execute("UPDATE events SET body = ?, edited = ? WHERE seq = ?", (text, now, target))
+    conn.execute(
+        "UPDATE events SET body = NULL, deleted = 1 WHERE ref = ? AND kind = ?",
+        (target, EditEvent.TYPE),
+    )
+    seq = append(conn, EditEvent.TYPE, group, user, now, text, ref=target)
+    result = Receipt(seq=seq, ts=now)
+    keep_receipt(conn, user, cid, result)
+    event = EditEvent(seq=seq, group=group, user=user, target=target, text=text, ts=now)
+    return Outcome(result, [event])
 
 
 def delete_message(
     conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Remove a message's text for good; its place in the log remains."""
-    group, author = _message(conn, target)
+    group, _, author = _message_author(conn, target)
     try:
         policy.require_delete(access(conn, user, group), author, user)
     except policy.NotFound:
         raise policy.NotFound("message") from None
-    conn.execute("UPDATE events SET body = NULL, deleted = 1 WHERE seq = ?", (target,))
+    # The text goes from the log for good: the message's own, and its edits'.
+    conn.execute(
+        "UPDATE events SET body = NULL, deleted = 1 WHERE seq = ? OR (ref = ? AND kind = ?)",
+        (target, target, EditEvent.TYPE),
+    )
     conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
     seq = append(conn, DeleteEvent.TYPE, group, user, now, {"tg": target})
     result = Receipt(seq=seq, ts=now)

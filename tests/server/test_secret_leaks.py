@@ -20,6 +20,8 @@ from rse_tui.protocol import (
     Batch,
     CreateGroup,
     CreateInvite,
+    DeleteMessage,
+    EditMessage,
     GetCharter,
     GroupSettings,
     History,
@@ -28,6 +30,7 @@ from rse_tui.protocol import (
     LeaveGroup,
     ListGroups,
     Members,
+    PinMessage,
     ProtocolError,
     Redeem,
     RemoveMember,
@@ -238,3 +241,26 @@ async def test_charter_must_be_accepted_before_writing(server):
     again = await ana.conn.call(SendChat, group=g, text="hi", cid="m")
     assert (again.seq, again.ts) == (first.seq, first.ts)
     await ana.close()
+
+
+async def test_message_ids_of_a_secret_group_look_like_missing_ones(server, board):
+    """Delete, pin, edit, and a reply that names a secret message: the same answer
+    as for a message that does not exist."""
+    boss, _, outsider, g = board
+    secret_msg = (await boss.conn.call(History, group=g, kind="c")).events[0].seq
+    mine = (await outsider.conn.call(CreateGroup, name="Mine", cid="mine")).group
+    probes = {
+        "del": lambda t: (DeleteMessage, {"target": t, "cid": f"d{t}"}),
+        "pin": lambda t: (PinMessage, {"target": t, "cid": f"n{t}"}),
+        "edit": lambda t: (EditMessage, {"target": t, "text": "mine now", "cid": f"e{t}"}),
+        "reply": lambda t: (
+            SendChat,
+            {"group": mine, "text": "re", "reply": t, "cid": f"r{t}"},
+        ),
+    }
+    for name, probe in probes.items():
+        secret = await _answer(outsider.conn, *probe(secret_msg))
+        missing = await _answer(outsider.conn, *probe(MISSING))
+        assert secret == missing == ("not_found", secret[1]), name
+    page = await boss.conn.call(History, group=g, kind="c")
+    assert [e.text for e in page.events] == ["acquire Initech"]
