@@ -29,6 +29,7 @@ from rse_tui.protocol import (
     CharterEvent,
     ChatEvent,
     DeleteEvent,
+    EditEvent,
     Event,
     GroupEvent,
     GroupInfo,
@@ -47,7 +48,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -119,7 +120,13 @@ def _known_groups(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE groups SET known = 0 WHERE name = '?' OR (name = 'direct' AND dm IS NULL)")
 
 
-_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index, 5: _known_groups}
+def _edits(conn: sqlite3.Connection) -> None:
+    """Schema 6: when a message was last edited, and the message a reply answers."""
+    conn.execute("ALTER TABLE messages ADD COLUMN edited INTEGER")
+    conn.execute("ALTER TABLE messages ADD COLUMN reply INTEGER")
+
+
+_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index, 5: _known_groups, 6: _edits}
 
 
 def new_cid() -> str:
@@ -281,10 +288,22 @@ class Cache:
     ) -> None:
         c = self.conn
         if isinstance(event, ChatEvent | PostEvent):
+            reply = event.reply if isinstance(event, ChatEvent) else None
             c.execute(
-                "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (event.seq, event.group, event.TYPE, event.user, event.ts, event.text),
+                "INSERT INTO messages (seq, grp, kind, user, ts, text, edited, reply)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(seq) DO UPDATE SET"
+                " text = excluded.text, edited = excluded.edited"
+                " WHERE excluded.edited >= coalesce(messages.edited, 0)",
+                (
+                    event.seq,
+                    event.group,
+                    event.TYPE,
+                    event.user,
+                    event.ts,
+                    event.text,
+                    event.edited,
+                    reply,
+                ),
             )
             # Reported whether or not this insert stored it: another process of
             # the profile, sharing this file, may have stored it first, and
@@ -380,6 +399,13 @@ class Cache:
             c.execute("DELETE FROM messages WHERE seq = ?", (event.target,))
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.deleted.append(event.target)
+        elif isinstance(event, EditEvent):
+            c.execute(
+                "UPDATE messages SET text = ?, edited = ? WHERE seq = ?",
+                (event.text, event.ts, event.target),
+            )
+            changes.messages.setdefault(event.group, []).append(event.target)
+            changes.edited.append(event.target)
         elif isinstance(event, PinEvent):
             c.execute("UPDATE messages SET pinned = ? WHERE seq = ?", (int(event.on), event.target))
             changes.messages.setdefault(event.group, []).append(event.target)
@@ -614,15 +640,32 @@ class Cache:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    # A reply carries the line it answers: "author: text" of the message, when cached.
     _ROWS = (
         "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
-        " m.text, m.pinned, u.badge FROM messages m LEFT JOIN users u ON u.id = m.user"
+        " m.text, m.pinned, u.badge, m.edited, m.reply,"
+        " (SELECT coalesce(ru.name, 'user' || r.user) || ': ' || r.text FROM messages r"
+        "  LEFT JOIN users ru ON ru.id = r.user WHERE r.seq = m.reply)"
+        " FROM messages m LEFT JOIN users u ON u.id = m.user"
     )
 
     @staticmethod
     def _message_row(row: tuple[Any, ...]) -> MessageRow:
-        seq, grp, kind, user, author, ts, text, pinned, badge = row
-        return MessageRow(seq, grp, kind, user, author, ts, text, pinned=bool(pinned), badge=badge)
+        seq, grp, kind, user, author, ts, text, pinned, badge, edited, reply, quote = row
+        return MessageRow(
+            seq,
+            grp,
+            kind,
+            user,
+            author,
+            ts,
+            text,
+            pinned=bool(pinned),
+            badge=badge,
+            edited=edited,
+            reply=reply,
+            quote=quote,
+        )
 
     def messages(
         self, group: int, kind: str, *, before: int | None = None, limit: int = 200
@@ -807,9 +850,17 @@ class Cache:
             )
         kind = PostEvent.TYPE if item.op == "post" else ChatEvent.TYPE
         self.conn.execute(
-            "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (ok.seq, group, kind, me, ok.ts or int(time.time()), item.text or ""),
+            "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text, reply)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                ok.seq,
+                group,
+                kind,
+                me,
+                ok.ts or int(time.time()),
+                item.text or "",
+                args.get("reply"),
+            ),
         )
         changes.messages.setdefault(group, []).append(ok.seq)
         self.conn.execute(
@@ -908,9 +959,23 @@ class Cache:
             changes.messages.setdefault(row[0], []).append(target)
             changes.edited.append(target)
 
+    def _ack_edit(
+        self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
+    ) -> None:
+        target = args.get("target")
+        self.conn.execute(
+            "UPDATE messages SET text = ?, edited = ? WHERE seq = ?",
+            (item.text or "", ok.ts or int(time.time()), target),
+        )
+        row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
+        if row is not None and target is not None:
+            changes.messages.setdefault(row[0], []).append(target)
+            changes.edited.append(target)
+
     _ACKS: dict[str, Callable[[Cache, OutboxItem, WriteOk, dict[str, Any], Changes], None]] = {
         "del": _ack_delete,
         "pin": _ack_pin,
+        "edit": _ack_edit,
         "chat": _ack_message,
         "post": _ack_message,
         "dm": _ack_message,

@@ -34,6 +34,7 @@ from rse_tui.protocol import (
     Batch,
     CreateGroup,
     DeleteMessage,
+    EditMessage,
     ErrorCode,
     ErrorFrame,
     Event,
@@ -137,6 +138,7 @@ OPERATIONS: dict[str, type[WriteRequest]] = {
     "dm": SendDirect,
     "del": DeleteMessage,
     "pin": PinMessage,
+    "edit": EditMessage,
 }
 
 

@@ -55,6 +55,9 @@ class MessageRow:
     error: str | None = None
     pinned: bool = False
     badge: str | None = None  # the author's badge ("ambassador")
+    edited: float | None = None  # when its author last changed it
+    reply: int | None = None  # the message it answers
+    quote: str | None = None  # "author: text" of that message, when cached
 
     @property
     def pending(self) -> bool:

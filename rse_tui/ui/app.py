@@ -32,7 +32,7 @@ from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line
 
-from . import alerts, commands, governance, keys
+from . import alerts, commands, editing, governance, keys
 from .widgets.composer import Composer
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -77,6 +77,9 @@ class View:
     kind: str = ChatEvent.TYPE
     #: Writing to someone with no direct chat yet: (user id, name).
     new_direct: tuple[int, str] | None = None
+    #: The message of mine the composer is changing, or the one it answers.
+    editing: MessageRow | None = None
+    replying: MessageRow | None = None
 
 
 class GroupCommands(Provider):
@@ -223,6 +226,8 @@ class RseApp(App[int]):
         if isinstance(event, events.Key):
             where = "composer" if focused is composer else "timeline" if focused is timeline else ""
             action = self._routed.get(where, {}).get(event.key)
+            if event.is_printable and not (focused is timeline and timeline.claims(event.key)):
+                action = None  # a letter acts only on a message selected on purpose
             if action is not None:
                 getattr(self, f"action_{action}")()
                 return True
@@ -238,7 +243,11 @@ class RseApp(App[int]):
         self.set_focus(self.composer)
 
     def action_to_messages(self) -> None:
-        self.set_focus(self.timeline)
+        if not editing.end(self, clear=True):  # Esc first leaves an edit or a reply
+            self.set_focus(self.timeline)
+
+    def action_edit_last(self) -> None:
+        editing.start_edit(self, editing.last_of_mine(self))
 
     def action_select_message(self) -> None:
         self.set_focus(self.timeline)
@@ -315,6 +324,7 @@ class RseApp(App[int]):
         return f"In #{clean_line(group.name)}, only moderators may write {what}"
 
     async def open_group(self, group: GroupRow) -> None:
+        editing.end(self, clear=True)
         await self.save_draft()
         self.view.new_direct = None
         await self._open(group)
@@ -543,6 +553,15 @@ class RseApp(App[int]):
     def _act_on_message(self, event: Timeline.Act) -> None:
         self.moderate(event.action, event.row)
 
+    def action_edit_selected(self) -> None:
+        # Started here, as the key arrives: the keys typed next are the new text.
+        if (row := self.timeline.selected_row) is not None:
+            editing.start_edit(self, row)
+
+    def action_reply_selected(self) -> None:
+        if (row := self.timeline.selected_row) is not None:
+            editing.start_reply(self, row)
+
     @work(group="screens")
     async def moderate(self, action: str, row: MessageRow) -> None:
         with contextlib.suppress(Closing):
@@ -569,7 +588,8 @@ class RseApp(App[int]):
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
         self.timeline.action_last()  # what you send is in view, as is what follows
         self.timeline.selected = None
-        await self.engine.submit(op, group.group, text)
+        if not await editing.send(self, group.group, text):
+            await self.engine.submit(op, group.group, text)
         await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
 
     async def open_direct(self, user: int, name: str) -> None:

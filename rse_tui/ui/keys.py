@@ -51,6 +51,8 @@ KEYMAP: tuple[Key, ...] = (
     Key("timeline", "end,G", "last", "Newest message"),
     Key("timeline", "d,delete", "delete", "Delete the message (yours, or any as moderator)"),
     Key("timeline", "p", "pin", "Pin or unpin the message (moderators)"),
+    Key("timeline", "e", "edit_selected", "Edit the message (yours)", routed=True),
+    Key("timeline", "r", "reply_selected", "Reply to the message", routed=True),
     Key("timeline", "alt+up", "select_message", "Select the newest message", routed=True),
     Key(
         "timeline",
@@ -62,6 +64,7 @@ KEYMAP: tuple[Key, ...] = (
     Key("composer", "enter", "send", "Send"),
     Key("composer", "ctrl+j,alt+enter", "newline", "New line"),
     Key("composer", "ctrl+e", "editor", "Edit in $EDITOR"),
+    Key("composer", "up", "edit_last", "In an empty composer: edit your last message"),
     Key(
         "composer",
         "alt+up",

@@ -92,6 +92,8 @@ def _author(row: MessageRow, text: Text) -> None:
 
 
 def _state(row: MessageRow, text: Text) -> None:
+    if row.edited is not None:
+        text.append(" (edited)", MUTED)
     if row.pinned:
         text.append("  ⚑ pinned", Style(bold=True))
     if row.error is not None:
@@ -134,14 +136,26 @@ def row_lines(
         body.highlight_regex(mention, _MENTION)
     _state(row, body)
     indent = head.cell_len
+    context = _reply_context(row, console, width, indent)
     longest = max((len(word) for word in row.text.split()), default=0)
     # A very long name, a very narrow pane, or a word (a URL) that would be cut
     # in the indented column but fits the whole width: the name on its own line.
     if indent > width // 2 or width - indent < longest <= width - 2:
         lines = _strips(console, body, width - 2)
         pad = Strip([Segment("  ", Style())])
-        return [*_strips(console, head, width), *(Strip.join([pad, line]) for line in lines)]
+        indented = (Strip.join([pad, line]) for line in lines)
+        return [*context, *_strips(console, head, width), *indented]
     lines = _strips(console, body, width - indent) or [Strip.blank(0)]
     first = Strip.join([_strips(console, head, width)[0], lines[0]])
     pad = Strip([Segment(" " * indent, Style())])
-    return [first, *(Strip.join([pad, line]) for line in lines[1:])]
+    return [*context, first, *(Strip.join([pad, line]) for line in lines[1:])]
+
+
+def _reply_context(row: MessageRow, console: Console, width: int, indent: int) -> list[Strip]:
+    """One line above a reply: what it answers (``↳ bob: who is on call?``)."""
+    if row.reply is None:
+        return []
+    quoted = clean_line(row.quote) if row.quote is not None else "an earlier message"
+    line = Text(" " * min(indent, width // 2) + "↳ " + quoted, style=MUTED, no_wrap=True)
+    line.truncate(width, overflow="ellipsis")
+    return _strips(console, line, width)

@@ -10,6 +10,7 @@ from rse_tui.protocol import (
     AddMember,
     ChatEvent,
     CreateGroup,
+    EditMessage,
     JoinGroup,
     LeaveGroup,
     ListGroups,
@@ -195,6 +196,48 @@ async def test_member_counts_follow_the_server_whatever_the_cache_knew(server, t
             break
         await asyncio.sleep(0.02)
     assert await counts() == (2, 2)
+    await engine.stop()
+    await runner
+    engine.close()
+
+
+async def test_edits_and_replies_reach_the_cache_live_and_on_catch_up(server, tmp_path):
+    bob = await new_user(server, "bob")
+    ana = await new_user(server, "ana")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await ana.conn.call(JoinGroup, group=g, cid="j")
+    asked = (await bob.conn.call(SendChat, group=g, text="who is on call?", cid="q")).seq
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await engine.load_older(g, "c", None)
+    await engine.submit("chat", g, "me", reply=asked)
+    await engine.wait_idle()
+    await bob.conn.call(EditMessage, target=asked, text="who is on call tonight?", cid="e1")
+
+    async def texts() -> list[tuple[str, str | None, bool]]:
+        rows = await engine.db(engine.cache.messages, g, "c")
+        return [(r.text, r.quote, r.edited is not None) for r in rows]
+
+    want = [
+        ("who is on call tonight?", None, True),
+        ("me", "bob: who is on call tonight?", False),
+    ]
+    for _ in range(500):
+        if await texts() == want:
+            break
+        await asyncio.sleep(0.02)
+    assert await texts() == want
+    await engine.stop()
+    await runner
+    engine.close()
+    # Offline meanwhile: the next edit arrives with the catch-up.
+    await bob.conn.call(EditMessage, target=asked, text="on call: ana", cid="e2")
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await engine.wait_idle()
+    assert (await texts())[0] == ("on call: ana", None, True)
     await engine.stop()
     await runner
     engine.close()

@@ -369,9 +369,11 @@ async def test_a_burst_of_keys_is_sent_in_order_exactly_once(server, profiles):
         await burst(pilot, *"alpha", "enter", *"beta", "enter", *"gamma", "enter")
         await burst(pilot, *"burst1", "enter", *"burst2", "enter")
         await burst(pilot, "a", "ctrl+j", "b", "ctrl+j", "c", "enter", *"tail", "enter")
+        await burst(pilot, *"helo", "backspace", *"lo", "left", "left", "delete", "enter")
         await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
         mine = (await _stored(bob, g))[3:]
-        assert mine == ["alpha", "beta", "gamma", "burst1", "burst2", "a\nb\nc", "tail"]
+        want = ["alpha", "beta", "gamma", "burst1", "burst2", "a\nb\nc", "tail", "helo"]
+        assert mine == want  # "helo" ⌫ "lo" ← ← ⌦: corrections land where they were typed
         await app.action_quit()
     await bob.close()
 
@@ -585,4 +587,33 @@ async def test_slash_commands(server, profiles):
         app.composer.clear()
         await burst(pilot, *"/quit", "enter")
         await until(pilot, lambda: not app.is_running)
+    await bob.close()
+
+
+async def test_edit_the_last_message_and_reply_to_one(server, profiles):
+    account, bob, g = await _ops_with_history(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await burst(pilot, *"restart db2", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        # Up in the empty composer: the last message of mine, to change.
+        await burst(pilot, "up", "backspace", "3", "enter")
+        await until(pilot, lambda: "restart db3 (edited)" in app.timeline.visible_text())
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert (await _stored(bob, g))[-1] == "restart db3"
+        # Esc leaves an edit without sending it (keys as a person types them).
+        await pilot.press("up", *" nope", "escape")
+        assert app.composer.text == "" and app.view.editing is None
+        # A reply to bob's first message, quoted above it.
+        await burst(pilot, "alt+up", "up", "up", "r", *"on it", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: "↳ bob: bob says 1" in app.timeline.visible_text())
+        page = await bob.conn.call(History, group=g, kind="c", limit=100)
+        asked = next(e.seq for e in page.events if e.text == "bob says 1")
+        assert (page.events[-1].text, page.events[-1].reply) == ("on it", asked)
+        # Someone else's message cannot be edited.
+        await burst(pilot, "alt+up", "up", "up", "e")  # bob says 2
+        assert any("your own messages" in n.message for n in app._notifications)
+        await app.action_quit()
     await bob.close()

@@ -62,3 +62,13 @@ def test_day_labels_and_full_dates():
 def test_task_lists_show_boxes():
     text = "- [ ] call the vendor\n- [x] page on-call\n1. [X] done\nnot [ ] a task"
     assert task_boxes(text) == "- ☐ call the vendor\n- ☑ page on-call\n1. ☑ done\nnot [ ] a task"
+
+
+def test_replies_quote_what_they_answer_and_edits_say_so():
+    row = MessageRow(
+        2, 1, "c", 3, "lea", NOW, "me", edited=NOW, reply=1, quote="karim: who is \x1b[31mon call?"
+    )
+    lines = [s.text.rstrip() for s in row_lines(row, Console(width=200), 40, NOW)]
+    assert lines == ["          ↳ karim: who is ␛[31mon call?", "14:13 lea me (edited)"]
+    unknown = MessageRow(2, 1, "c", 3, "lea", NOW, "me", reply=1)
+    assert "↳ an earlier message" in row_lines(unknown, Console(width=200), 40, NOW)[0].text

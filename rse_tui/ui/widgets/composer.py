@@ -43,10 +43,13 @@ class Composer(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         action = self._own.get(event.key)
-        if action is not None:
+        if action is not None and (action != "edit_last" or not self.text):
             event.prevent_default()
             event.stop()
-            getattr(self, f"action_{action}")()
+            if action == "edit_last":  # the app fills the composer before the next key
+                await self.action_edit_last()
+            else:
+                getattr(self, f"action_{action}")()
             return
         action = self._app_keys.get(event.key)
         if action is not None and not event.is_printable:
@@ -55,6 +58,17 @@ class Composer(TextArea):
             # Run to the end before the next key: typing after ctrl+down lands in
             # the group switched to, never in the one left.
             await self.app.run_action(action)
+            return
+        editing = self._bindings.key_to_bindings.get(event.key)
+        if editing and not event.is_printable:
+            # The text area's own keys (backspace, delete, arrows, ^W...) are
+            # bindings, which Textual runs when the key has bubbled up to the
+            # app, after the keys typed behind it: "ab⌫c" would give "ac"
+            # typed as "a", "c", then the last letter deleted. Run them here,
+            # in typing order.
+            event.prevent_default()
+            event.stop()
+            await self.run_action(editing[0].action)
             return
         await super()._on_key(event)
 
@@ -69,6 +83,9 @@ class Composer(TextArea):
         if not self.text:
             self.text = text
             self.move_cursor(self.document.end)
+
+    async def action_edit_last(self) -> None:
+        await self.app.run_action("edit_last")
 
     def action_newline(self) -> None:
         self.insert("\n")

@@ -98,7 +98,12 @@ class Timeline(ScrollView, can_focus=True):
         self._line_rows: list[int] = []
         self._row_starts: list[int] = []
         self._width = 0
-        self._letters = {k for k in keys.actions("timeline") if len(k) == 1}
+        self._letters = {
+            k
+            for routed in (False, True)
+            for k in keys.actions("timeline", routed=routed)
+            if len(k) == 1
+        }
         self._follow = True  # the view shows the newest line and keeps doing so
         self._unseen = 0  # rows that arrived below while scrolled up
         self._first_unread: int | None = None  # seq under the "new" line
@@ -385,6 +390,14 @@ class Timeline(ScrollView, can_focus=True):
 
     def action_pin(self) -> None:
         self._act("pin")
+
+    @property
+    def selected_row(self) -> MessageRow | None:
+        """The message selected on purpose, if it is one that was stored."""
+        if self.selected is None or not self.rows:
+            return None
+        row = self.rows[self.selected]
+        return row if row.seq is not None and row.seq not in self._deleted else None
 
     @property
     def oldest_seq(self) -> int | None:
