@@ -7,6 +7,7 @@ import io
 import sqlite3
 
 from rich.console import Console
+from textual.command import CommandPalette
 
 from rse_tui.protocol import (
     ChatEvent,
@@ -23,7 +24,7 @@ from rse_tui.ui.screens.charter import ConfirmScreen
 from rse_tui.ui.screens.help import HelpScreen, keys_table
 from rse_tui.ui.widgets.composer import Composer
 from rse_tui.ui.widgets.groups import GroupList
-from rse_tui.ui.widgets.panes import StatusBar
+from rse_tui.ui.widgets.panes import StatusBar, Title
 from server.app import RseServer
 
 from ..helpers import config, new_user
@@ -348,8 +349,11 @@ async def test_typing_never_acts_on_a_message(server, profiles):
         await pilot.press("escape")  # to the message list, nothing selected
         assert app.focused is app.timeline and app.timeline.selected is None
         await burst(pilot, *"delete pin", "enter")
-        await pilot.press("ctrl+k")
+        app.composer.focus()
+        await pilot.press("ctrl+k")  # from the composer: the palette, not "erase to end"
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press("escape")  # the palette closes: writing goes on
+        await until(pilot, lambda: app.focused is app.composer)
         await burst(pilot, *"dd", "enter")
         app.groups.focus()
         await burst(pilot, *"jkgGd", "enter")
@@ -429,6 +433,8 @@ async def test_a_long_group_opens_at_its_newest_message_and_follows(server, prof
     async with app.run_test(size=(80, 24)) as pilot:
         await _join_ops(app, pilot)
         await until(pilot, lambda: "line 79" in app.timeline.visible_text())
+        assert not app.timeline.show_horizontal_scrollbar  # one scrollbar, never two
+        assert "2 members" in str(app.part(Title).render())
         await bob.conn.call(SendChat, group=g, text="new one", cid="n1")
         await until(pilot, lambda: "new one" in app.timeline.visible_text())
         assert "─ new ─" not in app.timeline.visible_text()  # read as it arrived
@@ -516,6 +522,10 @@ async def test_empty_group_says_so_and_deleted_messages_leave_a_placeholder(serv
         await pilot.press("right", "enter")
         await until(pilot, lambda: "ana: message deleted" in app.timeline.visible_text())
         assert "oops" not in app.timeline.visible_text()
+        await app.engine.submit("gcreate", None, "Solo")
+        await until(pilot, lambda: any(r.name == "Solo" for r in app.groups.rows))
+        await app.open_group(next(r for r in app.groups.rows if r.name == "Solo"))
+        assert str(app.part(Title).render()).endswith("1 member  · moderator")
         await app.action_quit()
     await bob.close()
 
