@@ -41,6 +41,7 @@ from rse_tui.protocol import (
     SearchDirectory,
     UserInfo,
 )
+from rse_tui.typeahead import Typeahead
 
 from .sync import account as accounts
 from .sync.connection import BadAddress, check_url, describe_failure, tls_context
@@ -700,18 +701,20 @@ def _need_terminal() -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    _need_terminal()
+    typeahead = Typeahead()  # what is typed while the demo starts is kept
     from .demo import run_demo
 
-    _need_terminal()
-    return run_demo(home(), reset=args.reset)
+    return run_demo(home(), reset=args.reset, typeahead=typeahead)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from .ui.app import run_tui
-
     account = accounts.load(home(), _notice)
     _need_terminal()
-    return run_tui(account)
+    typeahead = Typeahead()
+    from .ui.app import run_tui
+
+    return run_tui(account, typeahead=typeahead)
 
 
 GROUP_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {

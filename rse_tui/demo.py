@@ -28,6 +28,7 @@ from .protocol import AuthOk, ListGroups, Login, Redeem
 from .sync import account as accounts
 from .sync.connection import Connection
 from .sync.profile import Profile, private_dir
+from .typeahead import Typeahead
 
 PROFILE = "demo"
 
@@ -142,11 +143,11 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
     return account
 
 
-def run_demo(root: Path, *, reset: bool = False) -> int:
+def run_demo(root: Path, *, reset: bool = False, typeahead: Typeahead | None = None) -> int:
     from .ui.app import run_tui
 
     if reset:
         shutil.rmtree(root / "profiles" / PROFILE, ignore_errors=True)
     with demo_server(root, reset=reset) as server:
         account = asyncio.run(_demo_login(root, server.url, server.config.db_path))
-        return run_tui(account)
+        return run_tui(account, typeahead=typeahead)

@@ -24,7 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import OptionList
+from textual.widgets import Button, OptionList
 
 from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import ChatEvent, PostEvent, ProtocolError
@@ -40,6 +40,7 @@ from .widgets.timeline import Timeline
 
 if TYPE_CHECKING:
     from rse_tui.sync.account import Account
+    from rse_tui.typeahead import Typeahead
 
 W = TypeVar("W", bound=Widget)
 
@@ -137,6 +138,8 @@ class RseApp(App[int]):
         self.account_name = account_name
         self.view = View()
         self.me: int | None = None
+        #: Keys typed before the app had the terminal (see rse_tui.typeahead).
+        self.typeahead = ""
         self._routed = {
             where: keys.actions(where, routed=True) for where in ("composer", "timeline")
         }
@@ -191,6 +194,7 @@ class RseApp(App[int]):
         await self._open(start)
         self.groups.show(await db(cache.groups), start.group if start else None)
         self.action_to_composer()
+        self.call_after_refresh(self._replay_typeahead)  # once the composer has the focus
         self.call_after_refresh(self.run_sync)  # the cache is on screen first
         self.set_interval(1.0, self._tick)
 
@@ -199,6 +203,19 @@ class RseApp(App[int]):
         remembered = await self.engine.db(self.engine.cache.get, "ui.group")
         start = next((r for r in rows if str(r.group) == remembered), None)
         return start or next((r for r in rows if r.member), None)
+
+    def _replay_typeahead(self) -> None:
+        """Type what was typed before the app had the terminal, in order."""
+        if not self.typeahead or self._driver is None:
+            return
+        from textual._xterm_parser import XTermParser
+
+        parser = XTermParser()
+        for event in [*parser.feed(self.typeahead), *parser.feed("")]:
+            if isinstance(event, events.Key):
+                event.set_sender(self)
+                self._driver.send_message(event)
+        self.typeahead = ""
 
     # -- where keys go ---------------------------------------------------------------
 
@@ -219,8 +236,19 @@ class RseApp(App[int]):
         selected on purpose. Keys that only move focus or scroll are handled
         here at once. Returns True when the key was used here.
         """
-        if len(self.screen_stack) != 1 or not self.is_running:
-            return False  # a dialog, or the app opening or closing: keys go there
+        if not self.is_running or not self.screen_stack:
+            return False
+        if len(self.screen_stack) != 1:
+            # A dialog has the keys, unless it lets typing through to the composer.
+            on_button = isinstance(self.focused, Button)  # Enter presses it: on purpose
+            typing = isinstance(event, events.Paste) or (
+                (event.key == "enter" and not on_button)
+                or (event.is_printable and not event.key.startswith("alt+"))
+            )
+            if typing and getattr(self.screen, "PASSES_TYPING", False):
+                self.composer._forward_event(event)
+                return True
+            return False
         focused = self.focused
         composer, timeline = self.composer, self.timeline
         if isinstance(event, events.Key):
@@ -681,7 +709,13 @@ class RseApp(App[int]):
         self.exit(0)
 
 
-def run_tui(account: Account, *, app_class: type[RseApp] = RseApp, headless: bool = False) -> int:
+def run_tui(
+    account: Account,
+    *,
+    app_class: type[RseApp] = RseApp,
+    headless: bool = False,
+    typeahead: Typeahead | None = None,
+) -> int:
     """Open the app on a saved profile; returns the exit code.
 
     A crash exits non-zero: Textual prints the traceback and sets the app's
@@ -691,6 +725,7 @@ def run_tui(account: Account, *, app_class: type[RseApp] = RseApp, headless: boo
     engine = Engine(cache, url=account.settings.url, token=account.token, ca_file=account.ca_file)
     try:
         app = app_class(engine, account.settings.name)
+        app.typeahead = typeahead.take() if typeahead is not None else ""
         result = app.run(headless=headless)
     finally:
         engine.close()

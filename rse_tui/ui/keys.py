@@ -62,7 +62,8 @@ KEYMAP: tuple[Key, ...] = (
         routed=True,
     ),
     Key("composer", "enter", "send", "Send"),
-    Key("composer", "ctrl+j,alt+enter", "newline", "New line"),
+    # Not alt+enter: terminals send it as ESC CR, which arrives as a plain Enter.
+    Key("composer", "ctrl+j", "newline", "New line"),
     Key("composer", "ctrl+e", "editor", "Edit in $EDITOR"),
     Key("composer", "up", "edit_last", "In an empty composer: edit your last message"),
     Key(

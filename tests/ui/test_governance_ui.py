@@ -24,7 +24,7 @@ from rse_tui.ui.screens.settings import SettingsScreen
 from server import storage
 
 from ..helpers import new_user
-from .conftest import until
+from .conftest import burst, until
 
 
 async def _online(app, pilot) -> None:
@@ -149,11 +149,22 @@ async def test_charter_is_shown_until_accepted(server, profiles):
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert ana_in(await bob.conn.call(Members, group=g), account)
         await app.action_quit()
+    # A new version: typing meant for a message reaches the composer, never accepts.
+    _publish(server, "# Charter v2", 2)
+    typing = profiles.app(account)
+    async with typing.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(typing.screen, CharterScreen))
+        await burst(pilot, *"typed", "enter", *"ahead")
+        await until(pilot, lambda: typing.composer.text == "ahead")
+        assert isinstance(typing.screen, CharterScreen)
+        await pilot.press("tab", "enter")  # to Accept, on purpose
+        await until(pilot, lambda: not isinstance(typing.screen, CharterScreen))
+        await until(pilot, lambda: typing.engine.status.outbox == 0)
+        page = await bob.conn.call(History, group=g, kind="c")
+        assert [e.text for e in page.events] == ["typed"]
+        await typing.action_quit()
     # Quitting instead of accepting ends the app.
-    raw = sqlite3.connect(server.config.db_path, isolation_level=None)
-    with storage.transaction(raw):
-        storage.publish_charter(raw, "# Charter v2", 2)
-    raw.close()
+    _publish(server, "# Charter v3", 3)
     again = profiles.app(account)
     async with again.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(again.screen, CharterScreen))
@@ -168,6 +179,13 @@ async def test_charter_is_shown_until_accepted(server, profiles):
             await pilot.press(key)
             await until(pilot, lambda: not third.is_running)  # noqa: B023
     await bob.close()
+
+
+def _publish(server, text: str, version: int) -> None:
+    raw = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(raw):
+        storage.publish_charter(raw, text, version)
+    raw.close()
 
 
 def ana_in(members, account) -> bool:

@@ -12,7 +12,15 @@ from rse_tui.textsafe import clean
 
 
 class CharterScreen(ModalScreen[bool]):
-    """Returns True when accepted, False to quit."""
+    """Returns True when accepted, False to quit.
+
+    Accepting is a deliberate step (Tab to Accept, then Enter, or a click):
+    an Enter typed ahead, meant for a message, must not accept it. Meanwhile
+    typing goes to the composer behind (``PASSES_TYPING``): what is sent then
+    waits in the outbox until the charter is accepted.
+    """
+
+    PASSES_TYPING = True
 
     BINDINGS = [Binding("escape,ctrl+q", "quit_app", "Quit", priority=True)]
     DEFAULT_CSS = """
@@ -32,7 +40,10 @@ class CharterScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Usage charter, version {self.version}: accept it to write")
+            yield Label(
+                f"Usage charter, version {self.version}: accept it to write"
+                " (Tab to Accept, then Enter; Esc quits)"
+            )
             with VerticalScroll():
                 from rich.markdown import Markdown  # only when a charter is shown
 
@@ -42,7 +53,7 @@ class CharterScreen(ModalScreen[bool]):
                 yield Button("Quit", id="quit")
 
     def on_mount(self) -> None:
-        self.query_one("#accept", Button).focus()
+        self.query_one(VerticalScroll).focus()  # arrows scroll; Enter accepts nothing
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "accept")

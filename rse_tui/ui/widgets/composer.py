@@ -24,6 +24,12 @@ from textual.widgets import TextArea
 from .. import keys
 
 
+def _command(event: events.Key) -> bool:
+    """A key that is not text: ^K, F1, arrows, and alt+letter (which carries the
+    letter as its character, but is not typing it)."""
+    return not event.is_printable or event.key.startswith(("alt+", "ctrl+"))
+
+
 class Composer(TextArea):
     DEFAULT_CSS = """
     Composer { height: auto; min-height: 3; max-height: 10; border: tall $panel; }
@@ -52,7 +58,7 @@ class Composer(TextArea):
                 getattr(self, f"action_{action}")()
             return
         action = self._app_keys.get(event.key)
-        if action is not None and not event.is_printable:
+        if action is not None and _command(event):
             event.prevent_default()
             event.stop()
             # Run to the end before the next key: typing after ctrl+down lands in
@@ -60,7 +66,12 @@ class Composer(TextArea):
             await self.app.run_action(action)
             return
         editing = self._bindings.key_to_bindings.get(event.key)
-        if editing and not event.is_printable:
+        if event.key == "tab":  # to the next pane, after the keys typed before it
+            event.prevent_default()
+            event.stop()
+            await self.app.run_action("focus_next")
+            return
+        if editing and _command(event):
             # The text area's own keys (backspace, delete, arrows, ^W...) are
             # bindings, which Textual runs when the key has bubbled up to the
             # app, after the keys typed behind it: "ab⌫c" would give "ac"
