@@ -295,7 +295,9 @@ class RseApp(App[int]):
         self._fold(event.size.width)  # the new width: ``self.size`` may still be the old one
 
     def _fold(self, width: int) -> None:
-        self.screen.set_class(width < NARROW, "narrow")
+        # The main screen, even while a dialog is on top of it.
+        if self.screen_stack:
+            self.screen_stack[0].set_class(width < NARROW, "narrow")
 
     # -- opening groups ------------------------------------------------------------------
 
@@ -434,6 +436,7 @@ class RseApp(App[int]):
         db, cache = self.engine.db, self.engine.cache
         if changes.deleted:
             self.timeline.drop(changes.deleted)
+            self.part(Details).show(group, self.timeline.selected_row)
         # Rows to draw again: pins changed, or authors whose names just arrived.
         again = list(changes.edited) + [
             r.seq for r in self.timeline.rows if r.seq is not None and r.user in changes.users
@@ -451,6 +454,7 @@ class RseApp(App[int]):
                     became_member = fresh.member and not group.member
                     self.view.group = fresh
                     self.part(Title).show(fresh, self.view.kind)
+                    self.part(Details).show(fresh, self.timeline.selected_row)
                     self._composer_state(fresh)
                     if became_member:
                         self.fill_newest()
@@ -679,7 +683,7 @@ class RseApp(App[int]):
         self._toggle("details")
 
     def _toggle(self, pane: str) -> None:
-        screen = self.screen
+        screen = self.screen_stack[0]
         if screen.has_class("narrow"):
             screen.toggle_class(f"-{pane}-shown")
         else:

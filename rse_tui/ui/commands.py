@@ -52,19 +52,16 @@ async def _join(app: RseApp, rest: str) -> None:
     try:
         row = await app.engine.db(app.engine.cache.group_by_name, rest.lstrip("#"))
     except LookupError as exc:
-        app.notify(str(exc), severity="warning", markup=False)
-        return
+        raise Refused(str(exc)) from None
     if row is None:
-        app.notify(f"no group named #{clean_line(rest.lstrip('#'))}", severity="warning")
-        return
+        raise Refused(f"no group named #{clean_line(rest.lstrip('#'))[:60]}")
     await app.enter_group(row)
 
 
 async def _leave(app: RseApp, rest: str) -> None:
     group = app.view.group
     if group is None or not group.member:
-        app.notify("you are not in a group to leave", markup=False)
-        return
+        raise Refused("you are not in a group to leave")
     await app.engine.submit("leave", group.group)
     app.notify(f"leaving #{clean_line(group.name)}", markup=False)
 
@@ -85,12 +82,12 @@ async def _dm(app: RseApp, rest: str) -> None:
         try:
             found = await app.engine.call(SearchDirectory, query=name, badge=None)
         except (Offline, LinkDown):
-            app.notify(f"@{clean_line(name)} is unknown here, and the directory needs the server")
-            return
+            raise Refused(
+                f"@{clean_line(name)[:40]} is unknown here, and the directory needs the server"
+            ) from None
         user = next((e.user for e in found.users if e.name.casefold() == name.casefold()), None)
     if user is None:
-        app.notify(f"nobody is named @{clean_line(name)}", severity="warning", markup=False)
-        return
+        raise Refused(f"nobody is named @{clean_line(name)[:40]}")
     if text.strip():
         await app.engine.submit("dm", None, text.strip(), user=user)
     await app.open_direct(user, name)
@@ -118,6 +115,10 @@ class UsageError(Exception):
     """The command needs more words."""
 
 
+class Refused(Exception):
+    """The command cannot be done; the message says why."""
+
+
 async def run(app: RseApp, text: str) -> bool:
     """Run ``text`` if it is a command; False when it is a message to send.
 
@@ -142,5 +143,8 @@ async def run(app: RseApp, text: str) -> bool:
         await command.run(app, rest)
     except UsageError:
         app.notify(f"usage: {command.usage}", severity="warning", markup=False)
+        app.composer.restore(text)
+    except Refused as exc:  # the line stays, to be corrected
+        app.notify(str(exc), severity="warning", markup=False)
         app.composer.restore(text)
     return True

@@ -24,7 +24,7 @@ from rse_tui.ui.screens.charter import ConfirmScreen
 from rse_tui.ui.screens.help import HelpScreen, keys_table
 from rse_tui.ui.widgets.composer import Composer
 from rse_tui.ui.widgets.groups import GroupList
-from rse_tui.ui.widgets.panes import StatusBar, Title
+from rse_tui.ui.widgets.panes import Details, StatusBar, Title
 from server.app import RseServer
 
 from ..helpers import config, new_user
@@ -192,6 +192,9 @@ async def test_help_lists_the_key_table_and_question_mark_is_typed(server, profi
         shown = console.export_text()
         assert all(key.description in shown for key in KEYMAP)
         assert "^K" in shown and "F1" in shown and "M-↑" in shown
+        from rse_tui.ui.commands import COMMANDS
+
+        assert all(c.usage in shown and c.description in shown for c in COMMANDS.values())
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         app.groups.focus()
@@ -566,6 +569,9 @@ async def test_slash_commands(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await _join_ops(app, pilot)
+        await burst(pilot, *"/join nosuch", "enter")  # refused: the line stays
+        await until(pilot, lambda: app.composer.text == "/join nosuch")
+        app.composer.clear()
         await burst(pilot, *"/jion ops", "enter")  # a typo is not posted
         await until(
             pilot, lambda: any("unknown command /jion" in n.message for n in app._notifications)
@@ -588,9 +594,11 @@ async def test_slash_commands(server, profiles):
         await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert await _stored(bob, app.view.group.group) == ["are you there?"]
+        assert "direct chat" in str(app.part(Details).render())
         await app.open_group(next(r for r in app.groups.rows if r.group == incident))
         await burst(pilot, *"/leave", "enter")
         await until(pilot, lambda: app.view.group is not None and not app.view.group.member)
+        assert "not a member" in str(app.part(Details).render())  # the pane follows
         await burst(pilot, *"not a member", "enter")  # refused, kept
         await until(pilot, lambda: app.composer.text == "not a member")
         assert any("/join to write here" in n.message for n in app._notifications)
@@ -627,3 +635,20 @@ async def test_edit_the_last_message_and_reply_to_one(server, profiles):
         assert any("your own messages" in n.message for n in app._notifications)
         await app.action_quit()
     await bob.close()
+
+
+async def test_resizing_under_a_dialog_folds_the_main_screen(server, profiles):
+    account = await profiles.join(server, "ana")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: app.query_one("#groups").display)
+        await pilot.press("f1")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: not app.query_one("#groups").display)
+        await app.action_quit()

@@ -258,6 +258,7 @@ async def _settings_fit(profiles, account, size: tuple[int, int]) -> None:
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
         await pilot.pause()
+        assert app.focused is app.screen.query_one("#name", Input)  # typing edits the name
         screen = app.screen.region
         for button in app.screen.query(Button):
             inside = button.region

@@ -30,6 +30,12 @@ def keys_table() -> Table:
             if key.where == where:
                 table.add_row(Text(pretty(key.keys)), Text(key.description))
         table.add_row("", "")
+    from ..commands import COMMANDS  # one table for the commands, as for the keys
+
+    table.add_row(Text("Commands (typed in the composer)", style="underline"), "")
+    for command in COMMANDS.values():
+        table.add_row(Text(command.usage), Text(command.description))
+    table.add_row(Text("//text"), Text("send a line that starts with a slash"))
     return table
 
 

@@ -76,6 +76,9 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
         yield Label("Description")
         yield Input(g.description, id="description")
 
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()  # typing edits, Tab goes on
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
             self.dismiss(self.changes())

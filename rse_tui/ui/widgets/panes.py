@@ -73,7 +73,10 @@ class Details(Static):
 
     def show(self, group: GroupRow | None, row: MessageRow | None) -> None:
         text = Text()
-        if group is not None:
+        if group is not None and group.dm is not None:
+            text.append(f"@ {clean_line(group.name)}\n", "bold")
+            text.append("direct chat: only the two of you\n\n", "dim")
+        elif group is not None:
             text.append(f"# {clean_line(group.name)}\n", "bold")
             state = "moderator" if group.moderator else "member" if group.member else "not a member"
             text.append(f"{group.visibility} · {members(group.members)} · {state}\n", "dim")
