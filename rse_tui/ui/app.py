@@ -581,23 +581,28 @@ class RseApp(App[int]):
             elif self.view.group is not None:
                 self._composer_state(self.view.group)
 
-    @on(Timeline.Act)
-    def _act_on_message(self, event: Timeline.Act) -> None:
-        self.moderate(event.action, event.row)
+    # A message selected on purpose takes one action, started here as the key
+    # arrives; then typing is text again (the keys typed next are the new text,
+    # the reply, or the answer to the question).
+    def _act_on_selected(self, act: Callable[[RseApp, MessageRow], None]) -> None:
+        row = self.timeline.selected_row
+        if row is None:  # a deleted message's place, or one still waiting to be sent
+            self.notify("nothing to act on: that message is not stored", markup=False)
+            self.action_to_composer()
+        else:
+            act(self, row)
 
     def action_edit_selected(self) -> None:
-        # Started here, as the key arrives: the keys typed next are the new text.
-        if (row := self.timeline.selected_row) is not None:
-            editing.start_edit(self, row)
+        self._act_on_selected(editing.start_edit)
 
     def action_reply_selected(self) -> None:
-        if (row := self.timeline.selected_row) is not None:
-            editing.start_reply(self, row)
+        self._act_on_selected(editing.start_reply)
 
-    @work(group="screens")
-    async def moderate(self, action: str, row: MessageRow) -> None:
-        with contextlib.suppress(Closing):
-            await governance.act_on_message(self, action, row)
+    def action_delete_selected(self) -> None:
+        self._act_on_selected(governance.delete_message)
+
+    def action_pin_selected(self) -> None:
+        self._act_on_selected(governance.pin_message)
 
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 def start_edit(app: RseApp, row: MessageRow | None) -> None:
     if row is None or row.seq is None:
         app.notify("nothing of yours to edit here yet", markup=False)
+        app.action_to_composer()
         return
     if row.user != app.me:
         app.notify("you may edit your own messages only", markup=False)
+        app.action_to_composer()
         return
     app.view.editing, app.view.replying = row, None
     composer = app.composer
@@ -38,6 +40,7 @@ def start_edit(app: RseApp, row: MessageRow | None) -> None:
 def start_reply(app: RseApp, row: MessageRow) -> None:
     if row.seq is None or row.kind != ChatEvent.TYPE:
         app.notify("replies are to chat messages", markup=False)
+        app.action_to_composer()
         return
     app.view.replying, app.view.editing = row, None
     quoted = clean_line(f"{row.author}: {row.text}")[:50]

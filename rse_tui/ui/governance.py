@@ -92,25 +92,37 @@ async def edit_settings(app: RseApp) -> None:
         app.notify("settings saved", markup=False)
 
 
-async def act_on_message(app: RseApp, action: str, row: MessageRow) -> None:
-    """Delete (author or moderator, after a yes) or pin/unpin (moderators) a message."""
+def delete_message(app: RseApp, row: MessageRow) -> None:
+    """Delete a message (its author, or a moderator), after a Delete on purpose.
+
+    The question is on screen before the next key is read: keys typed after
+    ``d`` go to it, and only Delete (chosen, not typed) says yes.
+    """
     from .screens.charter import ConfirmScreen
 
     group = app.view.group
-    me, _ = await app.engine.db(app.engine.cache.identity)
-    moderator = group is not None and group.moderator
-    if action == "pin":
-        if not moderator:
-            app.notify("only the group's moderators pin messages", markup=False)
-            return
-        await app.engine.submit("pin", None, None, target=row.seq, on=not row.pinned)
-        return
-    if row.user != me and not moderator:
+    if row.user != app.me and not (group is not None and group.moderator):
         app.notify("you may delete your own messages only", markup=False)
+        app.action_to_composer()
         return
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            app.run_worker(app.engine.submit("del", None, None, target=row.seq))
+        app.action_to_composer()
+
     preview = clean_line(row.text)[:60]
-    if await app.push_screen_wait(ConfirmScreen(f"Delete for everyone: “{preview}”?")):
-        await app.engine.submit("del", None, None, target=row.seq)
+    app.push_screen(ConfirmScreen(f"Delete for everyone: “{preview}”?"), answered)
+
+
+def pin_message(app: RseApp, row: MessageRow) -> None:
+    """Pin or unpin a message (moderators)."""
+    group = app.view.group
+    if group is None or not group.moderator:
+        app.notify("only the group's moderators pin messages", markup=False)
+    else:
+        app.run_worker(app.engine.submit("pin", None, None, target=row.seq, on=not row.pinned))
+    app.action_to_composer()
 
 
 async def check_charter(app: RseApp) -> None:

@@ -423,6 +423,15 @@ async def test_acting_on_a_message_is_deliberate_and_no_is_the_default(server, p
         await burst(pilot, "alt+up", *"xyz")
         assert app.focused is app.composer and app.composer.text == "xyz"
         assert app.timeline.selected is None
+        app.composer.clear()
+        # One selection, one action: after it, letters are text again.
+        await burst(pilot, "alt+up", *"pdq", "enter")  # p: not a moderator here
+        await until(pilot, lambda: "dq" in [r.text for r in app.timeline.rows])
+        assert not isinstance(app.screen, ConfirmScreen)
+        # The question is up before the next key: what is typed goes to it.
+        await burst(pilot, "alt+up", "d", *"oops", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert app.composer.text == "" and "dq" in [r.text for r in app.timeline.rows]
         await app.action_quit()
     await bob.close()
 

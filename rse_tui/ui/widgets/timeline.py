@@ -76,14 +76,6 @@ class Timeline(ScrollView, can_focus=True):
             super().__init__()
             self.row = row
 
-    class Act(Message):
-        """Delete or pin the selected message (the app decides if allowed)."""
-
-        def __init__(self, action: str, row: MessageRow) -> None:
-            super().__init__()
-            self.action = action
-            self.row = row
-
     def __init__(self, *, id: str | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(id=id)
         self._clock = clock
@@ -335,10 +327,6 @@ class Timeline(ScrollView, can_focus=True):
         """Whether a printable key is a command here: only with a message selected."""
         return self.selected is not None and key in self._letters
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Without a selection the letters are text, not commands.
-        return self.selected is not None or action not in ("delete", "pin")
-
     def select_last(self) -> None:
         self.action_last()
 
@@ -378,18 +366,6 @@ class Timeline(ScrollView, can_focus=True):
         self._follow = True
         self._unseen = 0
         self.scroll_end(animate=False, immediate=True, force=True)
-
-    def _act(self, action: str) -> None:
-        if self.selected is not None and self.rows:
-            row = self.rows[self.selected]
-            if row.seq is not None and row.seq not in self._deleted:
-                self.post_message(self.Act(action, row))
-
-    def action_delete(self) -> None:
-        self._act("delete")
-
-    def action_pin(self) -> None:
-        self._act("pin")
 
     @property
     def selected_row(self) -> MessageRow | None:
