@@ -343,6 +343,10 @@ EVENTS: Mapping[str, type[Event]] = {
         EditEvent,
     )
 }
+#: The servers' default text limits (characters): a client checks them before
+#: queueing, so a text is refused while it is still in the composer.
+MAX_CHAT_CHARS = 4_000
+MAX_POST_CHARS = 20_000
 #: History kinds a ``hist`` request may ask for.
 HISTORY_KINDS = frozenset({ChatEvent.TYPE, PostEvent.TYPE})
 

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rse_tui.protocol import MAX_CHAT_CHARS, MAX_POST_CHARS
+
 from .auth import ScryptParams
 
 
@@ -16,8 +18,8 @@ class Limits:
     max_frame: int = 64 * 1024
     #: Frames above this size are a protocol violation: the socket is closed.
     hard_max_frame: int = 1024 * 1024
-    max_chat_chars: int = 4_000
-    max_post_chars: int = 20_000
+    max_chat_chars: int = MAX_CHAT_CHARS
+    max_post_chars: int = MAX_POST_CHARS
     max_group_name: int = 80
     max_title: int = 80
     max_description: int = 500

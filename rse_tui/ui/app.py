@@ -27,7 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Button, OptionList
 
 from rse_tui.mentions import mention_pattern
-from rse_tui.protocol import ChatEvent, PostEvent, ProtocolError
+from rse_tui.protocol import MAX_CHAT_CHARS, MAX_POST_CHARS, ChatEvent, PostEvent, ProtocolError
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line
@@ -585,6 +585,18 @@ class RseApp(App[int]):
     # arrives; then typing is text again (the keys typed next are the new text,
     # the reply, or the answer to the question).
     def _act_on_selected(self, act: Callable[[RseApp, MessageRow], None]) -> None:
+        failed = self.timeline.selected_failed
+        if failed is not None and failed.cid is not None:
+            # A write the server refused: any action takes it back to the
+            # composer, to be corrected and sent again, or dropped.
+            self.run_worker(self.engine.db(self.engine.cache.discard, failed.cid))
+            self.timeline.extend(
+                [], [r for r in self.timeline.rows if r.seq is None and r is not failed]
+            )
+            self.action_to_composer()
+            self.composer.restore(failed.text)
+            self.notify("the message that was not sent is back in the composer", markup=False)
+            return
         row = self.timeline.selected_row
         if row is None:  # a deleted message's place, or one still waiting to be sent
             self.notify("nothing to act on: that message is not stored", markup=False)
@@ -623,6 +635,16 @@ class RseApp(App[int]):
             self.notify(why, severity="warning", markup=False)
             return
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
+        limit = MAX_CHAT_CHARS if op == "chat" and self.view.editing is None else MAX_POST_CHARS
+        if len(text) > limit:  # refused here, while it can still be shortened
+            self.composer.restore(text)
+            where = " (a longer text can go to the feed: ctrl+t)" if op == "chat" else ""
+            self.notify(
+                f"too long: {len(text):,} characters, at most {limit:,}{where}",
+                severity="warning",
+                markup=False,
+            )
+            return
         self.timeline.action_last()  # what you send is in view, as is what follows
         self.timeline.selected = None
         if not await editing.send(self, group.group, text):

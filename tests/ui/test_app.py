@@ -661,3 +661,34 @@ async def test_resizing_under_a_dialog_folds_the_main_screen(server, profiles):
         await pilot.press("escape")
         await until(pilot, lambda: not app.query_one("#groups").display)
         await app.action_quit()
+
+
+async def test_a_refused_message_comes_back_to_the_composer(tmp_path, profiles):
+    srv = RseServer(config(tmp_path / "small.db", max_chat_chars=20))
+    await srv.start()
+    try:
+        account, bob, g = await _ops_with_history(srv, profiles)
+        app = profiles.app(account)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _join_ops(app, pilot)
+            # Over the default limit: refused at once, still in the composer.
+            app.composer.text = "x" * 4001
+            await burst(pilot, "enter")
+            assert app.composer.text == "x" * 4001 and app.engine.status.outbox == 0
+            assert any("too long" in n.message for n in app._notifications)
+            app.composer.clear()
+            # Over this server's limit: the server refuses it; select it, and
+            # any action brings the text back, out of the outbox.
+            await burst(pilot, *"this is longer than twenty", "enter", *"short", "enter")
+            await until(pilot, lambda: any(r.error for r in app.timeline.rows))
+            await until(pilot, lambda: "short" in [r.text for r in app.timeline.rows if r.seq])
+            await burst(pilot, "alt+up")
+            await until(pilot, lambda: app.timeline.selected_failed is not None)
+            await burst(pilot, "d")
+            await until(pilot, lambda: app.composer.text == "this is longer than twenty")
+            assert not any(r.error for r in app.timeline.rows)
+            assert await app.engine.db(app.engine.cache.outbox_count) == 0
+            await app.action_quit()
+        await bob.close()
+    finally:
+        await srv.stop()

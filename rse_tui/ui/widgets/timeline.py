@@ -368,6 +368,14 @@ class Timeline(ScrollView, can_focus=True):
         self.scroll_end(animate=False, immediate=True, force=True)
 
     @property
+    def selected_failed(self) -> MessageRow | None:
+        """The selected message, if it is a write the server refused."""
+        if self.selected is None or not self.rows:
+            return None
+        row = self.rows[self.selected]
+        return row if row.seq is None and row.error is not None else None
+
+    @property
     def selected_row(self) -> MessageRow | None:
         """The message selected on purpose, if it is one that was stored."""
         if self.selected is None or not self.rows:
