@@ -667,7 +667,7 @@ async def test_a_refused_message_comes_back_to_the_composer(tmp_path, profiles):
     srv = RseServer(config(tmp_path / "small.db", max_chat_chars=20))
     await srv.start()
     try:
-        account, bob, g = await _ops_with_history(srv, profiles)
+        account, bob, _ = await _ops_with_history(srv, profiles)
         app = profiles.app(account)
         async with app.run_test(size=(80, 24)) as pilot:
             await _join_ops(app, pilot)
