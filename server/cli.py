@@ -20,6 +20,7 @@ import contextlib
 import errno
 import logging
 import math
+import os
 import signal
 import socket
 import sqlite3
@@ -67,10 +68,21 @@ def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
                 f"no database at {path}: check --db ('rse-server serve --db {path}' creates one)",
                 EXIT_USAGE,
             )
+        if path == default_db():  # the data directory is ours to make
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise CliError(f"cannot create {path.parent}: {exc.strerror}") from None
+        elif not path.parent.is_dir():  # a mistyped --db: no directories made for it
+            raise CliError(f"no directory {path.parent} for --db {path}", EXIT_USAGE)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Private from the start: password hashes, direct messages, secret
+            # groups. SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
         except OSError as exc:
-            raise CliError(f"cannot create {path.parent}: {exc.strerror}") from None
+            raise CliError(f"cannot create {path}: {exc.strerror}") from None
     try:
         conn = connect(path)
     except sqlite3.Error as exc:

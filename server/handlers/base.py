@@ -168,7 +168,12 @@ def check_line(text: str, limit: int, what: str, *, empty: bool = False) -> str:
 
 
 def check_group_name(name: str, limits: Limits) -> str:
-    return check_line(name, limits.max_group_name, "a group name")
+    name = check_line(name, limits.max_group_name, "a group name")
+    if name.lstrip()[:1] in ("#", "@", "/"):
+        # "#ops" is how a group is written, "@ana" a person, "/join" a command:
+        # a name starting with one of them would be mistaken for another thing.
+        raise ProtocolError(ErrorCode.BAD_FIELD, "a group name does not start with #, @ or /")
+    return name
 
 
 def check_text(text: str, limit: int) -> str:

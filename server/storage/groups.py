@@ -275,9 +275,11 @@ def request_join(
         raise policy.forbidden("you are already a member")
     if a.facts.visibility == policy.OPEN:
         raise policy.forbidden("this group is open: join it directly")
-    conn.execute(
+    asked = conn.execute(
         "INSERT OR IGNORE INTO join_requests (grp, user, ts) VALUES (?, ?, ?)", (group, user, now)
     )
+    if not asked.rowcount:  # one request per person: moderators count people, not clicks
+        raise policy.forbidden("you have already asked to join; its moderators will answer")
     seq = append(conn, RequestEvent.TYPE, group, user, now, None)
     event = RequestEvent(seq=seq, group=group, user=user, ts=now)
     return _done(conn, user, cid, Receipt(seq=seq, ts=now), [event])
@@ -487,7 +489,8 @@ def send_direct(
 def directory(
     conn: sqlite3.Connection, viewer: int, query: str, badge: str | None, limit: int = 200
 ) -> list[DirectoryEntry]:
-    """People by name or title, with their open and private groups (never secret ones)."""
+    """People by name or title, with their groups the viewer may see the members
+    of: open ones, and private or secret ones the viewer is in too."""
     pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     rows = conn.execute(
         "SELECT id, name, title, badge FROM users WHERE id > 0"
@@ -501,8 +504,9 @@ def directory(
             g
             for (g,) in conn.execute(
                 "SELECT g.id FROM members m JOIN groups g ON g.id = m.grp WHERE m.user = ?"
-                " AND g.visibility IN ('open', 'private') AND g.dm_key IS NULL ORDER BY g.id",
-                (user,),
+                " AND g.dm_key IS NULL AND (g.visibility = 'open' OR EXISTS"
+                " (SELECT 1 FROM members v WHERE v.grp = g.id AND v.user = ?)) ORDER BY g.id",
+                (user, viewer),
             )
         ]
         out.append(

@@ -368,6 +368,7 @@ async def test_no_command_crashes_on_bad_input(tmp_path):
         rse("logout-down", "logout", *t1, code=3),
         # -- rse-server: numbers, hosts, ports, TLS files
         srv("serve", "--port", "99999", "--db", str(files / "a.db"), code=2),
+        srv("serve", "--port", "0", "--db", str(files / "no-such-dir" / "x.db"), code=2),
         srv("serve", "--port", "¹", "--db", str(files / "a.db"), code=2),
         srv("serve", "--port", taken_port, "--db", str(files / "a.db"), code=1),
         srv("serve", "--port", "0", "--host", "256.1.1.1", "--db", str(files / "a.db"), code=2),

@@ -41,11 +41,14 @@ def _invite_cli(db, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_serve_healthz_invite_while_running_and_sigterm(tmp_path):
-    db = tmp_path / "sub" / "rse.db"
+    db = tmp_path / "rse.db"
     server = await ServerProcess(db).start()
     async with httpx.AsyncClient() as http:
         response = await http.get(f"http://127.0.0.1:{server.port}/healthz")
     assert response.status_code == 200 and response.text == "ok\n"
+    # Password hashes and direct messages: readable by their owner only.
+    for path in tmp_path.glob("rse.db*"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
 
     done = await asyncio.to_thread(_invite_cli, db)
     assert done.returncode == 0, done.stderr

@@ -240,3 +240,20 @@ async def test_groups_asked_by_id_answer_what_the_full_list_would(server):
     assert err.value.code is ErrorCode.BAD_FIELD
     await ana.close()
     await bob.close()
+
+
+async def test_one_join_request_per_person_and_names_that_read_as_something_else(server):
+    boss = await new_user(server, "boss")
+    bob = await new_user(server, "bob")
+    g = (await boss.conn.call(CreateGroup, name="PrivX", visibility="private", cid="p")).group
+    await bob.conn.call(RequestJoin, group=g, cid="r1")
+    with pytest.raises(ProtocolError) as again:
+        await bob.conn.call(RequestJoin, group=g, cid="r2")
+    assert again.value.code is ErrorCode.FORBIDDEN and "already asked" in again.value.message
+    assert len((await boss.conn.call(JoinRequests, group=g)).requests) == 1
+    for name in ("#ops", "@ana", "/join", " #x"):
+        with pytest.raises(ProtocolError) as bad:
+            await boss.conn.call(CreateGroup, name=name, cid=f"n{name}")
+        assert bad.value.code is ErrorCode.BAD_FIELD
+    for c in (boss, bob):
+        await c.close()

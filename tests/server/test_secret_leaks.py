@@ -264,3 +264,22 @@ async def test_message_ids_of_a_secret_group_look_like_missing_ones(server, boar
         assert secret == missing == ("not_found", secret[1]), name
     page = await boss.conn.call(History, group=g, kind="c")
     assert [e.text for e in page.events] == ["acquire Initech"]
+
+
+async def test_the_directory_shows_private_groups_to_their_members_only(server):
+    """Who is in a private group is for its members (``members`` says so too)."""
+    boss = await new_user(server, "boss")
+    carol = await new_user(server, "carol")
+    priv = (await boss.conn.call(CreateGroup, name="PrivX", visibility="private", cid="p")).group
+    opened = (await boss.conn.call(CreateGroup, name="Open", cid="o")).group
+
+    async def boss_groups(asker) -> list[int]:
+        found = await asker.conn.call(SearchDirectory, query="boss")
+        return next(e.groups for e in found.users if e.user == boss.user)
+
+    assert await boss_groups(carol) == [opened]
+    assert sorted(await boss_groups(boss)) == sorted([priv, opened])
+    await boss.conn.call(AddMember, group=priv, user=carol.user, cid="add")
+    assert sorted(await boss_groups(carol)) == sorted([priv, opened])
+    for c in (boss, carol):
+        await c.close()
