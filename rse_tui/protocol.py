@@ -864,6 +864,10 @@ def _convert(value: Any, hint: Any, where: str, rid: int | None) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise _bad(f"{where} must be a string", rid)
+        try:  # JSON carries lone surrogates ("\ud800"), which no UTF-8 text holds
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _bad(f"{where} is not valid Unicode text", rid) from None
         return value
     if hint is Event:
         return decode_event(value, rid)

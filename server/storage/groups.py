@@ -325,6 +325,9 @@ def add_member(
     _target(conn, target)
     role = policy.MODERATOR if moderator else policy.MEMBER
     current = access(conn, target, group).role
+    if current == policy.MODERATOR and role != current:
+        # Taking a moderator's role away is naming moderators too.
+        policy.require_add(access(conn, user, group), moderator=True)
     if current == role:
         row = conn.execute(
             "SELECT joined FROM members WHERE grp = ? AND user = ?", (group, target)

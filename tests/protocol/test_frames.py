@@ -118,3 +118,20 @@ def test_error_codes_are_documented():
     for name in p.EVENTS:
         assert f'`"t":"{name}"`' in doc, name
     assert f"version {p.PROTOCOL_VERSION}" in doc.lower()
+
+
+def test_lone_surrogates_are_refused_at_decode():
+    """JSON may carry "\\ud800"; it would fail later, in SQLite or hashing, as an
+    internal error that a client retries for ever."""
+    import pytest as _pytest
+
+    for frame in (
+        '{"t":"chat","i":1,"c":"x","g":1,"x":"a\\ud800"}',
+        '{"t":"login","i":1,"n":"\\udfff","pw":"secret secret"}',
+        '{"t":"gcreate","i":1,"c":"x","n":"ok","d":"\\ud800"}',
+    ):
+        with _pytest.raises(p.ProtocolError) as err:
+            p.decode_request(frame)
+        assert err.value.code is p.ErrorCode.BAD_FIELD and err.value.request_id == 1
+    ok = p.decode_request('{"t":"chat","i":1,"c":"x","g":1,"x":"\\ud83d\\ude00"}')
+    assert ok.text == "😀"  # a proper pair is a character

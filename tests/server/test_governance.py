@@ -257,3 +257,17 @@ async def test_one_join_request_per_person_and_names_that_read_as_something_else
         assert bad.value.code is ErrorCode.BAD_FIELD
     for c in (boss, bob):
         await c.close()
+
+
+async def test_a_plain_member_cannot_demote_a_moderator(server):
+    boss = await new_user(server, "boss")
+    bob = await new_user(server, "bob")
+    g = (await boss.conn.call(CreateGroup, name="Open", cid="o")).group
+    await bob.conn.call(JoinGroup, group=g, cid="j")
+    with pytest.raises(ProtocolError) as err:
+        await bob.conn.call(AddMember, group=g, user=boss.user, moderator=False, cid="d")
+    assert err.value.code is ErrorCode.FORBIDDEN
+    listed = await boss.conn.call(Members, group=g)
+    assert boss.user in listed.moderators
+    for c in (boss, bob):
+        await c.close()
