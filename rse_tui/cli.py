@@ -378,6 +378,7 @@ async def cmd_post(args: argparse.Namespace) -> int:
         text = args.text
     else:
         text = _decode(await asyncio.to_thread(sys.stdin.buffer.read), "standard input")
+        text = text.rstrip()  # a file or a heredoc ends in a newline: not part of the post
     if not text.strip():
         raise CliError("nothing to post", EXIT_USAGE)
     return await _write(args, "post", _one(text))
@@ -537,7 +538,8 @@ async def cmd_group_list(args: argparse.Namespace) -> int:
             if g.dm is not None:
                 continue
             mark = "*" if g.member else " "
-            print(f"{mark} {clean_line(g.name)}\t{g.members} members")
+            count = "1 member" if g.members == 1 else f"{g.members} members"
+            print(f"{mark} {clean_line(g.name)}\t{count}")
         if not fresh:
             _notice(f"{run.unreachable()}; showing the cached list")
             return EXIT_QUEUED
@@ -703,18 +705,26 @@ def _need_terminal() -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     _need_terminal()
     typeahead = Typeahead()  # what is typed while the demo starts is kept
-    from .demo import run_demo
+    from .demo import DemoRunning, run_demo
 
-    return run_demo(home(), reset=args.reset, typeahead=typeahead)
+    try:
+        return run_demo(home(), reset=args.reset, typeahead=typeahead)
+    except DemoRunning as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    finally:
+        typeahead.take()  # the terminal as it was, whatever stopped the demo early
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     account = accounts.load(home(), _notice)
     _need_terminal()
     typeahead = Typeahead()
-    from .ui.app import run_tui
+    try:
+        from .ui.app import run_tui
 
-    return run_tui(account, typeahead=typeahead)
+        return run_tui(account, typeahead=typeahead)
+    finally:
+        typeahead.take()  # the terminal as it was, whatever stopped the app early
 
 
 GROUP_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {

@@ -143,11 +143,36 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
     return account
 
 
+class DemoRunning(Exception):
+    """Another ``rse demo`` runs on this data directory."""
+
+
+@contextlib.contextmanager
+def _one_demo(root: Path) -> Iterator[None]:
+    """Hold the data directory's demo lock: two demos on one directory would
+    share (or, with --reset, delete under each other) its server and cache."""
+    import fcntl
+
+    private_dir(root)
+    fd = os.open(root / "demo.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DemoRunning(
+                f"a demo is already running on {root}: quit it first (or set RSE_HOME)"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
+
+
 def run_demo(root: Path, *, reset: bool = False, typeahead: Typeahead | None = None) -> int:
     from .ui.app import run_tui
 
-    if reset:
-        shutil.rmtree(root / "profiles" / PROFILE, ignore_errors=True)
-    with demo_server(root, reset=reset) as server:
-        account = asyncio.run(_demo_login(root, server.url, server.config.db_path))
-        return run_tui(account, typeahead=typeahead)
+    with _one_demo(root):
+        if reset:
+            shutil.rmtree(root / "profiles" / PROFILE, ignore_errors=True)
+        with demo_server(root, reset=reset) as server:
+            account = asyncio.run(_demo_login(root, server.url, server.config.db_path))
+            return run_tui(account, typeahead=typeahead)

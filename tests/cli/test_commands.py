@@ -57,7 +57,7 @@ async def test_group_commands(rse, server):
     assert made.code == 0, made.err
     listing = await rse("group", "list")
     assert listing.code == 0
-    assert re.search(r"^\* Ops Team\t1 members$", listing.out, re.M), listing.out
+    assert re.search(r"^\* Ops Team\t1 member$", listing.out, re.M), listing.out
     bob = await new_user(server, "bob")
     g = (await bob.conn.call(CreateGroup, name="Platform", cid="g")).group
     joined = await rse("group", "join", "platform")  # names match case-insensitively
@@ -106,7 +106,7 @@ async def test_chat_post_and_tail(rse, server):
     seqs = [int(s) for s, _, _ in lines]
     assert seqs == sorted(seqs)
     feed = await rse("tail", "Ops", "--feed", "--no-follow")
-    assert feed.out.rstrip().endswith("ana: # Runbook ⏎ 1. breathe ⏎")
+    assert feed.out.rstrip().endswith("ana: # Runbook ⏎ 1. breathe")  # no trailing newline
 
 
 async def test_tail_follows_and_neutralises_escapes(rse, server):

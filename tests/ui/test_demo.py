@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from rse_tui import demo
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Link
@@ -54,3 +56,16 @@ async def test_demo_platform_is_ready_and_reused(tmp_path):
         again = _login(root, server)
         assert again.settings.user == first_user
         assert again.settings.url == server.url
+
+
+def test_a_second_demo_on_the_same_directory_is_refused(tmp_path):
+    from rse_tui.demo import DemoRunning, _one_demo
+
+    with (
+        _one_demo(tmp_path),
+        pytest.raises(DemoRunning, match="already running"),
+        _one_demo(tmp_path),
+    ):
+        pass
+    with _one_demo(tmp_path):  # free again once the first has ended
+        pass
