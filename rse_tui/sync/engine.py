@@ -142,6 +142,9 @@ OPERATIONS: dict[str, type[WriteRequest]] = {
 }
 
 
+#: Writes that change a group's members: their groups are asked for afterwards.
+_MEMBERSHIP = frozenset({"join", "leave", "gapprove", "gadd", "gremove"})
+
 #: Messages that say when they were written, if they waited in the outbox at least
 #: WRITTEN_AFTER seconds (sooner, the server's time is as good and the bytes are saved).
 DATED = frozenset({"chat", "post", "dm"})
@@ -603,6 +606,13 @@ class Engine:
             changes = await self.db(self.cache.acknowledged, acks)
             if any(item.op == "dm" for item, _ in acks):
                 await self._learn_users()  # a new direct chat is named after the other person
+            membership = {i.group for i, _ in acks if i.op in _MEMBERSHIP and i.group is not None}
+            if membership and self._conn is not None:
+                # The writer is not sent its own write's events, which carry the
+                # member count: ask for the groups it changed.
+                with contextlib.suppress(ConnectionLost, ProtocolError):
+                    reply = await self._conn.call(ListGroups, only=sorted(membership))
+                    await self.db(self.cache.put_groups, reply.groups, only=sorted(membership))
             self._on_change(changes)
         for item, why in refused:
             await self.db(self.cache.failed, item.cid, why)

@@ -14,6 +14,7 @@ from rse_tui.protocol import (
     JoinGroup,
     LeaveGroup,
     ListGroups,
+    RequestJoin,
     Revoke,
     SendChat,
     Sync,
@@ -238,6 +239,28 @@ async def test_edits_and_replies_reach_the_cache_live_and_on_catch_up(server, tm
     await engine.wait_online()
     await engine.wait_idle()
     assert (await texts())[0] == ("on call: ana", None, True)
+    await engine.stop()
+    await runner
+    engine.close()
+
+
+async def test_the_writer_of_a_membership_change_shows_the_servers_count(server, tmp_path):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    carol = await new_user(server, "carol")
+    g = (await ana.conn.call(CreateGroup, name="PrivX", visibility="private", cid="p")).group
+    for who in (bob, carol):
+        await who.conn.call(RequestJoin, group=g, cid="r")
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await engine.submit("gapprove", g, None, user=bob.user)
+    await engine.submit("gapprove", g, None, user=carol.user)
+    await engine.submit("gremove", g, None, user=bob.user)
+    await engine.wait_idle()
+    mine = next(r for r in await engine.db(engine.cache.groups) if r.group == g)
+    theirs = next(x for x in (await ana.conn.call(ListGroups)).groups if x.group == g)
+    assert (mine.members, mine.pending) == (theirs.members, 0) == (2, 0)
     await engine.stop()
     await runner
     engine.close()
