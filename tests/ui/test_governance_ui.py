@@ -46,13 +46,13 @@ async def test_tree_with_marks_folds_and_unfolds(server, profiles):
         await _online(app, pilot)
         await until(pilot, lambda: len(app.groups.rows) == 2)
         labels = _labels(app)
-        assert labels[0].startswith("▾ + Engineering")
+        assert labels[0].startswith(" ▾ + Engineering")  # not the open group: no ▶
         assert labels[1].strip().startswith("+ SRE") and "private" in labels[1]
         assert not any("Board" in label for label in labels)  # secret: not there at all
         app.groups.focus()
         app.groups.highlighted = 0
         await pilot.press("left")
-        assert len(app.groups.rows) == 1 and _labels(app)[0].startswith("▸")
+        assert len(app.groups.rows) == 1 and _labels(app)[0].startswith(" ▸")
         await pilot.press("right")
         assert len(app.groups.rows) == 2
         await app.action_quit()
@@ -121,7 +121,7 @@ async def test_directory_starts_a_direct_chat(server, profiles):
         assert got.text == "lunch?"
         await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
         assert app.view.group.name == "bob"
-        assert any(label.startswith("  @ bob") for label in _labels(app))
+        assert any(label.startswith("▶  @ bob") for label in _labels(app))  # open: marked
         await pilot.press("f3", "f4")
         notes = [n.message for n in app._notifications]
         assert "a direct chat has no join requests" in notes

@@ -32,10 +32,13 @@ def _tags(row: GroupRow) -> str:
     return " ".join(tags)
 
 
-def _label(row: GroupRow, depth: int, fold: str) -> Content:
+def _label(row: GroupRow, depth: int, fold: str, current: bool = False) -> Content:
     name = clean_line(row.name)
     mark = "@ " if row.dm is not None else ("# " if row.member else "+ ")
-    parts: list[str | tuple[str, str]] = [("  " * depth + fold, "dim"), (mark, "dim")]
+    # The open group is marked by a sign too, not only by a background that
+    # NO_COLOR (or a dim terminal) makes hard to see.
+    here = ("▶", "bold") if current else (" ", "")
+    parts: list[str | tuple[str, str]] = [here, ("  " * depth + fold, "dim"), (mark, "dim")]
     parts.append((name, "bold") if row.unread else (name, "" if row.member else "dim"))
     if row.unread:
         parts.append((f" {row.unread}", "bold reverse"))
@@ -86,19 +89,24 @@ class GroupList(OptionList):
         self.collapsed: set[int] = set()
         self._shown: list[tuple[GroupRow, int, str]] = []
         self._all: list[GroupRow] = []
+        self._current: int | None = None
 
     def show(self, rows: Sequence[GroupRow], current: int | None) -> None:
         self._all = list(rows)
         ordered = tree_order(rows, self.collapsed)
-        if ordered == self._shown:
+        if ordered == self._shown and current == self._current:
             self._highlight(current)
             return
         self._shown = ordered
+        self._current = current
         self.rows = [row for row, _, _ in ordered]
         highlighted = self.highlighted
         self.clear_options()
         self.add_options(
-            [Option(_label(row, depth, fold), id=str(row.group)) for row, depth, fold in ordered]
+            [
+                Option(_label(row, depth, fold, row.group == current), id=str(row.group))
+                for row, depth, fold in ordered
+            ]
         )
         if current is not None:
             self._highlight(current)
@@ -119,7 +127,8 @@ class GroupList(OptionList):
             self.collapsed.add(row.group)
         else:
             self.collapsed.discard(row.group)
-        self.show(self._all, row.group)
+        self.show(self._all, self._current)
+        self._highlight(row.group)
 
     def action_collapse(self) -> None:
         self._fold(True)
