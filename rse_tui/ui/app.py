@@ -140,6 +140,7 @@ class RseApp(App[int]):
         self.me: int | None = None
         #: Keys typed before the app had the terminal (see rse_tui.typeahead).
         self.typeahead = ""
+        self._typeahead_waits = False
         self._routed = {
             where: keys.actions(where, routed=True) for where in ("composer", "timeline")
         }
@@ -205,9 +206,15 @@ class RseApp(App[int]):
         return start or next((r for r in rows if r.member), None)
 
     def _replay_typeahead(self) -> None:
-        """Type what was typed before the app had the terminal, in order."""
+        """Type what was typed before the app had the terminal, in order (once a
+        group is open: on a new device, the first one arrives with the sync)."""
         if not self.typeahead or self._driver is None:
             return
+        if self.view.group is None and self.view.new_direct is None and not self._typeahead_waits:
+            self._typeahead_waits = True
+            self.set_timer(5.0, self._replay_typeahead)  # no group comes: typed anyway, kept
+            return
+        self._typeahead_waits = False
         from textual._xterm_parser import XTermParser
 
         parser = XTermParser()
@@ -240,12 +247,18 @@ class RseApp(App[int]):
             return False
         if len(self.screen_stack) != 1:
             # A dialog has the keys, unless it lets typing through to the composer.
+            passes = getattr(self.screen, "PASSES_TYPING", False)
+            if passes and isinstance(event, events.Key) and event.key in ("tab", "shift+tab"):
+                # Moved here, at once: an Enter right behind it presses the button.
+                step = self.screen.focus_next if event.key == "tab" else self.screen.focus_previous
+                step()
+                return True
             on_button = isinstance(self.focused, Button)  # Enter presses it: on purpose
             typing = isinstance(event, events.Paste) or (
                 (event.key == "enter" and not on_button)
                 or (event.is_printable and not event.key.startswith("alt+"))
             )
-            if typing and getattr(self.screen, "PASSES_TYPING", False):
+            if typing and passes:
                 self.composer._forward_event(event)
                 return True
             return False
@@ -302,6 +315,7 @@ class RseApp(App[int]):
     # -- opening groups ------------------------------------------------------------------
 
     async def _open(self, group: GroupRow | None) -> None:
+        previous = self.view.group
         self.view.group = group
         self.part(Title).show(group, self.view.kind)
         self.part(Details).show(group, None)
@@ -324,8 +338,13 @@ class RseApp(App[int]):
             more_above=len(rows) >= FIRST_PAGE or hole is not None,
             first_unread=next(unread, None),
         )
-        self.composer.text = await db(cache.draft, group.group)
+        draft = await db(cache.draft, group.group)
+        if previous is not None or not self.composer.text:  # a first group keeps what was typed
+            self.composer.text = draft
         self._composer_state(group)
+        if self._typeahead_waits:
+            self._typeahead_waits = False
+            self.call_after_refresh(self._replay_typeahead)
         if hole is not None:
             self.fill_newest()
 

@@ -157,7 +157,7 @@ async def test_charter_is_shown_until_accepted(server, profiles):
         await burst(pilot, *"typed", "enter", *"ahead")
         await until(pilot, lambda: typing.composer.text == "ahead")
         assert isinstance(typing.screen, CharterScreen)
-        await pilot.press("tab", "enter")  # to Accept, on purpose
+        await burst(pilot, "tab", "enter")  # to Accept, on purpose (in one burst too)
         await until(pilot, lambda: not isinstance(typing.screen, CharterScreen))
         await until(pilot, lambda: typing.engine.status.outbox == 0)
         page = await bob.conn.call(History, group=g, kind="c")

@@ -48,3 +48,16 @@ async def test_the_app_types_what_was_typed_ahead(server, profiles):
         assert (await _stored(bob, g))[3:] == ["fast1", "fast2"]
         await app.action_quit()
     await bob.close()
+
+
+async def test_typed_ahead_on_a_new_device_waits_for_the_first_group(server, profiles):
+    account, bob, g = await _ops_with_history(server, profiles)
+    app = profiles.app(account)  # a fresh cache: no group until the sync brings them
+    app.typeahead = "first words\rmore"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: app.composer.text == "more")
+        await until(pilot, lambda: "first words" in [r.text for r in app.timeline.rows if r.seq])
+        assert (await _stored(bob, g))[-1] == "first words"
+        await app.action_quit()
+    await bob.close()

@@ -41,8 +41,8 @@ class CharterScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(
-                f"Usage charter, version {self.version}: accept it to write"
-                " (Tab to Accept, then Enter; Esc quits)"
+                f"Usage charter v{self.version}: accept it to write"
+                " · Tab then Enter: accept · Esc: quit"
             )
             with VerticalScroll():
                 from rich.markdown import Markdown  # only when a charter is shown
