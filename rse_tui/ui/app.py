@@ -358,7 +358,7 @@ class RseApp(App[int]):
         what = "chat" if self.view.kind == ChatEvent.TYPE else "a post (Markdown)"
         # The group name is untrusted: shown in a Content, never parsed as markup.
         where = f"@{clean_line(group.name)}" if group.dm else f"#{clean_line(group.name)}"
-        return f"Write {what} to {where} · Enter sends · ^J new line · ^E editor"
+        return f"Write {what} to {where} · Enter sends · ^J new line · F1 keys"
 
     def _may_not_write(self, group: GroupRow) -> str:
         """Why I may not write here ("" when I may)."""

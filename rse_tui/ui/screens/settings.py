@@ -54,9 +54,7 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
         g = self.group
         yield Label("Name")
         yield Input(g.name, id="name")
-        yield Label(
-            "Visibility (open: all see and join; private: listed, by request; secret: members only)"
-        )
+        yield Label("Visibility (open · private: join by request · secret: hidden)")
         yield Select(_options(VISIBILITIES), value=g.visibility, allow_blank=False, id="visibility")
         yield Label("Who may post to the feed")
         yield Select(

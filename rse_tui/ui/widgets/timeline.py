@@ -10,7 +10,7 @@ unread one under a "new" line when the unread messages do not fit. While
 the view shows the newest line it follows what arrives; scrolled up, it
 stays put and its last line counts what arrived below ("3 new ↓ PgDn").
 Between the rows are lines that are not messages: the day, the start of
-the history, "no messages yet".
+the history, "no messages yet". A short history sits at the bottom of the view.
 """
 
 from __future__ import annotations
@@ -292,13 +292,15 @@ class Timeline(ScrollView, can_focus=True):
         self._layout()
 
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         height = self.scrollable_content_region.height
+        # Fewer lines than the view: they sit at the bottom, by the composer,
+        # where new ones appear (as in a terminal).
+        index = self.scroll_offset.y + y - max(height - len(self._lines), 0)
         if self._unseen and not self._follow and y == height - 1:
             label = f"{self._unseen} new ↓ PgDn"
             return self._note(label, _NEW, width).apply_style(self.rich_style)
-        if index >= len(self._lines):
+        if not 0 <= index < len(self._lines):
             return Strip.blank(width, self.rich_style)
         mark = _MARK if self._line_rows[index] == self.selected else _NO_MARK
         # Every segment gets the widget's style as its base: a segment without
