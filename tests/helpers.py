@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rse_tui.protocol import AuthOk, Batch, Redeem, ServerFrame
+from rse_tui.protocol import AuthOk, Batch, ErrorCode, ProtocolError, Redeem, ServerFrame
 from rse_tui.sync.connection import Connection
 from server.app import RseServer
 from server.auth import ScryptParams
@@ -174,3 +174,13 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.kill()
         await self.proc.wait()
+
+
+async def refused(coro: Any, code: ErrorCode | None = None) -> ProtocolError:
+    """The error a request is refused with (and, with ``code``, that it is that one)."""
+    try:
+        await coro
+    except ProtocolError as exc:
+        assert code is None or exc.code is code, exc
+        return exc
+    raise AssertionError("the request was not refused")

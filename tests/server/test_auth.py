@@ -23,14 +23,7 @@ from rse_tui.protocol import (
 from rse_tui.sync.connection import Connection
 from server.app import RseServer
 
-from ..helpers import PASSWORD, config, invite, new_user
-
-
-async def _fails(coro, code: ErrorCode) -> ProtocolError:
-    with pytest.raises(ProtocolError) as err:
-        await coro
-    assert err.value.code is code, err.value
-    return err.value
+from ..helpers import PASSWORD, config, invite, new_user, refused
 
 
 async def test_redeem_login_and_token_hello(server):
@@ -53,12 +46,14 @@ async def test_redeem_login_and_token_hello(server):
 async def test_bad_credentials_are_refused_the_same_way(server):
     await (await new_user(server, "ana")).close()
     conn = await Connection.open(server.url)
-    wrong = await _fails(
+    wrong = await refused(
         conn.call(Login, name="ana", password="not the one"), ErrorCode.AUTH_FAILED
     )
-    nobody = await _fails(conn.call(Login, name="zed", password="whatever1"), ErrorCode.AUTH_FAILED)
+    nobody = await refused(
+        conn.call(Login, name="zed", password="whatever1"), ErrorCode.AUTH_FAILED
+    )
     assert wrong.message == nobody.message
-    await _fails(conn.call(ListGroups), ErrorCode.AUTH_REQUIRED)
+    await refused(conn.call(ListGroups), ErrorCode.AUTH_REQUIRED)
     await conn.close()
     for token in [
         "",
@@ -74,7 +69,7 @@ async def test_bad_credentials_are_refused_the_same_way(server):
 
 async def test_version_mismatch_is_a_typed_error(server):
     conn = await Connection.open(server.url)
-    err = await _fails(conn.call(Hello, version=PROTOCOL_VERSION + 1), ErrorCode.VERSION)
+    err = await refused(conn.call(Hello, version=PROTOCOL_VERSION + 1), ErrorCode.VERSION)
     assert str(PROTOCOL_VERSION) in err.message
     await conn.close()
 
@@ -85,21 +80,21 @@ async def test_invitations_are_single_use_and_expire(server):
     await conn.call(Redeem, code=code.upper(), name="first", password=PASSWORD)
     await conn.close()
     conn = await Connection.open(server.url)
-    await _fails(
+    await refused(
         conn.call(Redeem, code=code, name="second", password=PASSWORD), ErrorCode.INVITE_INVALID
     )
-    await _fails(
+    await refused(
         conn.call(Redeem, code="nope", name="second", password=PASSWORD), ErrorCode.INVITE_INVALID
     )
-    await _fails(
+    await refused(
         conn.call(Redeem, code=invite(server.config.db_path), name="First", password=PASSWORD),
         ErrorCode.NAME_TAKEN,
     )
-    await _fails(
+    await refused(
         conn.call(Redeem, code=invite(server.config.db_path), name="bad name", password=PASSWORD),
         ErrorCode.BAD_FIELD,
     )
-    await _fails(
+    await refused(
         conn.call(Redeem, code=invite(server.config.db_path), name="short", password="1234"),
         ErrorCode.BAD_FIELD,
     )
@@ -112,7 +107,7 @@ async def test_expired_invitation_is_refused(tmp_path):
     later = dataclasses.replace(cfg, clock=lambda: time.time() + 2 * 3600)
     async with RseServer(later) as srv:
         conn = await Connection.open(srv.url)
-        await _fails(
+        await refused(
             conn.call(Redeem, code=code, name="late", password=PASSWORD), ErrorCode.INVITE_INVALID
         )
         await conn.close()
@@ -158,7 +153,7 @@ async def test_list_and_revoke_tokens(server):
     assert len((await ana.conn.call(Tokens)).tokens) == 1
     # Someone else's token id is unknown, not revocable.
     bob = await new_user(server, "bob")
-    await _fails(
+    await refused(
         bob.conn.call(Revoke, token_id=int(ana.auth.token.split(".")[0])), ErrorCode.NOT_FOUND
     )
     await Connection.open(server.url, token=ana.auth.token)

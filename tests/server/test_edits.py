@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 from rse_tui.protocol import (
     ChatEvent,
     CreateGroup,
@@ -16,19 +14,12 @@ from rse_tui.protocol import (
     GroupSettings,
     History,
     JoinGroup,
-    ProtocolError,
     SendChat,
     SendPost,
     Sync,
 )
 
-from ..helpers import new_user
-
-
-async def _fails(coro) -> ProtocolError:
-    with pytest.raises(ProtocolError) as err:
-        await coro
-    return err.value
+from ..helpers import new_user, refused
 
 
 async def test_authors_edit_their_messages_and_everyone_sees_it(server):
@@ -44,7 +35,7 @@ async def test_authors_edit_their_messages_and_everyone_sees_it(server):
     await ana.conn.call(EditMessage, target=post, text="# Plan v2", cid="e2")
     live = await bob.pushes.next(EditEvent)
     assert (live.target, live.text, live.user) == (first, "restart db3", ana.user)
-    err = await _fails(bob.conn.call(EditMessage, target=first, text="mine", cid="x"))
+    err = await refused(bob.conn.call(EditMessage, target=first, text="mine", cid="x"))
     assert err.code is ErrorCode.FORBIDDEN
     [chat] = (await bob.conn.call(History, group=g, kind="c")).events
     assert (chat.text, chat.edited is not None) == ("restart db3", True)
@@ -81,13 +72,13 @@ async def test_an_edit_where_one_may_no_longer_write_is_refused(server):
     await ana.conn.call(JoinGroup, group=g, cid="j")
     seq = (await ana.conn.call(SendChat, group=g, text="hello", cid="m")).seq
     await mod.conn.call(GroupSettings, group=g, chat_policy="moderators", cid="s")
-    err = await _fails(ana.conn.call(EditMessage, target=seq, text="edited", cid="e"))
+    err = await refused(ana.conn.call(EditMessage, target=seq, text="edited", cid="e"))
     assert err.code is ErrorCode.FORBIDDEN
-    err = await _fails(ana.conn.call(EditMessage, target=seq + 999, text="x", cid="e2"))
+    err = await refused(ana.conn.call(EditMessage, target=seq + 999, text="x", cid="e2"))
     assert err.code is ErrorCode.NOT_FOUND
     too_long = "x" * (server.config.limits.max_chat_chars + 1)
     await mod.conn.call(GroupSettings, group=g, chat_policy="everyone", cid="s2")
-    err = await _fails(ana.conn.call(EditMessage, target=seq, text=too_long, cid="e3"))
+    err = await refused(ana.conn.call(EditMessage, target=seq, text=too_long, cid="e3"))
     assert err.code is ErrorCode.TOO_LONG
     for c in (mod, ana):
         await c.close()
@@ -123,7 +114,7 @@ async def test_replies_name_a_chat_message_of_the_same_group(server):
     post = (await ana.conn.call(SendPost, group=g, text="# plan", cid="p")).seq
     await bob.conn.call(SendChat, group=g, text="me", reply=asked, cid="a")
     for bad in (elsewhere, post, asked + 999):
-        err = await _fails(bob.conn.call(SendChat, group=g, text="x", reply=bad, cid=f"b{bad}"))
+        err = await refused(bob.conn.call(SendChat, group=g, text="x", reply=bad, cid=f"b{bad}"))
         assert err.code is ErrorCode.NOT_FOUND
     live = await ana.pushes.next(ChatEvent)
     assert (live.text, live.reply) == ("me", asked)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from rse_tui.protocol import (
     AddMember,
     Batch,
@@ -16,20 +14,13 @@ from rse_tui.protocol import (
     ListGroups,
     PinEvent,
     PinMessage,
-    ProtocolError,
     SendChat,
     SendPost,
     Sync,
 )
 from rse_tui.sync.connection import Connection
 
-from ..helpers import Pushes, new_user
-
-
-async def _fails(coro) -> ProtocolError:
-    with pytest.raises(ProtocolError) as err:
-        await coro
-    return err.value
+from ..helpers import Pushes, new_user, refused
 
 
 async def test_authors_and_moderators_delete_members_do_not(server):
@@ -42,7 +33,7 @@ async def test_authors_and_moderators_delete_members_do_not(server):
     await bob.conn.call(Sync, since=0)
     mine = (await ana.conn.call(SendChat, group=g, text="oops, wrong group", cid="a")).seq
     other = (await bob.conn.call(SendChat, group=g, text="spam spam", cid="b")).seq
-    err = await _fails(ana.conn.call(DeleteMessage, target=other, cid="d1"))
+    err = await refused(ana.conn.call(DeleteMessage, target=other, cid="d1"))
     assert err.code is ErrorCode.FORBIDDEN
     await ana.conn.call(DeleteMessage, target=mine, cid="d2")
     await mod.conn.call(DeleteMessage, target=other, cid="d3")
@@ -51,7 +42,7 @@ async def test_authors_and_moderators_delete_members_do_not(server):
     await bob.pushes.until(lambda f: isinstance(f, DeleteEvent) and f.target == other)
     page = await bob.conn.call(History, group=g, kind="c")
     assert [e.text for e in page.events] == []
-    again = await _fails(mod.conn.call(DeleteMessage, target=other, cid="d4"))
+    again = await refused(mod.conn.call(DeleteMessage, target=other, cid="d4"))
     assert again.code is ErrorCode.NOT_FOUND  # already gone
     # A resumed client never sees the deleted text, only the deletions.
     pushes = Pushes()
@@ -72,7 +63,7 @@ async def test_only_moderators_pin_and_pins_are_listed(server):
     await ana.conn.call(JoinGroup, group=g, cid="j")
     await ana.conn.call(Sync, since=0)
     post = (await mod.conn.call(SendPost, group=g, text="Runbook", cid="p")).seq
-    err = await _fails(ana.conn.call(PinMessage, target=post, cid="x"))
+    err = await refused(ana.conn.call(PinMessage, target=post, cid="x"))
     assert err.code is ErrorCode.FORBIDDEN
     await mod.conn.call(PinMessage, target=post, cid="pin")
     pinned = await ana.pushes.until(lambda f: isinstance(f, PinEvent))
@@ -93,8 +84,8 @@ async def test_messages_of_a_secret_group_look_missing(server):
     await boss.conn.call(AddMember, group=g, user=boss.user, moderator=True, cid="m")
     secret = (await boss.conn.call(SendChat, group=g, text="merger", cid="s")).seq
     for request, fields in ((DeleteMessage, {}), (PinMessage, {})):
-        hidden = await _fails(outsider.conn.call(request, target=secret, cid="a", **fields))
-        missing = await _fails(outsider.conn.call(request, target=10**9, cid="b", **fields))
+        hidden = await refused(outsider.conn.call(request, target=secret, cid="a", **fields))
+        missing = await refused(outsider.conn.call(request, target=10**9, cid="b", **fields))
         assert (hidden.code, hidden.message) == (missing.code, missing.message)
         assert hidden.code is ErrorCode.NOT_FOUND
     for c in (boss, outsider):
