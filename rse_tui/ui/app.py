@@ -595,7 +595,7 @@ class RseApp(App[int]):
             if event.row is not None:
                 # The composer says what the letters do now, and how to get back.
                 self.composer.placeholder = Content(
-                    "Message selected: d delete · p pin · ↑↓ move · Esc or typing: write"
+                    "Selected: e edit · r reply · d delete · p pin · ↑↓ · Esc: write"
                 )
             elif self.view.group is not None:
                 self._composer_state(self.view.group)
@@ -605,6 +605,16 @@ class RseApp(App[int]):
     # the reply, or the answer to the question).
     def _act_on_selected(self, act: Callable[[RseApp, MessageRow], None]) -> None:
         failed = self.timeline.selected_failed
+        if failed is not None and self.composer.text.strip():
+            # Its text would have nowhere to go: it stays listed, nothing is lost.
+            self.notify(
+                "send or clear what is in the composer first: the message that was not"
+                " sent comes back there",
+                severity="warning",
+                markup=False,
+            )
+            self.action_to_composer()
+            return
         if failed is not None and failed.cid is not None:
             # A write the server refused: any action takes it back to the
             # composer, to be corrected and sent again, or dropped.

@@ -71,6 +71,7 @@ KEYMAP: tuple[Key, ...] = (
     # Not alt+enter: terminals send it as ESC CR, which arrives as a plain Enter.
     Key("composer", "ctrl+j", "newline", "New line"),
     Key("composer", "ctrl+e", "editor", "Edit in $EDITOR"),
+    Key("composer", "ctrl+u", "erase_to_line_start", "Erase to the start of the line"),
     Key("composer", "up", "edit_last", "In an empty composer: edit your last message"),
     Key(
         "composer",

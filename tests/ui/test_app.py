@@ -377,9 +377,10 @@ async def test_a_burst_of_keys_is_sent_in_order_exactly_once(server, profiles):
         await burst(pilot, *"burst1", "enter", *"burst2", "enter")
         await burst(pilot, "a", "ctrl+j", "b", "ctrl+j", "c", "enter", *"tail", "enter")
         await burst(pilot, *"helo", "backspace", *"lo", "left", "left", "delete", "enter")
+        await burst(pilot, *("secretpart1-" * 8), "ctrl+u", *"ok", "enter")  # wraps at 80
         await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
         mine = (await _stored(bob, g))[3:]
-        want = ["alpha", "beta", "gamma", "burst1", "burst2", "a\nb\nc", "tail", "helo"]
+        want = ["alpha", "beta", "gamma", "burst1", "burst2", "a\nb\nc", "tail", "helo", "ok"]
         assert mine == want  # "helo" ⌫ "lo" ← ← ⌦: corrections land where they were typed
         await app.action_quit()
     await bob.close()
@@ -682,6 +683,14 @@ async def test_a_refused_message_comes_back_to_the_composer(tmp_path, profiles):
             await burst(pilot, *"this is longer than twenty", "enter", *"short", "enter")
             await until(pilot, lambda: any(r.error for r in app.timeline.rows))
             await until(pilot, lambda: "short" in [r.text for r in app.timeline.rows if r.seq])
+            await burst(pilot, *"a draft", "alt+up")
+            await until(pilot, lambda: app.timeline.selected_failed is not None)
+            await burst(pilot, "d")  # the composer is not empty: nothing moves, nothing lost
+            await until(
+                pilot, lambda: any("composer first" in n.message for n in app._notifications)
+            )
+            assert app.composer.text == "a draft" and any(r.error for r in app.timeline.rows)
+            app.composer.clear()
             await burst(pilot, "alt+up")
             await until(pilot, lambda: app.timeline.selected_failed is not None)
             await burst(pilot, "d")

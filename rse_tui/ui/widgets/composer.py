@@ -98,6 +98,12 @@ class Composer(TextArea):
     async def action_edit_last(self) -> None:
         await self.app.run_action("edit_last")
 
+    def action_erase_to_line_start(self) -> None:
+        """^U as in a shell: back to the start of the line as typed, not of the
+        screen row a long line wrapped onto."""
+        row, column = self.cursor_location
+        self.delete((row, 0), (row, column))
+
     def action_newline(self) -> None:
         self.insert("\n")
 
