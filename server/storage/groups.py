@@ -470,11 +470,17 @@ def send_direct(
         )
         group = cur.lastrowid
         assert group is not None
-        events.append(_settings_event(conn, group, user, now))
         for member in (user, target):
             events.append(add_membership(conn, group, member, policy.MEMBER, user, now))
+        # After the joins: the settings event's audience is the chat's members.
+        events.append(_settings_event(conn, group, user, now))
     else:
         group = row[0]
+        # Leaving a direct chat hides it until the next message, which brings
+        # back whoever left: an acknowledged message reaches both, always.
+        for member in (user, target):
+            if access(conn, member, group).role is None:
+                events.append(add_membership(conn, group, member, policy.MEMBER, user, now))
     from .timeline import append_message  # the message itself is an ordinary chat line
 
     message = append_message(conn, user, group, "c", text, cid, now if written is None else written)
