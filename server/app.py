@@ -215,6 +215,7 @@ class RseServer:
             pass
         finally:
             svc.hub.closed(peer)
+            svc.conn_limiter.forget(peer)
             await peer.stop()
 
     async def _answer(self, svc: Services, session: Session, data: str | bytes) -> str | None:
@@ -224,15 +225,18 @@ class RseServer:
         rid: int | None = None
         request: Request | None = None
         try:
-            delay = 0.0
+            # Over the rate, a connection waits its turn: it is read no further
+            # meanwhile, so it slows down (its writes keep their order, and a
+            # flood of refusals or bad frames costs the server no more than the
+            # rate). Only a wait past the bound is refused. Before sign-in the
+            # bucket is the connection's own (the object, not its reused id()).
             if peer.user is not None:
-                # Over the rate, a signed-in connection waits its turn: it is
-                # read no further meanwhile, so it slows down and its writes
-                # keep their order. Only a wait past the bound is refused.
                 wait = svc.user_limiter.reserve(peer.user, limits.rate_max_delay)
-                delay, wait = (wait, 0.0) if wait <= limits.rate_max_delay else (0.0, wait)
             else:
-                wait = svc.conn_limiter.take(id(peer))
+                wait = svc.conn_limiter.reserve(peer, limits.rate_max_delay)
+            delay, wait = (wait, 0.0) if wait <= limits.rate_max_delay else (0.0, wait)
+            if delay:  # before anything else: a refusal waits its turn as well
+                await asyncio.sleep(delay)
             if len(data) > limits.max_frame // 4 and _size(data) > limits.max_frame:
                 raise ProtocolError(
                     ErrorCode.TOO_BIG,
@@ -249,8 +253,6 @@ class RseServer:
                 raise ProtocolError(
                     ErrorCode.AUTH_REQUIRED, "send hello with a token or log in first"
                 )
-            if delay:
-                await asyncio.sleep(delay)
             reply = await HANDLERS[type(request)](svc, session, request)
         except ProtocolError as exc:
             if exc.request_id is None:
@@ -291,7 +293,7 @@ def handshake_requests(request: HttpRequest | None) -> list[str]:
         return []
     scheme, _, token = auth.strip().partition(" ")
     if scheme.lower() != "bearer":
-        token = auth  # not a token: refused like any wrong one
+        token = ""  # only the documented form: a bare token is refused like a wrong one
     frames = [encode(Hello(request_id=1, version=PROTOCOL_VERSION, token=token))]
     since = parse_qs(urlsplit(request.path).query).get("s")
     if since:

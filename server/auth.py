@@ -119,7 +119,10 @@ def format_token(token_id: int, secret: str) -> str:
 def parse_token(token: str) -> tuple[int, str] | None:
     """Split ``<id>.<secret>``; None when it has not that shape."""
     head, sep, secret = token.partition(".")
-    if not sep or not head.isdigit() or len(head) > 15 or not 20 <= len(secret) <= 128:
+    # ASCII digits only: str.isdigit() also takes '¹' and '٣', which int() refuses.
+    if not sep or not (head.isascii() and head.isdigit()) or len(head) > 15:
+        return None
+    if not 20 <= len(secret) <= 128:
         return None
     return int(head), secret
 

@@ -54,6 +54,10 @@ class RateLimiter:
             bucket.tokens -= cost
         return wait
 
+    def forget(self, key: Hashable) -> None:
+        """Drop ``key``'s bucket (its connection is gone)."""
+        self._buckets.pop(key, None)
+
     def _bucket(self, key: Hashable) -> _Bucket:
         """``key``'s bucket, refilled up to now."""
         now = self._clock()

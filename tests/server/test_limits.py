@@ -303,3 +303,30 @@ async def test_a_client_that_stops_reading_is_cut_off(tmp_path):
         for c in (ana, bob, slow):
             await c.close()
         sock.close()
+
+
+async def test_a_flood_before_sign_in_is_slowed_down_not_answered_at_full_speed(tmp_path):
+    cfg = config(tmp_path / "rse.db", anon_burst=5, anon_per_second=50, rate_max_delay=10)
+    async with RseServer(cfg) as srv, connect(srv.url) as ws:
+        started = time.monotonic()
+        for n in range(30):
+            await ws.send("not json" if n % 2 else json.dumps({"t": "charter", "i": n}))
+        answers = [json.loads(await ws.recv()) for _ in range(30)]
+        took = time.monotonic() - started
+    # 25 over the burst at 50 a second: half a second at least, and each gets
+    # its own answer (a bad frame, or authentication needed), none "rate_limited".
+    assert took >= 0.45, took
+    assert {a["e"] for a in answers} <= {"bad_frame", "auth_required"}
+
+
+async def test_each_connection_gets_its_own_fresh_allowance(tmp_path):
+    """Python reuses the id() of a closed connection's object: a new one must not
+    inherit its bucket."""
+    cfg = config(tmp_path / "rse.db", anon_burst=2, anon_per_second=0.01, rate_max_delay=0.5)
+    async with RseServer(cfg) as srv:
+        for n in range(20):
+            async with connect(srv.url) as ws:
+                for _ in range(2):
+                    await ws.send(json.dumps({"t": "charter", "i": n}))
+                    answer = json.loads(await ws.recv())
+                    assert answer["e"] == "auth_required", (n, answer)

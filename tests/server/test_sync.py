@@ -218,10 +218,19 @@ async def test_hello_and_sync_in_the_handshake_answer_at_once(server):
         assert welcome["i"] == 1 and refused["t"] == "err" and refused["i"] == 2
         await ws.send(json.dumps({"t": "groups", "i": 3}))
         assert json.loads(await ws.recv())["i"] == 3
-    # A wrong token is refused like any wrong token.
-    async with connect(server.url, additional_headers={"Authorization": "Bearer 1.nope"}) as ws:
-        refused = json.loads(await ws.recv())
-        assert refused["t"] == "err" and refused["i"] == 1 and refused["e"] == "auth_failed"
+    # A wrong token, a bare token without "Bearer", another scheme: each refused
+    # like any wrong token.
+    for header in ("Bearer 1.nope", ana.auth.token, f"Basic {ana.auth.token}"):
+        async with connect(server.url, additional_headers={"Authorization": header}) as ws:
+            refused = json.loads(await ws.recv())
+            assert refused["t"] == "err" and refused["i"] == 1, header
+            assert refused["e"] == "auth_failed", header
+    # Tokens in Unicode digits (a header cannot carry them; a hello can).
+    for token in ("¹." + "x" * 32, "٣." + "x" * 32):
+        async with connect(server.url) as ws:
+            await ws.send(json.dumps({"t": "hello", "i": 5, "v": 1, "tok": token}))
+            refused = json.loads(await ws.recv())
+            assert (refused["e"], refused["i"]) == ("auth_failed", 5), token
     await ana.close()
 
 
