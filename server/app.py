@@ -77,6 +77,8 @@ class RseServer:
         self._services: Services | None = None
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Future[None]] = set()  # closes under way (kept referenced)
+        self._per_address: dict[str, int] = {}  # open connections by remote address
 
     @property
     def port(self) -> int:
@@ -187,6 +189,15 @@ class RseServer:
                 Headers([("Content-Type", "text/plain"), ("Content-Length", "3")]),
                 b"ok\n",
             )
+        address = _address(connection)
+        if self._per_address.get(address, 0) >= self.config.limits.max_connections_per_address:
+            body = b"too many connections from this address\n"
+            return Response(
+                HTTPStatus.TOO_MANY_REQUESTS.value,
+                "Too Many Requests",
+                Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]),
+                body,
+            )
         return None
 
     async def _session(self, ws: ServerConnection) -> None:
@@ -197,9 +208,14 @@ class RseServer:
         opening = handshake_requests(ws.request)
         if ws.request is not None:
             ws.request.headers.clear()  # read at the handshake; kept, they cost ~2.5 KiB
-        remote = ws.remote_address[0] if ws.remote_address else "?"
-        session = Session(peer=peer, remote=str(remote))
+        remote = _address(ws)
+        session = Session(peer=peer, remote=remote)
+        self._per_address[remote] = self._per_address.get(remote, 0) + 1
         svc.hub.opened(peer)
+        # Not signed in by then: closed (a watch per connection costs a timer handle).
+        unsigned = asyncio.get_running_loop().call_later(
+            limits.sign_in_within, self._close_unsigned, ws, peer
+        )
         try:
             for frame in opening:
                 answer = await self._answer(svc, session, frame)
@@ -214,9 +230,21 @@ class RseServer:
         except ConnectionClosed:
             pass
         finally:
+            unsigned.cancel()
+            left = self._per_address.get(remote, 1) - 1
+            if left:
+                self._per_address[remote] = left
+            else:
+                self._per_address.pop(remote, None)
             svc.hub.closed(peer)
             svc.conn_limiter.forget(peer)
             await peer.stop()
+
+    def _close_unsigned(self, ws: ServerConnection, peer: Peer) -> None:
+        if peer.user is None:
+            closing = asyncio.ensure_future(ws.close(1008, "sign in first"))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
 
     async def _answer(self, svc: Services, session: Session, data: str | bytes) -> str | None:
         """Handle one frame; return the encoded reply or error, if any."""
@@ -275,6 +303,11 @@ def tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
     tls.minimum_version = ssl.TLSVersion.TLSv1_2
     tls.load_cert_chain(cert, key)
     return tls
+
+
+def _address(connection: ServerConnection) -> str:
+    remote = connection.remote_address
+    return str(remote[0]) if remote else "?"
 
 
 def handshake_requests(request: HttpRequest | None) -> list[str]:

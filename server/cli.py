@@ -127,7 +127,23 @@ def _listen_error(config: ServerConfig, exc: OSError) -> CliError:
     return CliError(f"cannot listen on {config.host}:{config.port}: {why}")
 
 
+def _more_open_files() -> str:
+    """Raise the soft limit on open files to the hard one: each connection is a
+    file, and a service's usual 1,024 is little. Returns what to log."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            return f"open files: {soft} -> {hard}"
+        return f"open files: {soft}"
+    except (ImportError, ValueError, OSError):
+        return "open files: as set"
+
+
 async def _serve(config: ServerConfig, seed_demo: bool) -> None:
+    files = _more_open_files()
     server = RseServer(config)
     try:
         await server.listen()
@@ -139,7 +155,10 @@ async def _serve(config: ServerConfig, seed_demo: bool) -> None:
     except BaseException:
         await server.stop()
         raise
-    print(f"rse-server: listening on {server.url} (database {config.db_path})", flush=True)
+    print(
+        f"rse-server: listening on {server.url} (database {config.db_path}; {files})",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

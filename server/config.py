@@ -37,6 +37,11 @@ class Limits:
     anon_burst: float = 10.0
     anon_per_second: float = 1.0
     max_connections_per_user: int = 8
+    #: A connection that has not signed in within this many seconds is closed,
+    #: and one address holds at most this many connections: idle anonymous
+    #: sockets cannot use up the server's open files.
+    sign_in_within: float = 10.0
+    max_connections_per_address: int = 256
     #: Frames waiting for one client; past this the client is cut off.
     send_queue: int = 512
     #: A single frame that cannot be written within this many seconds cuts

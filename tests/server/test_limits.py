@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import socket
@@ -11,6 +12,7 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from rse_tui.protocol import (
     ChatEvent,
@@ -330,3 +332,29 @@ async def test_each_connection_gets_its_own_fresh_allowance(tmp_path):
                     await ws.send(json.dumps({"t": "charter", "i": n}))
                     answer = json.loads(await ws.recv())
                     assert answer["e"] == "auth_required", (n, answer)
+
+
+async def test_a_connection_that_does_not_sign_in_is_closed(tmp_path):
+    cfg = config(tmp_path / "rse.db", sign_in_within=0.3)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")  # signed in at once: stays
+        async with connect(srv.url) as idle:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(idle.recv(), 5)
+            assert idle.close_code == 1008
+        assert (await ana.conn.call(ListGroups)).groups == []
+        await ana.close()
+
+
+async def test_one_address_holds_a_bounded_number_of_connections(tmp_path):
+    cfg = config(tmp_path / "rse.db", max_connections_per_address=3)
+    async with RseServer(cfg) as srv:
+        held = [await connect(srv.url) for _ in range(3)]
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(srv.url)
+        assert refused.value.response.status_code == 429
+        await held.pop().close()
+        await asyncio.sleep(0.1)
+        again = await connect(srv.url)  # a place is free again
+        for ws in (*held, again):
+            await ws.close()
