@@ -298,11 +298,28 @@ def _check_server(args: argparse.Namespace) -> None:
 # -- commands --------------------------------------------------------------------------
 
 
+def _read_code(args: argparse.Namespace) -> str:
+    """The invitation code: an argument, or (``--code-stdin``) the first line of
+    standard input, where ``ps`` and shell history do not show it."""
+    if args.code_stdin == (args.code is not None):
+        raise CliError("give the invitation code, or --code-stdin (not both)", EXIT_USAGE)
+    if args.code is not None:
+        return str(args.code)
+    try:
+        code = sys.stdin.buffer.readline().decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CliError("the code on standard input is not UTF-8 text", EXIT_USAGE) from None
+    if not code:
+        raise CliError("no invitation code on standard input", EXIT_USAGE)
+    return code
+
+
 async def cmd_join(args: argparse.Namespace) -> int:
     _check_server(args)
+    code = _read_code(args)  # first line of standard input, before the password's
     password = _read_password(args, confirm=True)
     account, where = await accounts.join(
-        home(), args.url, args.code, args.name, password, args.ca, _notice
+        home(), args.url, code, args.name, password, args.ca, _notice
     )
     print(f"joined {args.url} as {account.settings.name}; token stored in {where}")
     return EXIT_OK
@@ -816,7 +833,13 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = add(name, what)
         cmd.add_argument("url", help="server address, ws://HOST:PORT/ or wss://HOST:PORT/")
         if name == "join":
-            cmd.add_argument("code", help="the invitation code")
+            cmd.add_argument("code", nargs="?", help="the invitation code (or --code-stdin)")
+            cmd.add_argument(
+                "--code-stdin",
+                action="store_true",
+                help="read the code from the first line of standard input (not shown by ps);"
+                " with --password-stdin the password is the next line",
+            )
         cmd.add_argument("--name", required=True, help="your user name")
         cmd.add_argument(
             "--password-stdin",

@@ -47,6 +47,7 @@ W = TypeVar("W", bound=Widget)
 PAGE = 200
 FIRST_PAGE = 60  # enough to fill a tall terminal; older rows load as you scroll
 NARROW = 100  # columns below which the side panes fold away
+ALERT_EVERY = 5.0  # seconds between two alerts for one group
 
 
 class Closing(Exception):
@@ -141,6 +142,7 @@ class RseApp(App[int]):
         #: Keys typed before the app had the terminal (see rse_tui.typeahead).
         self.typeahead = ""
         self._typeahead_waits = False
+        self._alerted: dict[int, float] = {}  # group -> when it last rang
         self._routed = {
             where: keys.actions(where, routed=True) for where in ("composer", "timeline")
         }
@@ -500,6 +502,12 @@ class RseApp(App[int]):
             self._alert(row)
 
     def _alert(self, row: MessageRow) -> None:
+        # One alert per group per ALERT_EVERY seconds: sixty mentions in a burst
+        # (or a catch-up) ring once, not sixty times; the hotlist counts them all.
+        now = time.monotonic()
+        if now - self._alerted.get(row.group, -ALERT_EVERY) < ALERT_EVERY:
+            return
+        self._alerted[row.group] = now
         direct = any(r.group == row.group and r.dm is not None for r in self.groups.rows)
         what = "wrote to you" if direct else "mentioned you"
         self.notify(

@@ -9,7 +9,7 @@ import stat
 from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendChat
 from server.app import RseServer
 
-from ..helpers import PASSWORD, config, new_user
+from ..helpers import PASSWORD, config, invite, new_user
 from ..linkproxy import LinkProxy
 
 LINE = re.compile(r"^#(\d+) \d{4}-\d\d-\d\d \d\d:\d\d (\S+): (.*)$")
@@ -191,3 +191,21 @@ async def test_commands_without_a_profile(rse):
     result = await rse("group", "list")
     assert result.code == 1 and "rse join" in result.err
     _one_error_line(result)
+
+
+async def test_join_reads_the_code_from_standard_input(rse, server):
+    """Out of ps and shell history: the code is the first line, the password the next."""
+    code = invite(server.config.db_path)
+    joined = await rse(
+        "join",
+        server.url,
+        "--code-stdin",
+        "--name",
+        "ana",
+        "--password-stdin",
+        stdin=f"{code}\n{PASSWORD}\n",
+    )
+    assert joined.code == 0 and "joined" in joined.out, joined
+    both = await rse("join", server.url, "abc", "--code-stdin", "--name", "bob", stdin="x\n")
+    neither = await rse("join", server.url, "--name", "bob", "--password-stdin", stdin="x\n")
+    assert both.code == neither.code == 2 and "invitation code" in both.err

@@ -261,19 +261,27 @@ async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
     await bob.close()
 
 
-async def test_mentions_raise_an_alert(server, profiles):
+async def test_mentions_raise_an_alert_once_per_burst(server, profiles):
     account, bob, g = await _room(server, profiles)
+    other = (await bob.conn.call(CreateGroup, name="Other", cid="g2")).group
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
-        await bob.conn.call(SendChat, group=g, text="@ana can you look at db3?", cid="m")
-        await bob.conn.call(SendChat, group=g, text="[@click=app.quit]@ana[/]", cid="m2")
+        await app.engine.submit("join", other)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
 
         def mentions():
             return [n for n in app._notifications if "mentioned you" in n.title]
 
+        await bob.conn.call(SendChat, group=g, text="@ana can you look at db3?", cid="m")
+        for n in range(10):  # a burst in the same group: no more alerts
+            await bob.conn.call(SendChat, group=g, text=f"@ana ping {n}", cid=f"p{n}")
+        await bob.conn.call(SendChat, group=other, text="[@click=app.quit]@ana[/]", cid="m2")
         await until(pilot, lambda: len(mentions()) == 2)
+        await until(pilot, lambda: "@ana ping 9" in [r.text for r in app.timeline.rows])
+        await pilot.pause(0.2)
         first, second = mentions()
+        assert len(mentions()) == 2
         assert "bob" in first.title and "db3" in first.message
         assert not first.markup and second.message == "[@click=app.quit]@ana[/]"
         assert all(not n.markup for n in app._notifications)
