@@ -355,13 +355,15 @@ class Cache:
             elif not known:  # a role change is not a new member
                 c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
             if event.user == me:
+                was = c.execute("SELECT member FROM groups WHERE id = ?", (event.group,)).fetchone()
                 c.execute(
                     "UPDATE groups SET member = 1, requested = 0, moderator = ?,"
                     " read_seq = max(read_seq, ?) WHERE id = ?",
                     (int(event.role == "moderator"), event.seq, event.group),
                 )
-                for kind in KINDS:  # what was said before we joined is on the server
-                    self._add_hole(event.group, kind, 0, event.seq)
+                if not (was and was[0]):  # a role change, or our own join met again: no hole
+                    for kind in KINDS:  # what was said before we joined is on the server
+                        self._add_hole(event.group, kind, 0, event.seq)
             else:
                 c.execute(
                     "UPDATE groups SET pending = max(pending - 1, 0) WHERE id = ?"
@@ -823,15 +825,17 @@ class Cache:
         """
         changes = Changes(outbox=True, groups=True)
         with self._tx():
-            top = self.cursor()
             for item, ok in acks:
                 self.conn.execute("DELETE FROM outbox WHERE cid = ?", (item.cid,))
                 args: dict[str, Any] = json.loads(item.args) if item.args else {}
                 apply = self._ACKS.get(item.op)
                 if apply is not None:
                     apply(self, item, ok, args, changes)
-                top = max(top, ok.seq)
-            self.set("cursor", top)
+            # The cursor stays: only the pushed stream moves it. Pushed events
+            # numbered below this write may still wait to be applied, and a
+            # cursor past them would skip them after a reconnect. (The write's
+            # own event comes again with the next catch-up; storing it twice
+            # is a no-op.)
         return changes
 
     def _ack_message(
