@@ -133,8 +133,18 @@ async def write(
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
+#: Characters that reorder what follows them: "\u202eevil" shows as "live".
+_BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
+
+
 def has_control(text: str, allowed: str = "") -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
+
+
+def _shows_other_than_it_is(text: str) -> bool:
+    return not _BIDI_CONTROLS.isdisjoint(text)
 
 
 def check_user_name(name: str, limits: Limits) -> str:
@@ -162,6 +172,8 @@ def check_line(text: str, limit: int, what: str, *, empty: bool = False) -> str:
     text = text.strip()
     if (not text and not empty) or has_control(text):
         raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} is printable text, not empty")
+    if _shows_other_than_it_is(text):  # names must read as they are
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} may not hold direction controls")
     if len(text) > limit:
         raise ProtocolError(ErrorCode.TOO_LONG, f"{what} has at most {limit} characters")
     return text

@@ -271,3 +271,15 @@ async def test_a_plain_member_cannot_demote_a_moderator(server):
     assert boss.user in listed.moderators
     for c in (boss, bob):
         await c.close()
+
+
+async def test_names_may_not_hold_direction_controls(server):
+    """ "\\u202egnireenignE" shows as "Engineering": a name must read as it is."""
+    boss = await new_user(server, "boss")
+    for name in ("\u202egnireenignE", "Ops\u2066x"):
+        with pytest.raises(ProtocolError) as bad:
+            await boss.conn.call(CreateGroup, name=name, cid=f"n{ord(name[-1])}")
+        assert bad.value.code is ErrorCode.BAD_FIELD
+    ok = await boss.conn.call(CreateGroup, name="Ops 👩‍💻 team", cid="emoji")  # ZWJ stays
+    assert ok.group
+    await boss.close()

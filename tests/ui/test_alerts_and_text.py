@@ -29,3 +29,46 @@ def test_clean_keeps_text_and_shows_controls():
     assert clean("\x1b[31m\x9b\x7f\u202e") == "␛[31m\ufffd␡\ufffd"
     assert clean_line("one\r\ntwo\tthree") == "one ⏎ two three"
     assert clean("[bold]é ✓ 漢字[/]") == "[bold]é ✓ 漢字[/]"
+
+
+async def test_hostile_group_names_are_inert_on_every_pane(tmp_path, monkeypatch):
+    """A name from an older server, or stored before the rules: shown as text,
+    never as markup, escapes or reordered letters."""
+    from textual.command import CommandPalette
+
+    from rse_tui.protocol import GroupInfo
+    from rse_tui.sync.cache import Cache
+    from rse_tui.sync.engine import Backoff, Engine
+    from rse_tui.ui.app import RseApp
+    from rse_tui.ui.widgets.panes import Details, Title
+
+    evil = "\u202egnireenignE [@click=app.quit]x[/] \x1b]0;pwned\x07"
+    cache = Cache(tmp_path / "cache.db")
+    cache.set_identity(1, "ana")
+    cache.put_groups(
+        [
+            GroupInfo(group=7, name=evil, member=True, members=2, description=evil),
+            GroupInfo(group=8, name="Ops", member=True, members=2),
+        ],
+        fresh=True,
+    )
+    cache.set("ui.group", 7)
+    engine = Engine(cache, url="ws://127.0.0.1:9/", token="1.x", backoff=Backoff(first=600))
+    app = RseApp(engine, "ana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown = [
+            str(app.part(Title).render()),
+            str(app.part(Details).render()),
+            *(str(o.prompt) for o in app.groups.options),
+        ]
+        await pilot.press("ctrl+k")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+        for text in shown:
+            assert "\u202e" not in text and "\x1b" not in text and "\x07" not in text, text
+        assert any("[@click=app.quit]x[/]" in text for text in shown)  # literal, not markup
+        assert app.is_running
+        await app.action_quit()
+    engine.close()
