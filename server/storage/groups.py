@@ -228,14 +228,34 @@ def update_group(
             _choice(value, checks[key], key.replace("_", " "))
         elif key not in ("name", "description"):
             raise ValueError(f"unknown setting {key}")
-    name, visibility = conn.execute(
-        "SELECT name, visibility FROM groups WHERE id = ?", (group,)
+    name, visibility, parent = conn.execute(
+        "SELECT name, visibility, parent FROM groups WHERE id = ?", (group,)
     ).fetchone()
-    _check_name(conn, wanted.get("name", name), wanted.get("visibility", visibility), group)
+    new_visibility = wanted.get("visibility", visibility)
+    if new_visibility != visibility:
+        _check_tree_secrecy(conn, group, parent, new_visibility)
+    _check_name(conn, wanted.get("name", name), new_visibility, group)
     for key, value in wanted.items():  # keys are checked above: no injection
         conn.execute(f"UPDATE groups SET {key} = ? WHERE id = ?", (value, group))
     event = _settings_event(conn, group, user, now)
     return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
+
+
+def _check_tree_secrecy(
+    conn: sqlite3.Connection, group: int, parent: int | None, visibility: str | None
+) -> None:
+    """The rule ``gcreate`` keeps, kept by ``gset`` too: under a secret group
+    every group is secret (a visible one would name its secret parent)."""
+    if visibility != policy.SECRET and parent is not None:
+        row = conn.execute("SELECT visibility FROM groups WHERE id = ?", (parent,)).fetchone()
+        if row is not None and row[0] == policy.SECRET:
+            raise policy.forbidden("a group under a secret group must be secret too")
+    if visibility == policy.SECRET:
+        visible_child = conn.execute(
+            "SELECT 1 FROM groups WHERE parent = ? AND visibility != ?", (group, policy.SECRET)
+        ).fetchone()
+        if visible_child is not None:
+            raise policy.forbidden("make the groups under it secret first")
 
 
 # -- membership ----------------------------------------------------------------------

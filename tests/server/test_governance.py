@@ -283,3 +283,22 @@ async def test_names_may_not_hold_direction_controls(server):
     ok = await boss.conn.call(CreateGroup, name="Ops 👩‍💻 team", cid="emoji")  # ZWJ stays
     assert ok.group
     await boss.close()
+
+
+async def test_settings_keep_the_tree_rule_of_secret_groups(server):
+    boss = await new_user(server, "boss")
+    top = (await boss.conn.call(CreateGroup, name="Board", visibility="secret", cid="t")).group
+    kid = (
+        await boss.conn.call(
+            CreateGroup, name="Board kid", parent=top, visibility="secret", cid="k"
+        )
+    ).group
+    with pytest.raises(ProtocolError) as opened:
+        await boss.conn.call(GroupSettings, group=kid, visibility="open", cid="s1")
+    assert opened.value.code is ErrorCode.FORBIDDEN
+    open_top = (await boss.conn.call(CreateGroup, name="Eng", cid="e")).group
+    await boss.conn.call(CreateGroup, name="Eng kid", parent=open_top, cid="ek")
+    with pytest.raises(ProtocolError) as hidden:
+        await boss.conn.call(GroupSettings, group=open_top, visibility="secret", cid="s2")
+    assert hidden.value.code is ErrorCode.FORBIDDEN
+    await boss.close()
