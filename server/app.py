@@ -45,7 +45,7 @@ from .database import Database
 from .deflate import lean_deflate
 from .handlers import HANDLERS, Services, Session
 from .hub import Hub, Peer
-from .ratelimit import RateLimiter
+from .ratelimit import FailureThrottle, RateLimiter
 from .schema import migrate
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ class RseServer:
             user_limiter=RateLimiter(limits.rate_burst, limits.rate_per_second),
             conn_limiter=RateLimiter(limits.anon_burst, limits.anon_per_second),
             login_limiter=RateLimiter(limits.anon_burst * 3, limits.anon_per_second),
+            login_failures=FailureThrottle(limits.login_retry_first, limits.login_retry_cap),
         )
         await self._server.start_serving()
         if config.compressor_idle:

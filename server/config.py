@@ -40,6 +40,10 @@ class Limits:
     #: A connection that has not signed in within this many seconds is closed,
     #: and one address holds at most this many connections: idle anonymous
     #: sockets cannot use up the server's open files.
+    #: After a wrong password, the same name from the same address waits this
+    #: long, doubled at each failure up to the cap.
+    login_retry_first: float = 1.0
+    login_retry_cap: float = 60.0
     sign_in_within: float = 10.0
     max_connections_per_address: int = 256
     #: Frames waiting for one client; past this the client is cut off.

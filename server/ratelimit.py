@@ -79,3 +79,45 @@ class RateLimiter:
             if now - b.stamp >= (self.burst - b.tokens) / self.per_second
         ]:
             del self._buckets[key]
+
+
+class FailureThrottle:
+    """After failed sign-ins, the same (account, address) waits: from the second
+    failure in a row, ``first`` seconds, twice as long each time up to ``cap``;
+    a success clears it.
+
+    Keyed on the pair, not the account: an attacker elsewhere cannot lock the
+    account's owner out, and the attacker's own guesses stop costing a
+    password hash (refused before hashing), which keeps the hashing slots for
+    everyone else.
+    """
+
+    def __init__(
+        self,
+        first: float = 1.0,
+        cap: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.first = first
+        self.cap = cap
+        self._clock = clock
+        self._max_keys = max_keys
+        self._failures: dict[Hashable, tuple[int, float]] = {}  # key -> (count, until)
+
+    def wait(self, key: Hashable) -> float:
+        """Seconds before ``key`` may try again (0: now)."""
+        entry = self._failures.get(key)
+        return 0.0 if entry is None else max(0.0, entry[1] - self._clock())
+
+    def failed(self, key: Hashable) -> None:
+        now = self._clock()
+        if len(self._failures) >= self._max_keys:
+            self._failures = {k: v for k, v in self._failures.items() if v[1] > now}
+        count = self._failures.get(key, (0, now))[0] + 1
+        # A typo is free: the wait starts at the second failure in a row.
+        delay = 0.0 if count == 1 else min(self.first * 2 ** (count - 2), self.cap)
+        self._failures[key] = (count, now + delay)
+
+    def succeeded(self, key: Hashable) -> None:
+        self._failures.pop(key, None)

@@ -22,7 +22,7 @@ from .. import auth, storage
 from ..config import Limits, ServerConfig
 from ..database import Database, Outcome
 from ..hub import Hub, Peer
-from ..ratelimit import RateLimiter
+from ..ratelimit import FailureThrottle, RateLimiter
 
 
 @dataclass(slots=True)
@@ -36,6 +36,7 @@ class Services:
     user_limiter: RateLimiter
     conn_limiter: RateLimiter
     login_limiter: RateLimiter
+    login_failures: FailureThrottle
 
     @property
     def limits(self) -> Limits:

@@ -102,10 +102,20 @@ async def login(svc: Services, session: Session, req: Login) -> AuthOk:
     if session.peer.user is not None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
     _login_allowed(svc, session)
+    key = (req.name.casefold(), session.remote)
+    wait = svc.login_failures.wait(key)
+    if wait:  # refused before hashing: guesses cost the server nothing
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            "too many wrong passwords for this name from here",
+            retry_after=round(wait, 1),
+        )
     row = await svc.db.read(partial(storage.user_login_row, name=req.name))
     ok = await svc.hasher.verify(req.password, row[2] if row else None)
     if row is None or not ok:
+        svc.login_failures.failed(key)  # known name or not: the same answer, the same wait
         raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong name or password")
+    svc.login_failures.succeeded(key)
     return await _issue_token(svc, session, row[0], row[1], req.request_id)
 
 

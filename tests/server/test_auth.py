@@ -159,3 +159,39 @@ async def test_list_and_revoke_tokens(server):
     await Connection.open(server.url, token=ana.auth.token)
     await ana.close()
     await bob.close()
+
+
+def test_failed_logins_wait_longer_each_time_per_name_and_address():
+    from server.ratelimit import FailureThrottle
+
+    now = [0.0]
+    throttle = FailureThrottle(first=1.0, cap=8.0, clock=lambda: now[0])
+    me, elsewhere = ("ana", "10.0.0.1"), ("ana", "10.0.0.2")
+    throttle.failed(me)
+    assert throttle.wait(me) == 0  # one typo is free
+    waits = []
+    for _ in range(5):
+        throttle.failed(me)
+        waits.append(throttle.wait(me))
+    assert waits == [1, 2, 4, 8, 8]  # doubling, capped
+    assert throttle.wait(elsewhere) == 0  # the owner elsewhere is not locked out
+    now[0] += 8
+    throttle.succeeded(me)
+    assert throttle.wait(me) == 0
+
+
+async def test_guesses_are_refused_before_hashing(server):
+    ana = await new_user(server, "ana")
+    await ana.close()
+    conn = await Connection.open(server.url)
+    for attempt in range(2):
+        await refused(
+            conn.call(Login, name="ana", password=f"guess {attempt}"), ErrorCode.AUTH_FAILED
+        )
+    slowed = await refused(conn.call(Login, name="ANA", password="guess 2"), ErrorCode.RATE_LIMITED)
+    assert slowed.retry_after and slowed.retry_after > 0
+    # An unknown name is treated the same (no hint that "ana" exists).
+    for attempt in range(2):
+        await refused(conn.call(Login, name="zed", password=f"x {attempt}"), ErrorCode.AUTH_FAILED)
+    await refused(conn.call(Login, name="zed", password="x 2"), ErrorCode.RATE_LIMITED)
+    await conn.close()
