@@ -44,14 +44,18 @@ def group_facts(conn: sqlite3.Connection, group: int) -> GroupFacts | None:
 
 
 def access(conn: sqlite3.Connection, user: int, group: int) -> Access:
-    """What ``user`` is to ``group``; NotFound if the group does not exist."""
+    """What ``user`` is to ``group``; NotFound if the group does not exist.
+
+    The same statements run whether the group exists or not: a missing group
+    and a secret one (refused later, as missing) take the same path and time.
+    """
     facts = group_facts(conn, group)
-    if facts is None:
-        raise NotFound("group")
     row = conn.execute(
         "SELECT role FROM members WHERE grp = ? AND user = ?", (group, user)
     ).fetchone()
     admin = conn.execute("SELECT admin FROM users WHERE id = ?", (user,)).fetchone()
+    if facts is None:
+        raise NotFound("group")
     return Access(facts, row[0] if row else None, bool(admin and admin[0]))
 
 

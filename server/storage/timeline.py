@@ -70,6 +70,29 @@ def _message_author(conn: sqlite3.Connection, target: int) -> tuple[int, str, in
     return int(row[0]), str(row[1]), int(row[2])
 
 
+def _message_access(
+    conn: sqlite3.Connection, user: int, target: int
+) -> tuple[policy.Access, str, int]:
+    """(the user's access to its group, kind, author) of a live message.
+
+    A missing message and one in a group the user may not see are both
+    "unknown message", after the same statements (the group's facts and the
+    user's role are read for a missing one too): neither answer nor time
+    tells them apart.
+    """
+    row = conn.execute(
+        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
+        (target,),
+    ).fetchone()
+    try:
+        a = policy.require_visible(access(conn, user, int(row[0]) if row else 0))
+    except policy.NotFound:
+        raise policy.NotFound("message") from None
+    if row is None:  # group 0 never exists: access() raised above
+        raise policy.NotFound("message")
+    return a, str(row[1]), int(row[2])
+
+
 def edit_message(
     conn: sqlite3.Connection, user: int, target: int, text: str, limit: int, cid: str, now: int
 ) -> Outcome[Receipt]:
@@ -78,11 +101,9 @@ def edit_message(
     The message keeps its place; the log gets an edit event for those who
     missed it, and an earlier edit's text leaves the log (as a deletion's does).
     """
-    group, kind, author = _message_author(conn, target)
-    try:
-        policy.require_edit(access(conn, user, group), kind, author, user)
-    except policy.NotFound:
-        raise policy.NotFound("message") from None
+    a, kind, author = _message_access(conn, user, target)
+    group = a.facts.group
+    policy.require_edit(a, kind, author, user)
     if kind == ChatEvent.TYPE and len(text) > limit:  # the handler checked a post's limit
         raise ProtocolError(ErrorCode.TOO_LONG, f"text has at most {limit} characters")
     conn.execute("UPDATE events SET body = ?, edited = ? WHERE seq = ?", (text, now, target))
@@ -101,11 +122,9 @@ def delete_message(
     conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Remove a message's text for good; its place in the log remains."""
-    group, _, author = _message_author(conn, target)
-    try:
-        policy.require_delete(access(conn, user, group), author, user)
-    except policy.NotFound:
-        raise policy.NotFound("message") from None
+    a, _, author = _message_access(conn, user, target)
+    group = a.facts.group
+    policy.require_delete(a, author, user)
     # The text goes from the log for good: the message's own, and its edits'.
     conn.execute(
         "UPDATE events SET body = NULL, deleted = 1 WHERE seq = ? OR (ref = ? AND kind = ?)",
@@ -121,11 +140,9 @@ def delete_message(
 def pin_message(
     conn: sqlite3.Connection, user: int, target: int, on: bool, cid: str, now: int
 ) -> Outcome[Receipt]:
-    group, _ = _message(conn, target)
-    try:
-        policy.require_moderator(access(conn, user, group))
-    except policy.NotFound:
-        raise policy.NotFound("message") from None
+    a, _, _ = _message_access(conn, user, target)
+    group = a.facts.group
+    policy.require_moderator(a)
     if on:
         conn.execute(
             "INSERT OR IGNORE INTO pins (grp, seq, ts) VALUES (?, ?, ?)", (group, target, now)

@@ -283,3 +283,42 @@ async def test_the_directory_shows_private_groups_to_their_members_only(server):
     assert sorted(await boss_groups(carol)) == sorted([priv, opened])
     for c in (boss, carol):
         await c.close()
+
+
+async def test_a_secret_group_and_a_missing_one_run_the_same_statements(server, board):
+    """Timing: the two answers take the same path (counted in statements, which a
+    test can do without measuring time)."""
+    import sqlite3 as _sqlite3
+
+    from server import storage as _storage
+    from server.policy import NotFound
+
+    _, _, outsider, g = board
+    conn = _sqlite3.connect(server.config.db_path)
+    try:
+        secret_msg = conn.execute(
+            "SELECT seq FROM events WHERE grp = ? AND kind = 'c'", (g,)
+        ).fetchone()[0]
+        by_group = {
+            "members": lambda grp: _storage.members(conn, outsider.user, grp),
+            "history": lambda grp: _storage.history(conn, outsider.user, grp, "c", None, 10),
+        }
+        by_message = {
+            "del": lambda m: _storage.delete_message(conn, outsider.user, m, "c1", 1),
+            "pin": lambda m: _storage.pin_message(conn, outsider.user, m, True, "c2", 1),
+            "edit": lambda m: _storage.edit_message(conn, outsider.user, m, "x", 99, "c3", 1),
+        }
+        cases = [(name, call, (g, MISSING)) for name, call in by_group.items()]
+        cases += [(name, call, (secret_msg, MISSING)) for name, call in by_message.items()]
+        for name, call, ids in cases:
+            counts = []
+            for grp in ids:
+                statements: list[str] = []
+                conn.set_trace_callback(statements.append)
+                with pytest.raises(NotFound):
+                    call(grp)
+                conn.set_trace_callback(None)
+                counts.append(len(statements))
+            assert counts[0] == counts[1], (name, counts)
+    finally:
+        conn.close()
