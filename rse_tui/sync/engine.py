@@ -211,6 +211,10 @@ class Engine:
         self.last_error: str = ""
         #: A write was refused until the current charter is accepted.
         self.charter_required = False
+        #: Charter acceptances so far, and the count each write was sent under:
+        #: a refusal for a write sent before the latest acceptance is stale.
+        self._acceptances = 0
+        self._sent_under: dict[str, int] = {}
 
     # -- public API ------------------------------------------------------------------
 
@@ -332,6 +336,7 @@ class Engine:
     async def accept_charter(self, version: int) -> None:
         """Accept the charter, then send what waited for it."""
         await self.call(AcceptCharter, version=version)
+        self._acceptances += 1
         self.charter_required = False
         self._idle.clear()
         self._wake.set()
@@ -548,6 +553,7 @@ class Engine:
                 if held is None and not self.charter_required and len(flight) < WINDOW:
                     for item in await self.db(self.cache.take_outbox, after, WINDOW - len(flight)):
                         request = _request_for(item, conn.next_id(), self._clock())
+                        self._sent_under[item.cid] = self._acceptances
                         flight.append((item, await conn.submit(request)))
                         after = item.n
                 if flight:
@@ -581,6 +587,7 @@ class Engine:
         lost: BaseException | None = None
         while flight and flight[0][1].done():
             item, future = flight.popleft()
+            sent_under = self._sent_under.pop(item.cid, self._acceptances)
             error = future.exception()
             if error is None:
                 reply = future.result()
@@ -596,10 +603,12 @@ class Engine:
                     held = _Held(
                         item.cid, error.code, time.monotonic() + (error.retry_after or 1.0)
                     )
-                    if error.code is ErrorCode.CHARTER:
+                    if error.code is ErrorCode.CHARTER and sent_under == self._acceptances:
                         self.charter_required = True
                         self.last_error = error.message
                         self._on_change(Changes(charter=-1))
+                    elif error.code is ErrorCode.CHARTER:  # accepted since it left: again now
+                        held = _Held(item.cid, error.code, time.monotonic())
             else:
                 refused.append((item, error.message))
         if acks:

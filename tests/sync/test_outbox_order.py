@@ -95,3 +95,71 @@ async def test_the_outbox_is_replayed_in_order_after_a_restart(tmp_path):
         await _stop(again, runner)
         await srv.stop()
         await link.stop()
+
+
+async def test_a_refusal_from_before_the_charter_was_accepted_does_not_stick(server, tmp_path):
+    """The write leaves, the charter is accepted, then the write's refusal (sent
+    before the acceptance) is taken in: it is sent again, not held for ever.
+    (The answer is held back until the acceptance, the order a busy link gave.)"""
+    from rse_tui.protocol import History, SendChat
+    from rse_tui.sync.connection import Connection
+    from server import storage
+
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    raw = sqlite3.connect(server.config.db_path, isolation_level=None)
+    with storage.transaction(raw):
+        storage.publish_charter(raw, "# Be kind", 1)
+    raw.close()
+    accepted = asyncio.Event()
+    handing: set[asyncio.Future[None]] = set()
+
+    async def connect(*args, **kwargs) -> Connection:
+        conn = await Connection.open(*args, **kwargs)
+        submit = conn.submit
+
+        async def late_answer(request):
+            future = await submit(request)
+            if not isinstance(request, SendChat) or accepted.is_set():
+                return future
+            held = asyncio.get_running_loop().create_future()
+
+            async def hand_over() -> None:
+                await asyncio.wait([future])
+                await accepted.wait()
+                if future.exception() is not None:
+                    held.set_exception(future.exception())
+                else:
+                    held.set_result(future.result())
+
+            handing.add(asyncio.ensure_future(hand_over()))
+            return held
+
+        conn.submit = late_answer  # type: ignore[method-assign]
+        return conn
+
+    engine = Engine(
+        Cache(tmp_path / "cache.db"),
+        url=server.url,
+        token=ana.auth.token,
+        backoff=Backoff(first=0.05, cap=0.2),
+        connect=connect,
+        open_timeout=3,
+    )
+    runner = asyncio.create_task(engine.run())
+    await engine.wait_online()
+    await engine.submit("chat", g, "written before accepting")
+    await asyncio.sleep(0.3)  # refused by now, the answer not yet taken in
+    await engine.accept_charter(1)
+    accepted.set()
+    for _ in range(200):
+        if not await engine.db(engine.cache.outbox_count):
+            break
+        await asyncio.sleep(0.05)
+    assert not engine.charter_required
+    page = await ana.conn.call(History, group=g, kind="c")
+    assert [e.text for e in page.events] == ["written before accepting"]
+    await engine.stop()
+    await runner
+    engine.close()
+    await ana.close()
