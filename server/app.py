@@ -73,6 +73,8 @@ class RseServer:
             migrate=migrate,
             on_events=self.hub.publish,
             synchronous=config.synchronous,
+            foreign_events=storage.events_between,
+            look_every=config.look_every,
         )
         self._services: Services | None = None
         self._server: Server | None = None

@@ -88,4 +88,7 @@ class ServerConfig:
     #: A connection that sent nothing for this long (up to twice as long)
     #: gives back its compressor; 0 keeps compressors for good.
     compressor_idle: float = 30.0
+    #: How often an idle server looks for events another process stored (such as
+    #: ``rse-server charter set``), to push them.
+    look_every: float = 2.0
     clock: Callable[[], float] = time.time

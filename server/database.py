@@ -36,6 +36,8 @@ from rse_tui.protocol import Event
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: Reads the events stored in ``(after, upto]`` by another process.
+ForeignEvents = Callable[[sqlite3.Connection, int, int], list[Event]]
 #: Called once per committed batch with each write's events and origin.
 EventSink = Callable[[Sequence[tuple[Sequence[Event], object]]], None]
 
@@ -88,10 +90,18 @@ class Database:
         readers: int = 2,
         synchronous: str = "FULL",
         batch_max: int = 512,
+        foreign_events: ForeignEvents | None = None,
+        look_every: float = 2.0,
     ) -> None:
         self.path = path
         self._migrate = migrate
         self._on_events = on_events
+        #: Events another process stored (``rse-server charter set`` while
+        #: serving): read and handed on in their place, so the pushed stream
+        #: has no hole. ``look_every``: how often an idle writer looks.
+        self._foreign_events = foreign_events
+        self._look_every = look_every
+        self._published = 0
         self._synchronous = synchronous
         self._batch_max = batch_max
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -169,10 +179,17 @@ class Database:
         except BaseException as exc:  # report to open() and stop
             loop.call_soon_threadsafe(_set_exception, ready, exc)
             return
+        self._published = _head(conn)
         loop.call_soon_threadsafe(_set_result, ready, None)
         try:
             while True:
-                job = self._jobs.get()
+                try:
+                    job = self._jobs.get(timeout=self._look_every)
+                except queue.Empty:
+                    foreign = self._foreign(conn, None)
+                    if foreign:
+                        loop.call_soon_threadsafe(self._deliver, [], [], foreign)
+                    continue
                 if job is None:
                     break
                 batch = [job]
@@ -187,7 +204,15 @@ class Database:
                         break
                     batch.append(more)
                 results = self._run_batch(conn, batch)
-                loop.call_soon_threadsafe(self._deliver, batch, results)
+                ours = [
+                    e.seq
+                    for value, exc in results
+                    if exc is None and isinstance(value, Outcome)
+                    for e in value.events
+                ]
+                foreign = self._foreign(conn, min(ours) if ours else None)
+                self._published = max([self._published, *ours])
+                loop.call_soon_threadsafe(self._deliver, batch, results, foreign)
                 if stop:
                     break
         finally:
@@ -218,9 +243,27 @@ class Database:
             return [(None, exc) for _ in batch]
         return results
 
-    def _deliver(self, batch: list[_Job], results: list[tuple[Any, BaseException | None]]) -> None:
+    def _foreign(self, conn: sqlite3.Connection, ours: int | None) -> list[Event]:
+        """Events stored by another process since the last published one (and
+        below ``ours``, this batch's first): read in the writer, in order."""
+        if self._foreign_events is None:
+            return []
+        upto = (ours - 1) if ours is not None else _head(conn)
+        if upto <= self._published:
+            return []
+        events = self._foreign_events(conn, self._published, upto)
+        self._published = upto
+        return events
+
+    def _deliver(
+        self,
+        batch: list[_Job],
+        results: list[tuple[Any, BaseException | None]],
+        foreign: list[Event] | None = None,
+    ) -> None:
         if self._on_events is not None:
-            stored = [
+            stored: list[tuple[list[Event], Any]] = [(foreign, None)] if foreign else []
+            stored += [
                 (value.events, job.origin)
                 for job, (value, exc) in zip(batch, results, strict=True)
                 if exc is None and isinstance(value, Outcome) and value.events
@@ -237,6 +280,10 @@ class Database:
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(value)
+
+
+def _head(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
 
 def _set_result(future: asyncio.Future[None], value: None) -> None:

@@ -196,6 +196,17 @@ def recent_chat(
     return events, users(conn, {getattr(e, "user", 0) for e in events})
 
 
+def events_between(conn: sqlite3.Connection, after: int, upto: int) -> list[Event]:
+    """The stored events numbered in ``(after, upto]``, oldest first (for the
+    server to hand on what another process stored)."""
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ? AND deleted = 0"
+        " ORDER BY seq",
+        (after, upto),
+    ).fetchall()
+    return [event_from_row(r) for r in rows]
+
+
 def head(conn: sqlite3.Connection) -> int:
     row = conn.execute("SELECT max(seq) FROM events").fetchone()
     return int(row[0] or 0)

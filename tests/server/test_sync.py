@@ -245,3 +245,38 @@ async def test_the_token_rides_in_a_header_never_in_the_url(server):
     assert conn.sync is not None and (await conn.sync).head >= 0
     await conn.close()
     await ana.close()
+
+
+async def test_events_another_process_stores_are_pushed_in_their_place(tmp_path):
+    """`rse-server charter set` while the server runs: the charter event is
+    pushed, before the server's own next event, and even if none follows."""
+    import dataclasses
+    import sqlite3 as _sqlite3
+
+    from rse_tui.protocol import AcceptCharter, CharterEvent
+    from server import storage as _storage
+    from server.app import RseServer
+
+    from ..helpers import config
+
+    cfg = dataclasses.replace(config(tmp_path / "rse.db"), look_every=0.2)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+        await ana.conn.call(Sync, since=0)
+        raw = _sqlite3.connect(cfg.db_path, isolation_level=None)
+        with _storage.transaction(raw):
+            _storage.publish_charter(raw, "# Be kind", 1)
+        charter = await ana.pushes.next(CharterEvent, within=5)  # nothing else happened
+        with _storage.transaction(raw):
+            _storage.publish_charter(raw, "# Be kinder", 2)
+        raw.close()
+        bob = await new_user(srv, "bob")
+        await bob.conn.call(AcceptCharter, version=2)
+        await bob.conn.call(JoinGroup, group=g, cid="j")  # the server's own write, right after
+        second = await ana.pushes.next(CharterEvent, within=5)
+        assert (charter.version, second.version) == (1, 2)
+        joined = await ana.pushes.next(JoinEvent)
+        assert second.seq < joined.seq  # in its place
+        for c in (ana, bob):
+            await c.close()
