@@ -33,7 +33,7 @@ from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem,
 from rse_tui.textsafe import clean_line
 
 from . import alerts, commands, editing, governance, keys
-from .widgets.composer import Composer
+from .widgets.composer import Composer, Mode
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
 from .widgets.timeline import Timeline
@@ -79,9 +79,6 @@ class View:
     kind: str = ChatEvent.TYPE
     #: Writing to someone with no direct chat yet: (user id, name).
     new_direct: tuple[int, str] | None = None
-    #: The message of mine the composer is changing, or the one it answers.
-    editing: MessageRow | None = None
-    replying: MessageRow | None = None
 
 
 class GroupCommands(Provider):
@@ -286,11 +283,11 @@ class RseApp(App[int]):
         self.set_focus(self.composer)
 
     def action_to_messages(self) -> None:
-        if not editing.end(self, clear=True):  # Esc first leaves an edit or a reply
-            self.set_focus(self.timeline)
+        self.set_focus(self.timeline)
 
     def action_edit_last(self) -> None:
-        editing.start_edit(self, editing.last_of_mine(self))
+        # From the composer's own key: the mode starts before its next key.
+        editing.start_edit(self, editing.last_of_mine(self), now=True)
 
     def action_select_message(self) -> None:
         self.set_focus(self.timeline)
@@ -375,7 +372,7 @@ class RseApp(App[int]):
         return f"In #{clean_line(group.name)}, only moderators may write {what}"
 
     async def open_group(self, group: GroupRow) -> None:
-        editing.end(self, clear=True)
+        self.composer.set_mode(None)
         await self.save_draft()
         self.view.new_direct = None
         await self._open(group)
@@ -658,9 +655,9 @@ class RseApp(App[int]):
         # The composer has already cleared itself (keys typed after Enter belong
         # to the next message); a text that cannot go anywhere is put back.
         if not await commands.run(self, event.text):
-            await self.send_text(commands.message_text(event.text))
+            await self.send_text(commands.message_text(event.text), event.mode)
 
-    async def send_text(self, text: str) -> None:
+    async def send_text(self, text: str, mode: Mode | None = None) -> None:
         """Send a message to the open group or direct chat."""
         if self.view.new_direct is not None:
             await self.engine.submit("dm", None, text, user=self.view.new_direct[0])
@@ -672,7 +669,8 @@ class RseApp(App[int]):
             self.notify(why, severity="warning", markup=False)
             return
         op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
-        limit = MAX_CHAT_CHARS if op == "chat" and self.view.editing is None else MAX_POST_CHARS
+        editing_post = mode is not None and mode.kind == "edit" and mode.row.kind != "c"
+        limit = MAX_CHAT_CHARS if op == "chat" and not editing_post else MAX_POST_CHARS
         if len(text) > limit:  # refused here, while it can still be shortened
             self.composer.restore(text)
             where = " (a longer text can go to the feed: ctrl+t)" if op == "chat" else ""
@@ -684,7 +682,7 @@ class RseApp(App[int]):
             return
         self.timeline.action_last()  # what you send is in view, as is what follows
         self.timeline.selected = None
-        if not await editing.send(self, group.group, text):
+        if not await editing.send(self, group.group, text, mode):
             await self.engine.submit(op, group.group, text)
         await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
 

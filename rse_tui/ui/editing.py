@@ -4,23 +4,27 @@ Up in an empty composer, or ``e`` on a selected message of one's own, puts its
 text in the composer to change it; ``r`` on a selected chat message writes a
 reply to it. The composer's title says which mode it is in; Esc leaves it,
 and Enter sends the edit or the reply through the outbox like any write.
+
+A mode is the composer's state, set in the order of the keys the composer
+handles: keys typed before ``r`` (a message and its Enter, still waiting in
+the composer's queue) are sent as they were typed, not as the reply.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.content import Content
-
 from rse_tui.protocol import ChatEvent
 from rse_tui.sync.models import MessageRow
-from rse_tui.textsafe import clean_line
+
+from .widgets.composer import Composer, Mode
 
 if TYPE_CHECKING:
     from .app import RseApp
 
 
-def start_edit(app: RseApp, row: MessageRow | None) -> None:
+def start_edit(app: RseApp, row: MessageRow | None, *, now: bool = False) -> None:
+    """Edit ``row`` (``now``: from the composer's own key, already in order)."""
     if row is None or row.seq is None:
         app.notify("nothing of yours to edit here yet", markup=False)
         app.action_to_composer()
@@ -29,12 +33,7 @@ def start_edit(app: RseApp, row: MessageRow | None) -> None:
         app.notify("you may edit your own messages only", markup=False)
         app.action_to_composer()
         return
-    app.view.editing, app.view.replying = row, None
-    composer = app.composer
-    composer.text = row.text
-    composer.move_cursor(composer.document.end)
-    composer.border_title = Content("editing your message · Enter saves · Esc cancels")
-    app.action_to_composer()
+    _start(app, Mode("edit", row), now)
 
 
 def start_reply(app: RseApp, row: MessageRow) -> None:
@@ -42,37 +41,27 @@ def start_reply(app: RseApp, row: MessageRow) -> None:
         app.notify("replies are to chat messages", markup=False)
         app.action_to_composer()
         return
-    app.view.replying, app.view.editing = row, None
-    quoted = clean_line(f"{row.author}: {row.text}")[:50]
-    # Untrusted text: shown as Content, never parsed as markup.
-    app.composer.border_title = Content(f"replying to {quoted} · Esc cancels")
+    _start(app, Mode("reply", row), False)
+
+
+def _start(app: RseApp, mode: Mode, now: bool) -> None:
+    if now:
+        app.composer.set_mode(mode)
+    else:  # behind the keys the composer has still to handle
+        app.composer.post_message(Composer.SetMode(mode))
     app.action_to_composer()
 
 
-def end(app: RseApp, *, clear: bool) -> bool:
-    """Leave the mode (and the edited text, when ``clear``); False if there was none."""
-    if app.view.editing is None and app.view.replying is None:
+async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
+    """Send ``text`` as the edit or the reply it was written as; False when neither."""
+    if mode is None or mode.row.seq is None:
         return False
-    if app.view.editing is not None and clear:
-        app.composer.clear()
-    app.view.editing = app.view.replying = None
-    app.composer.border_title = None
+    if mode.kind == "edit":
+        if text != mode.row.text:
+            await app.engine.submit("edit", None, text, target=mode.row.seq)
+        return True
+    await app.engine.submit("chat", group, text, reply=mode.row.seq)
     return True
-
-
-async def send(app: RseApp, group: int, text: str) -> bool:
-    """Send ``text`` as the edit or the reply under way; False when neither is."""
-    editing, replying = app.view.editing, app.view.replying
-    if editing is not None:
-        end(app, clear=False)
-        if text != editing.text:
-            await app.engine.submit("edit", None, text, target=editing.seq)
-        return True
-    if replying is not None:
-        end(app, clear=False)
-        await app.engine.submit("chat", group, text, reply=replying.seq)
-        return True
-    return False
 
 
 def last_of_mine(app: RseApp) -> MessageRow | None:

@@ -80,7 +80,7 @@ KEYMAP: tuple[Key, ...] = (
         "Select the newest message, to act on it",
         routed=True,
     ),
-    Key("composer", "escape", "to_messages", "Go to the messages (then ↑ selects)", routed=True),
+    Key("composer", "escape", "escape", "Leave an edit or reply; else go to the messages"),
     Key("composer", "pageup", "messages_page_up", "Scroll the messages up", routed=True),
     Key("composer", "pagedown", "messages_page_down", "Scroll the messages down", routed=True),
     Key("groups", "enter", "open", "Open the group (join it, or ask to, if needed)"),

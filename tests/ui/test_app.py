@@ -640,7 +640,7 @@ async def test_edit_the_last_message_and_reply_to_one(server, profiles):
         assert (await _stored(bob, g))[-1] == "restart db3"
         # Esc leaves an edit without sending it (keys as a person types them).
         await pilot.press("up", *" nope", "escape")
-        assert app.composer.text == "" and app.view.editing is None
+        assert app.composer.text == "" and app.composer.mode is None
         # A reply to bob's first message, quoted above it.
         await burst(pilot, "alt+up", "up", "up", "r", *"on it", "enter")
         await until(pilot, lambda: app.engine.status.outbox == 0)
@@ -648,8 +648,17 @@ async def test_edit_the_last_message_and_reply_to_one(server, profiles):
         page = await bob.conn.call(History, group=g, kind="c", limit=100)
         asked = next(e.seq for e in page.events if e.text == "bob says 1")
         assert (page.events[-1].text, page.events[-1].reply) == ("on it", asked)
+        # In one burst: a message, then a reply to the newest one before it. The
+        # reply mode starts after the message's Enter, in typing order.
+        await burst(pilot, *"plain", "enter", "alt+up", "up", "r", *"re 2", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: "re 2" in [r.text for r in app.timeline.rows if r.seq])
+        page = await bob.conn.call(History, group=g, kind="c", limit=100)
+        by_text = {e.text: e.reply for e in page.events}
+        assert by_text["plain"] is None
+        assert by_text["re 2"] == next(e.seq for e in page.events if e.text == "restart db3")
         # Someone else's message cannot be edited.
-        await burst(pilot, "alt+up", "up", "up", "e")  # bob says 2
+        await burst(pilot, "alt+up", *["up"] * 4, "e")  # bob says 2
         assert any("your own messages" in n.message for n in app._notifications)
         await app.action_quit()
     await bob.close()

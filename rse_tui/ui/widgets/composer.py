@@ -11,15 +11,21 @@ messages, each exactly once.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shlex
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import TextArea
+
+from rse_tui.sync.models import MessageRow
+from rse_tui.textsafe import clean_line
 
 from .. import keys
 
@@ -30,6 +36,14 @@ def _command(event: events.Key) -> bool:
     return not event.is_printable or event.key.startswith(("alt+", "ctrl+"))
 
 
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """What the composer writes: an edit of ``row`` (mine) or a reply to it."""
+
+    kind: str  # "edit" or "reply"
+    row: MessageRow
+
+
 class Composer(TextArea):
     DEFAULT_CSS = """
     Composer { height: auto; min-height: 3; max-height: 10; border: tall $panel; }
@@ -37,13 +51,22 @@ class Composer(TextArea):
     """
 
     class Submitted(Message):
-        def __init__(self, text: str) -> None:
+        def __init__(self, text: str, mode: Mode | None = None) -> None:
             super().__init__()
             self.text = text
+            self.mode = mode  # as it was when Enter was pressed
+
+    class SetMode(Message):
+        """Start (or, with None, leave) an edit or a reply, in key order."""
+
+        def __init__(self, mode: Mode | None) -> None:
+            super().__init__()
+            self.mode = mode
 
     def __init__(self, *, id: str | None = None, scratch_dir: Path | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.scratch_dir = scratch_dir
+        self.mode: Mode | None = None
         self._own = keys.actions("composer")
         self._app_keys = keys.actions("app")
 
@@ -52,10 +75,11 @@ class Composer(TextArea):
         if action is not None and (action != "edit_last" or not self.text):
             event.prevent_default()
             event.stop()
-            if action == "edit_last":  # the app fills the composer before the next key
-                await self.action_edit_last()
-            else:
-                getattr(self, f"action_{action}")()
+            # Run to the end before the next key (edit_last fills the composer,
+            # escape may leave a mode or go to the messages).
+            done = getattr(self, f"action_{action}")()
+            if inspect.isawaitable(done):
+                await done
             return
         action = self._app_keys.get(event.key)
         if action is not None and _command(event):
@@ -86,8 +110,40 @@ class Composer(TextArea):
     def action_send(self) -> None:
         text = self.text
         if text.strip():
+            mode = self.mode
             self.clear()  # taken and cleared in one step: the next key starts afresh
-            self.post_message(self.Submitted(text))
+            self.set_mode(None)
+            self.post_message(self.Submitted(text, mode))
+
+    def set_mode(self, mode: Mode | None, *, clear: bool = False) -> None:
+        """Enter an edit (its text in the composer) or a reply; None leaves
+        either (``clear``: and drops an edit's text)."""
+        leaving = self.mode
+        self.mode = mode
+        if mode is None:
+            self.border_title = None
+            if clear and leaving is not None and leaving.kind == "edit":
+                self.clear()
+            return
+        if mode.kind == "edit":
+            self.text = mode.row.text
+            self.move_cursor(self.document.end)
+            title = "editing your message · Enter saves · Esc cancels"
+        else:
+            quoted = clean_line(f"{mode.row.author}: {mode.row.text}")[:50]
+            title = f"replying to {quoted} · Esc cancels"
+        # Untrusted text: shown as Content, never parsed as markup.
+        self.border_title = Content(title)
+
+    def on_composer_set_mode(self, message: SetMode) -> None:
+        self.set_mode(message.mode)
+
+    async def action_escape(self) -> None:
+        """Esc leaves an edit or a reply; else it goes to the messages."""
+        if self.mode is not None:
+            self.set_mode(None, clear=True)
+        else:
+            await self.app.run_action("to_messages")
 
     def restore(self, text: str) -> None:
         """Put back a text that could not be sent (unless something was typed since)."""
