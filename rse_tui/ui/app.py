@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from textual import events, on, work
+from textual import _time, events, on, work
 from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, OptionList
+from textual.widgets import OptionList
 
 from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import MAX_CHAT_CHARS, MAX_POST_CHARS, ChatEvent, PostEvent, ProtocolError
@@ -138,6 +138,7 @@ class RseApp(App[int]):
         self.me: int | None = None
         #: Keys typed before the app had the terminal (see rse_tui.typeahead).
         self.typeahead = ""
+        self._started = _time.get_time()
         self._typeahead_waits = False
         self._alerted: dict[int, float] = {}  # group -> when it last rang
         self._routed = {
@@ -219,6 +220,7 @@ class RseApp(App[int]):
         parser = XTermParser()
         for event in [*parser.feed(self.typeahead), *parser.feed("")]:
             if isinstance(event, events.Key):
+                event.time = self._started  # typed before anything was on screen
                 event.set_sender(self)
                 self._driver.send_message(event)
         self.typeahead = ""
@@ -245,22 +247,7 @@ class RseApp(App[int]):
         if not self.is_running or not self.screen_stack:
             return False
         if len(self.screen_stack) != 1:
-            # A dialog has the keys, unless it lets typing through to the composer.
-            passes = getattr(self.screen, "PASSES_TYPING", False)
-            if passes and isinstance(event, events.Key) and event.key in ("tab", "shift+tab"):
-                # Moved here, at once: an Enter right behind it presses the button.
-                step = self.screen.focus_next if event.key == "tab" else self.screen.focus_previous
-                step()
-                return True
-            on_button = isinstance(self.focused, Button)  # Enter presses it: on purpose
-            typing = isinstance(event, events.Paste) or (
-                (event.key == "enter" and not on_button)
-                or (event.is_printable and not event.key.startswith("alt+"))
-            )
-            if typing and passes:
-                self.composer._forward_event(event)
-                return True
-            return False
+            return self._route_under_dialog(event)
         focused = self.focused
         composer, timeline = self.composer, self.timeline
         if isinstance(event, events.Key):
@@ -277,6 +264,31 @@ class RseApp(App[int]):
             timeline.selected = None
             self.set_focus(composer)
         return False
+
+    def _route_under_dialog(self, event: events.Key | events.Paste) -> bool:
+        """A dialog has the keys, unless it lets typing through to the composer
+        (the charter): keys typed before it appeared, and letters, go there;
+        its own keys (Tab, Enter on a button) act at once, so the keys typed
+        right behind them go where they leave the focus."""
+        from .screens.charter import CharterScreen  # imported by then if it is shown
+
+        dialog = self.screen
+        if not isinstance(dialog, CharterScreen):
+            return False
+        if isinstance(event, events.Key) and not dialog.typed_before(event):
+            if event.key in ("tab", "shift+tab"):
+                (dialog.focus_next if event.key == "tab" else dialog.focus_previous)()
+                return True
+            if event.key == "enter":
+                return dialog.press_focused()
+        typing = (
+            isinstance(event, events.Paste)
+            or dialog.typed_before(event)
+            or (event.is_printable and not event.key.startswith("alt+"))
+        )
+        if typing:
+            self.composer._forward_event(event)
+        return typing
 
     def action_to_composer(self) -> None:
         self.timeline.selected = None

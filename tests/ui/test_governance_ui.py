@@ -149,19 +149,18 @@ async def test_charter_is_shown_until_accepted(server, profiles):
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert ana_in(await bob.conn.call(Members, group=g), account)
         await app.action_quit()
-    # A new version: typing meant for a message reaches the composer, never accepts.
+    # A new version: Enter accepts it, and what is typed right behind is sent.
     _publish(server, "# Charter v2", 2)
     typing = profiles.app(account)
     async with typing.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(typing.screen, CharterScreen))
-        await burst(pilot, *"typed", "enter", *"ahead")
-        await until(pilot, lambda: typing.composer.text == "ahead")
-        assert isinstance(typing.screen, CharterScreen)
-        await burst(pilot, "tab", "enter")  # to Accept, on purpose (in one burst too)
+        await pilot.pause()  # on screen: keys typed from now on are its
+        # Enter accepts; what is typed right behind it, in one burst, is sent.
+        await burst(pilot, "enter", *"alpha", "enter", *"beta", "enter", *"gamma", "enter")
         await until(pilot, lambda: not isinstance(typing.screen, CharterScreen))
         await until(pilot, lambda: typing.engine.status.outbox == 0)
         page = await bob.conn.call(History, group=g, kind="c")
-        assert [e.text for e in page.events] == ["typed"]
+        assert [e.text for e in page.events] == ["alpha", "beta", "gamma"]
         await typing.action_quit()
     # Quitting instead of accepting ends the app.
     _publish(server, "# Charter v3", 3)

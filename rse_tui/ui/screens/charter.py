@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import _time, events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -14,13 +15,11 @@ from rse_tui.textsafe import clean
 class CharterScreen(ModalScreen[bool]):
     """Returns True when accepted, False to quit.
 
-    Accepting is a deliberate step (Tab to Accept, then Enter, or a click):
-    an Enter typed ahead, meant for a message, must not accept it. Meanwhile
-    typing goes to the composer behind (``PASSES_TYPING``): what is sent then
-    waits in the outbox until the charter is accepted.
+    Accept has the focus: Enter accepts, as a user expects. Keys typed before
+    the charter was on screen were meant for the composer (what is sent then
+    waits in the outbox until the charter is accepted), and the app gives them
+    to it (``typed_before``); so do letters typed while it is shown.
     """
-
-    PASSES_TYPING = True
 
     BINDINGS = [Binding("escape,ctrl+q", "quit_app", "Quit", priority=True)]
     DEFAULT_CSS = """
@@ -37,12 +36,12 @@ class CharterScreen(ModalScreen[bool]):
         super().__init__()
         self.version = version
         self.text = text
+        self.answered = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(
-                f"Usage charter v{self.version}: accept it to write"
-                " · Tab then Enter: accept · Esc: quit"
+                f"Usage charter v{self.version}: accept it to write · Enter: accept · Esc: quit"
             )
             with VerticalScroll():
                 from rich.markdown import Markdown  # only when a charter is shown
@@ -53,9 +52,24 @@ class CharterScreen(ModalScreen[bool]):
                 yield Button("Quit", id="quit")
 
     def on_mount(self) -> None:
-        self.query_one(VerticalScroll).focus()  # arrows scroll; Enter accepts nothing
+        self.shown_at = _time.get_time()  # the clock key events are stamped with
+        self.query_one("#accept", Button).focus()
+
+    def typed_before(self, event: events.Event) -> bool:
+        """Typed before it was on screen, or after it was answered: not its key."""
+        return self.answered or event.time < getattr(self, "shown_at", float("inf"))
+
+    def press_focused(self) -> bool:
+        """Press the focused button; the keys typed behind this Enter are the
+        composer's from now on. False when no button has focus."""
+        if not isinstance(self.focused, Button):
+            return False
+        self.answered = True
+        self.focused.press()
+        return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.answered = True
         self.dismiss(event.button.id == "accept")
 
     def action_quit_app(self) -> None:
