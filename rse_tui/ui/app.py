@@ -303,7 +303,7 @@ class RseApp(App[int]):
 
     def action_select_message(self) -> None:
         self.set_focus(self.timeline)
-        self.timeline.select_last()
+        self.timeline.action_last()
 
     def action_messages_page_up(self) -> None:
         self.timeline.action_page_up()

@@ -39,8 +39,9 @@ def append_message(
     message", the answer the group's rules give for a message one may not see.
     """
     policy.require_write(access(conn, user, group), kind)
+    answered = _live_message(conn, reply) if reply is not None else None
     if reply is not None and (
-        kind != ChatEvent.TYPE or _message(conn, reply) != (group, ChatEvent.TYPE)
+        kind != ChatEvent.TYPE or answered is None or answered[:2] != (group, ChatEvent.TYPE)
     ):
         raise policy.NotFound("message")
     seq = append(conn, kind, group, user, now, text, ref=reply)
@@ -53,21 +54,13 @@ def append_message(
     return Outcome(result, [event])
 
 
-def _message(conn: sqlite3.Connection, target: int) -> tuple[int, str]:
-    """(group, kind) of a live chat message or post; NotFound otherwise."""
-    group, kind, _ = _message_author(conn, target)
-    return group, kind
-
-
-def _message_author(conn: sqlite3.Connection, target: int) -> tuple[int, str, int]:
-    """(group, kind, author) of a live chat message or post; NotFound otherwise."""
+def _live_message(conn: sqlite3.Connection, target: int) -> tuple[int, str, int] | None:
+    """(group, kind, author) of a live chat message or post; None otherwise."""
     row = conn.execute(
         "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
         (target,),
     ).fetchone()
-    if row is None:
-        raise policy.NotFound("message")
-    return int(row[0]), str(row[1]), int(row[2])
+    return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
 
 
 def _message_access(
@@ -80,17 +73,14 @@ def _message_access(
     user's role are read for a missing one too): neither answer nor time
     tells them apart.
     """
-    row = conn.execute(
-        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
-        (target,),
-    ).fetchone()
+    found = _live_message(conn, target)
     try:
-        a = policy.require_visible(access(conn, user, int(row[0]) if row else 0))
+        a = policy.require_visible(access(conn, user, found[0] if found else 0))
     except policy.NotFound:
         raise policy.NotFound("message") from None
-    if row is None:  # group 0 never exists: access() raised above
+    if found is None:  # group 0 never exists: access() raised above
         raise policy.NotFound("message")
-    return a, str(row[1]), int(row[2])
+    return a, found[1], found[2]
 
 
 def edit_message(

@@ -329,9 +329,6 @@ class Timeline(ScrollView, can_focus=True):
         """Whether a printable key is a command here: only with a message selected."""
         return self.selected is not None and key in self._letters
 
-    def select_last(self) -> None:
-        self.action_last()
-
     def _select(self, index: int) -> None:
         if not self.rows:
             return
