@@ -3,7 +3,7 @@
 Every decision about who may see or do what is a function here, over plain
 facts about a user and a group (:class:`Access`). Storage loads the facts
 inside the transaction that acts on them; the hub uses ``audience`` for every
-pushed event; catch-up uses ``VISIBLE_SQL``, the same rules written as SQL.
+pushed event; catch-up reads the sources ``*_SQL``, the same rules as SQL.
 
 The rules:
 
@@ -202,7 +202,7 @@ def audience(
     """The users who may see ``event``; None means every user.
 
     ``members`` maps group -> {user: role}; ``visibility`` maps group -> its
-    visibility. VISIBLE_SQL states the same rule for catch-up.
+    visibility. The ``*_SQL`` statements below state the same rule for catch-up.
     """
     if isinstance(event, CharterEvent):
         return None
@@ -220,13 +220,31 @@ def audience(
     return in_group
 
 
-#: The same rule as ``audience``, as a SQL condition over ``events`` for the
-#: user ``:u`` (used by catch-up).
-VISIBLE_SQL = """(
-    kind = 'h'
-    OR (kind != 'q' AND grp IN (SELECT grp FROM members WHERE user = :u))
-    OR (kind = 'g' AND (SELECT visibility FROM groups WHERE id = grp) != 'secret')
-    OR (kind IN ('j', 'l', 'q') AND user = :u)
-    OR (kind = 'q' AND grp IN
-        (SELECT grp FROM members WHERE user = :u AND role = 'moderator'))
-)"""
+# -- the same rule for catch-up, as index-driven reads --------------------------
+#
+# What a user may see of the log is the union of a few sources, each a range
+# read of one index: its cost is what it returns, however many events the log
+# holds for others. Each statement selects ``seq`` over ``(:since, :top]``,
+# ordered by ``seq`` (``{order}``: "" or "DESC"), at most ``:n``.
+
+#: Charter versions, and the settings of groups that are not secret: everyone's.
+EVERYONE_SQL = (
+    "SELECT seq FROM events INDEXED BY events_everyone"
+    " WHERE kind IN ('g', 'h') AND seq > :since AND seq <= :top AND deleted = 0"
+    " AND (kind = 'h' OR (SELECT visibility FROM groups WHERE id = grp) != 'secret')"
+    " ORDER BY seq {order} LIMIT :n"
+)
+#: The user's own joins, leaves and join requests (in groups they may have left).
+OWN_SQL = (
+    "SELECT seq FROM events INDEXED BY events_own"
+    " WHERE user = :u AND kind IN ('j', 'l', 'q') AND seq > :since AND seq <= :top"
+    " AND deleted = 0 ORDER BY seq {order} LIMIT :n"
+)
+#: Everything in a group the user is in; join requests only for its moderators.
+MEMBER_SQL = (
+    "SELECT seq FROM events INDEXED BY events_grp_seq"
+    " WHERE grp = :g AND seq > :since AND seq <= :top AND deleted = 0"
+    " AND (kind != 'q' OR :moderator) ORDER BY seq {order} LIMIT :n"
+)
+#: The groups (with the user's role) whose events the user receives.
+MEMBERSHIPS_SQL = "SELECT grp, role = 'moderator' FROM members WHERE user = :u"

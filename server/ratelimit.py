@@ -54,6 +54,11 @@ class RateLimiter:
             bucket.tokens -= cost
         return wait
 
+    def charge(self, key: Hashable, cost: float) -> None:
+        """Take ``cost`` more for work already done (the bucket may go below
+        zero): the key's next requests wait until it is paid back."""
+        self._bucket(key).tokens -= cost
+
     def forget(self, key: Hashable) -> None:
         """Drop ``key``'s bucket (its connection is gone)."""
         self._buckets.pop(key, None)

@@ -128,11 +128,21 @@ def _edits(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_ref ON events(ref) WHERE ref IS NOT NULL")
 
 
+def _catch_up_indexes(db: sqlite_utils.Database) -> None:
+    """Catch-up reads what one user may see through these, never the whole log:
+    a group's events in order (covering: the filters are in the index), the
+    events every user sees, and each user's own joins, leaves and requests."""
+    db.execute("CREATE INDEX events_grp_seq ON events(grp, seq, kind, deleted)")
+    db.execute("CREATE INDEX events_everyone ON events(seq) WHERE kind IN ('g', 'h')")
+    db.execute("CREATE INDEX events_own ON events(user, seq) WHERE kind IN ('j', 'l', 'q')")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
     _moderation,
     _edits,
+    _catch_up_indexes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -45,6 +45,13 @@ class Services:
     def now(self) -> int:
         return int(self.config.clock())
 
+    def charge_events(self, user: int, count: int) -> None:
+        """A reply that carried ``count`` events costs its user more than one
+        request: one more token per ``Limits.events_per_token`` events."""
+        extra = count / self.limits.events_per_token
+        if extra:
+            self.user_limiter.charge(user, extra)
+
 
 @dataclass(frozen=True, slots=True)
 class Hold:

@@ -82,7 +82,7 @@ async def list_groups(svc: Services, session: Session, req: ListGroups) -> Group
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'l' names 1 to {svc.limits.max_groups_per_request} groups"
         )
-    return await svc.db.read(
+    reply = await svc.db.read(
         partial(
             _group_list,
             user=session.user,
@@ -91,6 +91,8 @@ async def list_groups(svc: Services, session: Session, req: ListGroups) -> Group
             request_id=req.request_id,
         )
     )
+    svc.charge_events(session.user, len(reply.recent) + len(reply.groups))
+    return reply
 
 
 def _group_list(

@@ -66,7 +66,7 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     if row.last_used is None or now - row.last_used >= TOKEN_TOUCH_EVERY:
         # Recorded at most hourly: a reconnect should not wait on a disk sync.
         await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=now))
-    head = await svc.db.read(storage.head)
+    head = await svc.db.read(partial(storage.user_head, user=row.user))
     return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=head, user=row.user)
 
 
@@ -176,7 +176,8 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     peer.hold()
     try:
         if req.since is None:
-            result = storage.CatchUp(head=await svc.db.read(storage.head), events=[], gap_upto=None)
+            start = await svc.db.read(partial(storage.user_head, user=user))
+            result = storage.CatchUp(head=start, events=[], gap_upto=None)
         else:
             result = await svc.db.read(
                 partial(
@@ -186,6 +187,7 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     except BaseException:
         peer.release(2**63)
         raise
+    svc.charge_events(user, len(result.events))
     if result.gap_upto is not None and req.since is not None:
         peer.send(encode(Gap(since=req.since, upto=result.gap_upto)))
     size = svc.limits.batch_size

@@ -60,6 +60,7 @@ from .timeline import (
     history_page,
     pin_message,
     recent_chat,
+    user_head,
 )
 
 __all__ = [
@@ -110,6 +111,7 @@ __all__ = [
     "transaction",
     "update_group",
     "user_count",
+    "user_head",
     "user_login_row",
     "users",
 ]

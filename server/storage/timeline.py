@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+import json
 import sqlite3
+from itertools import islice
 
 from rse_tui.protocol import (
     ChatEvent,
@@ -198,22 +201,63 @@ def events_between(conn: sqlite3.Connection, after: int, upto: int) -> list[Even
 
 
 def head(conn: sqlite3.Connection) -> int:
+    """The newest sequence number stored (for the server's own bookkeeping)."""
     row = conn.execute("SELECT max(seq) FROM events").fetchone()
     return int(row[0] or 0)
 
 
+def _visible(
+    conn: sqlite3.Connection, user: int, since: int, top: int, n: int, newest: bool = False
+) -> list[int]:
+    """The first (or, ``newest``, the last) ``n`` sequence numbers in
+    ``(since, top]`` of events ``user`` may see, in ascending order.
+
+    Each source of policy's catch-up rule is read in order up to ``n`` and the
+    sources are merged: the work is bounded by what the user may see.
+    """
+    order = "DESC" if newest else ""
+    params: dict[str, object] = {"u": user, "since": since, "top": top, "n": n}
+    sources = [
+        [r[0] for r in conn.execute(policy.EVERYONE_SQL.format(order=order), params)],
+        [r[0] for r in conn.execute(policy.OWN_SQL.format(order=order), params)],
+    ]
+    member_sql = policy.MEMBER_SQL.format(order=order)
+    for group, moderator in conn.execute(policy.MEMBERSHIPS_SQL, params).fetchall():
+        params.update(g=group, moderator=moderator)
+        sources.append([r[0] for r in conn.execute(member_sql, params)])
+    merged = heapq.merge(*sources, reverse=newest)
+    seqs = list(islice(dict.fromkeys(merged), n))  # sources overlap (a member's own join)
+    if newest:
+        seqs.reverse()
+    return seqs
+
+
+def _events(conn: sqlite3.Connection, seqs: list[int]) -> list[Event]:
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE seq IN (SELECT value FROM json_each(?))"
+        " ORDER BY seq",
+        (json.dumps(seqs),),
+    ).fetchall()
+    return [event_from_row(r) for r in rows]
+
+
+def user_head(conn: sqlite3.Connection, user: int) -> int:
+    """The newest sequence number of an event ``user`` may see: where a new
+    connection starts. (Not the log's head: how much happens in groups one
+    cannot see is not for an idle connection to watch.)"""
+    newest = _visible(conn, user, 0, head(conn), 1, newest=True)
+    return newest[0] if newest else 0
+
+
 def catch_up(conn: sqlite3.Connection, user: int, since: int, bound: int) -> CatchUp:
-    """The events ``user`` missed after ``since``, or the newest ``bound`` and a gap."""
+    """The events ``user`` missed after ``since``, or the newest ``bound`` and a gap.
+
+    The head it answers is the newest event the user may see (see ``user_head``).
+    """
     top = head(conn)
-    params = {"u": user, "since": since, "top": top, "n": bound + 1}
-    query = (
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE seq > :since AND seq <= :top"
-        f" AND deleted = 0 AND {policy.VISIBLE_SQL} ORDER BY seq"
-    )
-    rows = conn.execute(f"{query} LIMIT :n", params).fetchall()
-    if len(rows) <= bound:
-        return CatchUp(top, [event_from_row(r) for r in rows], None)
-    params["n"] = bound
-    newest = conn.execute(f"{query} DESC LIMIT :n", params).fetchall()
-    newest.reverse()
-    return CatchUp(top, [event_from_row(r) for r in newest], newest[0][0] - 1)
+    seqs = _visible(conn, user, since, top, bound + 1)
+    if len(seqs) <= bound:
+        last = seqs[-1] if seqs else user_head(conn, user)
+        return CatchUp(last, _events(conn, seqs), None)
+    seqs = _visible(conn, user, since, top, bound, newest=True)
+    return CatchUp(seqs[-1], _events(conn, seqs), seqs[0] - 1)
