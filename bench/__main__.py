@@ -20,7 +20,7 @@ from rse_tui.protocol import CreateGroup, JoinGroup, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
-from . import first_paint, load, memory, slowlink_times, wire
+from . import catchup, first_paint, load, memory, slowlink_times, wire
 from .corpus import lines
 
 
@@ -78,6 +78,10 @@ def quick() -> int:
     if lost or fan["p99_ms"] > 1000:
         print("load: a message was lost or fan-out took over 1 s: regression")
         failed = True
+    caught = catchup.main(["--events", "200000", "--runs", "3", "--abuse-seconds", "0"])
+    if caught["storage_ms"] > 20:  # a filter over the whole log took 45 ms here
+        print("catch-up cost grows with the log again: regression")
+        failed = True
     return 1 if failed else 0
 
 
@@ -95,6 +99,7 @@ def main() -> int:
         "slow_link": slowlink_times.main(["--runs", str(args.runs)]),
         "memory": memory.main(["--clients", "2000"]),
         "load": load.main(["--runs", str(args.runs)]),
+        "catch_up": catchup.main(["--runs", str(max(args.runs, 7))]),
     }
     args.json.write_text(json.dumps(results, indent=1))
     print(f"figures written to {args.json}")

@@ -184,3 +184,11 @@ async def refused(coro: Any, code: ErrorCode | None = None) -> ProtocolError:
         assert code is None or exc.code is code, exc
         return exc
     raise AssertionError("the request was not refused")
+
+
+async def group_named(conn: Connection, name: str) -> int:
+    """The id of the group called ``name`` (ids are random: look them up)."""
+    from rse_tui.protocol import ListGroups
+
+    groups = (await conn.call(ListGroups)).groups
+    return next(g.group for g in groups if g.name == name)

@@ -7,6 +7,7 @@ NotFound as a group that does not exist.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,20 @@ from .. import policy
 from ..database import Outcome
 from ..policy import Access, GroupFacts, NotFound
 from .base import Receipt, append, keep_receipt
+
+#: Group ids are drawn at random below this bound: numbers handed out in order
+#: would show an outsider, by the ones missing from their list, which secret
+#: groups and direct chats exist and when they were made.
+GROUP_ID_SPACE = 2**31
+
+
+def _new_group_id(conn: sqlite3.Connection) -> int:
+    """An unused random group id (never 0: "no group" in a few places)."""
+    while True:
+        group = 1 + secrets.randbelow(GROUP_ID_SPACE - 1)
+        if conn.execute("SELECT 1 FROM groups WHERE id = ?", (group,)).fetchone() is None:
+            return group
+
 
 _FACTS = "id, visibility, post_policy, chat_policy, comment_policy, dm_key IS NOT NULL"
 
@@ -193,10 +208,12 @@ def create_group(
         if up.facts.visibility == policy.SECRET and visibility != policy.SECRET:
             raise policy.forbidden("a group under a secret group must be secret too")
     _check_name(conn, name, visibility)
-    cur = conn.execute(
-        "INSERT INTO groups (name, creator, created, parent, visibility, post_policy,"
-        " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    group = _new_group_id(conn)
+    conn.execute(
+        "INSERT INTO groups (id, name, creator, created, parent, visibility, post_policy,"
+        " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
+            group,
             name,
             user,
             now,
@@ -208,8 +225,6 @@ def create_group(
             description,
         ),
     )
-    group = cur.lastrowid
-    assert group is not None
     created = _settings_event(conn, group, user, now)
     joined = add_membership(conn, group, user, policy.MODERATOR, None, now)
     return _done(conn, user, cid, Receipt(seq=joined.seq, ts=now, group=group), [created, joined])
@@ -486,14 +501,13 @@ def send_direct(
     row = conn.execute("SELECT id FROM groups WHERE dm_key = ?", (key,)).fetchone()
     events: list[Event] = []
     if row is None:
-        cur = conn.execute(
-            "INSERT INTO groups (name, creator, created, visibility, post_policy, chat_policy,"
-            " comment_policy, dm_key) VALUES ('direct', ?, ?, 'secret', 'moderators',"
-            " 'everyone', 'nobody', ?)",
-            (user, now, key),
+        group = _new_group_id(conn)
+        conn.execute(
+            "INSERT INTO groups (id, name, creator, created, visibility, post_policy,"
+            " chat_policy, comment_policy, dm_key) VALUES (?, 'direct', ?, ?, 'secret',"
+            " 'moderators', 'everyone', 'nobody', ?)",
+            (group, user, now, key),
         )
-        group = cur.lastrowid
-        assert group is not None
         for member in (user, target):
             events.append(add_membership(conn, group, member, policy.MEMBER, user, now))
         # After the joins: the settings event's audience is the chat's members.

@@ -9,7 +9,7 @@ import stat
 from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendChat
 from server.app import RseServer
 
-from ..helpers import PASSWORD, config, invite, new_user
+from ..helpers import PASSWORD, config, group_named, invite, new_user
 from ..linkproxy import LinkProxy
 
 LINE = re.compile(r"^#(\d+) \d{4}-\d\d-\d\d \d\d:\d\d (\S+): (.*)$")
@@ -113,12 +113,13 @@ async def test_tail_follows_and_neutralises_escapes(rse, server):
     await rse.join(server, "ana")
     await rse("group", "create", "Ops")
     bob = await new_user(server, "bob")
-    await bob.conn.call(JoinGroup, group=1, cid="j")
+    ops = await group_named(bob.conn, "Ops")
+    await bob.conn.call(JoinGroup, group=ops, cid="j")
     proc = await rse.start("tail", "Ops")
     assert proc.stdout is not None
     # Whether tail catches up on it or is pushed it live, it prints it once.
     evil = "\x1b[2J\x1b]0;pwned\x07[bold]hi[/] \x9b31m"
-    ack = await bob.conn.call(SendChat, group=1, text=evil, cid="e")
+    ack = await bob.conn.call(SendChat, group=ops, text=evil, cid="e")
     line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
     proc.terminate()
     await proc.wait()
@@ -157,8 +158,9 @@ async def test_offline_write_is_queued_then_delivered_once(rse, tmp_path):
         texts = [LINE.match(x).group(3) for x in tail.out.splitlines()]
         assert texts == ["written during the outage"]
         bob = await new_user(srv, "bob")
-        await bob.conn.call(JoinGroup, group=1, cid="j")
-        page = await bob.conn.call(History, group=1, kind="c", limit=10)
+        ops = await group_named(bob.conn, "Ops")
+        await bob.conn.call(JoinGroup, group=ops, cid="j")
+        page = await bob.conn.call(History, group=ops, kind="c", limit=10)
         assert [e.text for e in page.events] == ["written during the outage"]
         assert isinstance(page.events[0], ChatEvent)
         await bob.close()

@@ -13,7 +13,7 @@ from server import storage
 from server.app import RseServer
 from server.config import ServerConfig
 
-from ..helpers import Client, config, new_user
+from ..helpers import Client, config, group_named, new_user
 from ..linkproxy import LinkProxy
 
 LINES = [str(n) for n in range(1, 201)]
@@ -37,7 +37,8 @@ def _stored(db_path: Path, kind: str = "c") -> list[str]:
 async def _watcher(srv: RseServer) -> Client:
     """Someone in group G (the first group), to tell how far the stream got."""
     bob = await new_user(srv, "bob")
-    await bob.conn.call(JoinGroup, group=1, cid="j")
+    ops = await group_named(bob.conn, "G")
+    await bob.conn.call(JoinGroup, group=ops, cid="j")
     await bob.conn.call(Sync)
     return bob
 

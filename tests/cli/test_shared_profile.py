@@ -9,7 +9,7 @@ from rse_tui.protocol import JoinGroup, SendChat
 from rse_tui.sync.cache import Cache
 from rse_tui.sync.engine import Engine
 
-from ..helpers import new_user
+from ..helpers import group_named, new_user
 
 LINE = re.compile(r"^#(\d+) \S+ \S+ (\S+): (.*)$")
 
@@ -18,7 +18,8 @@ async def test_tail_prints_every_message_while_another_process_shares_the_profil
     await rse.join(server, "ana")
     assert (await rse("group", "create", "Ops")).code == 0
     bob = await new_user(server, "bob")
-    await bob.conn.call(JoinGroup, group=1, cid="j")
+    ops = await group_named(bob.conn, "Ops")
+    await bob.conn.call(JoinGroup, group=ops, cid="j")
     [profile] = (rse.home / "profiles").iterdir()
     other = Engine(  # the app, open on the same profile: same cache file, own connection
         Cache(profile / "cache.db"), url=server.url, token=(profile / "token").read_text()
@@ -29,7 +30,7 @@ async def test_tail_prints_every_message_while_another_process_shares_the_profil
     assert tail.stdout is not None
     printed: list[tuple[int, str]] = []
     for n in range(12):
-        ack = await bob.conn.call(SendChat, group=1, text=f"note {n}", cid=f"n{n}")
+        ack = await bob.conn.call(SendChat, group=ops, text=f"note {n}", cid=f"n{n}")
         # Each message is printed as it comes, not when a later one arrives.
         line = (await asyncio.wait_for(tail.stdout.readline(), 10)).decode()
         seq, author, text = LINE.match(line.rstrip("\n")).groups()

@@ -286,39 +286,96 @@ async def test_the_directory_shows_private_groups_to_their_members_only(server):
 
 
 async def test_a_secret_group_and_a_missing_one_run_the_same_statements(server, board):
-    """Timing: the two answers take the same path (counted in statements, which a
-    test can do without measuring time)."""
+    """Timing: for every stored operation that names a group or a message, the
+    two answers take the same path: the same statements, in the same order
+    (compared with numbers blanked out: the ids differ), which a test can check
+    without measuring time."""
+    import re
     import sqlite3 as _sqlite3
 
     from server import storage as _storage
-    from server.policy import NotFound
 
-    _, _, outsider, g = board
-    conn = _sqlite3.connect(server.config.db_path)
+    _, insider, outsider, g = board
+    u = outsider.user
+    m = insider.user
+    conn = _sqlite3.connect(server.config.db_path, isolation_level=None)
     try:
         secret_msg = conn.execute(
             "SELECT seq FROM events WHERE grp = ? AND kind = 'c'", (g,)
         ).fetchone()[0]
         by_group = {
-            "members": lambda grp: _storage.members(conn, outsider.user, grp),
-            "history": lambda grp: _storage.history(conn, outsider.user, grp, "c", None, 10),
+            "members": lambda x: _storage.members(conn, u, x),
+            "history": lambda x: _storage.history(conn, u, x, "c", None, 10),
+            "join": lambda x: _storage.join_group(conn, u, x, "c1", 1),
+            "leave": lambda x: _storage.leave_group(conn, u, x, "c1", 1),
+            "greq": lambda x: _storage.request_join(conn, u, x, "c1", 1),
+            "greqs": lambda x: _storage.join_requests(conn, u, x),
+            "gapprove": lambda x: _storage.approve(conn, u, x, m, "c1", 1),
+            "gadd": lambda x: _storage.add_member(conn, u, x, m, False, "c1", 1),
+            "gremove": lambda x: _storage.remove_member(conn, u, x, m, "c1", 1),
+            "gset": lambda x: _storage.update_group(conn, u, x, "c1", 1, description="d"),
+            "chat": lambda x: _storage.append_message(conn, u, x, "c", "hi", "c1", 1),
+            "post": lambda x: _storage.append_message(conn, u, x, "p", "hi", "c1", 1),
+            "child": lambda x: _storage.create_group(
+                conn, u, "kid", "c1", 1, parent=x, visibility="secret"
+            ),
+            "invite": lambda x: _storage.create_invite(
+                conn, b"h" * 32, admin=False, now=1, expires=2, inviter=u, groups=[x]
+            ),
+            "groups only": lambda x: _storage.list_groups(conn, u, [x]),
         }
         by_message = {
-            "del": lambda m: _storage.delete_message(conn, outsider.user, m, "c1", 1),
-            "pin": lambda m: _storage.pin_message(conn, outsider.user, m, True, "c2", 1),
-            "edit": lambda m: _storage.edit_message(conn, outsider.user, m, "x", 99, "c3", 1),
+            "del": lambda x: _storage.delete_message(conn, u, x, "c1", 1),
+            "pin": lambda x: _storage.pin_message(conn, u, x, True, "c1", 1),
+            "edit": lambda x: _storage.edit_message(conn, u, x, "x", 99, "c1", 1),
+            "reply": lambda x: _storage.append_message(conn, u, g, "c", "x", "c1", 1, reply=x),
         }
         cases = [(name, call, (g, MISSING)) for name, call in by_group.items()]
         cases += [(name, call, (secret_msg, MISSING)) for name, call in by_message.items()]
         for name, call, ids in cases:
-            counts = []
-            for grp in ids:
+            runs = []
+            for target in ids:
                 statements: list[str] = []
+                conn.execute("BEGIN IMMEDIATE")
                 conn.set_trace_callback(statements.append)
-                with pytest.raises(NotFound):
-                    call(grp)
-                conn.set_trace_callback(None)
-                counts.append(len(statements))
-            assert counts[0] == counts[1], (name, counts)
+                try:
+                    call(target)
+                    answer = "ok"
+                except ProtocolError as exc:
+                    answer = f"{exc.code.value}: {exc.message}"
+                finally:
+                    conn.set_trace_callback(None)
+                    conn.execute("ROLLBACK")
+                runs.append((answer, [re.sub(r"\b\d+\b", "N", s) for s in statements]))
+            assert runs[0] == runs[1], name
     finally:
         conn.close()
+
+
+async def test_group_ids_do_not_count_hidden_groups(server):
+    """Ids missing from an outsider's list (below the id gcreate gave them) used to
+    be exactly the secret groups and direct chats: ids are now random, so the
+    ones in between say nothing, and a new id says nothing of how many exist."""
+    boss = await new_user(server, "boss")
+    insider = await new_user(server, "insider")
+    outsider = await new_user(server, "outsider")
+    hidden = []
+    for i in range(6):
+        g = await boss.conn.call(CreateGroup, name=f"S{i}", visibility="secret", cid=f"s{i}")
+        hidden.append(g.group)
+    dm = await boss.conn.call(SendDirect, user=insider.user, text="psst", cid="dm")
+    hidden.append(dm.group)
+    mine = [
+        (await outsider.conn.call(CreateGroup, name=f"Mine {i}", cid=f"m{i}")).group
+        for i in range(6)
+    ]
+    listed = {g.group for g in (await outsider.conn.call(ListGroups)).groups}
+    assert set(mine) <= listed
+    # Sequential ids: 1..7 hidden, then 8..13 the outsider's, and the gap below
+    # the outsider's first id is the number of hidden groups.
+    below = max(mine) - 1 - len({g for g in listed if g < max(mine)})
+    assert below > 1_000, "ids below the outsider's own are mostly unused numbers"
+    assert max(mine) - min(mine) > 1_000, "consecutive creations get unrelated ids"
+    assert all(0 < g < 2**31 for g in [*mine, *hidden])
+    for c in (boss, insider, outsider):
+        await c.close()
