@@ -118,7 +118,7 @@ async def write(
     after = hold.cid if hold is not None and hold.cid != req.cid else None
     try:
         outcome = await svc.db.write(
-            partial(storage.as_user, user=user, fn=fn, after=after, **kwargs),
+            partial(storage.as_user, user=user, fn=fn, after=after, op=req.TYPE, **kwargs),
             origin=session.peer,
         )
     except storage.Overtakes:

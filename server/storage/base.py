@@ -163,14 +163,28 @@ def append(
 # -- idempotency ---------------------------------------------------------------
 
 
-def receipt(conn: sqlite3.Connection, user: int, cid: str) -> Receipt | None:
+def receipt(conn: sqlite3.Connection, user: int, cid: str, op: str | None = None) -> Receipt | None:
+    """The first result of the write ``cid``; with ``op``, refused if that write
+    was of another kind (its answer would acknowledge what was never done)."""
     row = conn.execute(
         "SELECT result FROM receipts WHERE user = ? AND cid = ?", (user, cid)
     ).fetchone()
     if row is None:
         return None
     data = json.loads(row[0])
+    if op is not None and data.get("o", op) != op:
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD,
+            f"write id {cid!r} was used for another kind of write; each write needs its own",
+        )
     return Receipt(seq=data["s"], ts=data.get("ts"), group=data.get("g"))
+
+
+def _label_receipt(conn: sqlite3.Connection, user: int, cid: str, op: str) -> None:
+    conn.execute(
+        "UPDATE receipts SET result = json_set(result, '$.o', ?) WHERE user = ? AND cid = ?",
+        (op, user, cid),
+    )
 
 
 def keep_receipt(conn: sqlite3.Connection, user: int, cid: str, result: Receipt) -> None:
@@ -198,6 +212,7 @@ def as_user(
     fn: Callable[..., T],
     *args: Any,
     after: str | None = None,
+    op: str | None = None,
     **kwargs: Any,
 ) -> T | Outcome[Receipt]:
     """Run a write for ``user``: the gate every write from a client goes through.
@@ -207,11 +222,12 @@ def as_user(
     same answer even if the rules changed since). A write that must come
     ``after`` another (the client's earlier write, refused for now) raises
     Overtakes until that one is stored. Otherwise the user must have accepted
-    the current charter.
+    the current charter. ``op`` (the request's type) is kept with the result:
+    a client id reused for another kind of write is refused, not answered.
     """
     cid = kwargs.get("cid")
     if cid is not None:
-        done = receipt(conn, user, cid)
+        done = receipt(conn, user, cid, op)
         if done is not None:
             return Outcome(done, replayed=True)
     if after is not None and receipt(conn, user, after) is None:
@@ -224,4 +240,7 @@ def as_user(
                 ErrorCode.CHARTER,
                 f"accept the usage charter (version {current}) before writing",
             )
-    return fn(conn, user, *args, **kwargs)
+    result = fn(conn, user, *args, **kwargs)
+    if cid is not None and op is not None:
+        _label_receipt(conn, user, cid, op)
+    return result

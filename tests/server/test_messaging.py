@@ -136,3 +136,25 @@ async def test_events_committed_together_reach_a_client_in_one_frame(server):
     assert not [f for f in ana.pushes.drain() if isinstance(f, Batch | ChatEvent)]
     await ana.close()
     await bob.close()
+
+
+async def test_a_write_id_reused_for_another_kind_of_write_is_refused(server):
+    """The receipt of `chat c=X` must not acknowledge a `del c=X` that was never
+    done: a reused id of another kind is refused and changes nothing; the same
+    write sent again still gets its first answer."""
+    from rse_tui.protocol import DeleteMessage, ErrorCode, History
+
+    from ..helpers import refused
+
+    ana = await new_user(server, "ana")
+    g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+    first = await ana.conn.call(SendChat, group=g, text="keep me", cid="same")
+    await refused(ana.conn.call(DeleteMessage, target=first.seq, cid="same"), ErrorCode.BAD_FIELD)
+    await refused(ana.conn.call(SendPost, group=g, text="other", cid="same"), ErrorCode.BAD_FIELD)
+    again = await ana.conn.call(SendChat, group=g, text="keep me", cid="same")
+    assert (again.seq, again.ts) == (first.seq, first.ts)
+    page = await ana.conn.call(History, group=g, kind="c", limit=10)
+    assert [e.text for e in page.events] == ["keep me"]
+    feed = await ana.conn.call(History, group=g, kind="p", limit=10)
+    assert feed.events == []
+    await ana.close()
