@@ -54,9 +54,10 @@ class Limits:
     #: A reconnecting client missing more events than this gets a gap marker
     #: and the newest ones.
     catch_up_bound: int = 2_000
-    #: Replies that carry events (catch-up, history, recent messages) cost one
-    #: more request per this many events: reading is charged by what it reads.
-    events_per_token: int = 200
+    #: Replies that carry many items (events of a catch-up, history or recent
+    #: messages; groups, members, requests, directory entries, users) cost one
+    #: more request per this many items: reading is charged by what it reads.
+    items_per_token: int = 200
     batch_size: int = 500
     max_history_page: int = 500
     #: How far back the time a client says it wrote a queued message may go.

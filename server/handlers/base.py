@@ -45,10 +45,10 @@ class Services:
     def now(self) -> int:
         return int(self.config.clock())
 
-    def charge_events(self, user: int, count: int) -> None:
-        """A reply that carried ``count`` events costs its user more than one
-        request: one more token per ``Limits.events_per_token`` events."""
-        extra = count / self.limits.events_per_token
+    def charge_items(self, user: int, count: int) -> None:
+        """A reply that carried ``count`` items (events, groups, members...) costs
+        its user more than one request: one more per ``Limits.items_per_token``."""
+        extra = count / self.limits.items_per_token
         if extra:
             self.user_limiter.charge(user, extra)
 

@@ -91,7 +91,7 @@ async def list_groups(svc: Services, session: Session, req: ListGroups) -> Group
             request_id=req.request_id,
         )
     )
-    svc.charge_events(session.user, len(reply.recent) + len(reply.groups))
+    svc.charge_items(session.user, len(reply.recent) + len(reply.groups))
     return reply
 
 
@@ -167,9 +167,11 @@ async def remove_member(svc: Services, session: Session, req: RemoveMember) -> W
 
 async def members(svc: Services, session: Session, req: Members) -> MemberList:
     users, mods = await svc.db.read(partial(storage.members, user=session.user, group=req.group))
+    svc.charge_items(session.user, len(users))
     return MemberList(request_id=req.request_id, users=users, moderators=mods)
 
 
 async def join_requests(svc: Services, session: Session, req: JoinRequests) -> RequestList:
     pending = await svc.db.read(partial(storage.join_requests, user=session.user, group=req.group))
+    svc.charge_items(session.user, len(pending))
     return RequestList(request_id=req.request_id, requests=pending)

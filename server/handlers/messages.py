@@ -133,5 +133,5 @@ async def history(svc: Services, session: Session, req: History) -> Page:
             limit=req.limit,
         )
     )
-    svc.charge_events(session.user, len(events))
+    svc.charge_items(session.user, len(events))
     return Page(request_id=req.request_id, events=events, more=more, users=authors)

@@ -187,7 +187,7 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     except BaseException:
         peer.release(2**63)
         raise
-    svc.charge_events(user, len(result.events))
+    svc.charge_items(user, len(result.events))
     if result.gap_upto is not None and req.since is not None:
         peer.send(encode(Gap(since=req.since, upto=result.gap_upto)))
     size = svc.limits.batch_size
@@ -224,6 +224,7 @@ async def get_users(svc: Services, session: Session, req: GetUsers) -> UserList:
             ErrorCode.BAD_FIELD, f"at most {svc.limits.max_users_per_request} ids per request"
         )
     found = await svc.db.read(partial(storage.users, ids=req.users))
+    svc.charge_items(session.user, len(found))
     return UserList(request_id=req.request_id, users=found)
 
 
@@ -234,6 +235,7 @@ async def search_directory(svc: Services, session: Session, req: SearchDirectory
     found = await svc.db.read(
         partial(storage.directory, viewer=session.user, query=query, badge=req.badge)
     )
+    svc.charge_items(session.user, len(found) + sum(len(e.groups) for e in found))
     return Directory(request_id=req.request_id, users=found)
 
 

@@ -189,7 +189,7 @@ async def test_an_idle_outsider_learns_nothing_from_the_head(server):
 
 
 async def test_reads_are_charged_by_the_events_they_carry(tmp_path):
-    """A read of n events costs its user 1 + n/events_per_token requests: a loop
+    """A read of n events costs its user 1 + n/items_per_token requests: a loop
     of big reads runs out of allowance far sooner than a loop of small ones
     (and then waits, or is refused past rate_max_delay)."""
     from rse_tui.protocol import ErrorCode, History, ProtocolError
@@ -202,7 +202,7 @@ async def test_reads_are_charged_by_the_events_they_carry(tmp_path):
         rate_burst=25,
         rate_per_second=0.1,
         rate_max_delay=0.2,
-        events_per_token=20,
+        items_per_token=20,
     )
     async with RseServer(cfg) as srv:
         ana = await new_user(srv, "ana")
@@ -221,4 +221,42 @@ async def test_reads_are_charged_by_the_events_they_carry(tmp_path):
             assert exc.code is ErrorCode.RATE_LIMITED
         else:
             raise AssertionError("a third big read went through")
+        await ana.close()
+
+
+async def test_listings_are_charged_by_the_items_they_carry(tmp_path):
+    """The same for a group's member list: 400 members cost 1 + 400/10."""
+    from rse_tui.protocol import ErrorCode, Members, ProtocolError
+    from server.app import RseServer
+
+    from ..helpers import config
+
+    cfg = config(
+        tmp_path / "rse.db",
+        rate_burst=25,
+        rate_per_second=0.1,
+        rate_max_delay=0.2,
+        items_per_token=10,
+    )
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+        db = sqlite3.connect(cfg.db_path, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for i in range(400):
+                uid = db.execute(
+                    "INSERT INTO users (name, pw, created) VALUES (?, 'x', 1)", (f"u{i}",)
+                ).lastrowid
+                db.execute("INSERT INTO members (grp, user, joined) VALUES (?, ?, 1)", (g, uid))
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        assert len((await ana.conn.call(Members, group=g)).users) == 401
+        try:
+            await ana.conn.call(Members, group=g)
+        except ProtocolError as exc:
+            assert exc.code is ErrorCode.RATE_LIMITED
+        else:
+            raise AssertionError("a second 400-member listing went through")
         await ana.close()
