@@ -20,7 +20,7 @@ from rse_tui.protocol import CreateGroup, JoinGroup, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
-from . import first_paint, load, memory, slowlink_times, wire
+from . import first_paint, laggards, load, memory, slowlink_times, wire
 from .corpus import lines
 
 
@@ -78,6 +78,16 @@ def quick() -> int:
     if lost or fan["p99_ms"] > 1000:
         print("load: a message was lost or fan-out took over 1 s: regression")
         failed = True
+    deaf = asyncio.run(laggards.run(50, 4000, 8, 20.0))
+    each, freed = deaf["peak_kernel_per_laggard"], deaf["freed_s"]
+    print(
+        f"50 members that stop reading, their group flooded: the server's kernel held at most"
+        f" {each / 1024:.0f} KiB for each, all cut off and freed after"
+        f" {'over 20' if freed is None else f'{freed:.1f}'} s"
+    )
+    if each > 512 * 1024 or freed is None:
+        print("laggards: over 512 KiB in the kernel for one, or not freed within 20 s: regression")
+        failed = True
     return 1 if failed else 0
 
 
@@ -95,6 +105,7 @@ def main() -> int:
         "slow_link": slowlink_times.main(["--runs", str(args.runs)]),
         "memory": memory.main(["--clients", "2000"]),
         "load": load.main(["--runs", str(args.runs)]),
+        "laggards": laggards.main(["--runs", str(args.runs)]),
     }
     args.json.write_text(json.dumps(results, indent=1))
     print(f"figures written to {args.json}")
