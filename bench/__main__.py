@@ -20,7 +20,7 @@ from rse_tui.protocol import CreateGroup, JoinGroup, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
-from . import catchup, first_paint, load, memory, slowlink_times, wire
+from . import catchup, first_paint, laggards, load, memory, slowlink_times, wire
 from .corpus import lines
 
 
@@ -82,6 +82,16 @@ def quick() -> int:
     if caught["storage_ms"] > 20:  # a filter over the whole log took 45 ms here
         print("catch-up cost grows with the log again: regression")
         failed = True
+    deaf = asyncio.run(laggards.run(50, 4000, 8, 20.0))
+    each, freed = deaf["peak_kernel_per_laggard"], deaf["freed_s"]
+    print(
+        f"50 members that stop reading, their group flooded: the server's kernel held at most"
+        f" {each / 1024:.0f} KiB for each, all cut off and freed after"
+        f" {'over 20' if freed is None else f'{freed:.1f}'} s"
+    )
+    if each > 512 * 1024 or freed is None:
+        print("laggards: over 512 KiB in the kernel for one, or not freed within 20 s: regression")
+        failed = True
     return 1 if failed else 0
 
 
@@ -100,6 +110,7 @@ def main() -> int:
         "memory": memory.main(["--clients", "2000"]),
         "load": load.main(["--runs", str(args.runs)]),
         "catch_up": catchup.main(["--runs", str(max(args.runs, 7))]),
+        "laggards": laggards.main(["--runs", str(args.runs)]),
     }
     args.json.write_text(json.dumps(results, indent=1))
     print(f"figures written to {args.json}")

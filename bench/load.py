@@ -64,8 +64,10 @@ def percentile(values: Sequence[float], q: float) -> float:
 class Clients:
     """One load process: its members go in on stdin, its reports come out on stdout."""
 
-    def __init__(self, role: str, url: str, members: list[str], *args: str) -> None:
-        self.argv = [sys.executable, "-m", CLIENTS, role, url, *args]
+    def __init__(
+        self, role: str, url: str, members: list[str], *args: str, module: str = CLIENTS
+    ) -> None:
+        self.argv = [sys.executable, "-m", module, role, url, *args]
         self.members = members
         self.proc: asyncio.subprocess.Process | None = None
 

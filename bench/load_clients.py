@@ -5,7 +5,9 @@
 
 Both roles read ``TOKEN [GROUP]`` lines from stdin up to an empty line (tokens
 are never put in argv), open one real client connection (``rse_tui.sync.connection``)
-per token, catch up, and print ``ready``.
+per token, catch up, and print ``ready``. The connections come from many
+loopback addresses, as a real network's members do (the server holds at most
+256 connections from one address).
 
 ``receive``: for every chat event, once all of this process's connections
 have it, prints ``{"seq": s, "t": [monotonic receipt times]}``. Ends when
@@ -22,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import random
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from rse_tui.protocol import (
@@ -40,6 +44,16 @@ from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, ConnectionLost, _as_exception
 
 from .corpus import lines
+
+
+def loopback_sources(per_address: int = 50) -> Iterator[tuple[str, int]]:
+    """Source addresses for client sockets, ``per_address`` connections each,
+    drawn at random on 127.0.0.0/8 so that processes need not agree."""
+    rng = random.Random()
+    while True:
+        address = f"127.{rng.randint(1, 254)}.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
+        for _ in range(per_address):
+            yield address, 0
 
 
 async def _read_members() -> list[tuple[str, int]]:
@@ -91,10 +105,13 @@ async def _open_all(
     url: str, tokens: list[str], push: Any, kind: type[Connection] = Connection
 ) -> list[Connection]:
     conns: list[Connection] = []
+    sources = loopback_sources()
     for start in range(0, len(tokens), 50):
         batch = await asyncio.gather(
             *(
-                kind.open(url, token=token, since=0, on_push=push(start + k))
+                kind.open(
+                    url, token=token, since=0, on_push=push(start + k), local_addr=next(sources)
+                )
                 for k, token in enumerate(tokens[start : start + 50])
             )
         )

@@ -7,13 +7,16 @@ import sys
 
 from rse_tui.sync.connection import Connection
 
+from .load_clients import loopback_sources
+
 
 async def main(url: str, token: str, count: int) -> None:
     conns = []
+    sources = loopback_sources()  # the server holds at most 256 connections an address
     for start in range(0, count, 100):
         batch = await asyncio.gather(
             *(
-                Connection.open(url, token=token, since=0)
+                Connection.open(url, token=token, since=0, local_addr=next(sources))
                 for _ in range(start, min(count, start + 100))
             )
         )

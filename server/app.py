@@ -207,7 +207,14 @@ class RseServer:
         svc = self._services
         assert svc is not None
         limits = svc.limits
-        peer = Peer(ws, queue_size=limits.send_queue, send_timeout=limits.send_timeout)
+        peer = Peer(
+            ws,
+            queue_size=limits.send_queue,
+            send_timeout=limits.send_timeout,
+            queue_bytes=limits.send_queue_bytes,
+            slow_sndbuf=limits.slow_sndbuf,
+            kernel_unsent=limits.kernel_unsent,
+        )
         opening = handshake_requests(ws.request)
         if ws.request is not None:
             ws.request.headers.clear()  # read at the handshake; kept, they cost ~2.5 KiB

@@ -48,6 +48,18 @@ class Limits:
     max_connections_per_address: int = 256
     #: Frames waiting for one client; past this the client is cut off.
     send_queue: int = 512
+    #: Bytes of live events waiting for one client (before compression); past
+    #: this the client is cut off. Replies to its own requests are not counted
+    #: (a catch-up it asked for may be larger), only in ``send_queue``.
+    send_queue_bytes: int = 1024 * 1024
+    #: The kernel send buffer of a connection that has fallen behind (its
+    #: frames started to queue), instead of the autotuned one (up to 4 MiB on
+    #: Linux, which doubles the value given here); 0 leaves it alone.
+    slow_sndbuf: int = 64 * 1024
+    #: Bytes not yet sent that the kernel takes for one connection beyond
+    #: those in flight (TCP_NOTSENT_LOWAT, Linux and macOS): past this, frames
+    #: wait in the server's queue, where they are counted. 0 leaves it alone.
+    kernel_unsent: int = 64 * 1024
     #: A single frame that cannot be written within this many seconds cuts
     #: the client off: it has stopped reading.
     send_timeout: float = 10.0

@@ -6,9 +6,14 @@ timer, no copy per recipient beyond the frame itself). When the socket's
 write buffer is full, frames wait in the peer's bounded queue and one
 short-lived sender task writes them out, under ``send_timeout`` a frame; a
 client that stops reading can only fill its own queue, and is cut off when
-the queue is full or a write stalls past the timeout. (The library's
-``broadcast()`` buffers without bound for such a client.) Being cut off
-loses nothing: the client resumes from its last sequence number.
+the queue is full (in frames, or in bytes of live events) or a write stalls
+past the timeout. (The library's ``broadcast()`` buffers without bound for
+such a client.) The kernel's share is bounded too: it takes at most
+``kernel_unsent`` bytes beyond those in flight (``TCP_NOTSENT_LOWAT``), a
+socket that falls behind gets a small send buffer, and a client cut off is
+reset, so that the kernel drops what it held at once instead of trying to
+deliver it for minutes. Being cut off loses nothing: the client resumes from
+its last sequence number.
 
 The hub keeps a table of group members (with roles) and of group
 visibility, updated from the committed event stream itself, so deciding an
@@ -20,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket as _socket
+import struct
 from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
@@ -49,6 +56,19 @@ CLOSE_TOO_SLOW = 4008
 #: Bytes waiting in a socket's write buffer past which frames queue instead
 #: (the library's own high-water mark).
 DIRECT_LIMIT = 32 * 1024
+#: SO_LINGER on, 0 s: close() resets the connection and frees its buffers.
+_RESET = struct.pack("ii", 1, 0)
+_NOTSENT_LOWAT = getattr(_socket, "TCP_NOTSENT_LOWAT", None)
+
+
+def _set_option(
+    transport: asyncio.BaseTransport, level: int, name: int, value: int | bytes
+) -> None:
+    """Set an option of a transport's socket, if there is one (and it takes it)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, name, value)
 
 
 class Socket(Protocol):
@@ -76,17 +96,30 @@ class _Close:
         self.reason = reason
 
 
+class _Asked:
+    """A queued frame the client asked for (a reply): not counted in bytes."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 class Peer:
     """One connected client: its identity, and the frames on their way to it."""
 
     __slots__ = (
+        "_behind",
         "_deflate",
         "_gone",
         "_held",
         "_protocol",
+        "_pushed",
+        "_pushed_limit",
         "_queue",
         "_queue_size",
         "_send_timeout",
+        "_slow_sndbuf",
         "_task",
         "_transport",
         "_wrote",
@@ -98,7 +131,16 @@ class Peer:
         "user",
     )
 
-    def __init__(self, socket: Socket, *, queue_size: int, send_timeout: float) -> None:
+    def __init__(
+        self,
+        socket: Socket,
+        *,
+        queue_size: int,
+        send_timeout: float,
+        queue_bytes: int,
+        slow_sndbuf: int = 0,
+        kernel_unsent: int = 0,
+    ) -> None:
         self.socket = socket
         self.user: int | None = None
         self.name: str | None = None
@@ -107,10 +149,16 @@ class Peer:
         self.live = False
         self.evicted = False
         #: Frames waiting for a slow socket; made when first needed.
-        self._queue: deque[bytes | _Close] | None = None
+        self._queue: deque[bytes | _Asked | _Close] | None = None
         self._held: list[tuple[int, bytes]] | None = None
         self._queue_size = queue_size
         self._send_timeout = send_timeout
+        #: Bytes of live events (bare ``bytes`` items) in the queue, and their bound.
+        self._pushed = 0
+        self._pushed_limit = queue_bytes
+        self._slow_sndbuf = slow_sndbuf
+        #: Set the first time the socket fell behind (its send buffer is shrunk then).
+        self._behind = False
         self._task: asyncio.Task[None] | None = None
         self._gone = False
         self._transport = socket.transport
@@ -119,6 +167,8 @@ class Peer:
         self._deflate = next((e for e in extensions if isinstance(e, LeanDeflate)), None)
         #: Written to since the last idle sweep.
         self._wrote = False
+        if kernel_unsent and _NOTSENT_LOWAT is not None:
+            _set_option(self._transport, _socket.IPPROTO_TCP, _NOTSENT_LOWAT, kernel_unsent)
 
     @property
     def ended(self) -> bool:
@@ -134,10 +184,19 @@ class Peer:
             self._task = None
 
     def send(self, frame: str | bytes) -> None:
-        """Write one frame now, or queue it; a client too far behind is cut off."""
+        """Write one frame the client asked for (a reply) now, or queue it; a
+        client too far behind is cut off."""
         if self.evicted or self._gone:
             return
         data = frame.encode() if isinstance(frame, str) else frame
+        if self._task is None and self._write_now(data):
+            return
+        self._enqueue(_Asked(data))
+
+    def _push(self, data: bytes) -> None:
+        """Write one frame of live events now, or queue it (counted in bytes)."""
+        if self.evicted or self._gone:
+            return
         if self._task is None and self._write_now(data):
             return
         self._enqueue(data)
@@ -168,9 +227,9 @@ class Peer:
             self._held.extend(items)
             return
         if len(items) == 1:
-            self.send(items[0][1])
+            self._push(items[0][1])
         else:
-            self.send(encode_batch([data for _, data in items]))
+            self._push(encode_batch([data for _, data in items]))
 
     def hold(self) -> None:
         """Start buffering live events: a catch-up is about to be read."""
@@ -182,15 +241,18 @@ class Peer:
         held, self._held = self._held or [], None
         for seq, data in held:
             if seq > head:
-                self.send(data)
+                self._push(data)
 
     def evict(self, why: str) -> None:
         if self.evicted:
             return
         self.evicted = True
         log.info("cutting off user %s: %s", self.user, why)
-        # A client that does not read will not complete a closing handshake.
-        self.socket.transport.abort()
+        # A client that does not read will not complete a closing handshake;
+        # and after a plain close the kernel would keep what it holds for it,
+        # probing a closed window for minutes. A reset frees it at once.
+        _set_option(self._transport, _socket.SOL_SOCKET, _socket.SO_LINGER, _RESET)
+        self._transport.abort()
 
     def _write_now(self, data: bytes) -> bool:
         """Write a text frame straight to a socket that keeps up; False if it does not.
@@ -235,15 +297,34 @@ class Peer:
             return None
         return await self.socket.ping()
 
-    def _enqueue(self, item: bytes | _Close) -> None:
-        if self._queue is None:
-            self._queue = deque()
-        if len(self._queue) >= self._queue_size:
+    def _enqueue(self, item: bytes | _Asked | _Close) -> None:
+        """Queue a frame: live events as bare bytes, counted against the byte
+        bound; replies (``_Asked``) only against the frame count, as a catch-up
+        the client asked for may be several MiB."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        if len(queue) >= self._queue_size:
             self.evict("send queue full")
             return
-        self._queue.append(item)
+        if type(item) is bytes:
+            self._pushed += len(item)
+            if self._pushed > self._pushed_limit:
+                self.evict(f"over {self._pushed_limit} bytes of events waiting")
+                return
+        queue.append(item)
         if self._task is None:
+            if not self._behind and self._transport.get_write_buffer_size() >= DIRECT_LIMIT:
+                self._fell_behind()
             self._task = asyncio.create_task(self._sender(), name="rse-peer-sender")
+
+    def _fell_behind(self) -> None:
+        """The socket stopped keeping up (once per peer): from now on its kernel
+        send buffer is ``slow_sndbuf`` (Linux doubles it), not the autotuned
+        megabytes. What the kernel holds already stays until it is read."""
+        self._behind = True
+        if self._slow_sndbuf:
+            _set_option(self._transport, _socket.SOL_SOCKET, _socket.SO_SNDBUF, self._slow_sndbuf)
 
     async def _sender(self) -> None:
         """Write out the queue, waiting on the socket; end when it is empty."""
@@ -256,10 +337,15 @@ class Peer:
                     self._gone = True
                     await self.socket.close(item.code, item.reason)
                     return
+                if isinstance(item, _Asked):
+                    data = item.data
+                else:
+                    data = item
+                    self._pushed -= len(data)
                 self._wrote = True
                 try:
                     async with asyncio.timeout(self._send_timeout):
-                        await self.socket.send(item, text=True)
+                        await self.socket.send(data, text=True)
                 except TimeoutError:
                     self.evict("stopped reading")
                     return
@@ -268,6 +354,7 @@ class Peer:
         finally:
             self._task = None
             self._queue = None
+            self._pushed = 0
 
 
 def _cut_silent(pongs: list[tuple[Peer, Awaitable[float]]]) -> None:
