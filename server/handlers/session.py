@@ -66,8 +66,13 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     if row.last_used is None or now - row.last_used >= TOKEN_TOUCH_EVERY:
         # Recorded at most hourly: a reconnect should not wait on a disk sync.
         await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=now))
-    head = await svc.db.read(partial(storage.user_head, user=row.user))
-    return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=head, user=row.user)
+    start = await svc.db.read(partial(storage.start_at, user=row.user))
+    # Finding where to start read each of the user's groups: charged to the
+    # user (reconnecting in a loop costs the user's allowance too).
+    svc.charge_items(row.user, start.sources)
+    return Welcome(
+        request_id=req.request_id, version=PROTOCOL_VERSION, head=start.head, user=row.user
+    )
 
 
 def _attach(svc: Services, session: Session, user: int, name: str, token_id: int) -> None:
@@ -176,8 +181,7 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     peer.hold()
     try:
         if req.since is None:
-            start = await svc.db.read(partial(storage.user_head, user=user))
-            result = storage.CatchUp(head=start, events=[], gap_upto=None)
+            result = await svc.db.read(partial(storage.start_at, user=user))
         else:
             result = await svc.db.read(
                 partial(
@@ -187,7 +191,7 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     except BaseException:
         peer.release(2**63)
         raise
-    svc.charge_items(user, len(result.events))
+    svc.charge_items(user, len(result.events) + result.sources)
     if result.gap_upto is not None and req.since is not None:
         peer.send(encode(Gap(since=req.since, upto=result.gap_upto)))
     size = svc.limits.batch_size

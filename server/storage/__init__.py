@@ -60,6 +60,7 @@ from .timeline import (
     history_page,
     pin_message,
     recent_chat,
+    start_at,
     user_head,
 )
 
@@ -106,6 +107,7 @@ __all__ = [
     "set_admin",
     "set_badge",
     "set_title",
+    "start_at",
     "token_row",
     "touch_token",
     "transaction",

@@ -54,6 +54,9 @@ class CatchUp:
     head: int
     events: list[Event]
     gap_upto: int | None  # events in (since, gap_upto] were skipped
+    #: Sources read (the user's groups, and the events everyone sees): what the
+    #: catch-up cost besides the events it carries.
+    sources: int = 0
 
 
 EVENT_COLUMNS = "seq, kind, grp, user, ts, body, ref, edited"

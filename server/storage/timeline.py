@@ -208,9 +208,10 @@ def head(conn: sqlite3.Connection) -> int:
 
 def _visible(
     conn: sqlite3.Connection, user: int, since: int, top: int, n: int, newest: bool = False
-) -> list[int]:
+) -> tuple[list[int], int]:
     """The first (or, ``newest``, the last) ``n`` sequence numbers in
-    ``(since, top]`` of events ``user`` may see, in ascending order.
+    ``(since, top]`` of events ``user`` may see, in ascending order, and how
+    many sources were read.
 
     Each source of policy's catch-up rule is read in order up to ``n`` and the
     sources are merged: the work is bounded by what the user may see.
@@ -229,7 +230,7 @@ def _visible(
     seqs = list(islice(dict.fromkeys(merged), n))  # sources overlap (a member's own join)
     if newest:
         seqs.reverse()
-    return seqs
+    return seqs, len(sources)
 
 
 def _events(conn: sqlite3.Connection, seqs: list[int]) -> list[Event]:
@@ -241,12 +242,17 @@ def _events(conn: sqlite3.Connection, seqs: list[int]) -> list[Event]:
     return [event_from_row(r) for r in rows]
 
 
+def start_at(conn: sqlite3.Connection, user: int) -> CatchUp:
+    """No catch-up: where a connection starts live (``user_head``), as a CatchUp."""
+    newest, sources = _visible(conn, user, 0, head(conn), 1, newest=True)
+    return CatchUp(newest[0] if newest else 0, [], None, sources)
+
+
 def user_head(conn: sqlite3.Connection, user: int) -> int:
     """The newest sequence number of an event ``user`` may see: where a new
     connection starts. (Not the log's head: how much happens in groups one
     cannot see is not for an idle connection to watch.)"""
-    newest = _visible(conn, user, 0, head(conn), 1, newest=True)
-    return newest[0] if newest else 0
+    return start_at(conn, user).head
 
 
 def catch_up(conn: sqlite3.Connection, user: int, since: int, bound: int) -> CatchUp:
@@ -255,9 +261,9 @@ def catch_up(conn: sqlite3.Connection, user: int, since: int, bound: int) -> Cat
     The head it answers is the newest event the user may see (see ``user_head``).
     """
     top = head(conn)
-    seqs = _visible(conn, user, since, top, bound + 1)
+    seqs, sources = _visible(conn, user, since, top, bound + 1)
     if len(seqs) <= bound:
         last = seqs[-1] if seqs else user_head(conn, user)
-        return CatchUp(last, _events(conn, seqs), None)
-    seqs = _visible(conn, user, since, top, bound, newest=True)
-    return CatchUp(seqs[-1], _events(conn, seqs), seqs[0] - 1)
+        return CatchUp(last, _events(conn, seqs), None, sources)
+    seqs, _ = _visible(conn, user, since, top, bound, newest=True)
+    return CatchUp(seqs[-1], _events(conn, seqs), seqs[0] - 1, 2 * sources)

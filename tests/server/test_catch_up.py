@@ -260,3 +260,44 @@ async def test_listings_are_charged_by_the_items_they_carry(tmp_path):
         else:
             raise AssertionError("a second 400-member listing went through")
         await ana.close()
+
+
+async def test_a_catch_up_is_charged_by_the_groups_it_reads(tmp_path):
+    """Each group the user is in is one more read, even when nothing happened in
+    it: 400 groups cost 1 + 400/10, so a sync loop over many groups runs dry."""
+    from rse_tui.protocol import ErrorCode, ProtocolError
+    from server.app import RseServer
+
+    from ..helpers import config
+
+    cfg = config(
+        tmp_path / "rse.db",
+        rate_burst=25,
+        rate_per_second=0.1,
+        rate_max_delay=0.2,
+        items_per_token=10,
+    )
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        db = sqlite3.connect(cfg.db_path, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for i in range(400):
+                g = db.execute(
+                    "INSERT INTO groups (name, creator, created) VALUES (?, ?, 1)",
+                    (f"g{i}", ana.user),
+                ).lastrowid
+                db.execute(
+                    "INSERT INTO members (grp, user, joined) VALUES (?, ?, 1)", (g, ana.user)
+                )
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        head = (await ana.conn.call(Sync)).head
+        try:
+            await ana.conn.call(Sync, since=head)
+        except ProtocolError as exc:
+            assert exc.code is ErrorCode.RATE_LIMITED
+        else:
+            raise AssertionError("a second catch-up over 400 groups went through")
+        await ana.close()
