@@ -585,7 +585,12 @@ class Cache:
         rows = self.conn.execute(
             "SELECT g.id, CASE WHEN g.dm IS NOT NULL"
             "  THEN (SELECT name FROM users WHERE id = g.dm) ELSE g.name END AS shown,"
-            " g.member, g.members,"
+            # A join or leave still in the outbox counts already: what is
+            # written after it goes out after it, in order.
+            " coalesce((SELECT o.op = 'join' FROM outbox o WHERE o.grp = g.id"
+            "  AND o.op IN ('join', 'leave') AND o.error IS NULL ORDER BY o.n DESC LIMIT 1),"
+            "  g.member),"
+            " g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ?),"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"

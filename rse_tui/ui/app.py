@@ -390,6 +390,15 @@ class RseApp(App[int]):
         await self._open(group)
         self.groups.show(await self.engine.db(self.engine.cache.groups), group.group)
 
+    async def reread(self, row: GroupRow) -> GroupRow:
+        """``row`` as the cache has it now (a join or leave just queued counts);
+        the open group's view follows at once, before the next key is handled."""
+        rows = await self.engine.db(self.engine.cache.groups)
+        fresh = next((r for r in rows if r.group == row.group), row)
+        if self.view.group is not None and self.view.group.group == fresh.group:
+            self.view.group = fresh
+        return fresh
+
     async def join(self, group: GroupRow) -> None:
         await self.engine.submit("join", group.group)
         self.notify(f"joining #{clean_line(group.name)}…", markup=False)
@@ -571,6 +580,9 @@ class RseApp(App[int]):
         if not row.member:
             if row.visibility == "open":
                 await self.join(row)
+                # The join waits in the outbox, and counts already: what is
+                # typed next goes out after it (the row read before it did not).
+                row = await self.reread(row)
             elif not row.requested:
                 await self.engine.submit("greq", row.group)
                 self.notify(

@@ -63,6 +63,7 @@ async def _leave(app: RseApp, rest: str) -> None:
     if group is None or not group.member:
         raise Refused("you are not in a group to leave")
     await app.engine.submit("leave", group.group)
+    await app.reread(group)  # what is typed next is refused here, not sent after it
     app.notify(f"leaving #{clean_line(group.name)}", markup=False)
 
 

@@ -718,3 +718,28 @@ async def test_a_refused_message_comes_back_to_the_composer(tmp_path, profiles):
         await bob.close()
     finally:
         await srv.stop()
+
+
+async def test_lines_typed_right_after_join_follow_it_and_refused_ones_all_come_back(
+    server, profiles
+):
+    """Reported: '/join has space⏎m1⏎m2⏎m3⏎' in one burst left m1 in the composer
+    and lost m2 and m3 (the join was not applied yet, so each line was refused,
+    and each refusal put its text back only into an empty composer). Lines
+    written after a join in the outbox now go out after it, in order; a burst
+    that really is refused comes back whole, in order."""
+    account, bob, _ = await _ops_with_history(server, profiles)
+    space = (await bob.conn.call(CreateGroup, name="has space", cid="hs")).group
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await burst(pilot, *"/join has space", "enter", *"m1", "enter", *"m2", "enter")
+        await burst(pilot, *"m3", "enter", *"/leave", "enter", *"after", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert await _stored(bob, space) == ["m1", "m2", "m3"]
+        await until(pilot, lambda: app.composer.text == "after")
+        app.composer.clear()
+        await burst(pilot, *"a1", "enter", *"a2", "enter", *"a3", "enter", *"typing")
+        await until(pilot, lambda: app.composer.text == "a1\na2\na3\ntyping")
+        assert await _stored(bob, space) == ["m1", "m2", "m3"]
+    await bob.close()

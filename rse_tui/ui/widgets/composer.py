@@ -67,10 +67,19 @@ class Composer(TextArea):
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.scratch_dir = scratch_dir
         self.mode: Mode | None = None
+        #: Texts put back after a refusal, in the order they were sent (the
+        #: start of the composer's text while it is left as it was).
+        self._restored = ""
         self._own = keys.actions("composer")
         self._app_keys = keys.actions("app")
 
     async def _on_key(self, event: events.Key) -> None:
+        if self._restored and event.is_printable:
+            # Typing right behind a text that came back after a refusal starts
+            # a line of its own ("a⏎b⏎" refused, then "c": not "bc").
+            if self.text == self._restored and self.cursor_location == self.document.end:
+                self.insert("\n")
+            self._restored = ""
         action = self._own.get(event.key)
         if action is not None and (action != "edit_last" or not self.text):
             event.prevent_default()
@@ -112,6 +121,7 @@ class Composer(TextArea):
         if text.strip():
             mode = self.mode
             self.clear()  # taken and cleared in one step: the next key starts afresh
+            self._restored = ""
             self.set_mode(None)
             self.post_message(self.Submitted(text, mode))
 
@@ -146,10 +156,19 @@ class Composer(TextArea):
             await self.app.run_action("to_messages")
 
     def restore(self, text: str) -> None:
-        """Put back a text that could not be sent (unless something was typed since)."""
-        if not self.text:
-            self.text = text
-            self.move_cursor(self.document.end)
+        """Put back a text that could not be sent, never dropping one.
+
+        A burst of refused lines ("a⏎b⏎c⏎" where one may not write) comes back
+        in the order it was sent, one per line, before whatever was typed after
+        them (the refusals arrive after the keys that follow).
+        """
+        current = self.text
+        block = self._restored if self._restored and current.startswith(self._restored) else ""
+        typed = current[len(block) :]
+        block = f"{block}\n{text}" if block else text
+        self._restored = block
+        self.text = f"{block}\n{typed.lstrip(chr(10))}" if typed.strip() else block
+        self.move_cursor(self.document.end)
 
     async def action_edit_last(self) -> None:
         await self.app.run_action("edit_last")
