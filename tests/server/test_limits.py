@@ -509,3 +509,15 @@ def test_running_out_of_files_is_logged_once_a_minute_not_once_a_second(caplog):
         " retrying every second",
     ]
     assert passed_on == [{"message": "something else"}]
+
+
+async def test_a_client_refused_at_a_limit_is_told_the_server_is_busy(tmp_path):
+    from rse_tui.sync.connection import describe_failure
+
+    cfg = config(tmp_path / "rse.db", max_connections=1)
+    async with RseServer(cfg) as srv, connect(srv.url):
+        with pytest.raises(InvalidStatus) as refused:
+            await Connection.open(srv.url)
+        assert describe_failure(refused.value, srv.url) == (
+            f"{srv.url} is busy (too many connections; retry later)"
+        )
