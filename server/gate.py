@@ -121,10 +121,12 @@ class AcceptFailures:
     flooding its log.
 
     asyncio reports each ``accept()`` that fails for want of files or memory
-    (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) with a traceback, then
-    tries again a second later: a report a second for as long as it lasts.
+    (``EMFILE``, ``ENFILE``, ``ENOBUFS``, ``ENOMEM``) with a traceback, and
+    (in Python 3.11) goes on trying the rest of its batch of 100 before it
+    pauses a second: measured, 600 to 1,300 reports a second while it lasts.
     This logs the first as one line, then at most one a minute with how many
     there were; anything else goes to the handler that was there before.
+    The connection caps keep the server from getting there at all.
     """
 
     MESSAGE = "socket.accept() out of system resource"
