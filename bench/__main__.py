@@ -20,7 +20,7 @@ from rse_tui.protocol import CreateGroup, JoinGroup, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
-from . import catchup, first_paint, laggards, load, memory, slowlink_times, wire
+from . import availability, catchup, first_paint, laggards, load, memory, slowlink_times, wire
 from .corpus import lines
 
 
@@ -111,6 +111,7 @@ def main() -> int:
         "load": load.main(["--runs", str(args.runs)]),
         "catch_up": catchup.main(["--runs", str(max(args.runs, 7))]),
         "laggards": laggards.main(["--runs", str(args.runs)]),
+        "availability": availability.main(["--runs", str(args.runs)]),
     }
     args.json.write_text(json.dumps(results, indent=1))
     print(f"figures written to {args.json}")

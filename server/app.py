@@ -43,6 +43,7 @@ from . import auth, storage
 from .config import ServerConfig
 from .database import Database
 from .deflate import lean_deflate
+from .gate import Caps, Gate, open_file_limit
 from .handlers import HANDLERS, Services, Session
 from .hub import Hub, Peer
 from .ratelimit import FailureThrottle, RateLimiter
@@ -80,7 +81,9 @@ class RseServer:
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Future[None]] = set()  # closes under way (kept referenced)
-        self._per_address: dict[str, int] = {}  # open connections by remote address
+        self.gate = Gate(Caps.of(limits, open_file_limit()), lambda: self.hub.signed_in)
+        #: Let in past the share of connections not signed in for their token.
+        self._on_token: set[ServerConnection] = set()
 
     @property
     def port(self) -> int:
@@ -118,6 +121,7 @@ class RseServer:
             ping_interval=None,  # the hub pings every session from one task
             close_timeout=2,
             server_header=None,
+            create_connection=_counted(self.gate, self._on_token),
             compression=None,
             extensions=[
                 lean_deflate(
@@ -192,15 +196,19 @@ class RseServer:
                 Headers([("Content-Type", "text/plain"), ("Content-Length", "3")]),
                 b"ok\n",
             )
-        address = _address(connection)
-        if self._per_address.get(address, 0) >= self.config.limits.max_connections_per_address:
-            body = b"too many connections from this address\n"
+        token = "Authorization" in request.headers
+        refusal = self.gate.refusal(_address(connection), token=token)
+        if refusal is not None:
+            status, text = refusal
+            body = f"{text}\n".encode()
             return Response(
-                HTTPStatus.TOO_MANY_REQUESTS.value,
-                "Too Many Requests",
+                status.value,
+                status.phrase,
                 Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]),
                 body,
             )
+        if token and self.gate.anonymous_full():
+            self._on_token.add(connection)
         return None
 
     async def _session(self, ws: ServerConnection) -> None:
@@ -218,9 +226,7 @@ class RseServer:
         opening = handshake_requests(ws.request)
         if ws.request is not None:
             ws.request.headers.clear()  # read at the handshake; kept, they cost ~2.5 KiB
-        remote = _address(ws)
-        session = Session(peer=peer, remote=remote)
-        self._per_address[remote] = self._per_address.get(remote, 0) + 1
+        session = Session(peer=peer, remote=_address(ws))
         svc.hub.opened(peer)
         # Not signed in by then: closed (a watch per connection costs a timer handle).
         unsigned = asyncio.get_running_loop().call_later(
@@ -231,6 +237,11 @@ class RseServer:
                 answer = await self._answer(svc, session, frame)
                 if answer is not None:
                     peer.send(answer)
+            if peer.user is None and ws in self._on_token:
+                # Let in for a token that failed: no second try on this place.
+                peer.close_after_flush(1008, "sign in first")
+                await ws.wait_closed()
+                return
             async for data in ws:
                 if peer.evicted:
                     break
@@ -241,11 +252,6 @@ class RseServer:
             pass
         finally:
             unsigned.cancel()
-            left = self._per_address.get(remote, 1) - 1
-            if left:
-                self._per_address[remote] = left
-            else:
-                self._per_address.pop(remote, None)
             svc.hub.closed(peer)
             svc.conn_limiter.forget(peer)
             await peer.stop()
@@ -318,6 +324,26 @@ def tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
 def _address(connection: ServerConnection) -> str:
     remote = connection.remote_address
     return str(remote[0]) if remote else "?"
+
+
+def _counted(gate: Gate, on_token: set[ServerConnection]) -> type[ServerConnection]:
+    """Connections that the gate counts from accept to close (see ``server.gate``)."""
+
+    class CountedConnection(ServerConnection):
+        address = "?"
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            self.address = _address(self)
+            if not gate.opened(self.address):
+                self.transport.abort()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            gate.closed(self.address)
+            on_token.discard(self)
+            super().connection_lost(exc)
+
+    return CountedConnection
 
 
 def handshake_requests(request: HttpRequest | None) -> list[str]:

@@ -37,6 +37,7 @@ from . import auth, demo, storage
 from .app import RseServer, tls_context
 from .config import Limits, ServerConfig
 from .database import connect
+from .gate import quiet_accept_failures
 from .schema import migrate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -144,6 +145,7 @@ def _more_open_files() -> str:
 
 async def _serve(config: ServerConfig, seed_demo: bool) -> None:
     files = _more_open_files()
+    quiet_accept_failures(asyncio.get_running_loop())
     server = RseServer(config)
     try:
         await server.listen()
@@ -155,8 +157,10 @@ async def _serve(config: ServerConfig, seed_demo: bool) -> None:
     except BaseException:
         await server.stop()
         raise
+    caps = server.gate.caps
     print(
-        f"rse-server: listening on {server.url} (database {config.db_path}; {files})",
+        f"rse-server: listening on {server.url} (database {config.db_path}; {files};"
+        f" at most {caps.total} connections, {caps.anonymous} not signed in)",
         flush=True,
     )
     stop = asyncio.Event()
@@ -225,6 +229,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             rate_per_second=args.rate_limit,
             rate_burst=3 * args.rate_limit,
             max_connections_per_user=args.max_connections_per_user,
+            max_connections=args.max_connections,
         ),
     )
     with contextlib.suppress(KeyboardInterrupt):
@@ -416,6 +421,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=8,
         metavar="N",
         help="sessions one user may have open at once (default 8)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_count,
+        default=Limits().max_connections,
+        metavar="N",
+        help="connections open at once (default 20000, lowered to fit the open-file limit;"
+        " half of them at most not signed in)",
     )
     serve.add_argument(
         "--ping-interval",

@@ -37,15 +37,33 @@ class Limits:
     anon_burst: float = 10.0
     anon_per_second: float = 1.0
     max_connections_per_user: int = 8
-    #: A connection that has not signed in within this many seconds is closed,
-    #: and one address holds at most this many connections: idle anonymous
-    #: sockets cannot use up the server's open files.
     #: After a wrong password, the same name from the same address waits this
     #: long, doubled at each failure up to the cap.
     login_retry_first: float = 1.0
     login_retry_cap: float = 60.0
+    #: A connection that has not signed in within this many seconds is closed,
+    #: and one address holds at most this many connections: idle anonymous
+    #: sockets cannot use up the server's open files.
     sign_in_within: float = 10.0
     max_connections_per_address: int = 256
+    #: Connections open at once, counted from the moment a socket is accepted
+    #: (signed in or not); past it a handshake is answered HTTP 503. 20,000 is
+    #: about 340 MiB at the 17 KiB an idle connection costs, and ten times what
+    #: one process is measured serving (docs/performance.md). It is lowered to
+    #: the open-file limit less ``spare_files`` (a service's usual 1,024
+    #: gives 768), so that accepting connections never runs out of files.
+    max_connections: int = 20_000
+    #: Open files left for everything but counted connections: the database
+    #: (three files per SQLite connection), the listening sockets, modules
+    #: loaded on first use, the sockets asyncio accepts in one go before they
+    #: are counted (up to 100) and the 64 kept past the cap to be answered 503.
+    spare_files: int = 256
+    #: The share of ``max_connections`` that connections not signed in may
+    #: hold (a handshake without a token past it gets HTTP 503): idle
+    #: anonymous sockets from many addresses, each kept ``sign_in_within``,
+    #: cannot take the places of signed-in users, whose reconnects (with a
+    #: token) are let in past this share.
+    anonymous_share: float = 0.5
     #: Frames waiting for one client; past this the client is cut off.
     send_queue: int = 512
     #: Bytes of live events waiting for one client (before compression); past

@@ -372,6 +372,8 @@ class Hub:
         self._by_user: dict[int, set[Peer]] = {}
         #: Every open session, signed in or not.
         self._sessions: set[Peer] = set()
+        #: Sessions signed in, all users together.
+        self.signed_in = 0
         self._members: dict[int, dict[int, str]] = {}  # group -> {user: role}
         self._visibility: dict[int, str] = {}
 
@@ -395,14 +397,16 @@ class Hub:
             return False
         peer.user, peer.name, peer.token_id = user, name, token_id
         peers.add(peer)
+        self.signed_in += 1
         return True
 
     def detach(self, peer: Peer) -> None:
         if peer.user is None:
             return
         peers = self._by_user.get(peer.user)
-        if peers is not None:
-            peers.discard(peer)
+        if peers is not None and peer in peers:
+            peers.remove(peer)
+            self.signed_in -= 1
             if not peers:
                 del self._by_user[peer.user]
 

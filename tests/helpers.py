@@ -128,9 +128,10 @@ async def reconnect(server: RseServer, token: str) -> tuple[Connection, Pushes]:
 class ServerProcess:
     """``rse-server serve`` in a child process, as an operator runs it."""
 
-    def __init__(self, db_path: Path, *args: str) -> None:
+    def __init__(self, db_path: Path, *args: str, open_files: int | None = None) -> None:
         self.db_path = db_path
         self.args = args
+        self.open_files = open_files  # its limit on open files, soft and hard
         self.proc: asyncio.subprocess.Process | None = None
         self.url = ""
         self.output: list[str] = []
@@ -148,6 +149,7 @@ class ServerProcess:
             *self.args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=None if self.open_files is None else self._limit_files,
         )
         assert self.proc.stdout is not None
         async with asyncio.timeout(30):
@@ -163,6 +165,12 @@ class ServerProcess:
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1].strip("/"))
+
+    def _limit_files(self) -> None:
+        import resource
+
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     async def wait(self) -> int:
         assert self.proc is not None

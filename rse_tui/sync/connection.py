@@ -140,6 +140,10 @@ def describe_failure(exc: BaseException, url: str) -> str | None:
     tls = url.lower().startswith("wss:")
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
+        if status in (429, 503):  # an rse server at one of its connection limits
+            said = exc.response.body.decode("ascii", "replace").partition("\n")[0]
+            said = "".join(c for c in said if c.isprintable())[:100] or f"HTTP {status}"
+            return f"{url} is busy ({said})"
         return f"{url} is not an rse server (it answered HTTP {status}, not WebSocket)"
     if isinstance(exc, InvalidHandshake):
         hint = "" if tls else "; if it uses TLS, its address starts with wss://"

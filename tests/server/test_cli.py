@@ -282,3 +282,34 @@ async def test_admin_commands_charter_admin_badge_and_invite_with_groups(server,
     bad = await asyncio.to_thread(_server_cli, "invite", "--group", "Nope", "--db", db)
     assert bad.returncode != 0 and "Nope" in bad.stderr
     await ana.close()
+
+
+def _quiet_sockets(port: int, n: int) -> list[socket.socket]:
+    """Sockets that connect and send nothing (each is an open file in the server)."""
+    return [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+
+
+async def test_a_flood_of_sockets_stays_within_the_open_file_limit(tmp_path):
+    """At 320 open files (cap 64), 400 sockets that send nothing: no EMFILE, no
+    log line per failed accept, and the signed-in session carries on."""
+    db = tmp_path / "rse.db"
+    server = await ServerProcess(db, open_files=320).start()
+    assert "at most 64 connections, 32 not signed in" in server.output[-1]
+    code = (await asyncio.to_thread(_invite_cli, db)).stdout.strip().splitlines()[-1]
+    conn = await Connection.open(server.url)
+    auth = await conn.call(Redeem, code=code, name="ops", password=PASSWORD)
+    flood = await asyncio.to_thread(_quiet_sockets, server.port, 400)
+    await asyncio.sleep(1.5)  # asyncio retries a failed accept after a second
+    assert (await conn.call(ListGroups)).groups == []
+    for sock in flood:
+        sock.close()
+    await asyncio.sleep(0.3)
+    again = await Connection.open(server.url, token=auth.token, since=0)
+    assert again.sync is not None and (await again.sync).head >= 0
+    for c in (conn, again):
+        await c.close()
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(server.wait(), 10) == 0
+    output = "".join(server.output)
+    assert "Too many open files" not in output and "Traceback" not in output, output

@@ -358,3 +358,166 @@ async def test_one_address_holds_a_bounded_number_of_connections(tmp_path):
         again = await connect(srv.url)  # a place is free again
         for ws in (*held, again):
             await ws.close()
+
+
+async def _refusal(url: str, **options) -> tuple[int, bytes]:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(url, **options)
+    return refused.value.response.status_code, refused.value.response.body
+
+
+async def test_past_the_total_cap_a_handshake_is_answered_503(tmp_path):
+    cfg = config(tmp_path / "rse.db", max_connections=3, anonymous_share=1.0)
+    async with RseServer(cfg) as srv:
+        held = [await connect(srv.url) for _ in range(3)]
+        status, body = await _refusal(srv.url)
+        assert (status, body) == (503, b"too many connections; retry later\n")
+        # A token does not get past the total.
+        token = {"Authorization": "Bearer 1." + "x" * 32}
+        assert (await _refusal(srv.url, additional_headers=token))[0] == 503
+        await held.pop().close()
+        await asyncio.sleep(0.1)
+        held.append(await connect(srv.url))  # a place is free again
+        for ws in held:
+            await ws.close()
+        for _ in range(100):  # every place is given back
+            if not srv.gate.open:
+                break
+            await asyncio.sleep(0.02)
+        assert srv.gate.open == 0
+
+
+async def test_signed_in_users_keep_their_places_when_anonymous_sockets_fill_theirs(tmp_path):
+    # 8 places, at most 4 for connections not signed in.
+    cfg = config(tmp_path / "rse.db", max_connections=8, anonymous_share=0.5)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        bob = await new_user(srv, "bob")
+        g = (await ana.conn.call(CreateGroup, name="Ops", cid="g")).group
+        await bob.conn.call(JoinGroup, group=g, cid="j")
+        await bob.conn.call(Sync, since=0)
+        flood = []
+        while True:  # idle sockets that never sign in, as many as let in
+            try:
+                flood.append(await connect(srv.url))
+            except InvalidStatus as exc:
+                assert exc.response.status_code == 503
+                assert b"sign in" in exc.response.body
+                break
+            assert len(flood) <= 8
+        assert len(flood) == 4
+        # Those signed in carry on...
+        ack = await ana.conn.call(SendChat, group=g, text="still here", cid="m")
+        await bob.pushes.until(lambda f: isinstance(f, ChatEvent) and f.seq == ack.seq)
+        # ...and a reconnect with a token gets in (hello and sync in the handshake).
+        again = await Connection.open(srv.url, token=bob.auth.token, since=0)
+        assert again.sync is not None and (await again.sync).head >= ack.seq
+        # A token that fails does not keep the place it was let in on.
+        bogus = {"Authorization": "Bearer 1." + "x" * 32}
+        async with connect(srv.url, additional_headers=bogus) as ws:
+            assert json.loads(await ws.recv())["e"] == "auth_failed"
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            assert ws.close_code == 1008
+        # The total still holds: 3 signed in, 4 anonymous; one more place.
+        last = await Connection.open(srv.url, token=ana.auth.token)
+        assert (await _refusal(srv.url, additional_headers=bogus))[0] == 503
+        for ws in flood:
+            await ws.close()
+        for conn in (again, last):
+            await conn.close()
+        await ana.close()
+        await bob.close()
+
+
+def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_sockets_past_the_ceiling_are_closed_at_once_unanswered(tmp_path):
+    """Sockets that send nothing count too: past the cap and the 64 kept to be
+    answered 503, or past twice an address's share, one is closed at once."""
+    from server.gate import ANSWERED_PAST_CAP
+
+    cfg = config(tmp_path / "rse.db", max_connections=2, max_connections_per_address=10_000)
+    async with RseServer(cfg) as srv:
+        quiet = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+        quiet += [
+            socket.create_connection(("127.0.0.1", srv.port)) for _ in range(ANSWERED_PAST_CAP)
+        ]
+        await asyncio.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", srv.port))
+        await asyncio.sleep(0.2)
+        assert await asyncio.to_thread(_closed_by_server, extra, 2)
+        assert not await asyncio.to_thread(_closed_by_server, quiet[-1], 0.01)
+        assert srv.gate.open == 2 + ANSWERED_PAST_CAP
+        for sock in [*quiet, extra]:
+            sock.close()
+    cfg = config(tmp_path / "rse2.db", max_connections_per_address=3)
+    async with RseServer(cfg) as srv:
+        quiet = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(6)]
+        extra = socket.create_connection(("127.0.0.1", srv.port))
+        assert await asyncio.to_thread(_closed_by_server, extra, 2)
+        assert not await asyncio.to_thread(_closed_by_server, quiet[-1], 0.01)
+        for sock in [*quiet, extra]:
+            sock.close()
+
+
+def test_caps_fit_the_open_file_limit():
+    from server.config import Limits
+    from server.gate import Caps
+
+    limits = Limits()
+    assert Caps.of(limits, None) == Caps(20_000, 10_000, 256)
+    assert Caps.of(limits, 1_048_576) == Caps(20_000, 10_000, 256)
+    assert Caps.of(limits, 1024) == Caps(768, 384, 256)
+    assert Caps.of(limits, 100).total == 1  # never none at all
+
+
+def test_running_out_of_files_is_logged_once_a_minute_not_once_a_second(caplog):
+    import errno
+    import os
+
+    from server.gate import AcceptFailures
+
+    now = [0.0]
+    passed_on = []
+    handler = AcceptFailures(lambda loop, context: passed_on.append(context), clock=lambda: now[0])
+    emfile = OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+    context = {"message": AcceptFailures.MESSAGE, "exception": emfile}
+    loop = asyncio.new_event_loop()
+    try:
+        with caplog.at_level("WARNING", logger="server.gate"):
+            for _ in range(600):  # what asyncio reports in a second
+                handler(loop, context)
+                now[0] += 0.1
+            now[0] = 61
+            handler(loop, context)
+            handler(loop, {"message": "something else"})
+    finally:
+        loop.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "cannot accept connections: Too many open files; retrying every second",
+        "cannot accept connections: Too many open files (600 times since the last report);"
+        " retrying every second",
+    ]
+    assert passed_on == [{"message": "something else"}]
+
+
+async def test_a_client_refused_at_a_limit_is_told_the_server_is_busy(tmp_path):
+    from rse_tui.sync.connection import describe_failure
+
+    cfg = config(tmp_path / "rse.db", max_connections=1)
+    async with RseServer(cfg) as srv, connect(srv.url):
+        with pytest.raises(InvalidStatus) as refused:
+            await Connection.open(srv.url)
+        assert describe_failure(refused.value, srv.url) == (
+            f"{srv.url} is busy (too many connections; retry later)"
+        )
