@@ -585,18 +585,17 @@ class Cache:
         rows = self.conn.execute(
             "SELECT g.id, CASE WHEN g.dm IS NOT NULL"
             "  THEN (SELECT name FROM users WHERE id = g.dm) ELSE g.name END AS shown,"
-            # A join or leave still in the outbox counts already: what is
-            # written after it goes out after it, in order.
-            " coalesce((SELECT o.op = 'join' FROM outbox o WHERE o.grp = g.id"
-            "  AND o.op IN ('join', 'leave') AND o.error IS NULL ORDER BY o.n DESC LIMIT 1),"
-            "  g.member),"
-            " g.members,"
+            " g.member, g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ?),"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ? AND (g.dm IS NOT NULL OR mentions_me(m.text))),"
             " g.parent, g.visibility, g.moderator, g.post_policy, g.chat_policy,"
-            " g.comment_policy, g.description, g.dm, g.requested, g.pending"
+            " g.comment_policy, g.description, g.dm, g.requested, g.pending,"
+            # The last join or leave still in the outbox: it counts already for
+            # what is written after it (which goes out after it, in order).
+            " (SELECT o.op FROM outbox o WHERE o.grp = g.id AND o.op IN ('join', 'leave')"
+            "  AND o.error IS NULL ORDER BY o.n DESC LIMIT 1)"
             " FROM groups g WHERE g.known = 1 AND shown IS NOT NULL"
             " ORDER BY g.name COLLATE NOCASE",
             (me, me),
@@ -619,8 +618,9 @@ class Cache:
                 dm=dm,
                 requested=bool(rq),
                 pending=pend,
+                queued=q,
             )
-            for i, n, m, c, u, mu, pa, vis, mod, pp, cp, cm, d, dm, rq, pend in rows
+            for i, n, m, c, u, mu, pa, vis, mod, pp, cp, cm, d, dm, rq, pend, q in rows
         ]
 
     def group_by_name(self, name: str) -> GroupRow | None:

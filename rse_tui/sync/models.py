@@ -24,6 +24,15 @@ class GroupRow:
     dm: int | None = None  # a direct chat: the other person's id
     requested: bool = False  # my request to join is pending
     pending: int = 0  # requests waiting for me, a moderator
+    queued: str | None = None  # "join" or "leave": mine, still in the outbox
+
+    @property
+    def in_group(self) -> bool:
+        """Member, counting a join or leave of mine still in the outbox: what I
+        write after it goes out after it."""
+        if self.queued is not None:
+            return self.queued == "join"
+        return self.member
 
     @property
     def label(self) -> str:
@@ -32,7 +41,7 @@ class GroupRow:
 
     def may_write(self, kind: str) -> bool:
         """What the group's rules let me do ("c" chat, "p" post)."""
-        if not self.member:
+        if not self.in_group:
             return False
         policy = self.chat_policy if kind == "c" else self.post_policy
         if policy == "everyone":

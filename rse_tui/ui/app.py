@@ -375,7 +375,7 @@ class RseApp(App[int]):
         """Why I may not write here ("" when I may)."""
         if group.may_write(self.view.kind):
             return ""
-        if not group.member:
+        if not group.in_group:
             return "Not a member: /join to write here (or Enter on it in the groups pane)"
         policy = group.chat_policy if self.view.kind == ChatEvent.TYPE else group.post_policy
         what = "chat" if self.view.kind == ChatEvent.TYPE else "posts"
@@ -577,7 +577,7 @@ class RseApp(App[int]):
 
     async def enter_group(self, row: GroupRow) -> None:
         """Open a group, joining it first (open) or asking to (private)."""
-        if not row.member:
+        if not row.in_group:
             if row.visibility == "open":
                 await self.join(row)
                 # The join waits in the outbox, and counts already: what is

@@ -60,7 +60,7 @@ async def _join(app: RseApp, rest: str) -> None:
 
 async def _leave(app: RseApp, rest: str) -> None:
     group = app.view.group
-    if group is None or not group.member:
+    if group is None or not group.in_group:
         raise Refused("you are not in a group to leave")
     await app.engine.submit("leave", group.group)
     await app.reread(group)  # what is typed next is refused here, not sent after it
