@@ -46,7 +46,7 @@ from .deflate import lean_deflate
 from .gate import Caps, Gate, open_file_limit
 from .handlers import HANDLERS, Services, Session
 from .hub import Hub, Peer
-from .ratelimit import FailureThrottle, RateLimiter
+from .ratelimit import FailureThrottle, KnownSignIns, RateLimiter
 from .schema import migrate
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,12 @@ class RseServer:
             config=config,
             db=self.db,
             hub=self.hub,
-            hasher=auth.PasswordHasher(config.scrypt, config.hash_concurrency),
+            hasher=auth.PasswordHasher(config.scrypt, config.hash_concurrency, limits.login_queue),
             user_limiter=RateLimiter(limits.rate_burst, limits.rate_per_second),
             conn_limiter=RateLimiter(limits.anon_burst, limits.anon_per_second),
             login_limiter=RateLimiter(limits.anon_burst * 3, limits.anon_per_second),
             login_failures=FailureThrottle(limits.login_retry_first, limits.login_retry_cap),
+            known_sign_ins=KnownSignIns(),
         )
         await self._server.start_serving()
         if config.compressor_idle:
@@ -229,8 +230,8 @@ class RseServer:
         session = Session(peer=peer, remote=_address(ws))
         svc.hub.opened(peer)
         # Not signed in by then: closed (a watch per connection costs a timer handle).
-        unsigned = asyncio.get_running_loop().call_later(
-            limits.sign_in_within, self._close_unsigned, ws, peer
+        session.deadline = asyncio.get_running_loop().call_later(
+            limits.sign_in_within, self._close_unsigned, ws, session
         )
         try:
             for frame in opening:
@@ -251,13 +252,19 @@ class RseServer:
         except ConnectionClosed:
             pass
         finally:
-            unsigned.cancel()
+            if session.deadline is not None:
+                session.deadline.cancel()
             svc.hub.closed(peer)
             svc.conn_limiter.forget(peer)
             await peer.stop()
 
-    def _close_unsigned(self, ws: ServerConnection, peer: Peer) -> None:
-        if peer.user is None:
+    def _close_unsigned(self, ws: ServerConnection, session: Session) -> None:
+        if session.signing_in:  # a login waiting its turn to be checked: not idle
+            session.deadline = asyncio.get_running_loop().call_later(
+                1.0, self._close_unsigned, ws, session
+            )
+            return
+        if session.peer.user is None:
             closing = asyncio.ensure_future(ws.close(1008, "sign in first"))
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)

@@ -17,7 +17,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+from .slots import FairSlots
 
 #: 192 random bits: far beyond guessing, and 11 bytes less on every reconnect.
 TOKEN_BYTES = 24
@@ -83,25 +86,50 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 class PasswordHasher:
-    """Runs scrypt in threads, at most ``concurrency`` at a time."""
+    """Runs scrypt in threads, at most ``concurrency`` at a time, taking turns
+    fairly (see :mod:`server.slots`): ``lane`` is who asks (an address),
+    ``priority`` a name known to sign in from there, ``gone`` tells whether the
+    asker left (then nothing is hashed). Raises ``slots.Busy`` when there is no
+    place to wait, ``slots.Gone`` when the asker left."""
 
-    def __init__(self, params: ScryptParams, concurrency: int = 2) -> None:
+    def __init__(self, params: ScryptParams, concurrency: int = 2, max_waiting: int = 64) -> None:
         self.params = params
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = FairSlots(concurrency, max_waiting)
         # A hash of a random password, verified when the user name is unknown
         # so that a missing account costs the same time as a wrong password.
         self._decoy = hash_password(secrets.token_urlsafe(16), params)
 
-    async def hash(self, password: str) -> str:
-        async with self._slots:
-            return await asyncio.to_thread(hash_password, password, self.params)
+    @property
+    def waiting(self) -> int:
+        return self._slots.waiting
 
-    async def verify(self, password: str, stored: str | None) -> bool:
-        async with self._slots:
+    async def hash(
+        self, password: str, *, lane: Hashable = None, gone: Callable[[], bool] | None = None
+    ) -> str:
+        await self._slots.acquire(lane if lane is not None else object(), gone=gone)
+        try:
+            return await asyncio.to_thread(hash_password, password, self.params)
+        finally:
+            self._slots.release()
+
+    async def verify(
+        self,
+        password: str,
+        stored: str | None,
+        *,
+        lane: Hashable = None,
+        priority: bool = False,
+        gone: Callable[[], bool] | None = None,
+    ) -> bool:
+        lane = lane if lane is not None else object()
+        await self._slots.acquire(lane, priority=priority, gone=gone)
+        try:
             if stored is None or stored == NO_LOGIN:
                 await asyncio.to_thread(verify_password, password, self._decoy)
                 return False
             return await asyncio.to_thread(verify_password, password, stored)
+        finally:
+            self._slots.release()
 
 
 def digest(secret: str) -> bytes:

@@ -41,6 +41,11 @@ class Limits:
     #: long, doubled at each failure up to the cap.
     login_retry_first: float = 1.0
     login_retry_cap: float = 60.0
+    #: Logins and redeems waiting for a password-hashing thread, at most (one
+    #: per address; a name that signed in from that address before goes first
+    #: and is not counted): past it, ``rate_limited`` at once, not a wait that
+    #: outlasts the client.
+    login_queue: int = 16
     #: A connection that has not signed in within this many seconds is closed,
     #: and one address holds at most this many connections: idle anonymous
     #: sockets cannot use up the server's open files.

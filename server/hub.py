@@ -175,6 +175,12 @@ class Peer:
         """True once the session is over, whoever ended it."""
         return self._gone or self.evicted
 
+    @property
+    def closing(self) -> bool:
+        """True once the link is closing or closed (before the session's own
+        clean-up has run): nothing more should be done for it."""
+        return self.ended or self._protocol.state is not State.OPEN
+
     async def stop(self) -> None:
         self._gone = True
         if self._task is not None:

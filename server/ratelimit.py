@@ -126,3 +126,21 @@ class FailureThrottle:
 
     def succeeded(self, key: Hashable) -> None:
         self._failures.pop(key, None)
+
+
+class KnownSignIns:
+    """Names that signed in from an address lately (the most recent ``size``):
+    their next login from there goes ahead of a flood of guesses."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._size = size
+        self._seen: dict[Hashable, None] = {}
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._seen
+
+    def add(self, key: Hashable) -> None:
+        self._seen.pop(key, None)
+        self._seen[key] = None
+        if len(self._seen) > self._size:
+            del self._seen[next(iter(self._seen))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from .. import auth, storage
 from ..config import Limits, ServerConfig
 from ..database import Database, Outcome
 from ..hub import Hub, Peer
-from ..ratelimit import FailureThrottle, RateLimiter
+from ..ratelimit import FailureThrottle, KnownSignIns, RateLimiter
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class Services:
     conn_limiter: RateLimiter
     login_limiter: RateLimiter
     login_failures: FailureThrottle
+    known_sign_ins: KnownSignIns
 
     @property
     def limits(self) -> Limits:
@@ -72,6 +74,10 @@ class Session:
     #: When this device signed in (its token was made): nothing it sends was
     #: written before.
     signed_in: int = 0
+    #: A login or redeem is waiting for its password to be checked.
+    signing_in: bool = False
+    #: The timer that closes the connection if it does not sign in.
+    deadline: asyncio.TimerHandle | None = None
 
     @property
     def user(self) -> int:

@@ -4,7 +4,9 @@ charter, profiles and the directory."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any, TypeVar
 
 from rse_tui.protocol import (
     BADGES,
@@ -38,8 +40,10 @@ from rse_tui.protocol import (
     encode,
 )
 
-from .. import auth, policy, storage
+from .. import auth, policy, slots, storage
 from .base import Services, Session, check_line, check_password, check_user_name
+
+T = TypeVar("T")
 
 #: How stale a token's "last used" time may get (seconds).
 TOKEN_TOUCH_EVERY = 3600
@@ -116,12 +120,41 @@ async def login(svc: Services, session: Session, req: Login) -> AuthOk:
             retry_after=round(wait, 1),
         )
     row = await svc.db.read(partial(storage.user_login_row, name=req.name))
-    ok = await svc.hasher.verify(req.password, row[2] if row else None)
+    stored = row[2] if row else None
+    ok = await _checked(svc, session, svc.hasher.verify, req.password, stored, known=key)
     if row is None or not ok:
         svc.login_failures.failed(key)  # known name or not: the same answer, the same wait
         raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong name or password")
     svc.login_failures.succeeded(key)
+    svc.known_sign_ins.add(key)
     return await _issue_token(svc, session, row[0], row[1], req.request_id)
+
+
+async def _checked(
+    svc: Services,
+    session: Session,
+    hashing: Callable[..., Awaitable[T]],
+    *args: Any,
+    known: tuple[str, str] | None = None,
+) -> T:
+    """Run a password hash or check in the session's turn (fair between
+    addresses; a name that signed in from here before goes first)."""
+    session.signing_in = True
+    try:
+        extra: dict[str, Any] = {"lane": session.remote, "gone": lambda: session.peer.closing}
+        if known is not None:
+            extra["priority"] = known in svc.known_sign_ins
+        return await hashing(*args, **extra)
+    except slots.Busy:
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            "the server is busy checking passwords; try again shortly",
+            retry_after=2.0,
+        ) from None
+    except slots.Gone:
+        raise ProtocolError(ErrorCode.INTERNAL, "the connection closed") from None
+    finally:
+        session.signing_in = False
 
 
 async def redeem(svc: Services, session: Session, req: Redeem) -> AuthOk:
@@ -130,13 +163,14 @@ async def redeem(svc: Services, session: Session, req: Redeem) -> AuthOk:
     name = check_user_name(req.name, svc.limits)
     password = check_password(req.password, svc.limits)
     _login_allowed(svc, session)
-    pw_hash = await svc.hasher.hash(password)
+    pw_hash = await _checked(svc, session, svc.hasher.hash, password)
     code_hash = auth.digest(auth.normalise_invite(req.code))
     outcome = await svc.db.write(
         partial(
             storage.redeem_invite, code_hash=code_hash, name=name, pw_hash=pw_hash, now=svc.now()
         )
     )
+    svc.known_sign_ins.add((name.casefold(), session.remote))
     return await _issue_token(svc, session, outcome.value, name, req.request_id)
 
 
