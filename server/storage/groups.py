@@ -483,6 +483,20 @@ def memberships(conn: sqlite3.Connection) -> tuple[dict[int, dict[int, str]], di
 # -- direct messages -------------------------------------------------------------------
 
 
+def bring_back(conn: sqlite3.Connection, group: int, by: int, now: int) -> list[Event]:
+    """Leaving a direct chat hides it until the next message, which brings back
+    whoever left (by ``dm``, or by ``chat`` to the chat itself): an
+    acknowledged message reaches both, always. No-op for other groups."""
+    row = conn.execute("SELECT dm_key FROM groups WHERE id = ?", (group,)).fetchone()
+    if row is None or row[0] is None:
+        return []
+    events: list[Event] = []
+    for member in sorted({int(u) for u in row[0].split(":")}):
+        if access(conn, member, group).role is None:
+            events.append(add_membership(conn, group, member, policy.MEMBER, by, now))
+    return events
+
+
 def send_direct(
     conn: sqlite3.Connection,
     user: int,
@@ -514,11 +528,7 @@ def send_direct(
         events.append(_settings_event(conn, group, user, now))
     else:
         group = row[0]
-        # Leaving a direct chat hides it until the next message, which brings
-        # back whoever left: an acknowledged message reaches both, always.
-        for member in (user, target):
-            if access(conn, member, group).role is None:
-                events.append(add_membership(conn, group, member, policy.MEMBER, user, now))
+        events.extend(bring_back(conn, group, user, now))
     from .timeline import append_message  # the message itself is an ordinary chat line
 
     message = append_message(conn, user, group, "c", text, cid, now if written is None else written)

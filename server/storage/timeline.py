@@ -22,7 +22,7 @@ from rse_tui.protocol import (
 from .. import policy
 from ..database import Outcome
 from .base import EVENT_COLUMNS, CatchUp, Receipt, append, event_from_row, keep_receipt
-from .groups import access
+from .groups import access, bring_back
 
 
 def append_message(
@@ -41,7 +41,9 @@ def append_message(
     message (of another group, deleted, missing, a post) is "unknown
     message", the answer the group's rules give for a message one may not see.
     """
-    policy.require_write(access(conn, user, group), kind)
+    a = policy.require_write(access(conn, user, group), kind)
+    # In a direct chat the other person left, the message brings them back first.
+    back = bring_back(conn, group, user, now) if a.facts.dm else []
     answered = _live_message(conn, reply) if reply is not None else None
     if reply is not None and (
         kind != ChatEvent.TYPE or answered is None or answered[:2] != (group, ChatEvent.TYPE)
@@ -54,7 +56,7 @@ def append_message(
         event: Event = ChatEvent(seq=seq, group=group, user=user, ts=now, text=text, reply=reply)
     else:
         event = PostEvent(seq=seq, group=group, user=user, ts=now, text=text)
-    return Outcome(result, [event])
+    return Outcome(result, [*back, event])
 
 
 def _live_message(conn: sqlite3.Connection, target: int) -> tuple[int, str, int] | None:

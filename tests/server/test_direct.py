@@ -66,3 +66,28 @@ async def test_a_new_direct_chat_announces_itself_to_both(server):
     assert settings.group == sent.group and settings.dm
     for c in (alice, bob):
         await c.close()
+
+
+async def test_chat_into_a_direct_chat_the_other_left_brings_them_back_live(server):
+    """Reported: after bob left, alice's `chat g=DM` (not `dm`) was acknowledged
+    but never pushed to bob, and did not bring him back; his cursor then
+    passed it. A chat line is a message like any other: it brings him back
+    first, and reaches him live."""
+    from rse_tui.protocol import Members, SendChat
+
+    alice = await new_user(server, "alice")
+    bob = await new_user(server, "bob")
+    await bob.conn.call(Sync, since=0)
+    dm = (await alice.conn.call(SendDirect, user=bob.user, text="hi", cid="d1")).group
+    await bob.pushes.next(ChatEvent)
+    await bob.conn.call(LeaveGroup, group=dm, cid="bye")
+    one = await alice.conn.call(SendChat, group=dm, text="ONE", cid="c1")
+    back = await bob.pushes.next(JoinEvent)
+    assert (back.group, back.user) == (dm, bob.user)
+    got = await bob.pushes.next(ChatEvent)
+    assert (got.seq, got.text) == (one.seq, "ONE")
+    assert sorted((await alice.conn.call(Members, group=dm)).users) == sorted(
+        [alice.user, bob.user]
+    )
+    for c in (alice, bob):
+        await c.close()
