@@ -30,7 +30,7 @@ from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import MAX_CHAT_CHARS, MAX_POST_CHARS, ChatEvent, PostEvent, ProtocolError
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
-from rse_tui.textsafe import clean_line
+from rse_tui.textsafe import clean_line, editable
 
 from . import alerts, commands, editing, governance, keys
 from .widgets.composer import Composer, Mode
@@ -228,6 +228,10 @@ class RseApp(App[int]):
     # -- where keys go ---------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Paste):
+            # Whatever field it goes to (the composer, a dialog's, the palette's):
+            # a pasted ESC would be drawn there as it is, and reach the terminal.
+            event.text = editable(event.text)
         if (
             isinstance(event, (events.Key, events.Paste))
             and not event.is_forwarded
