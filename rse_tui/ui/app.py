@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.driver import Driver
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
@@ -32,7 +33,7 @@ from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line, editable
 
-from . import alerts, commands, editing, governance, keys
+from . import alerts, commands, editing, governance, keys, pastes
 from .widgets.composer import Composer, Mode
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -151,6 +152,11 @@ class RseApp(App[int]):
             on_error=lambda i, why: self.post_message(WriteRefused(i, why)),
         )
 
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        pastes.install(driver)  # a paste is read whole, whatever it holds
+        return driver
+
     # -- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -215,11 +221,9 @@ class RseApp(App[int]):
             self.set_timer(5.0, self._replay_typeahead)  # no group comes: typed anyway, kept
             return
         self._typeahead_waits = False
-        from textual._xterm_parser import XTermParser
-
-        parser = XTermParser()
+        parser = pastes.PasteParser()
         for event in [*parser.feed(self.typeahead), *parser.feed("")]:
-            if isinstance(event, events.Key):
+            if isinstance(event, (events.Key, events.Paste)):
                 event.time = self._started  # typed before anything was on screen
                 event.set_sender(self)
                 self._driver.send_message(event)
