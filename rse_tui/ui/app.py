@@ -129,7 +129,14 @@ class RseApp(App[int]):
         clock: Callable[[], float] = time.time,
         watch_css: bool = False,
     ) -> None:
-        super().__init__(watch_css=watch_css)
+        # NO_COLOR: no colour at all, rather than Textual's greys (it turns each
+        # colour into a grey, some close to the dark grey background it
+        # forces, which is wrong on a light terminal). In the terminal's own
+        # colours Textual drops every colour instead, foreground and
+        # background: names are bold in the terminal's text colour, and
+        # bold, reverse and the marks (▶ ▌) show the rest.
+        no_color = "NO_COLOR" in os.environ  # Textual takes it out of the environment
+        super().__init__(watch_css=watch_css, ansi_color=True if no_color else None)
         self.engine = engine
         self.clock = clock
         self.charter_open = False
