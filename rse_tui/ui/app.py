@@ -367,6 +367,7 @@ class RseApp(App[int]):
         draft = await db(cache.draft, group.group)
         if previous is not None or not self.composer.text:  # a first group keeps what was typed
             self.composer.text = draft
+            self.composer.move_cursor(self.composer.document.end)  # typing goes on after it
         self._composer_state(group)
         if self._typeahead_waits:
             self._typeahead_waits = False

@@ -246,10 +246,12 @@ async def test_narrow_terminal_folds_the_side_panes(server, profiles):
 
 async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
     account, bob, _ = await _room(server, profiles)
-    await bob.conn.call(CreateGroup, name="Second", cid="g2")
+    second = (await bob.conn.call(CreateGroup, name="Second", cid="g2")).group
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
+        await app.engine.submit("join", second)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
         await pilot.press(*"half a thought")
         await app.action_quit()
     again = profiles.app(account)
@@ -257,6 +259,11 @@ async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
         await pilot.pause()
         assert again.view.group is not None and again.view.group.name == "Ops"
         assert again.composer.text == "half a thought"
+        await burst(pilot, *" goes on")  # after the draft, not before it
+        assert again.composer.text == "half a thought goes on"
+        await burst(pilot, "ctrl+down", *"x", "ctrl+up", *"!")  # to Second and back
+        await until(pilot, lambda: again.composer.text.endswith("!"))
+        assert again.composer.text == "half a thought goes on!"
         await again.action_quit()
     await bob.close()
 
