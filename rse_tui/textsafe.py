@@ -6,6 +6,11 @@ overrides could make text read differently than it is. Each such character
 is replaced by a visible stand-in (ESC shows as ``␛``), so nothing reaches the
 terminal as a command and nothing is silently hidden. Standard library only:
 the command line, the sync layer and the UI all use it.
+
+Text put in a field to be edited (a message being edited, a draft, a paste)
+is neutralised the same way: a text field draws what it holds as it is, so a
+raw ESC there would reach the terminal. Its stand-ins are then part of the
+text, and saved as such.
 """
 
 from __future__ import annotations
@@ -40,3 +45,15 @@ def clean_line(text: str) -> str:
     return (
         text.replace("\r\n", "\n").replace("\n", " \u23ce ").replace("\t", " ").translate(_ONE_LINE)
     )
+
+
+def editable(text: str) -> str:
+    """Text for a multi-line field (the composer): line breaks as newlines
+    (a terminal pastes them as CR), other control characters as ``clean``."""
+    return clean(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def editable_line(text: str) -> str:
+    """Text for a one-line field: every control character, newlines too, as its
+    stand-in, one character for one (a position in the text stays valid)."""
+    return text.translate(_ONE_LINE)

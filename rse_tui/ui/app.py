@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.driver import Driver
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
@@ -30,9 +31,9 @@ from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import MAX_CHAT_CHARS, MAX_POST_CHARS, ChatEvent, PostEvent, ProtocolError
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
-from rse_tui.textsafe import clean_line
+from rse_tui.textsafe import clean_line, editable
 
-from . import alerts, commands, editing, governance, keys
+from . import alerts, commands, editing, governance, keys, pastes
 from .widgets.composer import Composer, Mode
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -128,7 +129,14 @@ class RseApp(App[int]):
         clock: Callable[[], float] = time.time,
         watch_css: bool = False,
     ) -> None:
-        super().__init__(watch_css=watch_css)
+        # NO_COLOR: no colour at all, rather than Textual's greys (it turns each
+        # colour into a grey, some close to the dark grey background it
+        # forces, which is wrong on a light terminal). In the terminal's own
+        # colours Textual drops every colour instead, foreground and
+        # background: names are bold in the terminal's text colour, and
+        # bold, reverse and the marks (▶ ▌) show the rest.
+        no_color = "NO_COLOR" in os.environ  # Textual takes it out of the environment
+        super().__init__(watch_css=watch_css, ansi_color=True if no_color else None)
         self.engine = engine
         self.clock = clock
         self.charter_open = False
@@ -150,6 +158,11 @@ class RseApp(App[int]):
             on_status=lambda s: self.post_message(StatusChanged(s)),
             on_error=lambda i, why: self.post_message(WriteRefused(i, why)),
         )
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        pastes.install(driver)  # a paste is read whole, whatever it holds
+        return driver
 
     # -- layout ----------------------------------------------------------------------
 
@@ -215,11 +228,9 @@ class RseApp(App[int]):
             self.set_timer(5.0, self._replay_typeahead)  # no group comes: typed anyway, kept
             return
         self._typeahead_waits = False
-        from textual._xterm_parser import XTermParser
-
-        parser = XTermParser()
+        parser = pastes.PasteParser()
         for event in [*parser.feed(self.typeahead), *parser.feed("")]:
-            if isinstance(event, events.Key):
+            if isinstance(event, (events.Key, events.Paste)):
                 event.time = self._started  # typed before anything was on screen
                 event.set_sender(self)
                 self._driver.send_message(event)
@@ -228,6 +239,10 @@ class RseApp(App[int]):
     # -- where keys go ---------------------------------------------------------------
 
     async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Paste):
+            # Whatever field it goes to (the composer, a dialog's, the palette's):
+            # a pasted ESC would be drawn there as it is, and reach the terminal.
+            event.text = editable(event.text)
         if (
             isinstance(event, (events.Key, events.Paste))
             and not event.is_forwarded
@@ -352,6 +367,7 @@ class RseApp(App[int]):
         draft = await db(cache.draft, group.group)
         if previous is not None or not self.composer.text:  # a first group keeps what was typed
             self.composer.text = draft
+            self.composer.move_cursor(self.composer.document.end)  # typing goes on after it
         self._composer_state(group)
         if self._typeahead_waits:
             self._typeahead_waits = False

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rse_tui.protocol import ChatEvent
 from rse_tui.sync.models import MessageRow
+from rse_tui.textsafe import editable
 
 from .widgets.composer import Composer, Mode
 
@@ -57,7 +58,9 @@ async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
     if mode is None or mode.row.seq is None:
         return False
     if mode.kind == "edit":
-        if text != mode.row.text:
+        # The composer showed the stored text with its control characters as
+        # stand-ins: saved unchanged, the message stays as it is.
+        if text != editable(mode.row.text):
             await app.engine.submit("edit", None, text, target=mode.row.seq)
         return True
     await app.engine.submit("chat", group, text, reply=mode.row.seq)

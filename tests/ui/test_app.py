@@ -246,10 +246,12 @@ async def test_narrow_terminal_folds_the_side_panes(server, profiles):
 
 async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
     account, bob, _ = await _room(server, profiles)
-    await bob.conn.call(CreateGroup, name="Second", cid="g2")
+    second = (await bob.conn.call(CreateGroup, name="Second", cid="g2")).group
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
+        await app.engine.submit("join", second)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
         await pilot.press(*"half a thought")
         await app.action_quit()
     again = profiles.app(account)
@@ -257,6 +259,11 @@ async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
         await pilot.pause()
         assert again.view.group is not None and again.view.group.name == "Ops"
         assert again.composer.text == "half a thought"
+        await burst(pilot, *" goes on")  # after the draft, not before it
+        assert again.composer.text == "half a thought goes on"
+        await burst(pilot, "ctrl+down", *"x", "ctrl+up", *"!")  # to Second and back
+        await until(pilot, lambda: again.composer.text.endswith("!"))
+        assert again.composer.text == "half a thought goes on!"
         await again.action_quit()
     await bob.close()
 
@@ -321,6 +328,50 @@ async def test_no_color_is_honoured(server, profiles, monkeypatch):
         assert app.no_color
         assert any(type(f).__name__ in ("Monochrome", "NoColor") for f in app._filters)
         await app.action_quit()
+
+
+def _screen_segments(app: RseApp) -> list:
+    """The segments the terminal gets for the whole screen (filters applied)."""
+    update = app.screen._compositor.render_full_update()
+    return [segment for line in update.strips for strip in line for segment in strip]
+
+
+def _coloured(segments: list) -> set:
+    def coloured(colour) -> bool:
+        return colour is not None and not colour.is_default
+
+    return {
+        (s.text, str(s.style.color), str(s.style.bgcolor))
+        for s in segments
+        if s.style is not None and (coloured(s.style.color) or coloured(s.style.bgcolor))
+    }
+
+
+async def test_no_color_draws_in_the_terminals_own_colours(server, profiles, monkeypatch):
+    """NO_COLOR: no colour at all. Not greys in place of colours (an author's
+    name in 237 on a forced 234 background could not be read), no background
+    forced (wrong on a light terminal); names bold, the highlighted line of a
+    list underlined."""
+    account, bob, _g = await _ops_with_history(server, profiles)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = profiles.app(account)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _join_ops(app, pilot)
+        await until(pilot, lambda: len(app.timeline.rows) == 3)
+        await pilot.pause()
+        segments = _screen_segments(app)
+        assert _coloured(segments) == set()
+        names = [s for s in segments if s.text == "bob"]
+        assert len(names) == 3 and all(s.style.bold for s in names)
+        await pilot.press("ctrl+k", *"op", "down")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.pause(0.3)
+        segments = _screen_segments(app)
+        assert _coloured(segments) == set()
+        assert any(s.style and s.style.underline and "Ops" in s.text for s in segments)
+        await pilot.press("escape")
+        await app.action_quit()
+    await bob.close()
 
 
 async def test_a_crash_exits_non_zero(server, profiles, capsys):

@@ -17,6 +17,8 @@ from textual.widgets.option_list import Option
 from rse_tui.protocol import DirectoryEntry, JoinRequestInfo
 from rse_tui.textsafe import clean_line
 
+from ..widgets.field import Field
+
 _CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{
@@ -69,7 +71,7 @@ class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Directory · type to search · ^A ambassadors only · Enter: write")
-            yield Input(placeholder="name or title", id="query")
+            yield Field(placeholder="name or title", id="query")
             yield OptionList(id="people", markup=False)
 
     def on_mount(self) -> None:

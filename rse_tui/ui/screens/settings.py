@@ -8,11 +8,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select
+from textual.widgets import Button, Label, Select
 
 from rse_tui.protocol import CHAT_POLICIES, POST_POLICIES, VISIBILITIES
 from rse_tui.sync.models import GroupRow
-from rse_tui.textsafe import clean_line
+from rse_tui.textsafe import clean_line, editable_line
+
+from ..widgets.field import Field
 
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -53,7 +55,7 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
     def _fields(self) -> ComposeResult:
         g = self.group
         yield Label("Name")
-        yield Input(g.name, id="name")
+        yield Field(g.name, id="name")
         yield Label("Visibility (open · private: join by request · secret: hidden)")
         yield Select(_options(VISIBILITIES), value=g.visibility, allow_blank=False, id="visibility")
         yield Label("Who may post to the feed")
@@ -72,10 +74,10 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
             id="comment_policy",
         )
         yield Label("Description")
-        yield Input(g.description, id="description")
+        yield Field(g.description, id="description")
 
     def on_mount(self) -> None:
-        self.query_one("#name", Input).focus()  # typing edits, Tab goes on
+        self.query_one("#name", Field).focus()  # typing edits, Tab goes on
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "save":
@@ -86,14 +88,14 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
     def changes(self) -> dict[str, Any]:
         g = self.group
         now = {
-            "name": self.query_one("#name", Input).value.strip(),
-            "description": self.query_one("#description", Input).value.strip(),
+            "name": self.query_one("#name", Field).value.strip(),
+            "description": self.query_one("#description", Field).value.strip(),
         }
         for key in ("visibility", "post_policy", "chat_policy", "comment_policy"):
             now[key] = str(self.query_one(f"#{key}", Select).value)
-        before = {
-            "name": g.name,
-            "description": g.description,
+        before = {  # as the fields showed them: left alone, they are not changes
+            "name": editable_line(g.name).strip(),
+            "description": editable_line(g.description).strip(),
             "visibility": g.visibility,
             "post_policy": g.post_policy,
             "chat_policy": g.chat_policy,

@@ -7,6 +7,12 @@ the keys typed behind it, which sent half-typed lines, put new lines in the
 wrong place and typed into the wrong group. Sending takes the text and clears
 the composer in one step, so a burst such as ``alpha⏎beta⏎`` sends two
 messages, each exactly once.
+
+The composer holds no control character but newlines and tabs: a text area
+draws what it holds as it is, so a message being edited with ESC in it
+retitled the terminal and coloured the screen. Every text that enters it,
+typed, pasted, loaded (an edit, a draft, the editor's file) or put back, has
+them replaced by their visible stand-ins (``␛``), which are then its text.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from textual import events
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import TextArea
+from textual.widgets.text_area import Edit, EditResult
 
 from rse_tui.sync.models import MessageRow
-from rse_tui.textsafe import clean_line
+from rse_tui.textsafe import clean_line, editable
 
 from .. import keys
 
@@ -72,6 +79,13 @@ class Composer(TextArea):
         self._restored = ""
         self._own = keys.actions("composer")
         self._app_keys = keys.actions("app")
+
+    def load_text(self, text: str) -> None:
+        super().load_text(editable(text))
+
+    def edit(self, edit: Edit) -> EditResult:
+        edit.text = editable(edit.text)
+        return super().edit(edit)
 
     async def _on_key(self, event: events.Key) -> None:
         if self._restored and event.is_printable:
