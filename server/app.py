@@ -244,11 +244,12 @@ class RseServer:
                 await ws.wait_closed()
                 return
             async for data in ws:
-                if peer.evicted:
+                if peer.evicted or peer.revoked:
                     break
                 answer = await self._answer(svc, session, data)
                 if answer is not None:
                     peer.send(answer)
+                await peer.drained()  # a client behind on its replies is read no further
         except ConnectionClosed:
             pass
         finally:
@@ -300,6 +301,8 @@ class RseServer:
                 raise ProtocolError(
                     ErrorCode.RATE_LIMITED, "too many requests", retry_after=round(wait, 2)
                 )
+            if peer.revoked:
+                raise ProtocolError(ErrorCode.AUTH_FAILED, "this session's token was revoked")
             if peer.user is None and not request.ANONYMOUS:
                 raise ProtocolError(
                     ErrorCode.AUTH_REQUIRED, "send hello with a token or log in first"
@@ -317,7 +320,12 @@ class RseServer:
             )
             session.refused(request, failed)
             return encode(error_frame(failed))
-        return None if reply is None else encode(reply)
+        if reply is None:
+            return None
+        answer = encode(reply)
+        if peer.user is not None:  # a big reply costs its size, not one request
+            svc.charge_bytes(peer.user, len(answer))
+        return answer
 
 
 def tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
@@ -364,12 +372,14 @@ def handshake_requests(request: HttpRequest | None) -> list[str]:
     """
     if request is None:
         return []
-    auth = request.headers.get("Authorization")
-    if auth is None:
+    values = request.headers.get_all("Authorization")
+    if not values:
         return []
-    scheme, _, token = auth.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        token = ""  # only the documented form: a bare token is refused like a wrong one
+    scheme, _, token = values[0].strip().partition(" ")
+    if scheme.lower() != "bearer" or len(values) > 1:
+        # Only the documented form, once: a bare token, or two headers (which
+        # one counts?), are refused like a wrong token.
+        token = ""
     frames = [encode(Hello(request_id=1, version=PROTOCOL_VERSION, token=token))]
     since = parse_qs(urlsplit(request.path).query).get("s")
     if since:

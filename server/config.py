@@ -93,6 +93,11 @@ class Limits:
     #: messages; groups, members, requests, directory entries, users) cost one
     #: more request per this many items: reading is charged by what it reads.
     items_per_token: int = 200
+    #: ... and one more per this many bytes of reply (a page of long posts).
+    bytes_per_token: int = 64 * 1024
+    #: Text a history page or a catch-up carries at most: past it, a page
+    #: ends early (``more``) and a catch-up sends the newest that fit and a gap.
+    max_reply_text: int = 1024 * 1024
     batch_size: int = 500
     max_history_page: int = 500
     #: How far back the time a client says it wrote a queued message may go.

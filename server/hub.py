@@ -126,6 +126,7 @@ class Peer:
         "evicted",
         "live",
         "name",
+        "revoked",
         "socket",
         "token_id",
         "user",
@@ -148,6 +149,8 @@ class Peer:
         #: False until the first sync: live events before that are not sent.
         self.live = False
         self.evicted = False
+        #: Its token was revoked (or logged out): nothing more it sends is done.
+        self.revoked = False
         #: Frames waiting for a slow socket; made when first needed.
         self._queue: deque[bytes | _Asked | _Close] | None = None
         self._held: list[tuple[int, bytes]] | None = None
@@ -174,6 +177,16 @@ class Peer:
     def ended(self) -> bool:
         """True once the session is over, whoever ended it."""
         return self._gone or self.evicted
+
+    async def drained(self) -> None:
+        """Until what waits for this client is written out (at once when nothing
+        waits). The session reads the client's next request only then: a client
+        that does not read its replies stops being read, so it cannot pile up
+        replies the server must hold (the sender's own timeout still cuts it off)."""
+        task = self._task
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await asyncio.shield(task)
 
     @property
     def closing(self) -> bool:
@@ -450,6 +463,7 @@ class Hub:
         """Close every session opened with a token that no longer exists."""
         for peer in list(self.peers()):
             if peer.token_id == token_id:
+                peer.revoked = True  # refused from now on, whatever is still queued
                 peer.close_after_flush(CLOSE_REVOKED, reason)
 
     def publish(self, batch: Sequence[tuple[Sequence[Event], object]]) -> None:

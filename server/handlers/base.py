@@ -47,6 +47,13 @@ class Services:
     def now(self) -> int:
         return int(self.config.clock())
 
+    def charge_bytes(self, user: int, size: int) -> None:
+        """A reply of ``size`` bytes costs one more request per
+        ``Limits.bytes_per_token`` (encoding and compressing it is the cost)."""
+        extra = size / self.limits.bytes_per_token
+        if extra >= 0.5:
+            self.user_limiter.charge(user, extra)
+
     def charge_items(self, user: int, count: int) -> None:
         """A reply that carried ``count`` items (events, groups, members...) costs
         its user more than one request: one more per ``Limits.items_per_token``."""

@@ -131,6 +131,7 @@ async def history(svc: Services, session: Session, req: History) -> Page:
             kind=req.kind,
             before=req.before,
             limit=req.limit,
+            max_text=svc.limits.max_reply_text,
         )
     )
     svc.charge_items(session.user, len(events))

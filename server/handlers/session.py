@@ -219,7 +219,11 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
         else:
             result = await svc.db.read(
                 partial(
-                    storage.catch_up, user=user, since=req.since, bound=svc.limits.catch_up_bound
+                    storage.catch_up,
+                    user=user,
+                    since=req.since,
+                    bound=svc.limits.catch_up_bound,
+                    max_text=svc.limits.max_reply_text,
                 )
             )
     except BaseException:
@@ -229,8 +233,12 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     if result.gap_upto is not None and req.since is not None:
         peer.send(encode(Gap(since=req.since, upto=result.gap_upto)))
     size = svc.limits.batch_size
+    sent = 0
     for start in range(0, len(result.events), size):
-        peer.send(encode(Batch(events=result.events[start : start + size])))
+        frame = encode(Batch(events=result.events[start : start + size]))
+        sent += len(frame)
+        peer.send(frame)
+    svc.charge_bytes(user, sent)
     peer.send(encode(SyncDone(request_id=req.request_id, head=result.head)))
     peer.release(result.head)
     return None
@@ -251,8 +259,14 @@ async def accept_charter(svc: Services, session: Session, req: AcceptCharter) ->
 
 async def set_profile(svc: Services, session: Session, req: SetProfile) -> Done:
     title = check_line(req.title, svc.limits.max_title, "a title", empty=True)
-    await svc.db.write(partial(storage.set_title, user=session.user, title=title))
+    # Through the write gate: a title others see is a write, refused until the
+    # current charter is accepted like any other.
+    await svc.db.write(partial(storage.as_user, user=session.user, fn=_set_title, title=title))
     return Done(request_id=req.request_id)
+
+
+def _set_title(conn: sqlite3.Connection, user: int, title: str) -> None:
+    storage.set_title(conn, user, title)
 
 
 async def get_users(svc: Services, session: Session, req: GetUsers) -> UserList:

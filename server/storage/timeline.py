@@ -6,6 +6,7 @@ import heapq
 import json
 import sqlite3
 from itertools import islice
+from typing import Any
 
 from rse_tui.protocol import (
     ChatEvent,
@@ -150,25 +151,53 @@ def pin_message(
     return Outcome(result, [PinEvent(seq=seq, group=group, user=user, target=target, on=on)])
 
 
+#: Text a history page or a catch-up carries at most (Limits.max_reply_text).
+MAX_REPLY_TEXT = 1024 * 1024
+
+
+def _fit(rows: list[Any], budget: int) -> int:
+    """How many of ``rows`` (newest first) fit in ``budget`` characters of text;
+    at least one."""
+    total = 0
+    for n, row in enumerate(rows):
+        total += len(row[5] or "")
+        if total > budget and n:
+            return n
+    return len(rows)
+
+
 def history(
-    conn: sqlite3.Connection, user: int, group: int, kind: str, before: int | None, limit: int
+    conn: sqlite3.Connection,
+    user: int,
+    group: int,
+    kind: str,
+    before: int | None,
+    limit: int,
+    max_text: int = MAX_REPLY_TEXT,
 ) -> tuple[list[Event], bool]:
-    """Up to ``limit`` events of ``kind`` in ``group`` before ``before``, oldest first."""
+    """Up to ``limit`` events of ``kind`` in ``group`` before ``before``, oldest
+    first, and fewer when their text passes ``max_text`` (``more`` says so)."""
     policy.require_readable(access(conn, user, group))
     rows = conn.execute(
         f"SELECT {EVENT_COLUMNS} FROM events WHERE grp = ? AND kind = ? AND seq < ?"
         " AND deleted = 0 ORDER BY seq DESC LIMIT ?",
         (group, kind, before if before is not None else 2**63 - 1, limit + 1),
     ).fetchall()
-    more = len(rows) > limit
-    return [event_from_row(r) for r in reversed(rows[:limit])], more
+    kept = min(limit, _fit(rows, max_text))
+    return [event_from_row(r) for r in reversed(rows[:kept])], len(rows) > kept
 
 
 def history_page(
-    conn: sqlite3.Connection, user: int, group: int, kind: str, before: int | None, limit: int
+    conn: sqlite3.Connection,
+    user: int,
+    group: int,
+    kind: str,
+    before: int | None,
+    limit: int,
+    max_text: int = MAX_REPLY_TEXT,
 ) -> tuple[list[Event], bool, list[UserInfo]]:
     """A history page with its authors' names and titles, from one read."""
-    events, more = history(conn, user, group, kind, before, limit)
+    events, more = history(conn, user, group, kind, before, limit, max_text)
     from .accounts import users  # authors are public (the directory lists them)
 
     return events, more, users(conn, {getattr(e, "user", 0) for e in events})
@@ -257,15 +286,40 @@ def user_head(conn: sqlite3.Connection, user: int) -> int:
     return start_at(conn, user).head
 
 
-def catch_up(conn: sqlite3.Connection, user: int, since: int, bound: int) -> CatchUp:
-    """The events ``user`` missed after ``since``, or the newest ``bound`` and a gap.
+def catch_up(
+    conn: sqlite3.Connection, user: int, since: int, bound: int, max_text: int = MAX_REPLY_TEXT
+) -> CatchUp:
+    """The events ``user`` missed after ``since``, or the newest ``bound`` (and
+    that fit in ``max_text`` characters of text) and a gap.
 
     The head it answers is the newest event the user may see (see ``user_head``).
     """
     top = head(conn)
     seqs, sources = _visible(conn, user, since, top, bound + 1)
     if len(seqs) <= bound:
-        last = seqs[-1] if seqs else user_head(conn, user)
-        return CatchUp(last, _events(conn, seqs), None, sources)
-    seqs, _ = _visible(conn, user, since, top, bound, newest=True)
-    return CatchUp(seqs[-1], _events(conn, seqs), seqs[0] - 1, 2 * sources)
+        if not seqs:
+            return CatchUp(user_head(conn, user), [], None, sources)
+        events = _events(conn, seqs)
+        if _text(events) <= max_text:
+            return CatchUp(seqs[-1], events, None, sources)
+    else:
+        seqs, more = _visible(conn, user, since, top, bound, newest=True)
+        sources += more
+        events = _events(conn, seqs)
+    kept = _newest_within(events, max_text)
+    return CatchUp(seqs[-1], kept, kept[0].seq - 1, sources)
+
+
+def _text(events: list[Event]) -> int:
+    return sum(len(getattr(e, "text", "") or "") for e in events)
+
+
+def _newest_within(events: list[Event], budget: int) -> list[Event]:
+    """The newest of ``events`` whose text fits in ``budget`` (at least one)."""
+    total, start = 0, len(events)
+    while start > 0:
+        total += len(getattr(events[start - 1], "text", "") or "")
+        if total > budget and start < len(events):
+            break
+        start -= 1
+    return events[start:]

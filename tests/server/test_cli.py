@@ -139,6 +139,23 @@ def test_handshake_resume_point_must_be_ascii_digits():
         assert refused.value.code is ErrorCode.BAD_FIELD
 
 
+def test_two_authorization_headers_are_a_wrong_token_not_a_crash():
+    """Reported: two Authorization headers closed the connection with 1011 and
+    logged a traceback (anyone could fill the log). Refused like a wrong token."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request as HttpRequest
+
+    from rse_tui.protocol import Hello
+    from server.app import handshake_requests
+
+    headers = Headers()
+    headers["Authorization"] = "Bearer 1." + "a" * 32
+    headers["Authorization"] = "Bearer 2." + "b" * 32
+    [hello] = handshake_requests(HttpRequest("/", headers))
+    decoded = decode_request(hello)
+    assert isinstance(decoded, Hello) and decoded.token == ""
+
+
 async def test_demo_seed_gives_a_ready_platform(tmp_path):
     db = tmp_path / "demo.db"
     server = await ServerProcess(db, "--demo").start()

@@ -39,6 +39,7 @@ from rse_tui.protocol import (
     SendChat,
     SendDirect,
     SendPost,
+    SetProfile,
     Sync,
 )
 from rse_tui.sync.connection import Connection
@@ -225,6 +226,9 @@ async def test_charter_must_be_accepted_before_writing(server):
     conn.close()
     with pytest.raises(ProtocolError) as err:
         await ana.conn.call(SendChat, group=g, text="hi", cid="m")
+    assert err.value.code.value == "charter"
+    with pytest.raises(ProtocolError) as err:  # a title others see is a write too
+        await ana.conn.call(SetProfile, title="boss")
     assert err.value.code.value == "charter"
     text = await ana.conn.call(GetCharter)
     assert (text.version, text.accepted) == (1, 0) and "Be kind." in text.text
