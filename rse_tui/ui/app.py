@@ -314,6 +314,12 @@ class RseApp(App[int]):
 
     def action_edit_last(self) -> None:
         # From the composer's own key: the mode starts before its next key.
+        if self.composer.in_flight:  # the newest of mine is the one just sent
+            self.notify(
+                "your last message is still waiting to be sent: edit it once it is delivered",
+                markup=False,
+            )
+            return
         editing.start_edit(self, editing.last_of_mine(self), now=True)
 
     def action_select_message(self) -> None:
@@ -694,8 +700,12 @@ class RseApp(App[int]):
     async def _send(self, event: Composer.Submitted) -> None:
         # The composer has already cleared itself (keys typed after Enter belong
         # to the next message); a text that cannot go anywhere is put back.
-        if not await commands.run(self, event.text):
-            await self.send_text(commands.message_text(event.text), event.mode)
+        try:
+            if not await commands.run(self, event.text):
+                await self.send_text(commands.message_text(event.text), event.mode)
+                await self._refresh_open()  # shown (waiting) before ↑ looks for it
+        finally:
+            self.composer.in_flight -= 1
 
     async def send_text(self, text: str, mode: Mode | None = None) -> None:
         """Send a message to the open group or direct chat."""

@@ -26,8 +26,17 @@ if TYPE_CHECKING:
 
 def start_edit(app: RseApp, row: MessageRow | None, *, now: bool = False) -> None:
     """Edit ``row`` (``now``: from the composer's own key, already in order)."""
-    if row is None or row.seq is None:
+    if row is None:
         app.notify("nothing of yours to edit here yet", markup=False)
+        app.action_to_composer()
+        return
+    if row.seq is None:
+        why = (
+            "your last message was not sent: select it (alt+↑) to take it back"
+            if row.error
+            else "your last message is still waiting to be sent: edit it once it is delivered"
+        )
+        app.notify(why, markup=False)
         app.action_to_composer()
         return
     if row.user != app.me:
@@ -68,6 +77,6 @@ async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
 
 
 def last_of_mine(app: RseApp) -> MessageRow | None:
-    return next(
-        (r for r in reversed(app.timeline.rows) if r.user == app.me and r.seq is not None), None
-    )
+    """My newest message here, sent or still waiting (↑ never reaches past a
+    waiting one to an older message: that edit would change the wrong one)."""
+    return next((r for r in reversed(app.timeline.rows) if r.user == app.me), None)

@@ -794,3 +794,32 @@ async def test_lines_typed_right_after_join_follow_it_and_refused_ones_all_come_
         await until(pilot, lambda: app.composer.text == "a1\na2\na3\ntyping")
         assert await _stored(bob, space) == ["m1", "m2", "m3"]
     await bob.close()
+
+
+async def test_up_never_edits_past_a_message_still_waiting(profiles, tmp_path):
+    """Reported: offline, 'pending⏎' then ↑ edited the last *delivered* message,
+    so the edit changed the wrong one. ↑ stops at the waiting message and says
+    why it cannot be edited yet."""
+    cfg = config(tmp_path / "up.db")
+    srv = RseServer(cfg)
+    await srv.start()
+    link = await LinkProxy(srv.port).start()
+    account = await profiles.join(srv, "ana", url=link.url)
+    bob = await new_user(srv, "bob")
+    await bob.conn.call(CreateGroup, name="Ops", cid="g")
+    try:
+        app = profiles.app(account)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _join_ops(app, pilot)
+            await burst(pilot, *"delivered", "enter")
+            await until(pilot, lambda: app.engine.status.outbox == 0)
+            await link.stop()
+            await srv.stop()
+            await burst(pilot, *"pending", "enter", "up")
+            await until(
+                pilot, lambda: any("still waiting" in n.message for n in app._notifications)
+            )
+            assert app.composer.mode is None and app.composer.text == ""
+            await app.action_quit()
+    finally:
+        await bob.close()

@@ -77,6 +77,8 @@ class Composer(TextArea):
         #: Texts put back after a refusal, in the order they were sent (the
         #: start of the composer's text while it is left as it was).
         self._restored = ""
+        #: Texts sent (Enter) that the app has not yet queued and shown.
+        self.in_flight = 0
         self._own = keys.actions("composer")
         self._app_keys = keys.actions("app")
 
@@ -137,6 +139,7 @@ class Composer(TextArea):
             self.clear()  # taken and cleared in one step: the next key starts afresh
             self._restored = ""
             self.set_mode(None)
+            self.in_flight += 1
             self.post_message(self.Submitted(text, mode))
 
     def set_mode(self, mode: Mode | None, *, clear: bool = False) -> None:
