@@ -387,6 +387,7 @@ class Cache:
                 )
                 if event.by is not None:
                     changes.removed.append(event.group)
+                self._forget_content(event.group, changes)
             changes.groups = True
         elif isinstance(event, RequestEvent):
             if event.user == me:
@@ -575,6 +576,21 @@ class Cache:
             if more and oldest > lo + 1:
                 self._add_hole(group, kind, lo, oldest - 1)
         return changes
+
+    def _forget_content(self, group: int, changes: Changes) -> None:
+        """Out of a private or secret group: what it said leaves this device too
+        (it is for members), and a secret group leaves the list; rejoining
+        fetches it again (a join marks its history as a hole)."""
+        row = self.conn.execute(
+            "SELECT visibility, dm FROM groups WHERE id = ?", (group,)
+        ).fetchone()
+        if row is None or row[0] == "open" or row[1] is not None:
+            return
+        self.conn.execute("DELETE FROM messages WHERE grp = ?", (group,))
+        self.conn.execute("DELETE FROM holes WHERE grp = ?", (group,))
+        if row[0] == "secret":
+            self.conn.execute("UPDATE groups SET known = 0 WHERE id = ?", (group,))
+        changes.messages.setdefault(group, [])
 
     # -- reading for views -------------------------------------------------------------
 

@@ -511,7 +511,12 @@ class RseApp(App[int]):
             rows = await db(cache.groups)
             if group is not None:
                 fresh = next((r for r in rows if r.group == group.group), None)
-                if fresh is not None and fresh != group:
+                if fresh is None and group.dm is None:  # gone (a secret group one left)
+                    self.view.group = None
+                    first = await self._initial_group(rows)
+                    if first is not None:
+                        await self._open(first)
+                elif fresh is not None and fresh != group:
                     became_member = fresh.member and not group.member
                     self.view.group = fresh
                     self.part(Title).show(fresh, self.view.kind)
@@ -534,7 +539,7 @@ class RseApp(App[int]):
             elif changes.outbox:
                 await governance.show_new_direct(self)
         for group_id in changes.removed:
-            if self.view.group is not None and self.view.group.group == group_id:
+            if group is not None and group.group == group_id:  # the one open when it came
                 self.notify("you were removed from this group", severity="warning")
         if changes.charter:
             self.check_charter()

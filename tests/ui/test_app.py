@@ -823,3 +823,38 @@ async def test_up_never_edits_past_a_message_still_waiting(profiles, tmp_path):
             await app.action_quit()
     finally:
         await bob.close()
+
+
+async def test_removed_from_a_secret_group_it_leaves_the_screen_and_the_cache(server, profiles):
+    """Reported: removed from a secret group, the app kept showing it and what
+    was said there, even after a restart."""
+    from rse_tui.protocol import AddMember, RemoveMember, SendChat
+
+    account = await profiles.join(server, "ana")
+    boss = await new_user(server, "boss")
+    db = sqlite3.connect(server.config.db_path)
+    ana = db.execute("SELECT id FROM users WHERE name = 'ana'").fetchone()[0]
+    db.close()
+    lobby = (await boss.conn.call(CreateGroup, name="Lobby", cid="l")).group
+    secret = await boss.conn.call(CreateGroup, name="BlackOps", visibility="secret", cid="s")
+    await boss.conn.call(AddMember, group=lobby, user=ana, cid="a1")
+    await boss.conn.call(AddMember, group=secret.group, user=ana, cid="a2")
+    await boss.conn.call(SendChat, group=secret.group, text="classified plan", cid="m")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: any(r.name == "BlackOps" for r in app.groups.rows))
+        row = next(r for r in app.groups.rows if r.name == "BlackOps")
+        await app.open_group(row)
+        await until(pilot, lambda: "classified plan" in app.timeline.visible_text())
+        await boss.conn.call(RemoveMember, group=secret.group, user=ana, cid="rm")
+        await until(pilot, lambda: not any(r.name == "BlackOps" for r in app.groups.rows))
+        await until(pilot, lambda: "classified plan" not in app.timeline.visible_text())
+        assert app.view.group is None or app.view.group.group != secret.group
+        cache = sqlite3.connect(account.profile.cache_path)
+        cached = cache.execute(
+            "SELECT count(*) FROM messages WHERE grp = ?", (secret.group,)
+        ).fetchone()[0]
+        cache.close()
+        assert cached == 0
+        await app.action_quit()
+    await boss.close()
