@@ -10,12 +10,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from rse_tui.protocol import DirectoryEntry, JoinRequestInfo
 from rse_tui.textsafe import clean_line
+
+from .dialog import Dialog
 
 _CSS = """
 {name} {{ align: center middle; }}
@@ -48,7 +49,7 @@ def person_line(entry: DirectoryEntry, group_names: dict[int, str]) -> Content:
     return Content.assemble(*parts)
 
 
-class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
+class DirectoryScreen(Dialog[tuple[int, str] | None]):
     """Search people by name or title; ^A shows only ambassadors; Enter writes to them."""
 
     BINDINGS = [
@@ -127,7 +128,7 @@ class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
             self.dismiss((entry.user, entry.name))
 
 
-class RequestsScreen(ModalScreen[list[int]]):
+class RequestsScreen(Dialog[list[int]]):
     """Pending join requests for one group; Enter lets the person in."""
 
     BINDINGS = [Binding("escape", "done", "Close")]

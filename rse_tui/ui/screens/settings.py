@@ -7,19 +7,20 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from rse_tui.protocol import CHAT_POLICIES, POST_POLICIES, VISIBILITIES
 from rse_tui.sync.models import GroupRow
 from rse_tui.textsafe import clean_line
 
+from .dialog import Dialog
+
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v) for v in values]
 
 
-class SettingsScreen(ModalScreen[dict[str, Any] | None]):
+class SettingsScreen(Dialog[dict[str, Any] | None]):
     """Edit name, visibility, publishing rules and description; returns the changes."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
