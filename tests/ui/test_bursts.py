@@ -1,8 +1,14 @@
-"""Bursts of keys around dialogs: a dialog answers once."""
+"""Bursts of keys around dialogs: keys typed after the key that opens one wait
+for it and go to it, in order; keys typed after the one that answers it go to
+the composer; a dialog answers once.
+"""
 
 from __future__ import annotations
 
-from rse_tui.protocol import CreateGroup, History, Sync
+from textual.command import CommandPalette
+from textual.widgets import Button, Input, OptionList
+
+from rse_tui.protocol import CreateGroup, History, RequestJoin, Sync
 from rse_tui.sync.models import Link
 from rse_tui.ui.screens.charter import ConfirmScreen
 from rse_tui.ui.screens.help import HelpScreen
@@ -53,7 +59,56 @@ def _open(app) -> str | None:
     return app.view.group.name if app.view.group is not None else None
 
 
-async def test_directory_enter_twice_does_not_crash(server, profiles):
+async def test_keys_after_ctrl_k_go_to_the_switcher_then_to_the_group_switched_to(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        keys = ("ctrl+k", *"General", "enter", *"qs-1", "enter", *"qs-2", "enter")
+        await burst(pilot, *keys)
+        await until(pilot, lambda: _open(app) == "General" and app.engine.status.outbox == 0)
+        await until(pilot, lambda: "qs-2" in [r.text for r in app.timeline.rows if r.seq])
+        assert await _stored(bob, groups["General"]) == ["qs-1", "qs-2"]
+        assert await _stored(bob, groups["Incidents"]) == []
+        assert not isinstance(app.screen, CommandPalette) and app.composer.text == ""
+        # Twice in a row, and with the switcher opened from another pane.
+        app.groups.focus()
+        await burst(pilot, "ctrl+k", *"Engi", "enter", *"in eng", "enter")
+        await burst(pilot, "ctrl+k", *"Incid", "enter", *"in inc", "enter")
+        await until(pilot, lambda: _open(app) == "Incidents" and app.engine.status.outbox == 0)
+        assert await _stored(bob, groups["Engineering"]) == ["in eng"]
+        assert await _stored(bob, groups["Incidents"]) == ["in inc"]
+        # Esc closes it: what follows is a message to the open group.
+        await burst(pilot, "ctrl+k", *"Gen", "escape", *"stay", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        assert (await _stored(bob, groups["Incidents"]))[-1] == "stay"
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_second_enter_in_the_switcher_does_not_crash(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await pilot.press("ctrl+k")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Engineering")
+        await until(pilot, lambda: app.screen.query_one(OptionList).option_count > 0)
+        await burst(pilot, "enter", "enter")
+        await until(pilot, lambda: _open(app) == "Engineering")
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is app.screen_stack[0]
+        assert app.composer.text == "" and app.engine.status.outbox == 0
+        # Typed faster than it searches: the Enter takes what was typed before it.
+        await burst(pilot, "ctrl+k", *"General", "enter", "enter", *"next", "enter")
+        await until(pilot, lambda: _open(app) == "General" and app.engine.status.outbox == 0)
+        assert await _stored(bob, groups["General"]) == ["next"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_directory_enter_twice_and_keys_behind_it(server, profiles):
     account, bob, groups = await _network(server, profiles)
     eve = await new_user(server, "eve")
     app = profiles.app(account)
@@ -67,9 +122,93 @@ async def test_directory_enter_twice_does_not_crash(server, profiles):
         await until(pilot, lambda: app.view.new_direct is not None)
         await pilot.pause(0.2)
         assert app.is_running and app.screen is app.screen_stack[0]
+        # In one burst: F2, the name, Enter, and the message.
+        await app.open_group(next(r for r in app.groups.rows if r.name == "General"))
+        await burst(pilot, "f2", *"eve", "enter", *"hello eve", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.dm == eve.user)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert await _stored(eve, app.view.group.group) == ["hello eve"]
+        assert await _stored(bob, groups["General"]) == []
+        # ↓ to the results, then Enter on the one highlighted.
+        await burst(pilot, "f2", *"bob", "down", "enter", *"hello bob", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert await _stored(bob, app.view.group.group) == ["hello bob"]
         await app.action_quit()
     await bob.close()
     await eve.close()
+
+
+async def test_help_takes_the_keys_typed_after_f1(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        # q closes the help: the keys after it are a message again.
+        await burst(pilot, "f1", "q", *"after help", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await burst(pilot, "f1", "escape", "escape", *"twice", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        assert await _stored(bob, groups["Incidents"]) == ["after help", "twice"]
+        assert app.screen is app.screen_stack[0] and app.is_running
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_delete_question_answers_once(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"keep me", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.timeline.rows)
+        await until(pilot, lambda: app.timeline.rows[-1].seq is not None)
+        await burst(pilot, "alt+up", "d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await burst(pilot, "enter", "enter")  # Cancel, then an Enter in the empty composer
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is app.screen_stack[0]
+        # Right then Enter in one burst is Delete: the Enter goes where Right moved to.
+        await burst(pilot, "alt+up", "d", "right", "enter", *"after", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        assert await _stored(bob, groups["Incidents"]) == ["after"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_settings_and_requests_answer_once(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+        await app.engine.submit("gcreate", None, "Ops", visibility="private")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
+        g = app.view.group.group
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await pilot.pause()
+        app.screen.query_one("#description", Input).value = "on call"
+        app.screen.query_one("#save", Button).focus()
+        await pilot.pause()
+        await burst(pilot, "enter", "enter")
+        await until(pilot, lambda: app.view.group.description == "on call")
+        assert app.is_running and app.screen is app.screen_stack[0]
+        # F4, Tab to the description (Tab selects a field's text: typing
+        # replaces it), a new one, Tab to Save, Enter: all in one go.
+        await burst(pilot, "f4", *["tab"] * 5, *"pager", "tab", "enter", *"after", "enter")
+        await until(pilot, lambda: app.view.group.description == "pager")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await bob.conn.call(RequestJoin, group=g, cid="rq")
+        await until(pilot, lambda: app.view.group.pending == 1)
+        await burst(pilot, "f3", "enter", "escape", "escape", *"welcome", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await until(pilot, lambda: app.view.group.pending == 0)
+        assert await _stored(bob, g) == ["after", "welcome"]
+        assert app.is_running and app.screen is app.screen_stack[0]
+        await app.action_quit()
+    await bob.close()
 
 
 async def test_every_dialog_answers_once(server, profiles):

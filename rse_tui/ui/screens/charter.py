@@ -64,11 +64,14 @@ class CharterScreen(Dialog[bool]):
         the composer's. False when no button has focus."""
         if not isinstance(self.focused, Button):
             return False
-        self.dismiss(self.focused.id == "accept")
+        self.pressed(self.focused)
         return True
 
+    def pressed(self, button: Button) -> None:
+        self.dismiss(button.id == "accept")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "accept")
+        self.pressed(event.button)
 
     def action_quit_app(self) -> None:
         self.dismiss(False)
@@ -81,6 +84,8 @@ class ConfirmScreen(Dialog[bool]):
     Enter presses the focused button, and Cancel has focus: typing, whatever
     it is, never confirms (there is no letter that says yes).
     """
+
+    CLOSE_KEYS = frozenset({"escape", "n"})
 
     BINDINGS = [
         Binding("escape,n", "answer(False)", "No"),
@@ -109,8 +114,23 @@ class ConfirmScreen(Dialog[bool]):
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
 
+    def decides(self, event: events.Key) -> bool:
+        return event.key in ("left", "right") or super().decides(event)
+
+    def decide(self, event: events.Key) -> None:
+        if event.key in ("left", "right"):
+            self.focus_next()  # two buttons: either way is the other one
+        else:
+            super().decide(event)
+
+    def cancel(self) -> None:
+        self.dismiss(False)
+
+    def pressed(self, button: Button) -> None:
+        self.dismiss(button.id == "yes")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.pressed(event.button)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

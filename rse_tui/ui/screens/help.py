@@ -41,6 +41,7 @@ def keys_table() -> Table:
 
 class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+    CLOSE_KEYS = frozenset({"escape", "f1", "q", "question_mark"})
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {

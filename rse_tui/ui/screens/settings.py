@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -78,11 +79,15 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()  # typing edits, Tab goes on
 
+    def decides(self, event: events.Key) -> bool:
+        # An open list of choices takes its own keys (Esc closes the list only).
+        return not any(s.expanded for s in self.query(Select)) and super().decides(event)
+
+    def pressed(self, button: Button) -> None:
+        self.dismiss(self.changes() if button.id == "save" else None)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.dismiss(self.changes())
-        else:
-            self.dismiss(None)
+        self.pressed(event.button)
 
     def changes(self) -> dict[str, Any]:
         g = self.group

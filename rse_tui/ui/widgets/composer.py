@@ -69,8 +69,11 @@ class Composer(TextArea):
         self.mode: Mode | None = None
         self._own = keys.actions("composer")
         self._app_keys = keys.actions("app")
+        self._opening = keys.opening()
 
     async def _on_key(self, event: events.Key) -> None:
+        if event.key in self._opening:
+            return  # up to the app, which opens the dialog (RseApp._route)
         action = self._own.get(event.key)
         if action is not None and (action != "edit_last" or not self.text):
             event.prevent_default()
