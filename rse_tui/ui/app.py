@@ -454,9 +454,13 @@ class RseApp(App[int]):
             more_above=len(rows) >= FIRST_PAGE or hole is not None,
             first_unread=next(unread, None),
         )
-        draft = await db(cache.draft, group.group)
-        if previous is not None or not self.composer.text:  # a first group keeps what was typed
-            self.composer.text = draft
+        if previous is None or previous.group != group.group:
+            # Another group: its own draft. A first group keeps what was typed;
+            # the same group (chat <-> feed) keeps the composer as it is (the
+            # draft saved half a second after typing may be older).
+            draft = await db(cache.draft, group.group)
+            if previous is not None or not self.composer.text:
+                self.composer.text = draft
         self._composer_state(group)
         if self._typeahead_waits:
             self._typeahead_waits = False
@@ -489,7 +493,9 @@ class RseApp(App[int]):
         return f"In #{clean_line(group.name)}, only moderators may write {what}"
 
     async def open_group(self, group: GroupRow) -> None:
-        self.composer.set_mode(None)
+        # An edit ends with the view it was started in (its text goes: it is
+        # no draft); a reply's text stays, as the draft of the group left.
+        self.composer.set_mode(None, clear=True)
         await self.save_draft()
         self.view.new_direct = None
         await self._open(group)
@@ -502,7 +508,7 @@ class RseApp(App[int]):
     async def save_draft(self) -> None:
         if self.view.group is not None:
             await self.engine.db(
-                self.engine.cache.save_draft, self.view.group.group, self.composer.text
+                self.engine.cache.save_draft, self.view.group.group, self.composer.draft
             )
 
     @work(exclusive=True, group="fill")
@@ -801,7 +807,7 @@ class RseApp(App[int]):
         self.timeline.selected = None
         if not await editing.send(self, group.group, text, mode):
             await self.engine.submit(op, group.group, text)
-        await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
+        await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.draft)
 
     async def open_direct(self, user: int, name: str) -> None:
         """The direct chat with someone, or a new one if none exists yet."""
@@ -809,6 +815,7 @@ class RseApp(App[int]):
         if direct is not None:
             await self.open_group(direct)
         else:
+            self.composer.set_mode(None, clear=True)  # as open_group
             await self.save_draft()
             self.view.new_direct = (user, name)
             await governance.show_new_direct(self)
@@ -845,6 +852,7 @@ class RseApp(App[int]):
         self.dialog_flow("switcher", show)
 
     async def action_toggle_kind(self) -> None:
+        self.composer.set_mode(None, clear=True)  # as open_group: an edit ends here
         self.view.kind = PostEvent.TYPE if self.view.kind == ChatEvent.TYPE else ChatEvent.TYPE
         await self._open(self.view.group)
 

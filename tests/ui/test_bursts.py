@@ -1,6 +1,6 @@
 """Bursts of keys around dialogs: keys typed after the key that opens one wait
 for it and go to it, in order; keys typed after the one that answers it go to
-the composer; a dialog answers once.
+the composer; a dialog answers once. And an edit's text never becomes a draft.
 """
 
 from __future__ import annotations
@@ -244,3 +244,71 @@ async def test_every_dialog_answers_once(server, profiles):
             assert app.screen is app.screen_stack[0] and len(app.screen_stack) == 1, dialog
             assert answers == [None], dialog
         await app.action_quit()
+
+
+async def test_esc_cancels_an_edit_and_its_text_is_never_a_draft(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"restart db2", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await until(pilot, lambda: app.timeline.rows and app.timeline.rows[-1].seq is not None)
+        # Up, a pause (the draft is saved half a second after a change), Esc,
+        # then the feed tab before the next save.
+        await burst(pilot, "up")
+        await pilot.pause(0.7)
+        assert app.composer.text == "restart db2" and app.composer.mode is not None
+        await burst(pilot, "escape")
+        await pilot.pause(0.3)
+        await burst(pilot, "ctrl+t")
+        await pilot.pause(0.8)
+        assert app.view.kind == "p" and app.composer.text == ""
+        await burst(pilot, "ctrl+t")
+        await pilot.pause(0.8)
+        assert app.composer.text == ""
+        # Switching group or tab in the middle of an edit cancels it.
+        await burst(pilot, "up")
+        await pilot.pause(0.7)
+        await burst(pilot, "ctrl+down")
+        await pilot.pause(0.7)
+        await burst(pilot, "ctrl+up")
+        await pilot.pause(0.3)
+        assert _open(app) == "Incidents"
+        assert app.composer.text == "" and app.composer.mode is None
+        await burst(pilot, "up", "ctrl+t")
+        await pilot.pause(0.7)
+        assert app.composer.text == "" and app.composer.mode is None
+        await burst(pilot, "ctrl+t", "up")  # quitting in the middle of an edit
+        await pilot.pause(0.7)
+        assert app.composer.mode is not None
+        await app.action_quit()
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: _open(again) == "Incidents")
+        await pilot.pause(0.3)
+        assert again.composer.text == ""
+        await burst(pilot, "enter")
+        await until(pilot, lambda: again.engine.status.link is Link.ONLINE)
+        await pilot.pause(0.3)
+        assert again.engine.status.outbox == 0
+        assert await _stored(bob, groups["Incidents"]) == ["restart db2"]
+        await again.action_quit()
+    await bob.close()
+
+
+async def test_switching_tab_keeps_what_was_just_typed(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"half a thought", "ctrl+t")  # before the draft is saved
+        await until(pilot, lambda: app.view.kind == "p")
+        await pilot.pause(0.2)
+        assert app.composer.text == "half a thought"
+        await burst(pilot, "ctrl+t", *" more")
+        await until(pilot, lambda: app.view.kind == "c")
+        await pilot.pause(0.2)
+        assert app.composer.text == "half a thought more"
+        await app.action_quit()
+    await bob.close()

@@ -138,6 +138,13 @@ class Composer(TextArea):
         # Untrusted text: shown as Content, never parsed as markup.
         self.border_title = Content(title)
 
+    @property
+    def draft(self) -> str:
+        """What to keep as the group's draft: the text, unless it is a message
+        being edited. That text is the message's: kept as a draft, it came
+        back without its "editing" title, and Enter posted it again as new."""
+        return "" if self.mode is not None and self.mode.kind == "edit" else self.text
+
     def on_composer_set_mode(self, message: SetMode) -> None:
         self.set_mode(message.mode)
 
