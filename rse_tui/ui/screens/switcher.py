@@ -46,6 +46,9 @@ class QuickSwitcher(Answers, CommandPalette):
     async def _searched(self) -> None:
         """The search of what is in the box now is done (the one that each
         change of the text started: the latest)."""
+        # The palette's worker group: a private name of Textual (pinned to 8.2.x,
+        # see pyproject.toml); the burst tests of tests/ui/test_bursts.py fail if
+        # it changes.
         group = CommandPalette._GATHER_COMMANDS_GROUP
         while True:
             running = [
