@@ -387,7 +387,7 @@ class Cache:
                 )
                 if event.by is not None:
                     changes.removed.append(event.group)
-                self._forget_content(event.group, changes)
+                self._forget_content(event.group, event.seq, changes)
             changes.groups = True
         elif isinstance(event, RequestEvent):
             if event.user == me:
@@ -577,10 +577,10 @@ class Cache:
                 self._add_hole(group, kind, lo, oldest - 1)
         return changes
 
-    def _forget_content(self, group: int, changes: Changes) -> None:
+    def _forget_content(self, group: int, upto: int, changes: Changes) -> None:
         """Out of a private or secret group: what it said leaves this device too
-        (it is for members), and a secret group leaves the list; rejoining
-        fetches it again (a join marks its history as a hole)."""
+        (it is for members), and a secret group leaves the list. Its history is
+        a hole again: a reader asks the server, which says whether they may."""
         row = self.conn.execute(
             "SELECT visibility, dm FROM groups WHERE id = ?", (group,)
         ).fetchone()
@@ -588,6 +588,8 @@ class Cache:
             return
         self.conn.execute("DELETE FROM messages WHERE grp = ?", (group,))
         self.conn.execute("DELETE FROM holes WHERE grp = ?", (group,))
+        for kind in KINDS:
+            self._add_hole(group, kind, 0, upto)
         if row[0] == "secret":
             self.conn.execute("UPDATE groups SET known = 0 WHERE id = ?", (group,))
         changes.messages.setdefault(group, [])

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import _time, events, on, work
 from textual.app import App, ComposeResult
@@ -34,6 +35,7 @@ from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem,
 from rse_tui.textsafe import clean_line, editable
 
 from . import alerts, commands, editing, governance, keys, pastes
+from .gates import Gate, Gates
 from .widgets.composer import Composer, Mode
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -43,12 +45,15 @@ if TYPE_CHECKING:
     from rse_tui.sync.account import Account
     from rse_tui.typeahead import Typeahead
 
+    from .screens.dialog import Answers
+
 W = TypeVar("W", bound=Widget)
 
 PAGE = 200
 FIRST_PAGE = 60  # enough to fill a tall terminal; older rows load as you scroll
 NARROW = 100  # columns below which the side panes fold away
 ALERT_EVERY = 5.0  # seconds between two alerts for one group
+ROUND_TRIP = 5.0  # seconds after which a key sent round is taken as lost (never seen)
 
 
 class Closing(Exception):
@@ -152,6 +157,12 @@ class RseApp(App[int]):
         self._routed = {
             where: keys.actions(where, routed=True) for where in ("composer", "timeline")
         }
+        self._opening = keys.opening()
+        #: Keys that wait while something under way decides where they go.
+        self.gates = Gates(lambda: self.call_later(self._let_through))
+        #: Keys sent round the widgets, acted on when they come back (by id).
+        self._returning: dict[int, tuple[events.Key, Callable[[], Awaitable[None]]]] = {}
+        self._flows: set[str] = set()  # dialog flows under way, by name
         self._status = engine.status
         engine.listen(
             on_change=lambda c: self.post_message(CacheChanged(c)),
@@ -243,13 +254,43 @@ class RseApp(App[int]):
             # Whatever field it goes to (the composer, a dialog's, the palette's):
             # a pasted ESC would be drawn there as it is, and reach the terminal.
             event.text = editable(event.text)
-        if (
-            isinstance(event, (events.Key, events.Paste))
-            and not event.is_forwarded
-            and self._route(event)
-        ):
-            return
+        if isinstance(event, (events.Key, events.Paste)):
+            if not event.is_forwarded:
+                if self.gates.hold(event) or self._route(event):
+                    return
+            elif id(event) in self._returning:
+                # Back from the widgets it was sent through: every key typed
+                # before it has been handled, and the keys after it wait.
+                _, back = self._returning.pop(id(event))
+                await back()
+                return
         await super().on_event(event)
+
+    async def _let_through(self) -> None:
+        """Route the keys that waited, in order, until one closes a gate again."""
+        held = self.gates.held
+        while held and not self.gates.shut:
+            event = held.popleft()
+            if not self.is_running or not self.screen_stack:
+                held.clear()
+                return
+            if not self._route(event):
+                await super().on_event(event)
+
+    def _send_round(self, event: events.Key, back: Callable[[], Awaitable[None]]) -> None:
+        """Forward ``event`` to the focused widget, and run ``back`` when it has
+        come back up to the app: the keys forwarded before it are handled then
+        (the composer's text is complete, a list's cursor has moved), and the
+        keys typed after it wait behind a closed gate until ``back`` opens it."""
+        self._returning[id(event)] = (event, back)
+        (self.focused or self.screen)._forward_event(event)
+
+        def lost() -> None:  # stopped on its way (it should not be): act on it all the same
+            if self._returning.pop(id(event), None) is not None:
+                self.log.warning(f"{event.key} did not come back; acting on it")
+                self.call_later(back)
+
+        self.set_timer(ROUND_TRIP, lost)
 
     def _route(self, event: events.Key | events.Paste) -> bool:
         """Decide, as each key arrives and before the next, where it goes.
@@ -257,7 +298,10 @@ class RseApp(App[int]):
         Typing reaches the composer from anywhere on the main screen: a
         printable key is a command only in the message list with a message
         selected on purpose. Keys that only move focus or scroll are handled
-        here at once. Returns True when the key was used here.
+        here at once. A key that opens a dialog goes round the focused widget
+        (after the keys typed before it) and opens it there; the keys typed
+        after it wait for the dialog and go to it. Returns True when the key
+        was used here.
         """
         if not self.is_running or not self.screen_stack:
             return False
@@ -265,6 +309,10 @@ class RseApp(App[int]):
             return self._route_under_dialog(event)
         focused = self.focused
         composer, timeline = self.composer, self.timeline
+        if isinstance(event, events.Key) and event.key in self._opening:
+            gate = self.gates.gate(event.key)  # the keys after it wait for its dialog
+            self._send_round(event, partial(self._open_by_key, event.key, gate))
+            return True
         if isinstance(event, events.Key):
             where = "composer" if focused is composer else "timeline" if focused is timeline else ""
             action = self._routed.get(where, {}).get(event.key)
@@ -280,14 +328,36 @@ class RseApp(App[int]):
             self.set_focus(composer)
         return False
 
+    async def _open_by_key(self, key: str, gate: Gate) -> None:
+        try:
+            await self.run_action(self._opening[key])  # its dialog's gate closes now
+        finally:
+            gate.open()
+
     def _route_under_dialog(self, event: events.Key | events.Paste) -> bool:
         """A dialog has the keys, unless it lets typing through to the composer
         (the charter): keys typed before it appeared, and letters, go there;
         its own keys (Tab, Enter on a button) act at once, so the keys typed
-        right behind them go where they leave the focus."""
+        right behind them go where they leave the focus.
+
+        The keys that answer another dialog or move its focus (Esc, Tab,
+        Enter...: see ``screens.dialog``) go round its focused widget and act
+        when they come back; the keys typed after them wait until then.
+        """
         from .screens.charter import CharterScreen  # imported by then if it is shown
+        from .screens.dialog import Answers
 
         dialog = self.screen
+        if isinstance(dialog, Answers) and not isinstance(dialog, CharterScreen):
+            if isinstance(event, events.Key):
+                if dialog.waits(event):
+                    dialog.hold_keys()  # until the dialog has decided what it does
+                    return False
+                if dialog.decides(event):
+                    dialog.hold_keys()
+                    self._send_round(event, partial(self._decide, dialog, event))
+                    return True
+            return False
         if not isinstance(dialog, CharterScreen):
             return False
         if isinstance(event, events.Key) and not dialog.typed_before(event):
@@ -304,6 +374,41 @@ class RseApp(App[int]):
         if typing:
             self.composer._forward_event(event)
         return typing
+
+    async def _decide(self, dialog: Answers, event: events.Key) -> None:
+        if dialog.is_active:
+            dialog.decide(event)
+        dialog.decided()
+
+    # -- dialogs ------------------------------------------------------------------------
+
+    def dialog_flow(self, name: str, flow: Callable[[Gate], Awaitable[object]]) -> None:
+        """Run ``flow`` (it shows a dialog with ``ask`` and acts on the answer)
+        as a worker; one at a time of each name.
+
+        The keys typed from now on wait for the dialog and go to it; the keys
+        typed after its answer wait until the flow has acted on it (a group
+        or a direct chat opened), then go to the composer.
+        """
+        if name in self._flows:
+            return  # already under way: its dialog will take the keys
+        gate = self.gates.gate(name)
+        self._flows.add(name)
+
+        async def run() -> None:
+            try:
+                with contextlib.suppress(Closing):
+                    await flow(gate)
+            finally:
+                self._flows.discard(name)
+                gate.open()
+
+        self.run_worker(run(), name=name, group=f"dialog-{name}")
+
+    async def ask(self, dialog: Answers, gate: Gate) -> Any:
+        """Show ``dialog`` and wait for its answer (in a dialog flow)."""
+        dialog.gate = gate
+        return await self.push_screen_wait(dialog)
 
     def action_to_composer(self) -> None:
         self.timeline.selected = None
@@ -370,10 +475,14 @@ class RseApp(App[int]):
             more_above=len(rows) >= FIRST_PAGE or hole is not None,
             first_unread=next(unread, None),
         )
-        draft = await db(cache.draft, group.group)
-        if previous is not None or not self.composer.text:  # a first group keeps what was typed
-            self.composer.text = draft
-            self.composer.move_cursor(self.composer.document.end)  # typing goes on after it
+        if previous is None or previous.group != group.group:
+            # Another group: its own draft. A first group keeps what was typed;
+            # the same group (chat <-> feed) keeps the composer as it is (the
+            # draft saved half a second after typing may be older).
+            draft = await db(cache.draft, group.group)
+            if previous is not None or not self.composer.text:
+                self.composer.text = draft
+                self.composer.move_cursor(self.composer.document.end)  # typing goes on after it
         self._composer_state(group)
         if self._typeahead_waits:
             self._typeahead_waits = False
@@ -406,7 +515,9 @@ class RseApp(App[int]):
         return f"In #{clean_line(group.name)}, only moderators may write {what}"
 
     async def open_group(self, group: GroupRow) -> None:
-        self.composer.set_mode(None)
+        # An edit ends with the view it was started in (its text goes: it is
+        # no draft); a reply's text stays, as the draft of the group left.
+        self.composer.set_mode(None, clear=True)
         await self.save_draft()
         self.view.new_direct = None
         await self._open(group)
@@ -428,7 +539,7 @@ class RseApp(App[int]):
     async def save_draft(self) -> None:
         if self.view.group is not None:
             await self.engine.db(
-                self.engine.cache.save_draft, self.view.group.group, self.composer.text
+                self.engine.cache.save_draft, self.view.group.group, self.composer.draft
             )
 
     @work(exclusive=True, group="fill")
@@ -739,7 +850,7 @@ class RseApp(App[int]):
         self.timeline.selected = None
         if not await editing.send(self, group.group, text, mode):
             await self.engine.submit(op, group.group, text)
-        await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.text)
+        await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.draft)
 
     async def open_direct(self, user: int, name: str) -> None:
         """The direct chat with someone, or a new one if none exists yet."""
@@ -747,6 +858,7 @@ class RseApp(App[int]):
         if direct is not None:
             await self.open_group(direct)
         else:
+            self.composer.set_mode(None, clear=True)  # as open_group
             await self.save_draft()
             self.view.new_direct = (user, name)
             await governance.show_new_direct(self)
@@ -765,12 +877,25 @@ class RseApp(App[int]):
     # -- actions ----------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        from .screens.help import HelpScreen  # loaded on first use, not at start-up
+        async def show(gate: Gate) -> None:
+            from .screens.help import HelpScreen  # loaded on first use, not at start-up
 
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            await self.ask(HelpScreen(), gate)
+
+        self.dialog_flow("help", show)
+
+    def action_command_palette(self) -> None:
+        """The quick switcher: Textual's command palette, as a dialog of the app."""
+
+        async def show(gate: Gate) -> None:
+            from .screens.switcher import QuickSwitcher
+
+            await self.ask(QuickSwitcher(), gate)  # it runs the command chosen
+
+        self.dialog_flow("switcher", show)
 
     async def action_toggle_kind(self) -> None:
+        self.composer.set_mode(None, clear=True)  # as open_group: an edit ends here
         self.view.kind = PostEvent.TYPE if self.view.kind == ChatEvent.TYPE else ChatEvent.TYPE
         await self._open(self.view.group)
 
@@ -809,20 +934,14 @@ class RseApp(App[int]):
     def action_reconnect(self) -> None:
         self.engine.retry_now()
 
-    @work(exclusive=True, group="screens")
-    async def action_directory(self) -> None:
-        with contextlib.suppress(Closing):
-            await governance.open_directory(self)
+    def action_directory(self) -> None:
+        self.dialog_flow("directory", partial(governance.open_directory, self))
 
-    @work(exclusive=True, group="screens")
-    async def action_requests(self) -> None:
-        with contextlib.suppress(Closing):
-            await governance.answer_requests(self)
+    def action_requests(self) -> None:
+        self.dialog_flow("requests", partial(governance.answer_requests, self))
 
-    @work(exclusive=True, group="screens")
-    async def action_settings(self) -> None:
-        with contextlib.suppress(Closing):
-            await governance.edit_settings(self)
+    def action_settings(self) -> None:
+        self.dialog_flow("settings", partial(governance.edit_settings, self))
 
     async def action_quit(self) -> None:
         await self.save_draft()

@@ -2,9 +2,10 @@
 
 The dialogs are imported when first opened: start-up does not pay for them.
 
-Each is a coroutine over the app, run from a worker: it asks the server
-through the engine, pushes a screen, waits for the answer and queues the
-resulting writes in the outbox.
+Each is a coroutine over the app, run as a dialog flow (``RseApp.dialog_flow``):
+it asks the server through the engine, shows a dialog (``RseApp.ask``), waits
+for the answer and queues the resulting writes in the outbox. The keys typed
+meanwhile wait for the dialog, then for the flow to have acted on its answer.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
     from rse_tui.sync.models import MessageRow
 
     from .app import RseApp
+    from .gates import Gate
 
 
-async def open_directory(app: RseApp) -> None:
+async def open_directory(app: RseApp, gate: Gate) -> None:
     from .screens.people import DirectoryScreen
 
     names = {r.group: r.name for r in app.groups.rows}
@@ -35,7 +37,7 @@ async def open_directory(app: RseApp) -> None:
         reply = await app.engine.call(SearchDirectory, query=query, badge=badge)
         return list(reply.users)
 
-    picked = await app.push_screen_wait(DirectoryScreen(search, names))
+    picked = await app.ask(DirectoryScreen(search, names), gate)
     if picked is None:
         return
     await app.open_direct(*picked)
@@ -53,7 +55,7 @@ async def show_new_direct(app: RseApp) -> None:
     app.composer.placeholder = Content(f"Write to @{clean_line(name)} · Enter sends")
 
 
-async def answer_requests(app: RseApp) -> None:
+async def answer_requests(app: RseApp, gate: Gate) -> None:
     from .screens.people import RequestsScreen
 
     group = app.view.group
@@ -71,12 +73,12 @@ async def answer_requests(app: RseApp) -> None:
         app.notify("join requests need the server: offline", severity="warning", markup=False)
         return
     names = {u.user: u.name for u in users}
-    approved = await app.push_screen_wait(RequestsScreen(group.name, pending, names))
+    approved = await app.ask(RequestsScreen(group.name, pending, names), gate)
     for user in approved or []:
         await app.engine.submit("gapprove", group.group, None, user=user)
 
 
-async def edit_settings(app: RseApp) -> None:
+async def edit_settings(app: RseApp, gate: Gate) -> None:
     from .screens.settings import SettingsScreen
 
     group = app.view.group
@@ -86,7 +88,7 @@ async def edit_settings(app: RseApp) -> None:
     if group is None or not group.moderator:
         app.notify("settings are for the group's moderators", markup=False)
         return
-    changes = await app.push_screen_wait(SettingsScreen(group))
+    changes = await app.ask(SettingsScreen(group), gate)
     if changes:
         await app.engine.submit("gset", group.group, None, **changes)
         app.notify("settings saved", markup=False)
@@ -95,8 +97,8 @@ async def edit_settings(app: RseApp) -> None:
 def delete_message(app: RseApp, row: MessageRow) -> None:
     """Delete a message (its author, or a moderator), after a Delete on purpose.
 
-    The question is on screen before the next key is read: keys typed after
-    ``d`` go to it, and only Delete (chosen, not typed) says yes.
+    Keys typed after ``d`` wait for the question and go to it, and only
+    Delete (chosen, not typed) says yes.
     """
     from .screens.charter import ConfirmScreen
 
@@ -106,13 +108,15 @@ def delete_message(app: RseApp, row: MessageRow) -> None:
         app.action_to_composer()
         return
 
-    def answered(yes: bool | None) -> None:
+    preview = clean_line(row.text)[:60]
+
+    async def ask(gate: Gate) -> None:
+        yes = await app.ask(ConfirmScreen(f"Delete for everyone: “{preview}”?"), gate)
         if yes:
-            app.run_worker(app.engine.submit("del", None, None, target=row.seq))
+            await app.engine.submit("del", None, None, target=row.seq)
         app.action_to_composer()
 
-    preview = clean_line(row.text)[:60]
-    app.push_screen(ConfirmScreen(f"Delete for everyone: “{preview}”?"), answered)
+    app.dialog_flow("delete", ask)
 
 
 def pin_message(app: RseApp, row: MessageRow) -> None:

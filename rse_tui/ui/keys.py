@@ -8,7 +8,9 @@ every entry is bound.
 Typing always reaches the composer: printable keys are never commands unless
 a message was selected on purpose (alt+up, or Esc then an arrow), and then
 only the few letters below act on it. The composer handles its own keys, and
-the app's keys while it has focus, in the order they were typed.
+the app's keys while it has focus, in the order they were typed. The keys
+that open a dialog (``opens``) go round the focused widget, after the keys
+typed before them, and the keys typed after them wait for the dialog.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ class Key:
     show: bool = False
     #: Handled by the app as the key arrives, not by the widget (see ``routed``).
     routed: bool = False
+    #: Opens a dialog: the keys typed after it wait for it, then go to it.
+    opens: bool = False
 
 
 KEYMAP: tuple[Key, ...] = (
-    Key("app", "f1", "help", "Show keys", show=True),
-    Key("app", "ctrl+k", "command_palette", "Quick switcher and commands", show=True),
+    Key("app", "f1", "help", "Show keys", show=True, opens=True),
+    Key("app", "ctrl+k", "command_palette", "Quick switcher and commands", show=True, opens=True),
     Key("app", "ctrl+t", "toggle_kind", "Switch between chat and feed", show=True),
     Key("app", "ctrl+down,alt+right", "next_group", "Next group"),
     Key("app", "ctrl+up,alt+left", "previous_group", "Previous group"),
@@ -39,9 +43,9 @@ KEYMAP: tuple[Key, ...] = (
     Key("app", "ctrl+b", "toggle_groups", "Show or hide the groups pane", show=True),
     Key("app", "ctrl+o", "toggle_details", "Show or hide the details pane"),
     Key("app", "ctrl+r", "reconnect", "Reconnect now"),
-    Key("app", "f2", "directory", "Directory: find people, write to them", show=True),
-    Key("app", "f3", "requests", "Join requests waiting for you (moderators)"),
-    Key("app", "f4", "settings", "Group settings (moderators)"),
+    Key("app", "f2", "directory", "Directory: find people, write to them", show=True, opens=True),
+    Key("app", "f3", "requests", "Join requests waiting for you (moderators)", opens=True),
+    Key("app", "f4", "settings", "Group settings (moderators)", opens=True),
     Key("app", "ctrl+q", "quit", "Quit", show=True),
     Key("timeline", "up,k", "select_previous", "Previous message"),
     Key("timeline", "down,j", "select_next", "Next message"),
@@ -111,6 +115,11 @@ def actions(where: str, *, routed: bool = False) -> dict[str, str]:
         if k.where == where and k.routed == routed
         for key in k.keys.split(",")
     }
+
+
+def opening() -> dict[str, str]:
+    """Key -> action for the keys that open a dialog, every alias spelled out."""
+    return {key: k.action for k in KEYMAP if k.opens for key in k.keys.split(",")}
 
 
 def _pretty_one(key: str) -> str:

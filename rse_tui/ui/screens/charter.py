@@ -6,13 +6,14 @@ from textual import _time, events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from rse_tui.textsafe import clean
 
+from .dialog import Dialog
 
-class CharterScreen(ModalScreen[bool]):
+
+class CharterScreen(Dialog[bool]):
     """Returns True when accepted, False to quit.
 
     Accept has the focus: Enter accepts, as a user expects. Keys typed before
@@ -36,7 +37,6 @@ class CharterScreen(ModalScreen[bool]):
         super().__init__()
         self.version = version
         self.text = text
-        self.answered = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -60,29 +60,32 @@ class CharterScreen(ModalScreen[bool]):
         return self.answered or event.time < getattr(self, "shown_at", float("inf"))
 
     def press_focused(self) -> bool:
-        """Press the focused button; the keys typed behind this Enter are the
-        composer's from now on. False when no button has focus."""
+        """Answer with the focused button; the keys typed behind this Enter are
+        the composer's. False when no button has focus."""
         if not isinstance(self.focused, Button):
             return False
-        self.answered = True
-        self.focused.press()
+        self.pressed(self.focused)
         return True
 
+    def pressed(self, button: Button) -> None:
+        self.dismiss(button.id == "accept")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.answered = True
-        self.dismiss(event.button.id == "accept")
+        self.pressed(event.button)
 
     def action_quit_app(self) -> None:
         self.dismiss(False)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """A question before something that cannot be undone; the answer is No
     unless the user moves to the action's button on purpose.
 
     Enter presses the focused button, and Cancel has focus: typing, whatever
     it is, never confirms (there is no letter that says yes).
     """
+
+    CLOSE_KEYS = frozenset({"escape", "n"})
 
     BINDINGS = [
         Binding("escape,n", "answer(False)", "No"),
@@ -111,8 +114,23 @@ class ConfirmScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
 
+    def decides(self, event: events.Key) -> bool:
+        return event.key in ("left", "right") or super().decides(event)
+
+    def decide(self, event: events.Key) -> None:
+        if event.key in ("left", "right"):
+            self.focus_next()  # two buttons: either way is the other one
+        else:
+            super().decide(event)
+
+    def cancel(self) -> None:
+        self.dismiss(False)
+
+    def pressed(self, button: Button) -> None:
+        self.dismiss(button.id == "yes")
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.pressed(event.button)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

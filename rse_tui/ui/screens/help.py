@@ -7,10 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..keys import KEYMAP, pretty
+from .dialog import Dialog
 
 _TITLES = {
     "app": "Anywhere",
@@ -39,8 +39,9 @@ def keys_table() -> Table:
     return table
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+    CLOSE_KEYS = frozenset({"escape", "f1", "q", "question_mark"})
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
+from textual.worker import WorkerCancelled
 
 from rse_tui.protocol import DirectoryEntry, JoinRequestInfo
 from rse_tui.textsafe import clean_line
 
 from ..widgets.field import Field
+from .dialog import Dialog
 
 _CSS = """
 {name} {{ align: center middle; }}
@@ -50,8 +52,12 @@ def person_line(entry: DirectoryEntry, group_names: dict[int, str]) -> Content:
     return Content.assemble(*parts)
 
 
-class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
-    """Search people by name or title; ^A shows only ambassadors; Enter writes to them."""
+class DirectoryScreen(Dialog[tuple[int, str] | None]):
+    """Search people by name or title; ^A shows only ambassadors; Enter writes to them.
+
+    Enter and ↓ in the search box act on the results of what was typed before
+    them: the keys typed after them wait for the search (``waits``).
+    """
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "Close"),
@@ -82,19 +88,54 @@ class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
     def _typed(self) -> None:
         self.refresh_results()
 
+    def waits(self, event: events.Key) -> bool:
+        return event.key in ("enter", "down") and isinstance(self.focused, Input)
+
+    def decides(self, event: events.Key) -> bool:
+        people = self.query_one(OptionList)
+        return (event.key == "enter" and self.focused is people) or super().decides(event)
+
+    def decide(self, event: events.Key) -> None:
+        people = self.query_one(OptionList)
+        if event.key == "enter" and self.focused is people:
+            if people.highlighted is not None:
+                self._pick(people.options[people.highlighted].id)
+        else:
+            super().decide(event)
+
+    async def _searched(self) -> None:
+        """The results of what is in the search box now."""
+        with contextlib.suppress(WorkerCancelled):
+            await self.refresh_results().wait()
+
     @on(Input.Submitted)
     async def _submitted(self) -> None:
         """Enter in the search box: the one match is the answer; else pick from the list."""
-        await self.refresh_results().wait()
-        if len(self.entries) == 1:
-            entry = self.entries[0]
-            self.dismiss((entry.user, entry.name))
-        else:
-            self.action_to_list()
+        try:
+            await self._searched()
+            if len(self.entries) == 1:
+                entry = self.entries[0]
+                self.dismiss((entry.user, entry.name))
+            else:
+                self._to_list()
+        finally:
+            self.decided()
 
     def action_to_list(self) -> None:
+        # Not in the app's queue: it waits for the search (a group of its own,
+        # out of reach of the search's exclusive worker).
+        self.run_worker(self._to_list_when_searched(), group="to-list")
+
+    async def _to_list_when_searched(self) -> None:
+        try:
+            await self._searched()
+            self._to_list()
+        finally:
+            self.decided()
+
+    def _to_list(self) -> None:
         people = self.query_one(OptionList)
-        people.focus()
+        self.set_focus(people)  # now: the keys held behind this one go to the list
         if people.highlighted is None and self.entries:
             people.highlighted = next(i for i, o in enumerate(people.options) if not o.disabled)
 
@@ -124,12 +165,15 @@ class DirectoryScreen(ModalScreen[tuple[int, str] | None]):
 
     @on(OptionList.OptionSelected, "#people")
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        entry = next((e for e in self.entries if str(e.user) == event.option_id), None)
+        self._pick(event.option_id)
+
+    def _pick(self, option_id: str | None) -> None:
+        entry = next((e for e in self.entries if str(e.user) == option_id), None)
         if entry is not None:
             self.dismiss((entry.user, entry.name))
 
 
-class RequestsScreen(ModalScreen[list[int]]):
+class RequestsScreen(Dialog[list[int]]):
     """Pending join requests for one group; Enter lets the person in."""
 
     BINDINGS = [Binding("escape", "done", "Close")]
@@ -160,17 +204,35 @@ class RequestsScreen(ModalScreen[list[int]]):
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
 
+    def decides(self, event: events.Key) -> bool:
+        return event.key == "enter" or super().decides(event)
+
+    def decide(self, event: events.Key) -> None:
+        requests = self.query_one(OptionList)
+        if event.key == "enter":
+            if requests.highlighted is not None:
+                self._approve_at(requests.highlighted)
+        else:
+            super().decide(event)
+
     @on(OptionList.OptionSelected, "#requests")
     def _approve(self, event: OptionList.OptionSelected) -> None:
-        if event.option_id is None:
+        self._approve_at(event.option_index)
+
+    def _approve_at(self, index: int) -> None:
+        requests = self.query_one(OptionList)
+        option_id = requests.options[index].id
+        if option_id is None or requests.options[index].disabled:
             return
-        user = int(event.option_id)
+        user = int(option_id)
         if user not in self.approved:
             self.approved.append(user)
-            index = event.option_index
-            self.query_one(OptionList).replace_option_prompt_at_index(
+            requests.replace_option_prompt_at_index(
                 index, Content(f"✓ {clean_line(self.names.get(user, f'user{user}'))} let in")
             )
+
+    def cancel(self) -> None:
+        self.action_done()
 
     def action_done(self) -> None:
         self.dismiss(self.approved)

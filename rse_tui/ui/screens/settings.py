@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select
 
 from rse_tui.protocol import CHAT_POLICIES, POST_POLICIES, VISIBILITIES
@@ -15,13 +15,14 @@ from rse_tui.sync.models import GroupRow
 from rse_tui.textsafe import clean_line, editable_line
 
 from ..widgets.field import Field
+from .dialog import Dialog
 
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(v, v) for v in values]
 
 
-class SettingsScreen(ModalScreen[dict[str, Any] | None]):
+class SettingsScreen(Dialog[dict[str, Any] | None]):
     """Edit name, visibility, publishing rules and description; returns the changes."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -79,11 +80,15 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         self.query_one("#name", Field).focus()  # typing edits, Tab goes on
 
+    def decides(self, event: events.Key) -> bool:
+        # An open list of choices takes its own keys (Esc closes the list only).
+        return not any(s.expanded for s in self.query(Select)) and super().decides(event)
+
+    def pressed(self, button: Button) -> None:
+        self.dismiss(self.changes() if button.id == "save" else None)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self.dismiss(self.changes())
-        else:
-            self.dismiss(None)
+        self.pressed(event.button)
 
     def changes(self) -> dict[str, Any]:
         g = self.group

@@ -81,6 +81,7 @@ class Composer(TextArea):
         self.in_flight = 0
         self._own = keys.actions("composer")
         self._app_keys = keys.actions("app")
+        self._opening = keys.opening()
 
     def load_text(self, text: str) -> None:
         super().load_text(editable(text))
@@ -90,6 +91,8 @@ class Composer(TextArea):
         return super().edit(edit)
 
     async def _on_key(self, event: events.Key) -> None:
+        if event.key in self._opening:
+            return  # up to the app, which opens the dialog (RseApp._route)
         if self._restored and event.is_printable:
             # Typing right behind a text that came back after a refusal starts
             # a line of its own ("a⏎b⏎" refused, then "c": not "bc").
@@ -161,6 +164,13 @@ class Composer(TextArea):
             title = f"replying to {quoted} · Esc cancels"
         # Untrusted text: shown as Content, never parsed as markup.
         self.border_title = Content(title)
+
+    @property
+    def draft(self) -> str:
+        """What to keep as the group's draft: the text, unless it is a message
+        being edited. That text is the message's: kept as a draft, it came
+        back without its "editing" title, and Enter posted it again as new."""
+        return "" if self.mode is not None and self.mode.kind == "edit" else self.text
 
     def on_composer_set_mode(self, message: SetMode) -> None:
         self.set_mode(message.mode)

@@ -1,0 +1,314 @@
+"""Bursts of keys around dialogs: keys typed after the key that opens one wait
+for it and go to it, in order; keys typed after the one that answers it go to
+the composer; a dialog answers once. And an edit's text never becomes a draft.
+"""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import Button, Input, OptionList
+
+from rse_tui.protocol import CreateGroup, History, RequestJoin, Sync
+from rse_tui.sync.models import Link
+from rse_tui.ui.screens.charter import ConfirmScreen
+from rse_tui.ui.screens.help import HelpScreen
+from rse_tui.ui.screens.people import DirectoryScreen, RequestsScreen
+from rse_tui.ui.screens.settings import SettingsScreen
+
+from ..helpers import new_user
+from .conftest import burst, until
+
+GROUPS = ("General", "Engineering", "Incidents")
+
+
+async def _network(server, profiles):
+    """ana's profile, and bob, who made General, Engineering and Incidents."""
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    groups = {}
+    for name in GROUPS:
+        groups[name] = (await bob.conn.call(CreateGroup, name=name, cid=name)).group
+    await bob.conn.call(Sync, since=0)
+    return account, bob, groups
+
+
+async def _in_all(app, pilot, groups, start: str = "Incidents") -> None:
+    """ana joins the three groups and opens ``start``."""
+    await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+    await until(pilot, lambda: {r.group for r in app.groups.rows} >= set(groups.values()))
+    for g in groups.values():
+        await app.engine.submit("join", g)
+    await until(
+        pilot,
+        lambda: (
+            all(r.member for r in app.groups.rows if r.group in groups.values())
+            and app.engine.status.outbox == 0
+        ),
+    )
+    await app.open_group(next(r for r in app.groups.rows if r.group == groups[start]))
+    app.action_to_composer()
+    await pilot.pause()
+
+
+async def _stored(bob, g) -> list[str]:
+    page = await bob.conn.call(History, group=g, kind="c", limit=100)
+    return [e.text for e in page.events]
+
+
+def _open(app) -> str | None:
+    return app.view.group.name if app.view.group is not None else None
+
+
+async def test_keys_after_ctrl_k_go_to_the_switcher_then_to_the_group_switched_to(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        keys = ("ctrl+k", *"General", "enter", *"qs-1", "enter", *"qs-2", "enter")
+        await burst(pilot, *keys)
+        await until(pilot, lambda: _open(app) == "General" and app.engine.status.outbox == 0)
+        await until(pilot, lambda: "qs-2" in [r.text for r in app.timeline.rows if r.seq])
+        assert await _stored(bob, groups["General"]) == ["qs-1", "qs-2"]
+        assert await _stored(bob, groups["Incidents"]) == []
+        assert not isinstance(app.screen, CommandPalette) and app.composer.text == ""
+        # Twice in a row, and with the switcher opened from another pane.
+        app.groups.focus()
+        await burst(pilot, "ctrl+k", *"Engi", "enter", *"in eng", "enter")
+        await burst(pilot, "ctrl+k", *"Incid", "enter", *"in inc", "enter")
+        await until(pilot, lambda: _open(app) == "Incidents" and app.engine.status.outbox == 0)
+        assert await _stored(bob, groups["Engineering"]) == ["in eng"]
+        assert await _stored(bob, groups["Incidents"]) == ["in inc"]
+        # Esc closes it: what follows is a message to the open group.
+        await burst(pilot, "ctrl+k", *"Gen", "escape", *"stay", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        assert (await _stored(bob, groups["Incidents"]))[-1] == "stay"
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_second_enter_in_the_switcher_does_not_crash(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await pilot.press("ctrl+k")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Engineering")
+        await until(pilot, lambda: app.screen.query_one(OptionList).option_count > 0)
+        await burst(pilot, "enter", "enter")
+        await until(pilot, lambda: _open(app) == "Engineering")
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is app.screen_stack[0]
+        assert app.composer.text == "" and app.engine.status.outbox == 0
+        # Typed faster than it searches: the Enter takes what was typed before it.
+        await burst(pilot, "ctrl+k", *"General", "enter", "enter", *"next", "enter")
+        await until(pilot, lambda: _open(app) == "General" and app.engine.status.outbox == 0)
+        assert await _stored(bob, groups["General"]) == ["next"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_directory_enter_twice_and_keys_behind_it(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    eve = await new_user(server, "eve")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, DirectoryScreen))
+        await pilot.press(*"eve")
+        await until(pilot, lambda: [e.name for e in app.screen.entries] == ["eve"])
+        await burst(pilot, "enter", "enter")
+        await until(pilot, lambda: app.view.new_direct is not None)
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is app.screen_stack[0]
+        # In one burst: F2, the name, Enter, and the message.
+        await app.open_group(next(r for r in app.groups.rows if r.name == "General"))
+        await burst(pilot, "f2", *"eve", "enter", *"hello eve", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.dm == eve.user)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert await _stored(eve, app.view.group.group) == ["hello eve"]
+        assert await _stored(bob, groups["General"]) == []
+        # ↓ to the results, then Enter on the one highlighted.
+        await burst(pilot, "f2", *"bob", "down", "enter", *"hello bob", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert await _stored(bob, app.view.group.group) == ["hello bob"]
+        await app.action_quit()
+    await bob.close()
+    await eve.close()
+
+
+async def test_help_takes_the_keys_typed_after_f1(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        # q closes the help: the keys after it are a message again.
+        await burst(pilot, "f1", "q", *"after help", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await burst(pilot, "f1", "escape", "escape", *"twice", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        assert await _stored(bob, groups["Incidents"]) == ["after help", "twice"]
+        assert app.screen is app.screen_stack[0] and app.is_running
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_delete_question_answers_once(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"keep me", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.timeline.rows)
+        await until(pilot, lambda: app.timeline.rows[-1].seq is not None)
+        await burst(pilot, "alt+up", "d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        await burst(pilot, "enter", "enter")  # Cancel, then an Enter in the empty composer
+        await pilot.pause(0.2)
+        assert app.is_running and app.screen is app.screen_stack[0]
+        # Right then Enter in one burst is Delete: the Enter goes where Right moved to.
+        await burst(pilot, "alt+up", "d", "right", "enter", *"after", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        assert await _stored(bob, groups["Incidents"]) == ["after"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_settings_and_requests_answer_once(server, profiles):
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+        await app.engine.submit("gcreate", None, "Ops", visibility="private")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
+        g = app.view.group.group
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await pilot.pause()
+        app.screen.query_one("#description", Input).value = "on call"
+        app.screen.query_one("#save", Button).focus()
+        await pilot.pause()
+        await burst(pilot, "enter", "enter")
+        await until(pilot, lambda: app.view.group.description == "on call")
+        assert app.is_running and app.screen is app.screen_stack[0]
+        # F4, Tab to the description (Tab selects a field's text: typing
+        # replaces it), a new one, Tab to Save, Enter: all in one go.
+        await burst(pilot, "f4", *["tab"] * 5, *"pager", "tab", "enter", *"after", "enter")
+        await until(pilot, lambda: app.view.group.description == "pager")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await bob.conn.call(RequestJoin, group=g, cid="rq")
+        await until(pilot, lambda: app.view.group.pending == 1)
+        await burst(pilot, "f3", "enter", "escape", "escape", *"welcome", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await until(pilot, lambda: app.view.group.pending == 0)
+        assert await _stored(bob, g) == ["after", "welcome"]
+        assert app.is_running and app.screen is app.screen_stack[0]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_every_dialog_answers_once(server, profiles):
+    """Two answers reaching a dialog (a double click, two Enters) close it once."""
+    from rse_tui.ui.screens.charter import CharterScreen
+
+    account = await profiles.join(server, "ana")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
+        await app.engine.submit("gcreate", None, "Ops")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
+
+        async def no_search(query, badge):
+            return []
+
+        dialogs = [
+            ConfirmScreen("Delete?"),
+            HelpScreen(),
+            DirectoryScreen(no_search, {}),
+            RequestsScreen("Ops", [], {}),
+            SettingsScreen(app.view.group),
+            CharterScreen(1, "# Charter"),
+        ]
+        for dialog in dialogs:
+            answers = []
+            app.push_screen(dialog, answers.append)
+            await until(pilot, lambda: app.screen is dialog)  # noqa: B023
+            await pilot.pause()
+            dialog.dismiss(None)
+            dialog.dismiss(None)
+            await pilot.pause()
+            assert app.screen is app.screen_stack[0] and len(app.screen_stack) == 1, dialog
+            assert answers == [None], dialog
+        await app.action_quit()
+
+
+async def test_esc_cancels_an_edit_and_its_text_is_never_a_draft(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"restart db2", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        await until(pilot, lambda: app.timeline.rows and app.timeline.rows[-1].seq is not None)
+        # Up, a pause (the draft is saved half a second after a change), Esc,
+        # then the feed tab before the next save.
+        await burst(pilot, "up")
+        await pilot.pause(0.7)
+        assert app.composer.text == "restart db2" and app.composer.mode is not None
+        await burst(pilot, "escape")
+        await pilot.pause(0.3)
+        await burst(pilot, "ctrl+t")
+        await pilot.pause(0.8)
+        assert app.view.kind == "p" and app.composer.text == ""
+        await burst(pilot, "ctrl+t")
+        await pilot.pause(0.8)
+        assert app.composer.text == ""
+        # Switching group or tab in the middle of an edit cancels it.
+        await burst(pilot, "up")
+        await pilot.pause(0.7)
+        await burst(pilot, "ctrl+down")
+        await pilot.pause(0.7)
+        await burst(pilot, "ctrl+up")
+        await pilot.pause(0.3)
+        assert _open(app) == "Incidents"
+        assert app.composer.text == "" and app.composer.mode is None
+        await burst(pilot, "up", "ctrl+t")
+        await pilot.pause(0.7)
+        assert app.composer.text == "" and app.composer.mode is None
+        await burst(pilot, "ctrl+t", "up")  # quitting in the middle of an edit
+        await pilot.pause(0.7)
+        assert app.composer.mode is not None
+        await app.action_quit()
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: _open(again) == "Incidents")
+        await pilot.pause(0.3)
+        assert again.composer.text == ""
+        await burst(pilot, "enter")
+        await until(pilot, lambda: again.engine.status.link is Link.ONLINE)
+        await pilot.pause(0.3)
+        assert again.engine.status.outbox == 0
+        assert await _stored(bob, groups["Incidents"]) == ["restart db2"]
+        await again.action_quit()
+    await bob.close()
+
+
+async def test_switching_tab_keeps_what_was_just_typed(server, profiles):
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"half a thought", "ctrl+t")  # before the draft is saved
+        await until(pilot, lambda: app.view.kind == "p")
+        await pilot.pause(0.2)
+        assert app.composer.text == "half a thought"
+        await burst(pilot, "ctrl+t", *" more")
+        await until(pilot, lambda: app.view.kind == "c")
+        await pilot.pause(0.2)
+        assert app.composer.text == "half a thought more"
+        await app.action_quit()
+    await bob.close()
