@@ -858,3 +858,25 @@ async def test_removed_from_a_secret_group_it_leaves_the_screen_and_the_cache(se
         assert cached == 0
         await app.action_quit()
     await boss.close()
+
+
+async def test_editing_never_replaces_what_is_being_written(server, profiles):
+    """`e` on a message of mine with a draft in the composer used to replace the
+    draft with the message's text (the draft was lost)."""
+    account, bob, _ = await _ops_with_history(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _join_ops(app, pilot)
+        await burst(pilot, *"mine", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: any(r.text == "mine" and r.seq for r in app.timeline.rows))
+        await burst(pilot, *"a long draft")
+        await burst(pilot, "alt+up")
+        await until(pilot, lambda: app.timeline.selected_row is not None)
+        await burst(pilot, "e")
+        await until(
+            pilot, lambda: any("the edit would replace" in n.message for n in app._notifications)
+        )
+        assert app.composer.text == "a long draft" and app.composer.mode is None
+        await app.action_quit()
+    await bob.close()

@@ -147,8 +147,20 @@ class Composer(TextArea):
 
     def set_mode(self, mode: Mode | None, *, clear: bool = False) -> None:
         """Enter an edit (its text in the composer) or a reply; None leaves
-        either (``clear``: and drops an edit's text)."""
+        either (``clear``: and drops an edit's text). An edit never replaces
+        what is being written: it is refused, and the text stays."""
         leaving = self.mode
+        if (
+            mode is not None
+            and mode.kind == "edit"
+            and self.text.strip()
+            and (leaving is None or leaving.kind != "edit")
+        ):
+            self.app.notify(
+                "send or clear what you are writing first: the edit would replace it",
+                markup=False,
+            )
+            return
         self.mode = mode
         if mode is None:
             self.border_title = None
