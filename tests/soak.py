@@ -17,11 +17,12 @@ Then the faults stop, everyone syncs, and the checks run:
 1. every write a client queued is stored exactly once, or is shown to its
    author as refused, with a reason;
 2. each user's writes are stored in the order that user made them;
+3. for each group a user is in, their cache holds exactly the server's
+   messages, but for the ranges it records as holes (fetched on demand);
 5. the server's log holds no traceback and no ``internal`` error.
 
-A check names the first violation it finds. (Still to come: each cache
-equal to a fresh client's view, and what each client received checked
-against what it could read at the time.)
+A check names the first violation it finds. (Still to come: what each
+client received checked against what it could read at the time.)
 """
 
 from __future__ import annotations
@@ -295,6 +296,8 @@ class Soak:
                                 f"2: {text!r} stored before a write {c.name} made earlier"
                             )
                         last = rows[0][0]
+            for c in self.clients:
+                problems.extend(self._same_state(db, c))
         finally:
             db.close()
         log = self.server.log.read_text(errors="replace")
@@ -303,6 +306,48 @@ class Soak:
                 at = log.index(marker)
                 problems.append(f"5: server log: {log[at : at + 300]!r}")
         return problems
+
+    def _same_state(self, db: sqlite3.Connection, c: Client) -> list[str]:
+        """3: for each group the user is in, the cache holds exactly the server's
+        messages, but for the ranges it knows it lacks (holes, fetched on
+        demand): nothing missing elsewhere, nothing extra, same text."""
+        cache = sqlite3.connect(c.account.profile.cache_path)
+        try:
+            groups = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (c.user,))]
+            for g in groups:
+                server = {
+                    seq: (kind, body)
+                    for seq, kind, body in db.execute(
+                        "SELECT seq, kind, body FROM events WHERE grp = ? AND kind IN ('c', 'p')"
+                        " AND deleted = 0",
+                        (g,),
+                    )
+                }
+                mine = {
+                    seq: (kind, text)
+                    for seq, kind, text in cache.execute(
+                        "SELECT seq, kind, text FROM messages WHERE grp = ?", (g,)
+                    )
+                }
+                holes = cache.execute(
+                    "SELECT kind, lo, hi FROM holes WHERE grp = ?", (g,)
+                ).fetchall()
+                for seq, row in sorted(mine.items()):
+                    if server.get(seq) != row:
+                        return [
+                            f"3: {c.name}'s cache has #{seq} {row} in group {g}; "
+                            f"the server: {server.get(seq)}"
+                        ]
+                for seq, (kind, body) in sorted(server.items()):
+                    known = seq in mine or any(k == kind and lo <= seq <= hi for k, lo, hi in holes)
+                    if not known:
+                        return [
+                            f"3: {c.name}'s cache lacks #{seq} {body!r} of group {g},"
+                            " and no hole says so"
+                        ]
+        finally:
+            cache.close()
+        return []
 
     async def close(self) -> None:
         for c in self.clients:

@@ -22,7 +22,22 @@ async def test_a_short_soak_keeps_every_guarantee(tmp_path, capsys):
     written = [t for c in run.clients for _, t in c.written]
     assert len(written) > 50 and sum(run.faults.values()) > 5
 
-    # The checks have teeth: a write stored twice, and one lost, are named.
+    # The checks have teeth: a message a cache lost without a hole to say so,
+    client = next(c for c in run.clients if c.written)
+    db = sqlite3.connect(run.server.db)
+    groups = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (client.user,))]
+    db.close()
+    cache = sqlite3.connect(client.account.profile.cache_path, isolation_level=None)
+    marks = ",".join("?" * len(groups))
+    seq = cache.execute(f"SELECT max(seq) FROM messages WHERE grp IN ({marks})", groups).fetchone()[
+        0
+    ]
+    cache.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+    cache.close()
+    found = run.check()
+    assert any(p.startswith(f"3: {client.name}'s cache lacks #{seq}") for p in found), found
+
+    # ... and a write stored twice, and one lost, are named.
     dup, lost = written[0], written[-1]
     db = sqlite3.connect(run.server.db, isolation_level=None)
     db.execute(
