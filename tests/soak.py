@@ -8,8 +8,9 @@ process (``rse-server serve``) so that it can be killed with SIGKILL and
 started again on the same file; each client is the real sync engine with
 its own cache file, behind its own link (tests/linkproxy.py).
 
-Work: chat lines, feed posts, direct messages, joins and leaves of open
-groups, new groups, each with a text that names its author and its number.
+Work: chat lines, feed posts, direct messages, joins and leaves, new
+groups of every visibility, members added and removed by moderators,
+requests to join private groups; each text names its author and number.
 Faults meanwhile: links cut, links down for a while, a client engine stopped
 and started again on its cache, the server killed (SIGKILL) and restarted.
 Then the faults stop, everyone syncs, and the checks run:
@@ -19,6 +20,8 @@ Then the faults stop, everyone syncs, and the checks run:
 2. each user's writes are stored in the order that user made them;
 3. for each group a user is in, their cache holds exactly the server's
    messages, but for the ranges it records as holes (fetched on demand);
+4. (on what stays) no cache keeps messages of a private or secret group its
+   user is not in, or lists a secret group they are not in;
 5. the server's log holds no traceback and no ``internal`` error.
 
 A check names the first violation it finds. (Still to come: what each
@@ -195,15 +198,25 @@ class Soak:
             mine = [g for g in groups if g.in_group and g.dm is None]
             others = [g for g in groups if not g.in_group and g.visibility == "open"]
             roll = rng.random()
+            moderated = [g for g in mine if g.moderator]
+            private = [g for g in groups if not g.in_group and g.visibility == "private"]
+            peer = rng.choice([c for c in self.clients if c is not client])
             if roll < 0.05 or not groups:
-                op, group, args = "gcreate", None, {"name": f"g-{text}"}
-                text = ""
-            elif roll < 0.12 and others:
+                vis = rng.choice(["open", "open", "private", "secret"])
+                op, group, args = "gcreate", None, {"visibility": vis}
+                text = f"g-{text}"  # the group's name (not a message: not checked as one)
+            elif roll < 0.11 and others:
                 op, group, args, text = "join", rng.choice(others).group, {}, ""
-            elif roll < 0.16 and mine:
+            elif roll < 0.14 and mine:
                 op, group, args, text = "leave", rng.choice(mine).group, {}, ""
-            elif roll < 0.30:
-                peer = rng.choice([c for c in self.clients if c is not client])
+            elif roll < 0.19 and moderated:
+                op, group, args, text = "gadd", rng.choice(moderated).group, {"user": peer.user}, ""
+            elif roll < 0.22 and moderated:
+                target = rng.choice(moderated).group
+                op, group, args, text = "gremove", target, {"user": peer.user}, ""
+            elif roll < 0.24 and private:
+                op, group, args, text = "greq", rng.choice(private).group, {}, ""
+            elif roll < 0.34:
                 op, group, args = "dm", None, {"user": peer.user}
             elif mine:
                 target = rng.choice(mine)
@@ -218,7 +231,7 @@ class Soak:
             except Exception:  # the engine was stopped under us: not queued
                 continue
             self.ops[op] = self.ops.get(op, 0) + 1
-            if text:
+            if text and op != "gcreate":
                 client.written.append((op, text))
 
     async def chaos(self, until: float) -> None:
@@ -298,6 +311,7 @@ class Soak:
                         last = rows[0][0]
             for c in self.clients:
                 problems.extend(self._same_state(db, c))
+                problems.extend(self._nothing_unreadable(db, c))
         finally:
             db.close()
         log = self.server.log.read_text(errors="replace")
@@ -345,6 +359,27 @@ class Soak:
                             f"3: {c.name}'s cache lacks #{seq} {body!r} of group {g},"
                             " and no hole says so"
                         ]
+        finally:
+            cache.close()
+        return []
+
+    def _nothing_unreadable(self, db: sqlite3.Connection, c: Client) -> list[str]:
+        """4 (on what stays): no message of a private or secret group the user is
+        not in stays in their cache, and no secret group they are not in is
+        listed there."""
+        members = {g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (c.user,))}
+        visibility = dict(db.execute("SELECT id, visibility FROM groups").fetchall())
+        cache = sqlite3.connect(c.account.profile.cache_path)
+        try:
+            for seq, g, text in cache.execute("SELECT seq, grp, text FROM messages"):
+                if g not in members and visibility.get(g) != "open":
+                    return [
+                        f"4: {c.name} keeps #{seq} {text!r} of {visibility.get(g)} group {g},"
+                        " which they are not in"
+                    ]
+            for (g,) in cache.execute("SELECT id FROM groups WHERE known = 1"):
+                if g not in members and visibility.get(g) == "secret":
+                    return [f"4: {c.name} lists secret group {g}, which they are not in"]
         finally:
             cache.close()
         return []

@@ -950,6 +950,8 @@ class Cache:
             " WHERE id = ? AND member = 1",
             (item.group,),
         )
+        if item.group is not None:  # as when told of it by the server
+            self._forget_content(item.group, ok.seq, changes)
 
     def _ack_request(
         self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes

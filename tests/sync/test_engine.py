@@ -264,3 +264,29 @@ async def test_the_writer_of_a_membership_change_shows_the_servers_count(server,
     await engine.stop()
     await runner
     engine.close()
+
+
+async def test_leaving_a_secret_group_oneself_forgets_it_as_removal_does(server, tmp_path):
+    """Found by the soak: the server's leave event made the cache forget a
+    private or secret group's messages, but one's own acknowledged leave (no
+    event comes back for it) did not."""
+    boss = await new_user(server, "boss")
+    ana = await new_user(server, "ana")
+    g = (await boss.conn.call(CreateGroup, name="Board", visibility="secret", cid="g")).group
+    await boss.conn.call(AddMember, group=g, user=ana.user, cid="a")
+    await boss.conn.call(SendChat, group=g, text="board only", cid="m")
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    try:
+        await engine.wait_online()
+        await engine.load_older(g, "c", None)
+        assert [r.text for r in await engine.db(engine.cache.messages, g, "c")] == ["board only"]
+        await engine.submit("leave", g)
+        await asyncio.wait_for(engine.wait_idle(), 10)
+        assert await engine.db(engine.cache.messages, g, "c") == []
+        assert g not in [r.group for r in await engine.db(engine.cache.groups)]
+    finally:
+        await engine.stop()
+        runner.cancel()
+        await ana.close()
+        await boss.close()
