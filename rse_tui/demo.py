@@ -1,8 +1,9 @@
 """``rse demo``: a ready platform on this machine, and the app open on it.
 
-Starts the server in a background thread (its own event loop) on a free
-port of 127.0.0.1, with a SQLite file in the rse data directory, seeded with
-demo content the first time; logs in a demo user (kept as the "demo"
+Starts the server in a background thread (its own event loop) on
+127.0.0.1, on the port it had last time when it is free (else a free one),
+with a SQLite file in the rse data directory, seeded with demo content the
+first time; logs in a demo user (kept as the "demo"
 profile) and opens the TUI. Everything stops when the app exits.
 """
 
@@ -90,11 +91,23 @@ def demo_server(root: Path, *, reset: bool = False) -> Iterator[ServerThread]:
         demo_content.seed(conn, int(time.time()))
     finally:
         conn.close()
-    thread = ServerThread(ServerConfig(db_path=db_path, port=0)).start()
+    thread = _start_on_last_port(db_path, directory / "port")
     try:
         yield thread
     finally:
         thread.stop()
+
+
+def _start_on_last_port(db_path: Path, port_file: Path) -> ServerThread:
+    """The demo server on the port it had last time when that port is free (the
+    profiles of those who joined it keep working across runs), else a free one."""
+    with contextlib.suppress(OSError, ValueError):
+        last = int(port_file.read_text())
+        if 1024 <= last <= 65535:
+            return ServerThread(ServerConfig(db_path=db_path, port=last)).start()
+    thread = ServerThread(ServerConfig(db_path=db_path, port=0)).start()
+    port_file.write_text(thread.url.rsplit(":", 1)[1].strip("/"))
+    return thread
 
 
 async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:

@@ -51,11 +51,26 @@ async def test_demo_platform_is_ready_and_reused(tmp_path):
             await app.action_quit()
         app.engine.close()
         first_user = account.settings.user
-    # A second run logs in as the same demo user, on a new port, same database.
+        first_url = server.url
+    # A second run logs in as the same demo user, on the same port (profiles
+    # of people who joined it keep working), same database.
     with demo.demo_server(root) as server:
         again = _login(root, server)
         assert again.settings.user == first_user
-        assert again.settings.url == server.url
+        assert again.settings.url == server.url == first_url
+    # The port taken meanwhile: another one, and the demo still starts.
+    import socket
+
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", int(first_url.rsplit(":", 1)[1].strip("/"))))
+    blocker.listen()
+    try:
+        with demo.demo_server(root) as server:
+            assert server.url != first_url
+            assert _login(root, server).settings.user == first_user
+    finally:
+        blocker.close()
 
 
 def test_a_second_demo_on_the_same_directory_is_refused(tmp_path):
