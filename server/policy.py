@@ -153,11 +153,14 @@ def require_write(a: Access, kind: str) -> Access:
 
 
 def require_delete(a: Access, author: int, user: int) -> Access:
-    """Authors delete their own messages; moderators delete anyone's."""
+    """Authors delete their own messages wherever they may still read them (an
+    open group they left included); moderators delete anyone's."""
     require_visible(a)
-    if author == user and a.member:
+    if author == user and readable(a):
         return a
     if not moderates(a):
+        if author == user:
+            raise forbidden("you are no longer in this group: only its moderators may delete here")
         raise forbidden("only the author or the group's moderators may delete this")
     return a
 

@@ -56,6 +56,30 @@ async def test_authors_and_moderators_delete_members_do_not(server):
         await c.close()
 
 
+async def test_authors_delete_their_own_messages_after_leaving_where_they_may_read(server):
+    """Reported: after leaving an open group, deleting one's own message there
+    was refused with "only the author or the group's moderators", though the
+    asker was the author. In a group one may still read (open) it is allowed;
+    in a private one left, the refusal says why."""
+    from rse_tui.protocol import LeaveGroup
+
+    mod = await new_user(server, "mod")
+    eve = await new_user(server, "eve")
+    open_g = (await mod.conn.call(CreateGroup, name="Open", cid="o")).group
+    private = (await mod.conn.call(CreateGroup, name="Closed", visibility="private", cid="p")).group
+    await eve.conn.call(JoinGroup, group=open_g, cid="j")
+    await mod.conn.call(AddMember, group=private, user=eve.user, cid="a")
+    said = (await eve.conn.call(SendChat, group=open_g, text="mine", cid="m1")).seq
+    hidden = (await eve.conn.call(SendChat, group=private, text="mine too", cid="m2")).seq
+    for g in (open_g, private):
+        await eve.conn.call(LeaveGroup, group=g, cid=f"l{g}")
+    await eve.conn.call(DeleteMessage, target=said, cid="d1")
+    err = await refused(eve.conn.call(DeleteMessage, target=hidden, cid="d2"))
+    assert err.code is ErrorCode.FORBIDDEN and "no longer in this group" in err.message
+    for c in (mod, eve):
+        await c.close()
+
+
 async def test_only_moderators_pin_and_pins_are_listed(server):
     mod = await new_user(server, "mod")
     ana = await new_user(server, "ana")
