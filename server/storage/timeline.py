@@ -297,8 +297,9 @@ def catch_up(
     top = head(conn)
     seqs, sources = _visible(conn, user, since, top, bound + 1)
     if len(seqs) <= bound:
-        if not seqs:
-            return CatchUp(user_head(conn, user), [], None, sources)
+        if not seqs:  # nothing new (the usual reconnect): the client's own cursor
+            start = since if since <= top else user_head(conn, user)  # (else: a restored log)
+            return CatchUp(start, [], None, sources)
         events = _events(conn, seqs)
         if _text(events) <= max_text:
             return CatchUp(seqs[-1], events, None, sources)
