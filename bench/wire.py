@@ -46,6 +46,7 @@ from rse_tui.sync.connection import Connection
 from server.cli import mint_invite, open_db
 
 from .corpus import lines
+from .serverproc import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password 1"
@@ -129,32 +130,15 @@ class RseServer:
 
     async def __aenter__(self) -> RseServer:
         self.db = self.tmp / "rse.db"
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--db",
-            str(self.db),
-            "--port",
-            "0",
+        self.proc, self.port, _ = await spawn(
+            self.db,
             "--ping-interval",
             str(self.ping_interval),
             "--rate-limit",
             "2000",
             *self.extra,
-            stdout=asyncio.subprocess.PIPE,
         )
-        assert self.proc.stdout is not None
-        while True:
-            line = (await self.proc.stdout.readline()).decode()
-            if not line:
-                raise RuntimeError("rse-server did not start")
-            if "listening on" in line:
-                self.port = int(
-                    line.split("listening on ")[1].split()[0].rsplit(":", 1)[1].strip("/")
-                )
-                return self
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self.proc is not None:

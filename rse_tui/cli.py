@@ -81,6 +81,8 @@ class Run:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.failures: list[tuple[OutboxItem, str]] = []
+        #: The writes this command queued: only these are its to report and forget.
+        self.queued: set[str] = set()
         self.changed = asyncio.Event()
         ca_file = account.ca_file
         if ca_file is not None and not ca_file.is_file():
@@ -103,6 +105,12 @@ class Run:
             on_error=lambda item, why: self.failures.append((item, why)),
             open_timeout=max(1.0, timeout),
         )
+
+    async def submit(
+        self, op: str, group: int | None, text: str | None = None, **args: Any
+    ) -> None:
+        """Queue a write of this command's (see :meth:`deliver`)."""
+        self.queued.add(await self.engine.submit(op, group, text, **args))
 
     def _changed(self, changes: Changes) -> None:
         if changes.outbox:
@@ -181,8 +189,14 @@ class Run:
             return EXIT_FAILED
         code = EXIT_OK
         for item, why in self.failures:
-            _notice(f"{await self.describe(item)} was refused: {clean_line(why)}")
-            await self.engine.db(self.engine.cache.discard, item.cid)
+            said = f"{await self.describe(item)} was refused: {clean_line(why)}"
+            if item.cid in self.queued:
+                await self.engine.db(self.engine.cache.discard, item.cid)
+            else:
+                # Queued by the app (or an earlier command): it stays in the outbox,
+                # marked refused, where the app shows it to edit or discard.
+                said += " (written earlier or in the app: kept there, marked refused)"
+            _notice(said)
             code = EXIT_FAILED
         if not delivered:
             waiting = await self.engine.db(self.engine.cache.outbox_count)
@@ -348,7 +362,7 @@ async def _write(args: argparse.Namespace, op: str, texts: Callable[[], AsyncIte
         bad_input: CliError | None = None
         try:
             async for text in texts():
-                await run.engine.submit(op, group.group if group else None, text)
+                await run.submit(op, group.group if group else None, text)
         except CliError as exc:  # what was read before it is still sent
             bad_input = exc
         code = await run.deliver()
@@ -417,7 +431,7 @@ async def cmd_group_create(args: argparse.Namespace) -> int:
             settings["description"] = args.description
         if args.parent:
             settings["parent"] = (await run.group(args.parent)).group
-        await run.engine.submit("gcreate", None, args.name, **settings)
+        await run.submit("gcreate", None, args.name, **settings)
         return await run.deliver()
 
 
@@ -425,7 +439,7 @@ async def _moderate(args: argparse.Namespace, op: str, **extra: object) -> int:
     async with running(args) as run:
         group = await run.group(args.name)
         user = await run.user(args.user)
-        await run.engine.submit(op, group.group, None, user=user, **extra)
+        await run.submit(op, group.group, None, user=user, **extra)
         return await run.deliver()
 
 
@@ -488,7 +502,7 @@ async def cmd_dm(args: argparse.Namespace) -> int:
         user = await run.user(args.user)
         texts = _one(args.text) if args.text is not None else _stdin_lines
         async for text in texts():
-            await run.engine.submit("dm", None, text, user=user)
+            await run.submit("dm", None, text, user=user)
         return await run.deliver()
 
 
@@ -534,7 +548,7 @@ async def cmd_charter(args: argparse.Namespace) -> int:
 async def _membership(args: argparse.Namespace, op: str) -> int:
     async with running(args) as run:
         group = await run.group(args.name)
-        await run.engine.submit(op, group.group)
+        await run.submit(op, group.group)
         return await run.deliver()
 
 

@@ -1,52 +1,96 @@
-"""A short seeded soak (tests/soak.py) on every run, with a fresh seed printed
-so that a failure can be replayed: python -m tests.soak --seed N."""
+"""A seeded soak (bench/soak/) on every run, about a minute, with a fresh seed
+printed so that a failure can be replayed: python -m bench.soak --seed N."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 
-from .soak import Soak
+import pytest
+
+from bench.soak import checks
+from bench.soak.actors import Life
+from bench.soak.tap import Seen
+from rse_tui.protocol import ChatEvent, Directory, DirectoryEntry, GroupInfo, GroupList, Page
 
 
-async def test_a_short_soak_keeps_every_guarantee(tmp_path, capsys):
+@pytest.mark.timeout(420)  # the soak, then quiescence (a 9.6 kbit/s client catches up)
+async def test_a_soak_keeps_every_guarantee(tmp_path, capsys):
+    from bench.soak.run import Soak
+
     seed = int(os.environ.get("RSE_SOAK_SEED") or int.from_bytes(os.urandom(4), "big"))
     with capsys.disabled():
-        print(f"\nsoak seed {seed} (replay: python -m tests.soak --seed {seed})")
-    run = Soak(seed, float(os.environ.get("RSE_SOAK_SECONDS", "20")), 4, tmp_path)
+        print(f"\nsoak seed {seed} (replay: python -m bench.soak --seed {seed})")
+    run = Soak(seed, float(os.environ.get("RSE_SOAK_SECONDS", "60")), 4, tmp_path)
     try:
         problems = await run.run()
     finally:
         await run.close()
     assert problems == [], f"seed {seed}: {problems[:5]}"
-    written = [t for c in run.clients for _, t in c.written]
-    assert len(written) > 50 and sum(run.faults.values()) > 5
+    written = [t for c in run.clients for _, t, _ in c.written if t]
+    assert len(written) > 100 and sum(run.faults.values()) > 10
+    kinds = {type(s.frame).__name__ for c in run.clients for s in c.recorder.seen}
+    assert {"Batch", "GroupList", "Page", "MemberList", "Directory"} <= kinds, kinds
+    lives = [life for c in run.clients for p in c.processes for life in p.lives]
+    assert {life.args[0] for life in lives if life.args} and any(life.lines_in for life in lives)
 
-    # The checks have teeth: a message a cache lost without a hole to say so,
+    # The checks have teeth. A message a cache lost without a hole to say so:
     client = next(c for c in run.clients if c.written)
     db = sqlite3.connect(run.server.db)
     groups = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (client.user,))]
+    secret = db.execute(
+        "SELECT id, name FROM groups WHERE visibility = 'secret' AND id NOT IN"
+        " (SELECT grp FROM members WHERE user = ?) AND id NOT IN"
+        " (SELECT grp FROM events WHERE kind = 'j' AND user = ?)",
+        (client.user, client.user),
+    ).fetchone()
     db.close()
     cache = sqlite3.connect(client.account.profile.cache_path, isolation_level=None)
     marks = ",".join("?" * len(groups))
-    seq = cache.execute(f"SELECT max(seq) FROM messages WHERE grp IN ({marks})", groups).fetchone()[
-        0
-    ]
+    seq = cache.execute(f"SELECT max(seq) FROM messages WHERE grp IN ({marks})", groups)
+    seq = seq.fetchone()[0]
     cache.execute("DELETE FROM messages WHERE seq = ?", (seq,))
     cache.close()
-    found = run.check()
+    found = checks.run_all(run)
     assert any(p.startswith(f"3: {client.name}'s cache lacks #{seq}") for p in found), found
 
-    # ... and a write stored twice, and one lost, are named.
-    dup, lost = written[0], written[-1]
+    # ... frames that told a user of a secret group they were never in (or, in a
+    # run that made none they were out of, of a group that does not exist),
+    g, name = secret if secret is not None else (2**31 + 5, "nowhere")
+    client.recorder.seen += [
+        Seen(
+            Page(request_id=1, events=[ChatEvent(seq=9, group=g, user=1, ts=1, text="x")]),
+            None,
+            1,
+            10**9,
+        ),
+        Seen(GroupList(request_id=2, groups=[GroupInfo(group=g, name=name)]), None, 1, 10**9),
+        Seen(
+            Directory(request_id=3, users=[DirectoryEntry(user=1, name="u0", groups=[g])]),
+            None,
+            1,
+            10**9,
+        ),
+    ]
+    found = checks.run_all(run)
+    said = [p for p in found if p.startswith(f"4: {client.name} received")]
+    assert said and f"group {g}" in said[0], found
+
+    # ... a write stored twice, one lost, and a piped line lost after a gap.
+    engine_texts = [t for c in run.clients for op, t, _ in c.written if op in ("chat", "post")]
+    dup, once, lost = engine_texts[0], engine_texts[1], engine_texts[-1]
     db = sqlite3.connect(run.server.db, isolation_level=None)
     db.execute(
         "INSERT INTO events (kind, grp, user, ts, body) SELECT kind, grp, user, ts, body"
         " FROM events WHERE body = ?",
         (dup,),
     )
-    db.execute("DELETE FROM events WHERE body = ?", (lost,))
+    lost_cid = next(cid for c in run.clients for _, t, cid in c.written if t == lost)
+    db.execute("DELETE FROM receipts WHERE cid = ?", (lost_cid,))
     db.close()
-    found = run.check()
+    piper = next(p for c in run.clients for p in c.processes if p.kind == "chat")
+    piper.lives.append(Life(("g",), lines_in=["never-sent", once], killed=True))
+    found = checks.run_all(run)
     assert any(dup in p and "stored 2 times" in p for p in found), found
     assert any(lost in p and "neither stored" in p for p in found), found
+    assert any("'never-sent' before it is not" in p for p in found), found

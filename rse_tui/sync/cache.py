@@ -48,7 +48,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -126,7 +126,26 @@ def _edits(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN reply INTEGER")
 
 
-_MIGRATIONS = {2: _governance, 3: _moderation, 4: _unread_index, 5: _known_groups, 6: _edits}
+def _amends(conn: sqlite3.Connection) -> None:
+    """Schema 7: the last edit, deletion and pin the cache heard of, per message,
+    with the sequence number of the event that said it. A message stored
+    after them (a history page asked for before, an acknowledgement answered
+    after) takes them on, instead of coming back as it was."""
+    conn.execute(
+        "CREATE TABLE amends (seq INTEGER PRIMARY KEY, deleted INTEGER NOT NULL DEFAULT 0,"
+        " text TEXT, edited INTEGER, edit_seq INTEGER NOT NULL DEFAULT 0,"
+        " pinned INTEGER, pin_seq INTEGER NOT NULL DEFAULT 0)"
+    )
+
+
+_MIGRATIONS = {
+    2: _governance,
+    3: _moderation,
+    4: _unread_index,
+    5: _known_groups,
+    6: _edits,
+    7: _amends,
+}
 
 
 def new_cid() -> str:
@@ -305,6 +324,7 @@ class Cache:
                     reply,
                 ),
             )
+            self._amend(event.seq)
             # Reported whether or not this insert stored it: another process of
             # the profile, sharing this file, may have stored it first, and
             # this process's views have still not seen it.
@@ -362,8 +382,9 @@ class Cache:
                     (int(event.role == "moderator"), event.seq, event.group),
                 )
                 if not (was and was[0]):  # a role change, or our own join met again: no hole
-                    for kind in KINDS:  # what was said before we joined is on the server
-                        self._add_hole(event.group, kind, 0, event.seq)
+                    # What was said before we joined is on the server (a copy kept
+                    # from an earlier stay, or a look from outside, may be stale).
+                    self._history_on_server(event.group, event.seq, changes)
             else:
                 c.execute(
                     "UPDATE groups SET pending = max(pending - 1, 0) WHERE id = ?"
@@ -399,20 +420,65 @@ class Cache:
             self.set("charter", event.version)
             changes.charter = event.version
         elif isinstance(event, DeleteEvent):
-            c.execute("DELETE FROM messages WHERE seq = ?", (event.target,))
+            self._delete(event.target)
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.deleted.append(event.target)
         elif isinstance(event, EditEvent):
-            c.execute(
-                "UPDATE messages SET text = ?, edited = ? WHERE seq = ?",
-                (event.text, event.ts, event.target),
-            )
+            self._edit(event.target, event.text, event.ts, event.seq)
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.edited.append(event.target)
         elif isinstance(event, PinEvent):
-            c.execute("UPDATE messages SET pinned = ? WHERE seq = ?", (int(event.on), event.target))
+            self._pin(event.target, event.on, event.seq)
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.edited.append(event.target)
+
+    # -- edits, deletions and pins, whenever the message itself arrives -----------------
+
+    def _delete(self, target: int) -> None:
+        """For good: a copy that comes later (a page asked for before) stays out."""
+        self.conn.execute(
+            "INSERT INTO amends (seq, deleted) VALUES (?, 1)"
+            " ON CONFLICT(seq) DO UPDATE SET deleted = 1",
+            (target,),
+        )
+        self.conn.execute("DELETE FROM messages WHERE seq = ?", (target,))
+
+    def _edit(self, target: int, text: str, ts: int, version: int) -> None:
+        """Only a later edit replaces an earlier one, in whatever order they come."""
+        self.conn.execute(
+            "INSERT INTO amends (seq, text, edited, edit_seq) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(seq) DO UPDATE SET text = excluded.text, edited = excluded.edited,"
+            " edit_seq = excluded.edit_seq WHERE excluded.edit_seq > amends.edit_seq",
+            (target, text, ts, version),
+        )
+        self._amend(target)
+
+    def _pin(self, target: int, on: bool, version: int) -> None:
+        self.conn.execute(
+            "INSERT INTO amends (seq, pinned, pin_seq) VALUES (?, ?, ?)"
+            " ON CONFLICT(seq) DO UPDATE SET pinned = excluded.pinned,"
+            " pin_seq = excluded.pin_seq WHERE excluded.pin_seq > amends.pin_seq",
+            (target, int(on), version),
+        )
+        self._amend(target)
+
+    def _amend(self, seq: int) -> None:
+        """Give a stored message what the cache heard of it since (or before) it came."""
+        row = self.conn.execute(
+            "SELECT deleted, text, edited, pinned FROM amends WHERE seq = ?", (seq,)
+        ).fetchone()
+        if row is None:
+            return
+        deleted, text, edited, pinned = row
+        if deleted:
+            self.conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            return
+        if text is not None:
+            self.conn.execute(
+                "UPDATE messages SET text = ?, edited = ? WHERE seq = ?", (text, edited, seq)
+            )
+        if pinned is not None:
+            self.conn.execute("UPDATE messages SET pinned = ? WHERE seq = ?", (pinned, seq))
 
     def _row(self, event: ChatEvent | PostEvent) -> MessageRow:
         return MessageRow(
@@ -578,20 +644,29 @@ class Cache:
         return changes
 
     def _forget_content(self, group: int, upto: int, changes: Changes) -> None:
-        """Out of a private or secret group: what it said leaves this device too
-        (it is for members), and a secret group leaves the list. Its history is
-        a hole again: a reader asks the server, which says whether they may."""
-        row = self.conn.execute(
-            "SELECT visibility, dm FROM groups WHERE id = ?", (group,)
-        ).fetchone()
-        if row is None or row[0] == "open" or row[1] is not None:
-            return
-        self.conn.execute("DELETE FROM messages WHERE grp = ?", (group,))
-        self.conn.execute("DELETE FROM holes WHERE grp = ?", (group,))
-        for kind in KINDS:
-            self._add_hole(group, kind, 0, upto)
-        if row[0] == "secret":
-            self.conn.execute("UPDATE groups SET known = 0 WHERE id = ?", (group,))
+        """Out of a group: what it said leaves this device too. Private and secret
+        content is for members; and an open group's news (edits, deletions)
+        no longer reach those outside, so a copy kept would go stale, and
+        keep what its authors or moderators deleted. Its history is a hole
+        again: a reader asks the server, which says whether they may. A
+        secret group leaves the list."""
+        row = self.conn.execute("SELECT visibility FROM groups WHERE id = ?", (group,)).fetchone()
+        self._history_on_server(group, upto, changes)
+        if row is not None and row[0] == "secret":
+            self.conn.execute("UPDATE groups SET known = 0 WHERE id = ? AND dm IS NULL", (group,))
+
+    def _history_on_server(self, group: int, upto: int, changes: Changes) -> None:
+        """Everything up to ``upto`` is the server's to tell again: a hole."""
+        self.conn.execute("DELETE FROM messages WHERE grp = ? AND seq <= ?", (group, upto))
+        for kind in KINDS:  # one hole from the start, swallowing those it meets
+            top = self.conn.execute(
+                "SELECT max(hi) FROM holes WHERE grp = ? AND kind = ? AND lo <= ?",
+                (group, kind, upto),
+            ).fetchone()[0]
+            self.conn.execute(
+                "DELETE FROM holes WHERE grp = ? AND kind = ? AND lo <= ?", (group, kind, upto)
+            )
+            self._add_hole(group, kind, 0, max(upto, top or 0))
         changes.messages.setdefault(group, [])
 
     # -- reading for views -------------------------------------------------------------
@@ -889,6 +964,7 @@ class Cache:
                 args.get("reply"),
             ),
         )
+        self._amend(ok.seq)  # deleted, say, before its acknowledgement was read
         changes.messages.setdefault(group, []).append(ok.seq)
         self.conn.execute(
             "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?", (ok.seq, group)
@@ -939,8 +1015,7 @@ class Cache:
             (ok.seq, item.group),
         )
         if item.group is not None:
-            for kind in KINDS:
-                self._add_hole(item.group, kind, 0, ok.seq)
+            self._history_on_server(item.group, ok.seq, changes)
 
     def _ack_leave(
         self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
@@ -971,7 +1046,8 @@ class Cache:
     ) -> None:
         target = args.get("target")
         row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
-        self.conn.execute("DELETE FROM messages WHERE seq = ?", (target,))
+        if target is not None:
+            self._delete(target)
         if row is not None and target is not None:
             changes.messages.setdefault(row[0], []).append(target)
             changes.deleted.append(target)
@@ -981,9 +1057,8 @@ class Cache:
     ) -> None:
         target = args.get("target")
         row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
-        self.conn.execute(
-            "UPDATE messages SET pinned = ? WHERE seq = ?", (int(args.get("on", True)), target)
-        )
+        if target is not None:
+            self._pin(target, bool(args.get("on", True)), ok.seq)
         if row is not None and target is not None:
             changes.messages.setdefault(row[0], []).append(target)
             changes.edited.append(target)
@@ -992,10 +1067,8 @@ class Cache:
         self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
     ) -> None:
         target = args.get("target")
-        self.conn.execute(
-            "UPDATE messages SET text = ?, edited = ? WHERE seq = ?",
-            (item.text or "", ok.ts or int(time.time()), target),
-        )
+        if target is not None:
+            self._edit(target, item.text or "", ok.ts or int(time.time()), ok.seq)
         row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
         if row is not None and target is not None:
             changes.messages.setdefault(row[0], []).append(target)

@@ -6,11 +6,11 @@ import asyncio
 import re
 import stat
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import ChatEvent, CreateGroup, History, JoinGroup, SendChat
 from server.app import RseServer
 
 from ..helpers import PASSWORD, config, group_named, invite, new_user
-from ..linkproxy import LinkProxy
 
 LINE = re.compile(r"^#(\d+) \d{4}-\d\d-\d\d \d\d:\d\d (\S+): (.*)$")
 

@@ -8,13 +8,13 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import Batch, JoinGroup, Sync
 from server import storage
 from server.app import RseServer
 from server.config import ServerConfig
 
 from ..helpers import Client, config, group_named, new_user
-from ..linkproxy import LinkProxy
 
 LINES = [str(n) for n in range(1, 201)]
 STDIN = "".join(f"{line}\n" for line in LINES)

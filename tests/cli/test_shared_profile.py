@@ -44,3 +44,31 @@ async def test_tail_prints_every_message_while_another_process_shares_the_profil
     await runner
     other.close()
     await bob.close()
+
+
+async def test_a_command_keeps_the_refused_writes_of_the_app(rse, server):
+    """A command delivers the whole outbox of the profile, the app's writes too;
+    of those refused, it forgets only its own (it printed them): the app's stay
+    in the outbox marked refused, for the app to show. (Found by the soak.)"""
+    from rse_tui.protocol import CreateGroup, GroupSettings
+
+    await rse.join(server, "ana")
+    bob = await new_user(server, "bob")
+    await bob.conn.call(CreateGroup, name="Quiet", cid="q")
+    quiet = await group_named(bob.conn, "Quiet")
+    assert (await rse("group", "join", "Quiet")).code == 0
+    await bob.conn.call(GroupSettings, group=quiet, chat_policy="nobody", cid="s")
+    [profile] = (rse.home / "profiles").iterdir()
+    app = Cache(profile / "cache.db")  # the app queued this while the command ran
+    app.enqueue("chat", quiet, "from the app")
+    app.close()
+    result = await rse("chat", "Quiet", "from the command")
+    assert result.code == 1
+    said = result.err.splitlines()
+    assert any("(from the command) was refused" in s and "kept" not in s for s in said), said
+    assert any("(from the app) was refused" in s and "kept there" in s for s in said), said
+    app = Cache(profile / "cache.db")
+    kept = app.outbox(include_failed=True)
+    app.close()
+    assert [(i.text, bool(i.error)) for i in kept] == [("from the app", True)]
+    await bob.close()

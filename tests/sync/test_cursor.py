@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import CreateGroup, GetUsers, JoinGroup, SendChat
 from rse_tui.sync.cache import Cache
 from rse_tui.sync.connection import Connection
 from rse_tui.sync.engine import Backoff, Engine
 
 from ..helpers import new_user
-from ..linkproxy import LinkProxy
 
 
 async def test_events_waiting_behind_an_acknowledgement_survive_a_cut(server, tmp_path):

@@ -1,4 +1,4 @@
-"""The sync engine against a real server, through a bad link (tests/linkproxy.py)."""
+"""The sync engine against a real server, through a bad link (bench/linkproxy.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import random
 import sqlite3
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import (
     AddMember,
     ChatEvent,
@@ -25,7 +26,6 @@ from rse_tui.sync.models import Changes, Link
 from server.app import RseServer
 
 from ..helpers import config, new_user
-from ..linkproxy import LinkProxy
 
 
 async def _engine(tmp_path, url: str, token: str, name: str = "cache") -> tuple[Engine, list]:

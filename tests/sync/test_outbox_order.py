@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import CreateGroup
 from rse_tui.sync.cache import Cache
 from rse_tui.sync.engine import Backoff, Engine
@@ -14,7 +15,6 @@ from rse_tui.sync.models import Link
 from server.app import RseServer
 
 from ..helpers import config, new_user
-from ..linkproxy import LinkProxy
 
 
 def _stored(db_path: Path) -> list[str]:

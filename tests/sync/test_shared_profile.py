@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import CreateGroup, JoinGroup, SendChat
 from rse_tui.sync.cache import Cache
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Changes
 
 from ..helpers import new_user
-from ..linkproxy import LinkProxy
 
 
 class Seen:

@@ -9,6 +9,7 @@ import sqlite3
 from rich.console import Console
 from textual.command import CommandPalette
 
+from bench.linkproxy import LinkProxy
 from rse_tui.protocol import (
     ChatEvent,
     CreateGroup,
@@ -28,7 +29,6 @@ from rse_tui.ui.widgets.panes import Details, StatusBar, Title
 from server.app import RseServer
 
 from ..helpers import config, new_user
-from ..linkproxy import LinkProxy
 from .conftest import burst, until
 
 

@@ -1,8 +1,6 @@
-"""A bad link for tests, in-process: a TCP proxy with latency, cuts and outages.
-
-The team's slowlink tool (../shared/tools/slowlink.py) plays the same part for
-benchmarks; the tests use this small one so that they run anywhere, CI
-included, with no file from outside the repository.
+"""A bad link, in-process: a TCP proxy with latency, a rate, stalls, cuts and
+outages, for the tests and the soak (bench/soak/). It needs no file from
+outside the repository, so it runs anywhere, CI included.
 """
 
 from __future__ import annotations
@@ -12,11 +10,18 @@ import contextlib
 
 
 class LinkProxy:
-    """Forwards 127.0.0.1:port to a target, each way delayed by latency / 2."""
+    """Forwards 127.0.0.1:port to a target, each way delayed by latency / 2 and,
+    with ``rate_kbit``, paced to that many kilobits a second each way."""
 
-    def __init__(self, target_port: int, *, latency_ms: float = 0) -> None:
+    #: What a rated link holds in flight each way before its sender must wait
+    #: (a modem's buffer): beyond it, TCP pushes back on the sender.
+    BUFFER = 4096
+
+    def __init__(self, target_port: int, *, latency_ms: float = 0, rate_kbit: float = 0) -> None:
         self.target_port = target_port
         self.delay = latency_ms / 2000
+        self.rate = rate_kbit * 1000 / 8  # bytes a second each way; 0: unlimited
+        self.stalled_until = 0.0
         self.down = False
         self.connections = 0
         self.cuts = 0
@@ -45,6 +50,11 @@ class LinkProxy:
         self._writers.clear()
         for task in list(self._tasks):
             task.cancel()
+
+    def stall(self, seconds: float) -> None:
+        """Pass nothing either way for ``seconds``, connections kept open (a
+        congested or flapping link that does not reset)."""
+        self.stalled_until = asyncio.get_running_loop().time() + seconds
 
     def set_down(self, down: bool) -> None:
         """While down, new connections are refused and open ones are cut."""
@@ -84,24 +94,40 @@ class LinkProxy:
 
     async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
-        pending: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        pending: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        free_at = 0.0  # when the link has sent what it was given (with a rate)
+        queued = 0  # bytes taken in, not yet sent on
+        room = asyncio.Event()  # a rated link holds BUFFER bytes: the sender waits for room
 
         async def deliver() -> None:
-            while True:
-                due, chunk = await pending.get()
-                wait = due - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)  # the link's latency, by design
+            nonlocal free_at, queued
+            while (item := await pending.get()) is not None:
+                due, chunk = item
+                if self.rate:
+                    start = max(loop.time(), free_at)
+                    free_at = start + len(chunk) / self.rate
+                    due = max(due, free_at)
+                # Latency, rate or a stall, by design (a stall may grow meanwhile).
+                while (wait := max(due, self.stalled_until) - loop.time()) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)
                 dst.write(chunk)
                 await dst.drain()
-                pending.task_done()
+                queued -= len(chunk)
+                room.set()
 
         sender = asyncio.create_task(deliver())
         try:
-            while chunk := await src.read(65536):
+            while chunk := await src.read(self.BUFFER if self.rate else 65536):
                 pending.put_nowait((loop.time() + self.delay, chunk))
-            await pending.join()  # the last bytes still cross the link
+                queued += len(chunk)
+                while self.rate and queued >= self.BUFFER and not sender.done():
+                    room.clear()
+                    await room.wait()
+            pending.put_nowait(None)
+            await sender  # the last bytes still cross the link
+        except ConnectionError:  # either end went: so does the link
+            pass
         finally:
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await sender

@@ -1,0 +1,188 @@
+"""The work each user does in the soak: one random operation at a time, drawn
+from everything the protocol offers, through the real engine (so, when the
+link is down, into the outbox), plus reads aimed at groups one may not see."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rse_tui.protocol import History, JoinRequests, Members, SearchDirectory
+from rse_tui.sync.models import GroupRow, MessageRow
+
+from .actors import Client
+
+
+@dataclass
+class Write:
+    op: str
+    group: int | None
+    text: str | None
+    args: dict[str, Any]
+
+
+@dataclass
+class View:
+    """What the user's cache shows when they act."""
+
+    client: Client
+    others: list[Client]
+    groups: list[GroupRow]
+    rng: random.Random
+    text: str  # a fresh text, unique in the run
+
+    @property
+    def mine(self) -> list[GroupRow]:
+        return [g for g in self.groups if g.in_group and g.dm is None]
+
+    @property
+    def moderated(self) -> list[GroupRow]:
+        return [g for g in self.mine if g.moderator]
+
+    def peer(self) -> int:
+        return self.rng.choice(self.others).user
+
+    async def messages(self, groups: list[GroupRow]) -> list[MessageRow]:
+        """Cached messages of one of ``groups`` (never a CLI line: those are checked by text)."""
+        if not groups:
+            return []
+        engine = self.client.engine
+        assert engine is not None
+        g = self.rng.choice(groups)
+        rows = await engine.db(engine.cache.messages, g.group, self.rng.choice("cp"), limit=30)
+        return [r for r in rows if r.seq is not None and "~" not in r.text]
+
+
+Op = Callable[[View], Awaitable[Write | None]]
+
+
+async def gcreate(v: View) -> Write:
+    vis = v.rng.choice(["open", "open", "private", "secret"])
+    return Write("gcreate", None, f"g-{v.text}", {"visibility": vis})
+
+
+async def join(v: View) -> Write | None:
+    outside = [g for g in v.groups if not g.in_group and g.visibility == "open"]
+    return Write("join", v.rng.choice(outside).group, None, {}) if outside else None
+
+
+async def leave(v: View) -> Write | None:
+    return Write("leave", v.rng.choice(v.mine).group, None, {}) if v.mine else None
+
+
+async def add(v: View) -> Write | None:
+    if not v.moderated:
+        return None
+    return Write("gadd", v.rng.choice(v.moderated).group, None, {"user": v.peer()})
+
+
+async def remove(v: View) -> Write | None:
+    if not v.moderated:
+        return None
+    return Write("gremove", v.rng.choice(v.moderated).group, None, {"user": v.peer()})
+
+
+async def request(v: View) -> Write | None:
+    private = [g for g in v.groups if not g.in_group and g.visibility == "private"]
+    return Write("greq", v.rng.choice(private).group, None, {}) if private else None
+
+
+async def approve(v: View) -> Write | None:
+    waiting = [g for g in v.moderated if g.pending]
+    engine = v.client.engine
+    if not waiting or engine is None or not engine.online:
+        return None
+    g = v.rng.choice(waiting)
+    listing = await engine.call(JoinRequests, group=g.group)
+    if not listing.requests:
+        return None
+    return Write("gapprove", g.group, None, {"user": listing.requests[0].user})
+
+
+async def direct(v: View) -> Write:
+    return Write("dm", None, v.text, {"user": v.peer()})
+
+
+async def delete(v: View) -> Write | None:
+    rows = await v.messages(v.mine)
+    moderated = {g.group for g in v.moderated}
+    rows = [r for r in rows if r.user == v.client.user or r.group in moderated]
+    return Write("del", None, None, {"target": v.rng.choice(rows).seq}) if rows else None
+
+
+async def pin(v: View) -> Write | None:
+    rows = await v.messages(v.moderated)
+    if not rows:
+        return None
+    row = v.rng.choice(rows)
+    return Write("pin", None, None, {"target": row.seq, "on": not row.pinned})
+
+
+async def edit(v: View) -> Write | None:
+    rows = [r for r in await v.messages(v.mine) if r.user == v.client.user]
+    return Write("edit", None, f"{v.text}e", {"target": v.rng.choice(rows).seq}) if rows else None
+
+
+async def message(v: View) -> Write | None:
+    writable = [g for g in v.mine if g.may_write("c")]
+    if not writable:
+        return None
+    g = v.rng.choice(writable)
+    if v.rng.random() < 0.2 and g.may_write("p"):
+        return Write("post", g.group, v.text, {})
+    args: dict[str, Any] = {}
+    if v.rng.random() < 0.2:
+        rows = [r for r in await v.messages([g]) if r.kind == "c"]
+        if rows:
+            args["reply"] = v.rng.choice(rows).seq
+    return Write("chat", g.group, v.text, args)
+
+
+async def read(v: View) -> None:
+    """A read the server must answer without telling what the user may not know:
+    history and members of any group id seen (or made up), the directory, the list."""
+    engine = v.client.engine
+    if engine is None or not engine.online:
+        return None
+    ids = [g.group for g in v.groups] + [v.rng.randrange(1, 2**31)]
+    target = v.rng.choice(ids)
+    roll = v.rng.random()
+    if roll < 0.4:
+        await engine.call(History, group=target, kind=v.rng.choice("cp"), limit=20)
+    elif roll < 0.7:
+        await engine.call(Members, group=target)
+    elif roll < 0.85:
+        await engine.call(SearchDirectory, query="")
+    else:
+        await engine.refresh_groups()
+    return None
+
+
+#: (weight, operation): each step draws one by weight, falling through to a
+#: message when the drawn one does not apply.
+OPERATIONS: list[tuple[float, Op]] = [
+    (5, gcreate),
+    (6, join),
+    (3, leave),
+    (5, add),
+    (3, remove),
+    (2, request),
+    (3, approve),
+    (10, direct),
+    (3, delete),
+    (2, pin),
+    (3, edit),
+    (6, read),
+    (49, message),
+]
+
+
+async def draw(v: View) -> Write | None:
+    if not v.groups:
+        return await gcreate(v)
+    weights, ops = zip(*OPERATIONS, strict=True)
+    op = v.rng.choices(ops, weights=weights)[0]
+    chosen = await op(v)
+    return chosen if chosen is not None or op is read else await message(v)

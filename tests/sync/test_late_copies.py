@@ -1,0 +1,91 @@
+"""A message that reaches the cache after news of it (an edit, a deletion, a
+pin) takes that news on: a history page asked for before a deletion, or the
+acknowledgement of one's own message read after a moderator deleted it,
+never brings back what was deleted or edited away. (Found by the soak.)"""
+
+from __future__ import annotations
+
+from rse_tui.protocol import ChatEvent, DeleteEvent, EditEvent, PinEvent, PostEvent, WriteOk
+from rse_tui.sync.cache import Cache
+
+ME, OTHER, GROUP = 1, 2, 10
+
+
+def cache(tmp_path) -> Cache:
+    c = Cache(tmp_path / "cache.db")
+    c.set_identity(ME, "ana")
+    return c
+
+
+def texts(c: Cache) -> dict[int, tuple[str, bool]]:
+    return {
+        seq: (text, bool(pinned))
+        for seq, text, pinned in c.conn.execute("SELECT seq, text, pinned FROM messages")
+    }
+
+
+def test_a_page_asked_for_before_a_deletion_does_not_bring_the_message_back(tmp_path):
+    c = cache(tmp_path)
+    stale = PostEvent(seq=5, group=GROUP, user=OTHER, ts=1, text="oops, a password")
+    c.apply([stale])
+    c.apply([DeleteEvent(seq=9, group=GROUP, user=OTHER, target=5)])
+    c.fill_hole(GROUP, "p", (0, 8), [stale], more=False)  # the page, answered before
+    assert texts(c) == {}
+
+
+def test_an_edit_heard_before_its_message_is_kept(tmp_path):
+    c = cache(tmp_path)
+    c.apply([EditEvent(seq=9, group=GROUP, user=OTHER, target=5, text="fixed", ts=3)])
+    c.apply([EditEvent(seq=7, group=GROUP, user=OTHER, target=5, text="older fix", ts=2)])
+    c.fill_hole(
+        GROUP,
+        "c",
+        (0, 8),
+        [ChatEvent(seq=5, group=GROUP, user=OTHER, ts=1, text="typo")],
+        more=False,
+    )
+    assert texts(c) == {5: ("fixed", False)}
+    assert c.conn.execute("SELECT edited FROM messages").fetchone()[0] == 3
+
+
+def test_a_pin_heard_before_its_message_is_kept_and_the_latest_pin_wins(tmp_path):
+    c = cache(tmp_path)
+    c.apply([PinEvent(seq=8, group=GROUP, user=OTHER, target=5, on=True)])
+    c.apply([PinEvent(seq=6, group=GROUP, user=OTHER, target=5, on=False)])
+    c.apply([ChatEvent(seq=5, group=GROUP, user=OTHER, ts=1, text="runbook")])
+    assert texts(c) == {5: ("runbook", True)}
+
+
+def test_my_message_deleted_before_its_acknowledgement_is_read_stays_deleted(tmp_path):
+    c = cache(tmp_path)
+    cid = c.enqueue("chat", GROUP, "mine")
+    [item] = c.outbox()
+    c.apply([DeleteEvent(seq=12, group=GROUP, user=OTHER, target=11)])  # a moderator, fast
+    c.acknowledged([(item, WriteOk(request_id=1, seq=11, ts=5))])
+    assert texts(c) == {} and c.outbox() == [] and cid
+
+
+def test_a_copy_kept_from_an_earlier_stay_in_a_group_is_not_shown_again(tmp_path):
+    """Removed from an open group, the user hears nothing of it, a moderator's
+    deletion included; back in, the history is the server's again (a hole),
+    not the copy of before."""
+    from rse_tui.protocol import GroupEvent, JoinEvent, LeaveEvent
+
+    c = cache(tmp_path)
+    c.apply([GroupEvent(seq=1, group=GROUP, user=OTHER, ts=1, name="ops")])
+    c.apply([JoinEvent(seq=2, group=GROUP, user=ME)])
+    c.apply([PostEvent(seq=3, group=GROUP, user=OTHER, ts=1, text="oops, a password")])
+    c.apply([LeaveEvent(seq=4, group=GROUP, user=ME, by=OTHER)])
+    assert texts(c) == {}  # open or not, what it said leaves with the user
+    c.fill_hole(
+        GROUP,
+        "p",
+        (0, 4),
+        [PostEvent(seq=3, group=GROUP, user=OTHER, ts=1, text="oops, a password")],
+        more=False,
+    )  # a look from outside
+    assert texts(c) == {3: ("oops, a password", False)}
+    # (seq 5: deleted while the user was out: never told)
+    c.apply([JoinEvent(seq=6, group=GROUP, user=ME)])
+    assert texts(c) == {}
+    assert c.hole_below(GROUP, "p", None) == (0, 6)
