@@ -348,9 +348,13 @@ class Connection:
         except ConnectionClosed:
             pass
         finally:
-            for future, _ in self._pending.values():
+            for future, _ in list(self._pending.values()):
                 if not future.done():
                     future.set_exception(ConnectionLost("connection closed"))
+                    # Whoever still waits for it is told; a reply nobody waits
+                    # for any more (asked for in a pipeline that failed first)
+                    # is not worth a "never retrieved" warning on the way out.
+                    future.exception()
 
     def _settle(self, request_id: int, outcome: Reply | ProtocolError) -> None:
         entry = self._pending.get(request_id)

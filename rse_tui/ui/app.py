@@ -549,8 +549,14 @@ class RseApp(App[int]):
         if group is None or not self.engine.online:
             return
         with contextlib.suppress(Closing, Offline, LinkDown):
-            if await self.engine.load_older(group.group, self.view.kind, None):
-                await self._refresh_open()
+            try:
+                if await self.engine.load_older(group.group, self.view.kind, None):
+                    await self._refresh_open()
+            except ProtocolError as exc:  # a private group left: its content is for members
+                if self.view.group is not None and self.view.group.group == group.group:
+                    self.timeline.empty_text = exc.message
+                    self.timeline.history_complete(True)
+                return
             db, cache = self.engine.db, self.engine.cache
             if (
                 self.view.group is not None

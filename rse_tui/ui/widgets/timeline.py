@@ -45,6 +45,11 @@ def _key(row: MessageRow) -> tuple[str, int | str]:
     return ("s", row.seq) if row.seq is not None else ("c", row.cid or "")
 
 
+#: Shown where the cache holds none of a group's history (a group left, or
+#: joined) and it is not being fetched: offline, say.
+EARLIER_ON_SERVER = "earlier messages are on the server: shown when online"
+
+
 class Timeline(ScrollView, can_focus=True):
     """Messages of one group and kind, oldest at the top.
 
@@ -271,6 +276,9 @@ class Timeline(ScrollView, can_focus=True):
 
         if not self.more_above and not self.loading:
             note("start of the history" if self.rows else self.empty_text)
+        elif not self.rows and not self.loading:
+            # Nothing here, but the server has its history: say so, not a blank pane.
+            note(EARLIER_ON_SERVER)
         day = None
         for index, row in enumerate(self.rows):
             if day_key(row.ts) != day:
