@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .actors import TAIL_LINE, Client
@@ -49,6 +50,8 @@ def run_all(soak: Soak) -> list[str]:
             ][:1]
             problems += tail_output(db, c)
             problems += process_ends(c)
+        for c, fresh in zip(soak.clients, soak.fresh, strict=False):
+            problems += same_as_new_device(db, c, fresh)
     finally:
         db.close()
     log = soak.server.log.read_text(errors="replace")
@@ -172,6 +175,29 @@ def same_state(db: sqlite3.Connection, cache: sqlite3.Connection, c: Client) -> 
                 return [
                     f"3: {c.name}'s cache lacks #{seq} {body!r} of group {g}, and no hole says so"
                 ]
+    return []
+
+
+def same_as_new_device(db: sqlite3.Connection, c: Client, fresh: Path) -> list[str]:
+    """3, against a brand-new device of the same user: for each group the user
+    is in, both hold the same messages (every history fetched on both)."""
+    members = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (c.user,))]
+    rows = "SELECT seq, kind, text, pinned, edited FROM messages WHERE grp = ? ORDER BY seq"
+    old = sqlite3.connect(c.account.profile.cache_path)
+    new = sqlite3.connect(fresh)
+    try:
+        for g in members:
+            mine, theirs = old.execute(rows, (g,)).fetchall(), new.execute(rows, (g,)).fetchall()
+            if mine != theirs:
+                extra = sorted(set(mine) - set(theirs))[:2]
+                lacks = sorted(set(theirs) - set(mine))[:2]
+                return [
+                    f"3: {c.name}'s cache differs from a new device's in group {g}:"
+                    f" it has {extra}, lacks {lacks}"
+                ]
+    finally:
+        old.close()
+        new.close()
     return []
 
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 from bench.linkproxy import LinkProxy
 from bench.serverproc import ServerProcess
+from rse_tui.protocol import ProtocolError
 from rse_tui.sync import account as accounts
+from rse_tui.sync.cache import Cache
+from rse_tui.sync.engine import Engine
 from server.cli import mint_invite, open_db
 
 from . import checks
@@ -21,6 +24,25 @@ from .tap import Recorder, log_head
 from .work import View, draw
 
 PASSWORD = "soak password 1"
+
+
+async def fill_history(engine: Engine | None) -> None:
+    """Fetch every page the cache lacks of the history of each group its user is in."""
+    assert engine is not None
+    for g in await engine.db(engine.cache.groups):
+        if not g.member:
+            continue
+        for kind in "cp":
+            try:
+                while await engine.load_older(g.group, kind, None):
+                    pass
+            except ProtocolError:  # a private group one is out of: for its members
+                pass
+
+
+#: How long quiescence may take: everyone caught up and every history fetched
+#: (over the slow link too), and a new device per user.
+QUIESCENCE = 600
 #: The slow clients' link: 9.6 kbit/s each way, 600 ms round trip.
 SLOW = {"rate_kbit": 9.6, "latency_ms": 600}
 
@@ -38,6 +60,7 @@ class Soak:
     clients: list[Client] = field(default_factory=list)
     faults: dict[str, int] = field(default_factory=dict)
     ops: dict[str, int] = field(default_factory=dict)
+    fresh: list[Path] = field(default_factory=list)  # each user's new device's cache
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -177,7 +200,7 @@ class Soak:
             if c.engine is None:
                 c.start()
         await asyncio.gather(*(p.finish() for c in self.clients for p in c.processes))
-        async with asyncio.timeout(180):
+        async with asyncio.timeout(QUIESCENCE):
             for c in self.clients:
                 assert c.engine is not None
                 while True:
@@ -189,6 +212,26 @@ class Soak:
             for c in self.clients:
                 assert c.engine is not None
                 await c.engine.wait_idle()
+            # Every history each cache lacks, fetched as a reader scrolling up
+            # would, so that check 3 compares whole histories; and a brand-new
+            # device of each user, to compare with.
+            for c in self.clients:
+                await fill_history(c.engine)
+            self.fresh = [await self.new_device(c) for c in self.clients]
+
+    async def new_device(self, c: Client) -> Path:
+        """A new device of ``c``'s user (a login), synced and with every history."""
+        account, _ = await accounts.login(self.tmp / f"{c.name}-new", c.link.url, c.name, PASSWORD)
+        engine = Engine(Cache(account.profile.cache_path), url=c.link.url, token=account.token)
+        task = asyncio.get_running_loop().create_task(engine.run())
+        try:
+            await engine.wait_idle()
+            await fill_history(engine)
+        finally:
+            await engine.stop()
+            await task
+            engine.close()
+        return account.profile.cache_path
 
     async def close(self) -> None:
         for c in self.clients:

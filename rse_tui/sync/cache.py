@@ -130,12 +130,17 @@ def _amends(conn: sqlite3.Connection) -> None:
     """Schema 7: the last edit, deletion and pin the cache heard of, per message,
     with the sequence number of the event that said it. A message stored
     after them (a history page asked for before, an acknowledgement answered
-    after) takes them on, instead of coming back as it was."""
+    after) takes them on, instead of coming back as it was. They hold while
+    the cache follows the group: out of it, they go with its messages."""
     conn.execute(
-        "CREATE TABLE amends (seq INTEGER PRIMARY KEY, deleted INTEGER NOT NULL DEFAULT 0,"
+        "CREATE TABLE amends (seq INTEGER PRIMARY KEY, grp INTEGER,"
+        " deleted INTEGER NOT NULL DEFAULT 0,"
         " text TEXT, edited INTEGER, edit_seq INTEGER NOT NULL DEFAULT 0,"
         " pinned INTEGER, pin_seq INTEGER NOT NULL DEFAULT 0)"
     )
+    # A group (re)joined through a pushed event: its pins, head and count are
+    # asked for again (a history page does not say which messages are pinned).
+    conn.execute("ALTER TABLE groups ADD COLUMN stale INTEGER NOT NULL DEFAULT 0")
 
 
 _MIGRATIONS = {
@@ -383,8 +388,10 @@ class Cache:
                 )
                 if not (was and was[0]):  # a role change, or our own join met again: no hole
                     # What was said before we joined is on the server (a copy kept
-                    # from an earlier stay, or a look from outside, may be stale).
+                    # from an earlier stay, or a look from outside, may be stale),
+                    # and so are its pins: the group is asked about again.
                     self._history_on_server(event.group, event.seq, changes)
+                    c.execute("UPDATE groups SET stale = 1 WHERE id = ?", (event.group,))
             else:
                 c.execute(
                     "UPDATE groups SET pending = max(pending - 1, 0) WHERE id = ?"
@@ -420,47 +427,61 @@ class Cache:
             self.set("charter", event.version)
             changes.charter = event.version
         elif isinstance(event, DeleteEvent):
-            self._delete(event.target)
+            self._delete(event.target, event.group)
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.deleted.append(event.target)
         elif isinstance(event, EditEvent):
-            self._edit(event.target, event.text, event.ts, event.seq)
+            self._edit(event.target, event.text, event.ts, event.seq, event.group)
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.edited.append(event.target)
         elif isinstance(event, PinEvent):
-            self._pin(event.target, event.on, event.seq)
+            self._pin(event.target, event.on, event.seq, event.group)
             changes.messages.setdefault(event.group, []).append(event.target)
             changes.edited.append(event.target)
 
     # -- edits, deletions and pins, whenever the message itself arrives -----------------
 
-    def _delete(self, target: int) -> None:
+    def _delete(self, target: int, group: int | None) -> None:
         """For good: a copy that comes later (a page asked for before) stays out."""
         self.conn.execute(
-            "INSERT INTO amends (seq, deleted) VALUES (?, 1)"
+            "INSERT INTO amends (seq, grp, deleted) VALUES (?, ?, 1)"
             " ON CONFLICT(seq) DO UPDATE SET deleted = 1",
-            (target,),
+            (target, group),
         )
         self.conn.execute("DELETE FROM messages WHERE seq = ?", (target,))
 
-    def _edit(self, target: int, text: str, ts: int, version: int) -> None:
+    def _edit(self, target: int, text: str, ts: int, version: int, group: int | None) -> None:
         """Only a later edit replaces an earlier one, in whatever order they come."""
         self.conn.execute(
-            "INSERT INTO amends (seq, text, edited, edit_seq) VALUES (?, ?, ?, ?)"
+            "INSERT INTO amends (seq, grp, text, edited, edit_seq) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(seq) DO UPDATE SET text = excluded.text, edited = excluded.edited,"
             " edit_seq = excluded.edit_seq WHERE excluded.edit_seq > amends.edit_seq",
-            (target, text, ts, version),
+            (target, group, text, ts, version),
         )
         self._amend(target)
 
-    def _pin(self, target: int, on: bool, version: int) -> None:
+    def _pin(self, target: int, on: bool, version: int, group: int | None) -> None:
         self.conn.execute(
-            "INSERT INTO amends (seq, pinned, pin_seq) VALUES (?, ?, ?)"
+            "INSERT INTO amends (seq, grp, pinned, pin_seq) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(seq) DO UPDATE SET pinned = excluded.pinned,"
             " pin_seq = excluded.pin_seq WHERE excluded.pin_seq > amends.pin_seq",
-            (target, int(on), version),
+            (target, group, int(on), version),
         )
         self._amend(target)
+
+    def _pins_as_of(self, group: int, pins: list[int], head: int) -> None:
+        """The server's list of a group's pins, true as of event ``head``: for
+        messages cached now and those to come (a history page does not say
+        which are pinned); a pin event after ``head`` still wins."""
+        for seq in pins:
+            self._pin(seq, True, head, group)
+        marks = ",".join("?" * len(pins))
+        unpinned = self.conn.execute(
+            f"SELECT seq FROM messages WHERE grp = ? AND pinned = 1 AND seq NOT IN ({marks})",
+            (group, *pins),
+        ).fetchall()
+        for (seq,) in unpinned:
+            self._pin(seq, False, head, group)
 
     def _amend(self, seq: int) -> None:
         """Give a stored message what the cache heard of it since (or before) it came."""
@@ -521,7 +542,7 @@ class Cache:
                     "INSERT INTO groups (id, name, member, members, parent, visibility, moderator,"
                     " post_policy, chat_policy, comment_policy, description, dm, requested)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(id) DO UPDATE SET known = 1, name = excluded.name,"
+                    " ON CONFLICT(id) DO UPDATE SET known = 1, stale = 0, name = excluded.name,"
                     " member = excluded.member, members = excluded.members,"
                     " parent = excluded.parent, visibility = excluded.visibility,"
                     " moderator = excluded.moderator, post_policy = excluded.post_policy,"
@@ -545,12 +566,8 @@ class Cache:
                         int(g.requested),
                     ),
                 )
-                if g.pins:
-                    marks = ",".join("?" * len(g.pins))
-                    self.conn.execute(
-                        f"UPDATE messages SET pinned = (seq IN ({marks})) WHERE grp = ?",
-                        (*g.pins, g.group),
-                    )
+                if g.head:  # the group's pins as of its newest event, for every message
+                    self._pins_as_of(g.group, g.pins, g.head)
                 if fresh and g.member and g.head:
                     # History from before this device arrived is there to read,
                     # not "unread".
@@ -581,7 +598,9 @@ class Cache:
     def unknown_groups(self, limit: int = 500) -> list[int]:
         """Groups events named before the cache knew their name (or, for a direct
         chat, the other person): not shown until the server has said."""
-        rows = self.conn.execute("SELECT id FROM groups WHERE known = 0 LIMIT ?", (limit,))
+        rows = self.conn.execute(
+            "SELECT id FROM groups WHERE known = 0 OR stale = 1 LIMIT ?", (limit,)
+        )
         return [r[0] for r in rows]
 
     def unknown_users(self, limit: int = 500) -> list[int]:
@@ -658,6 +677,8 @@ class Cache:
     def _history_on_server(self, group: int, upto: int, changes: Changes) -> None:
         """Everything up to ``upto`` is the server's to tell again: a hole."""
         self.conn.execute("DELETE FROM messages WHERE grp = ? AND seq <= ?", (group, upto))
+        # What was heard of them goes too: a page fetched later is the server's truth.
+        self.conn.execute("DELETE FROM amends WHERE grp = ? AND seq <= ?", (group, upto))
         for kind in KINDS:  # one hole from the start, swallowing those it meets
             top = self.conn.execute(
                 "SELECT max(hi) FROM holes WHERE grp = ? AND kind = ? AND lo <= ?",
@@ -951,6 +972,15 @@ class Cache:
                 (group, args.get("user")),
             )
         kind = PostEvent.TYPE if item.op == "post" else ChatEvent.TYPE
+        out = self.conn.execute(
+            "SELECT 1 FROM groups WHERE id = ? AND member = 0 AND dm IS NULL", (group,)
+        ).fetchone()
+        if out is not None:
+            # Stored before we left (or were removed), answered after: what the
+            # group said went with us, this too (the server tells it again, to
+            # whoever may read it).
+            changes.messages.setdefault(group, []).append(ok.seq)
+            return
         self.conn.execute(
             "INSERT OR IGNORE INTO messages (seq, grp, kind, user, ts, text, reply)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1047,7 +1077,7 @@ class Cache:
         target = args.get("target")
         row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
         if target is not None:
-            self._delete(target)
+            self._delete(target, row[0] if row else None)
         if row is not None and target is not None:
             changes.messages.setdefault(row[0], []).append(target)
             changes.deleted.append(target)
@@ -1058,7 +1088,7 @@ class Cache:
         target = args.get("target")
         row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
         if target is not None:
-            self._pin(target, bool(args.get("on", True)), ok.seq)
+            self._pin(target, bool(args.get("on", True)), ok.seq, row[0] if row else None)
         if row is not None and target is not None:
             changes.messages.setdefault(row[0], []).append(target)
             changes.edited.append(target)
@@ -1067,9 +1097,10 @@ class Cache:
         self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
     ) -> None:
         target = args.get("target")
-        if target is not None:
-            self._edit(target, item.text or "", ok.ts or int(time.time()), ok.seq)
         row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (target,)).fetchone()
+        if target is not None:
+            when = ok.ts or int(time.time())
+            self._edit(target, item.text or "", when, ok.seq, row[0] if row else None)
         if row is not None and target is not None:
             changes.messages.setdefault(row[0], []).append(target)
             changes.edited.append(target)

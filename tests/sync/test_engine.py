@@ -290,3 +290,41 @@ async def test_leaving_a_secret_group_oneself_forgets_it_as_removal_does(server,
         runner.cancel()
         await ana.close()
         await boss.close()
+
+
+async def test_added_back_to_a_group_its_old_pins_show_on_the_history_fetched(server, tmp_path):
+    """Found by the soak: re-added by a moderator (a pushed join), a user's
+    cache fetched the group's history again but never its pins (a page does
+    not carry them): the group is now asked about again on such a join."""
+    from rse_tui.protocol import PinMessage, RemoveMember
+
+    boss = await new_user(server, "boss")
+    ana = await new_user(server, "ana")
+    g = (await boss.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await boss.conn.call(AddMember, group=g, user=ana.user, cid="a")
+    engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
+    runner = asyncio.create_task(engine.run())
+    try:
+        await engine.wait_online()
+        await boss.conn.call(RemoveMember, group=g, user=ana.user, cid="r")
+        runbook = await boss.conn.call(SendChat, group=g, text="runbook", cid="m")
+        await boss.conn.call(PinMessage, target=runbook.seq, cid="p")
+        await boss.conn.call(AddMember, group=g, user=ana.user, cid="b")
+        for _ in range(100):
+            groups = await engine.db(engine.cache.groups)
+            if any(r.group == g and r.member for r in groups):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(engine.wait_idle(), 10)
+        await engine.load_older(g, "c", None)
+        for _ in range(100):  # the group's listing and its history, in either order
+            rows = await engine.db(engine.cache.messages, g, "c")
+            if [(r.text, r.pinned) for r in rows] == [("runbook", True)]:
+                break
+            await asyncio.sleep(0.05)
+        assert [(r.text, r.pinned) for r in rows] == [("runbook", True)]
+    finally:
+        await engine.stop()
+        runner.cancel()
+        await ana.close()
+        await boss.close()

@@ -89,3 +89,50 @@ def test_a_copy_kept_from_an_earlier_stay_in_a_group_is_not_shown_again(tmp_path
     c.apply([JoinEvent(seq=6, group=GROUP, user=ME)])
     assert texts(c) == {}
     assert c.hole_below(GROUP, "p", None) == (0, 6)
+
+
+def test_pins_from_the_group_list_hold_for_messages_fetched_after_it(tmp_path):
+    """A new device lists its groups (with their pins) before it fetches their
+    history: the pinned messages are shown pinned when they come; a pin event
+    newer than the list wins over it."""
+    from rse_tui.protocol import GroupInfo
+
+    c = cache(tmp_path)
+    listing = GroupInfo(group=GROUP, name="ops", member=True, head=20, pins=[5, 6])
+    c.apply([PinEvent(seq=25, group=GROUP, user=OTHER, target=6, on=False)])  # after the list
+    c.put_groups([listing])
+    # Older events met after the list (a catch-up under way) end where it says:
+    c.apply([PinEvent(seq=15, group=GROUP, user=OTHER, target=7, on=True)])
+    c.apply([PinEvent(seq=18, group=GROUP, user=OTHER, target=7, on=False)])
+    page = [ChatEvent(seq=s, group=GROUP, user=OTHER, ts=1, text=f"m{s}") for s in (5, 6, 7)]
+    c.fill_hole(GROUP, "c", (0, 20), page, more=False)
+    assert texts(c) == {5: ("m5", True), 6: ("m6", False), 7: ("m7", False)}
+
+
+def test_what_was_heard_before_leaving_does_not_outdo_the_history_after_rejoining(tmp_path):
+    from rse_tui.protocol import JoinEvent, LeaveEvent
+
+    c = cache(tmp_path)
+    c.apply([JoinEvent(seq=2, group=GROUP, user=ME)])
+    c.apply([ChatEvent(seq=3, group=GROUP, user=OTHER, ts=1, text="v1")])
+    c.apply([EditEvent(seq=4, group=GROUP, user=OTHER, target=3, text="v2", ts=2)])
+    c.apply([LeaveEvent(seq=5, group=GROUP, user=ME)])
+    # (seq 6: edited again while the user was out)
+    c.apply([JoinEvent(seq=7, group=GROUP, user=ME)])
+    page = [ChatEvent(seq=3, group=GROUP, user=OTHER, ts=1, text="v3", edited=3)]
+    c.fill_hole(GROUP, "c", (0, 7), page, more=False)
+    assert texts(c) == {3: ("v3", False)}
+
+
+def test_my_message_acknowledged_after_i_was_removed_stays_out(tmp_path):
+    """Written, then removed from the secret group before the acknowledgement was
+    read: the message does not come back into the cache of someone outside."""
+    from rse_tui.protocol import GroupInfo, LeaveEvent
+
+    c = cache(tmp_path)
+    c.put_groups([GroupInfo(group=GROUP, name="war room", member=True, visibility="secret")])
+    c.enqueue("chat", GROUP, "my last words here")
+    [item] = c.outbox()
+    c.apply([LeaveEvent(seq=12, group=GROUP, user=ME, by=OTHER)])
+    c.acknowledged([(item, WriteOk(request_id=1, seq=11, ts=5))])
+    assert texts(c) == {} and c.outbox() == []
