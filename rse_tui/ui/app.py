@@ -51,6 +51,8 @@ W = TypeVar("W", bound=Widget)
 
 PAGE = 200
 FIRST_PAGE = 60  # enough to fill a tall terminal; older rows load as you scroll
+#: How many times (10 ms apart) a quit waits for lines sent just before it.
+QUIT_WAITS = 300
 NARROW = 100  # columns below which the side panes fold away
 ALERT_EVERY = 5.0  # seconds between two alerts for one group
 ROUND_TRIP = 5.0  # seconds after which a key sent round is taken as lost (never seen)
@@ -151,6 +153,7 @@ class RseApp(App[int]):
         self.me: int | None = None
         #: Keys typed before the app had the terminal (see rse_tui.typeahead).
         self.typeahead = ""
+        self._quit_waits = 0
         self._started = _time.get_time()
         self._typeahead_waits = False
         self._alerted: dict[int, float] = {}  # group -> when it last rang
@@ -950,6 +953,12 @@ class RseApp(App[int]):
         self.dialog_flow("settings", partial(governance.edit_settings, self))
 
     async def action_quit(self) -> None:
+        if self.composer.in_flight and self._quit_waits < QUIT_WAITS:
+            # Lines sent (Enter) just before: they are on their way to the app,
+            # behind this key. Quit after them, not over them.
+            self._quit_waits += 1
+            self.set_timer(0.01, self.action_quit)
+            return
         await self.save_draft()
         await self.engine.stop()
         self.exit(0)

@@ -10,12 +10,13 @@ meanwhile wait for the dialog, then for the flow to have acted on its answer.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from rse_tui.protocol import GetCharter, GetUsers, JoinRequests, SearchDirectory
-from rse_tui.sync.engine import Offline
+from rse_tui.protocol import GetCharter, GetUsers, JoinRequests, ProtocolError, SearchDirectory
+from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
 
 from .widgets.panes import Details, Title
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from .app import RseApp
     from .gates import Gate
+    from .screens.charter import CharterScreen
 
 
 async def open_directory(app: RseApp, gate: Gate) -> None:
@@ -129,6 +131,24 @@ def pin_message(app: RseApp, row: MessageRow) -> None:
     app.action_to_composer()
 
 
+#: How often an open charter dialog asks whether it was accepted elsewhere.
+CHARTER_RECHECK = 2.0
+
+
+async def _close_when_accepted_elsewhere(app: RseApp, dialog: CharterScreen) -> None:
+    """Accepted with ``rse charter --accept``, or in the app on another terminal:
+    the dialog here closes by itself (it stayed, and its Esc quit the app)."""
+    while True:
+        await asyncio.sleep(CHARTER_RECHECK)
+        try:
+            charter = await app.engine.call(GetCharter)
+        except (Offline, LinkDown, ProtocolError):
+            continue
+        if charter.accepted >= dialog.version:
+            dialog.dismiss(True)
+            return
+
+
 async def check_charter(app: RseApp) -> None:
     """Show the charter when there is one this user has not accepted yet."""
     from .screens.charter import CharterScreen
@@ -143,7 +163,12 @@ async def check_charter(app: RseApp) -> None:
             return
         if charter.version == 0 or charter.accepted >= charter.version:
             return
-        accepted = await app.push_screen_wait(CharterScreen(charter.version, charter.text))
+        dialog = CharterScreen(charter.version, charter.text)
+        watcher = asyncio.create_task(_close_when_accepted_elsewhere(app, dialog))
+        try:
+            accepted = await app.push_screen_wait(dialog)
+        finally:
+            watcher.cancel()
         if accepted:
             await app.engine.accept_charter(charter.version)
         else:

@@ -312,3 +312,23 @@ async def test_switching_tab_keeps_what_was_just_typed(server, profiles):
         assert app.composer.text == "half a thought more"
         await app.action_quit()
     await bob.close()
+
+
+async def test_lines_typed_just_before_ctrl_q_are_sent(server, profiles):
+    """Found by a new user: "v1" Enter ctrl+q in one burst quit before the
+    line reached the outbox, and it was lost without a trace."""
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, *"v1", "enter", *"v2", "enter", "ctrl+q")
+        for _ in range(100):
+            if not app.is_running:
+                break
+            await pilot.pause(0.02)
+    cache = account.open_cache()
+    queued = [i.text for i in cache.outbox()]
+    cache.close()
+    stored = await _stored(bob, groups["Incidents"])
+    assert [t for t in ("v1", "v2") if t in queued or t in stored] == ["v1", "v2"]
+    await bob.close()

@@ -154,7 +154,7 @@ async def test_charter_is_shown_until_accepted(server, profiles):
     typing = profiles.app(account)
     async with typing.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(typing.screen, CharterScreen))
-        await pilot.pause()  # on screen: keys typed from now on are its
+        await pilot.pause(CharterScreen.GRACE)  # on screen: keys typed from now on are its
         # Enter accepts; what is typed right behind it, in one burst, is sent.
         await burst(pilot, "enter", *"alpha", "enter", *"beta", "enter", *"gamma", "enter")
         await until(pilot, lambda: not isinstance(typing.screen, CharterScreen))
@@ -174,7 +174,7 @@ async def test_charter_is_shown_until_accepted(server, profiles):
         third = profiles.app(account)
         async with third.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: isinstance(third.screen, CharterScreen))  # noqa: B023
-            await pilot.pause()
+            await pilot.pause(CharterScreen.GRACE)
             await pilot.press(key)
             await until(pilot, lambda: not third.is_running)  # noqa: B023
     await bob.close()
@@ -303,3 +303,37 @@ async def test_a_private_group_left_says_its_content_is_for_members(server, prof
         assert "for its members" in shown and "core business" not in shown
         await app.action_quit()
     await bob.close()
+
+
+async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays(server, profiles):
+    """Found by a new user: a charter the server pushes opened under their
+    fingers; the Enter meant for their message accepted it unread, an Esc
+    meant for an edit quit the app; and accepted from a shell, it stayed."""
+    from rse_tui.protocol import AcceptCharter
+    from rse_tui.ui import governance
+
+    account = await profiles.join(server, "ana")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _online(app, pilot)
+        await app.engine.submit("gcreate", None, "Ops")
+        await until(pilot, lambda: app.view.group is not None)
+        app.action_to_composer()
+        _publish(server, "# Charter", 1)
+        app.check_charter()
+        await until(pilot, lambda: isinstance(app.screen, CharterScreen))
+        await until(pilot, lambda: isinstance(app.screen.focused, Button))  # Accept, ready
+        await burst(pilot, *"hey", "enter", "escape")  # typed on, in the same breath
+        await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, CharterScreen)
+        queued = await app.engine.db(app.engine.cache.outbox)
+        assert [i.text for i in queued] == ["hey"]  # sent, waiting for the charter
+        # Accepted elsewhere (rse charter --accept): the dialog goes by itself.
+        await app.engine.call(AcceptCharter, version=1)
+        await until(
+            pilot,
+            lambda: not isinstance(app.screen, CharterScreen),
+            within=3 * governance.CHARTER_RECHECK,
+        )
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await app.action_quit()

@@ -19,8 +19,13 @@ class CharterScreen(Dialog[bool]):
     Accept has the focus: Enter accepts, as a user expects. Keys typed before
     the charter was on screen were meant for the composer (what is sent then
     waits in the outbox until the charter is accepted), and the app gives them
-    to it (``typed_before``); so do letters typed while it is shown.
+    to it (``typed_before``); so do letters typed while it is shown. The
+    server opens it, not a key: for GRACE seconds after it appears, keys are
+    still the composer's (someone typing does not stop at once), so an Enter
+    or an Esc meant for a message never accepts it unread, nor quits.
     """
+
+    GRACE = 0.5
 
     BINDINGS = [Binding("escape,ctrl+q", "quit_app", "Quit", priority=True)]
     DEFAULT_CSS = """
@@ -56,8 +61,10 @@ class CharterScreen(Dialog[bool]):
         self.query_one("#accept", Button).focus()
 
     def typed_before(self, event: events.Event) -> bool:
-        """Typed before it was on screen, or after it was answered: not its key."""
-        return self.answered or event.time < getattr(self, "shown_at", float("inf"))
+        """Typed before it was on screen (or just after: GRACE), or after it was
+        answered: not its key."""
+        shown_at = getattr(self, "shown_at", float("inf"))
+        return self.answered or event.time < shown_at + self.GRACE
 
     def press_focused(self) -> bool:
         """Answer with the focused button; the keys typed behind this Enter are
