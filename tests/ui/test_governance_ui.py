@@ -305,13 +305,17 @@ async def test_a_private_group_left_says_its_content_is_for_members(server, prof
     await bob.close()
 
 
-async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays(server, profiles):
+async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays(
+    server, profiles, monkeypatch
+):
     """Found by a new user: a charter the server pushes opened under their
     fingers; the Enter meant for their message accepted it unread, an Esc
     meant for an edit quit the app; and accepted from a shell, it stayed."""
     from rse_tui.protocol import AcceptCharter
     from rse_tui.ui import governance
 
+    # Long enough that a loaded machine cannot make the burst late.
+    monkeypatch.setattr(CharterScreen, "GRACE", 5.0)
     account = await profiles.join(server, "ana")
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
