@@ -689,6 +689,7 @@ class Cache:
             )
             self._add_hole(group, kind, 0, max(upto, top or 0))
         changes.messages.setdefault(group, [])
+        changes.forgotten.append(group)
 
     # -- reading for views -------------------------------------------------------------
 

@@ -115,6 +115,9 @@ class Changes:
     outbox: bool = False
     removed: list[int] = field(default_factory=list)  # groups I was removed from
     deleted: list[int] = field(default_factory=list)  # messages that are gone
+    #: Groups whose cached history went back to the server (left, or rejoined):
+    #: a view of one reads it again.
+    forgotten: list[int] = field(default_factory=list)
     edited: list[int] = field(default_factory=list)  # messages to draw again (pins)
     users: dict[int, str] = field(default_factory=dict)  # names just learned
     charter: int = 0  # a new charter version was published (-1: a write needs one accepted)
@@ -126,6 +129,7 @@ class Changes:
             or bool(self.mentions)
             or self.outbox
             or bool(self.removed)
+            or bool(self.forgotten)
             or bool(self.charter)
         )
 
@@ -134,6 +138,7 @@ class Changes:
         self.outbox |= other.outbox
         self.removed.extend(other.removed)
         self.deleted.extend(other.deleted)
+        self.forgotten.extend(other.forgotten)
         self.edited.extend(other.edited)
         self.users.update(other.users)
         self.charter = self.charter or other.charter

@@ -466,18 +466,25 @@ class RseApp(App[int]):
         db, cache = self.engine.db, self.engine.cache
         await db(cache.set, "ui.group", group.group)
         await db(cache.set, "ui.kind", self.view.kind)
-        rows = await db(cache.messages, group.group, self.view.kind, limit=FIRST_PAGE)
-        hole = await db(cache.hole_below, group.group, self.view.kind, None)
-        read = await db(cache.mark_read, group.group)
-        unread = (r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me)
-        self.timeline.empty_text = (
-            "No messages yet: say hello." if self.view.kind == ChatEvent.TYPE else "No posts yet."
-        )
-        self.timeline.show(
-            rows,
-            more_above=len(rows) >= FIRST_PAGE or hole is not None,
-            first_unread=next(unread, None),
-        )
+        # Read and shown under the refresh lock: a refresh that runs meanwhile
+        # (a message arriving) would otherwise be drawn over by older rows.
+        async with self._refreshing:
+            rows = await db(cache.messages, group.group, self.view.kind, limit=FIRST_PAGE)
+            hole = await db(cache.hole_below, group.group, self.view.kind, None)
+            read = await db(cache.mark_read, group.group)
+            unread = (
+                r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me
+            )
+            self.timeline.empty_text = (
+                "No messages yet: say hello."
+                if self.view.kind == ChatEvent.TYPE
+                else "No posts yet."
+            )
+            self.timeline.show(
+                rows,
+                more_above=len(rows) >= FIRST_PAGE or hole is not None,
+                first_unread=next(unread, None),
+            )
         if previous is None or previous.group != group.group:
             # Another group: its own draft. A first group keeps what was typed;
             # the same group (chat <-> feed) keeps the composer as it is (the
@@ -553,8 +560,11 @@ class RseApp(App[int]):
             return
         with contextlib.suppress(Closing, Offline, LinkDown):
             try:
-                if await self.engine.load_older(group.group, self.view.kind, None):
-                    await self._refresh_open()
+                await self.engine.load_older(group.group, self.view.kind, None)
+                # Shown whether or not this call fetched it: a fill cancelled by
+                # the next one (this worker is exclusive) may have stored its
+                # page without a word to the views.
+                await self._refresh_open()
             except ProtocolError as exc:  # a private group left: its content is for members
                 if self.view.group is not None and self.view.group.group == group.group:
                     self.timeline.empty_text = exc.message
@@ -615,6 +625,13 @@ class RseApp(App[int]):
     async def _apply_changes(self, changes: Changes) -> None:
         group = self.view.group
         db, cache = self.engine.db, self.engine.cache
+        if group is not None and group.group in changes.forgotten:
+            # Left (or back in): what it showed went from the cache; show what is
+            # there now, and ask the server for the rest (it says if we may read).
+            fresh = next((r for r in await db(cache.groups) if r.group == group.group), None)
+            if fresh is not None:
+                await self._open(fresh)
+                group = self.view.group
         if changes.deleted:
             self.timeline.drop(changes.deleted)
             self.part(Details).show(group, self.timeline.selected_row)

@@ -278,9 +278,10 @@ async def test_settings_fit_small_and_large_terminals(server, profiles):
 
 
 async def test_a_private_group_left_says_its_content_is_for_members(server, profiles):
-    """Left, a private group's messages leave the device; looking at it again,
-    the server refuses its history: the pane says why (the refusal once
-    escaped the worker that fetched it)."""
+    """Left while looking at it, a private group's messages leave the screen
+    as they leave the device (they stayed, deleted ones included, found by a
+    new user); the server refuses its history, and the pane says why (the
+    refusal once escaped the worker that fetched it and crashed the app)."""
     from rse_tui.protocol import AddMember
 
     account = await profiles.join(server, "ana")
@@ -292,15 +293,19 @@ async def test_a_private_group_left_says_its_content_is_for_members(server, prof
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
         await until(pilot, lambda: any(r.group == g and r.member for r in app.groups.rows))
-        await app.engine.submit("leave", g)
-        await until(pilot, lambda: any(r.group == g and not r.member for r in app.groups.rows))
-        # Back to it (Enter in the list asks to join, and opens it):
         await app.open_group(next(r for r in app.groups.rows if r.group == g))
+        await until(pilot, lambda: [r.text for r in app.timeline.rows] == ["core business"])
+        await burst(pilot, *"/leave", "enter")
+        await until(pilot, lambda: any(r.group == g and not r.member for r in app.groups.rows))
         await until(pilot, lambda: "for its members" in app.timeline.empty_text)
         await pilot.pause(0.3)
         assert app.is_running and not app.timeline.rows
         shown = "\n".join(line.text for line in app.timeline.render_lines(app.timeline.region))
         assert "for its members" in shown and "core business" not in shown
+        # Back to it later (Enter in the list asks to join, and opens it): the same.
+        await app.open_group(next(r for r in app.groups.rows if r.group == g))
+        await pilot.pause(0.3)
+        assert app.is_running and "for its members" in app.timeline.empty_text
         await app.action_quit()
     await bob.close()
 
