@@ -717,6 +717,19 @@ class RseApp(App[int]):
     def on_write_refused(self, message: WriteRefused) -> None:
         if not self.showing:
             return
+        item = message.item
+        if item.op == "edit" and item.text:
+            # An edit refused has no row to show it on (the message may be gone):
+            # its text comes back to the composer rather than vanish.
+            self.composer.restore(item.text)
+            self.run_worker(self.engine.db(self.engine.cache.discard, item.cid))
+            self.notify(
+                f"your edit was not saved ({clean_line(message.why)}):"
+                " its text is back in the composer",
+                severity="error",
+                markup=False,
+            )
+            return
         self.notify(f"not sent: {clean_line(message.why)}", severity="error", markup=False)
 
     def _tick(self) -> None:

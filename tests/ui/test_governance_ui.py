@@ -346,3 +346,18 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
         )
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await app.action_quit()
+
+
+async def test_an_edit_refused_puts_its_text_back_in_the_composer(server, profiles):
+    """Found by a new user: an edit of a message deleted meanwhile (offline)
+    was refused with a passing toast, and its new text was lost."""
+    account = await profiles.join(server, "ana")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _online(app, pilot)
+        await app.engine.submit("gcreate", None, "Ops")
+        await until(pilot, lambda: app.view.group is not None)
+        await app.engine.submit("edit", None, "the fixed text", target=987654)
+        await until(pilot, lambda: "the fixed text" in app.composer.text)
+        assert await app.engine.db(app.engine.cache.outbox, include_failed=True) == []
+        await app.action_quit()
