@@ -99,8 +99,12 @@ class GroupCommands(Provider):
             name = clean_line(row.label) if row.dm is not None else f"#{clean_line(row.name)}"
             if row.member:
                 yield name, lambda r=row: app.open_group(r), "switch to this group"
+            elif row.visibility == "open":
+                yield f"Join {name}", lambda r=row: app.enter_group(r), "join this group"
+            elif row.requested:
+                yield f"Asked to join {name}", lambda r=row: app.enter_group(r), "waiting"
             else:
-                yield f"Join {name}", lambda r=row: app.join(r), "join this group"
+                yield f"Ask to join {name}", lambda r=row: app.enter_group(r), "private group"
         yield "Directory: find people", app.action_directory, "F2"
         yield "Join requests", app.action_requests, "F3"
         yield "Group settings", app.action_settings, "F4"
@@ -762,8 +766,12 @@ class RseApp(App[int]):
                 row = await self.reread(row)
             elif not row.requested:
                 await self.engine.submit("greq", row.group)
+                whom = f"the moderators of #{clean_line(row.name)}"
                 self.notify(
-                    f"asked the moderators of #{clean_line(row.name)} to let you in", markup=False
+                    f"asked {whom} to let you in"
+                    if self.engine.online
+                    else f"offline: {whom} will be asked to let you in when the link is back",
+                    markup=False,
                 )
         await self.open_group(row)
         self.action_to_composer()

@@ -361,3 +361,23 @@ async def test_an_edit_refused_puts_its_text_back_in_the_composer(server, profil
         await until(pilot, lambda: "the fixed text" in app.composer.text)
         assert await app.engine.db(app.engine.cache.outbox, include_failed=True) == []
         await app.action_quit()
+
+
+async def test_the_switcher_asks_to_join_a_private_group(server, profiles):
+    """Found by a new user: ctrl+k offered only "Join #Core" for a private
+    group, which the server refused with a CLI command to type instead."""
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Core", visibility="private", cid="g")).group
+    await bob.conn.call(Sync, since=0)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _online(app, pilot)
+        await until(pilot, lambda: any(r.group == g for r in app.groups.rows))
+        await burst(pilot, "ctrl+k", *"Core")
+        await pilot.pause(0.3)
+        await burst(pilot, "enter")
+        await until(pilot, lambda: any(r.group == g and r.requested for r in app.groups.rows))
+        await until(pilot, lambda: app.view.group is not None and app.view.group.group == g)
+        await app.action_quit()
+    await bob.close()
