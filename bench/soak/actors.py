@@ -150,10 +150,14 @@ class Process:
         os.set_blocking(master, False)
         loop = asyncio.get_running_loop()
 
+        screen = self.lives[-1].lines_out
+
         def drain() -> None:
+            """Read the screen as it is drawn; keep the end (a crash prints there)."""
             with contextlib.suppress(OSError):
-                while os.read(master, 65536):
-                    pass
+                while data := os.read(master, 65536):
+                    screen.append(data.decode("utf-8", "replace"))
+                    del screen[:-64]
 
         loop.add_reader(master, drain)
         self._pty = master

@@ -18,6 +18,7 @@ violation it finds.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,7 +67,7 @@ def stored_once_in_order(db: sqlite3.Connection, cache: sqlite3.Connection, c: C
     """1 and 2 for what the engine queued: by the server's receipt of each write."""
     problems: list[str] = []
     refused = {cid for (cid,) in cache.execute("SELECT cid FROM outbox WHERE error IS NOT NULL")}
-    last = 0
+    last, before = 0, ""
     for op, text, cid in c.written:
         row = db.execute(
             "SELECT result FROM receipts WHERE user = ? AND cid = ?", (c.user, cid)
@@ -79,8 +80,10 @@ def stored_once_in_order(db: sqlite3.Connection, cache: sqlite3.Connection, c: C
         seq = receipt["s"]
         if "ts" in receipt:  # it changed something (a no-op names the state it found)
             if seq < last:
-                problems.append(f"2: {c.name}'s {op} {text!r} stored before a write made earlier")
-            last = seq
+                problems.append(
+                    f"2: {c.name}'s {op} {text!r} stored as #{seq}, before {before}, made earlier"
+                )
+            last, before = seq, f"{op} {text!r} #{seq} ({cid})"
         if op not in MESSAGES:
             continue
         user, kind, body, deleted, edited, ref = db.execute(
@@ -230,7 +233,12 @@ def process_ends(c: Client) -> list[str]:
             if life.killed or life.code in (None, -15):
                 continue
             if p.kind == "app":
-                return [f"5: the app of {c.name} ended by itself (exit {life.code})"]
+                seen = re.sub(
+                    r"\x1b\[[0-9;?<>=]*[a-zA-Z]|\x1b[()][0-9A-Za-z]", "", "".join(life.lines_out)
+                )
+                return [
+                    f"5: the app of {c.name} ended by itself (exit {life.code}): {seen[-1500:]!r}"
+                ]
             if life.code not in (0, 1) or (life.code == 1 and not said):
                 return [f"5: rse {p.kind} of {c.name} ended with {life.code}: {said[-300:]!r}"]
     return []
