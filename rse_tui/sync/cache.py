@@ -627,12 +627,17 @@ class Cache:
                 (group, kind, lo, hi),
             )
 
-    def add_gap(self, since: int, upto: int) -> None:
-        """The server skipped (since, upto]: every group we are in may miss some."""
+    def add_gap(self, upto: int) -> Changes:
+        """The server skipped events up to ``upto`` (too many to replay): every
+        group we are in may lack messages, and the messages we hold may have
+        been edited, deleted or pinned meanwhile. Their history up to there is
+        the server's to tell again, on demand. (Called again once the group
+        list is fresh, for the groups we were added to meanwhile.)"""
+        changes = Changes()
         with self._tx():
             for (group,) in self.conn.execute("SELECT id FROM groups WHERE member = 1").fetchall():
-                for kind in KINDS:
-                    self._add_hole(group, kind, since, upto)
+                self._history_on_server(group, upto, changes)
+        return changes
 
     def hole_below(self, group: int, kind: str, seq: int | None) -> tuple[int, int] | None:
         """The newest hole below ``seq`` (or anywhere, when None): (lo, hi)."""

@@ -207,7 +207,7 @@ class Engine:
         self._stopping = False
         self._online = asyncio.Event()
         self._idle = asyncio.Event()  # online, synced, outbox empty
-        self._gap = False
+        self._gap = 0  # the end of a gap in the catch-up: the groups are asked for again
         self.last_error: str = ""
         #: A write was refused until the current charter is accepted.
         self.charter_required = False
@@ -424,9 +424,11 @@ class Engine:
             self._inbox.put_nowait(_Head(done.head))
             await self._inbox.join()
             if self._gap:
-                self._gap = False
+                upto, self._gap = self._gap, 0
                 reply = await conn.call(ListGroups)
                 await self.db(self.cache.put_groups, reply.groups)
+                # Groups we were added to within the gap: their history too.
+                self._on_change(await self.db(self.cache.add_gap, upto))
             await self._learn_groups()
             await self._learn_users()
             self._on_change(Changes(groups=True))
@@ -480,8 +482,8 @@ class Engine:
                 cursor = frame.head
             elif isinstance(frame, Gap):
                 await flush()
-                await self.db(self.cache.add_gap, frame.since, frame.upto)
-                self._gap = True
+                changes.merge(await self.db(self.cache.add_gap, frame.upto))
+                self._gap = max(self._gap, frame.upto)
                 changes.groups = True
             elif isinstance(frame, ErrorFrame):
                 log.warning("server: %s: %s", frame.code, frame.message)

@@ -328,3 +328,50 @@ async def test_added_back_to_a_group_its_old_pins_show_on_the_history_fetched(se
         runner.cancel()
         await ana.close()
         await boss.close()
+
+
+async def test_a_gap_hides_nothing_of_groups_joined_or_changed_within_it(tmp_path):
+    """Found by the soak: after a catch-up too long to replay (a gap), a group
+    one was added to within the gap had no hole for what was said there (lost
+    without a trace), and a message deleted within it stayed in the cache."""
+    from rse_tui.protocol import DeleteMessage
+
+    cfg = config(tmp_path / "s.db", catch_up_bound=30, batch_size=10)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        bob = await new_user(srv, "bob")
+        old = (await bob.conn.call(CreateGroup, name="Old", cid="o")).group
+        await ana.conn.call(JoinGroup, group=old, cid="j")
+        doomed = await bob.conn.call(SendChat, group=old, text="doomed", cid="d")
+        engine, _ = await _engine(tmp_path, srv.url, ana.auth.token)
+        runner = asyncio.create_task(engine.run())
+        await engine.wait_online()
+        await engine.load_older(old, "c", None)
+        assert [r.text for r in engine.cache.messages(old, "c")] == ["doomed"]
+        await engine.stop()
+        await runner
+        # Offline: a new group ana is added to, said things in; a deletion; a flood.
+        new = (await bob.conn.call(CreateGroup, name="New", cid="n")).group
+        await bob.conn.call(AddMember, group=new, user=ana.user, cid="a")
+        said = await bob.conn.call(SendChat, group=new, text="welcome ana", cid="w")
+        await bob.conn.call(DeleteMessage, target=doomed.seq, cid="x")
+        for n in range(60):
+            await bob.conn.call(SendChat, group=old, text=f"m{n}", cid=f"m{n}")
+        engine2 = Engine(
+            engine.cache, url=srv.url, token=ana.auth.token, backoff=Backoff(first=0.05, cap=0.2)
+        )
+        runner = asyncio.create_task(engine2.run())
+        await asyncio.wait_for(engine2.wait_idle(), 10)
+        assert any(r.group == new and r.member for r in engine2.cache.groups())
+        while await engine2.load_older(new, "c", None):
+            pass
+        assert [r.seq for r in engine2.cache.messages(new, "c")] == [said.seq]
+        while await engine2.load_older(old, "c", None):
+            pass
+        texts = [r.text for r in engine2.cache.messages(old, "c", limit=1000)]
+        assert "doomed" not in texts and texts == [f"m{n}" for n in range(60)]
+        await engine2.stop()
+        await runner
+        engine2.close()
+        await ana.close()
+        await bob.close()
