@@ -301,11 +301,29 @@ class Cache:
         with self._tx():
             for event in events:
                 top = max(top, event.seq)
+                if self._behind_us(event):
+                    continue
                 self._apply_one(event, me, mention, changes)
             if cursor is not None:
                 top = max(top, cursor)
             self.set("cursor", top)
         return changes
+
+    def _behind_us(self, event: Event) -> bool:
+        """A message pushed before a change of ours that the cache has applied
+        already, acknowledged out of turn (a leave: its range is a hole, the
+        server's to tell again); stored now, it would be a stale copy (of a
+        group we are out of). Pages fill holes; the stream does not."""
+        if not isinstance(event, ChatEvent | PostEvent):
+            return False
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM holes h JOIN groups g ON g.id = h.grp WHERE h.grp = ?"
+                " AND h.kind = ? AND h.lo < ? AND ? <= h.hi AND g.member = 0",
+                (event.group, event.TYPE, event.seq, event.seq),
+            ).fetchone()
+            is not None
+        )
 
     def _apply_one(
         self, event: Event, me: int | None, mention: re.Pattern[str] | None, changes: Changes
@@ -388,10 +406,8 @@ class Cache:
                 )
                 if not (was and was[0]):  # a role change, or our own join met again: no hole
                     # What was said before we joined is on the server (a copy kept
-                    # from an earlier stay, or a look from outside, may be stale),
-                    # and so are its pins: the group is asked about again.
+                    # from an earlier stay, or a look from outside, may be stale).
                     self._history_on_server(event.group, event.seq, changes)
-                    c.execute("UPDATE groups SET stale = 1 WHERE id = ?", (event.group,))
             else:
                 c.execute(
                     "UPDATE groups SET pending = max(pending - 1, 0) WHERE id = ?"
@@ -693,6 +709,9 @@ class Cache:
                 "DELETE FROM holes WHERE grp = ? AND kind = ? AND lo <= ?", (group, kind, upto)
             )
             self._add_hole(group, kind, 0, max(upto, top or 0))
+        # Its pins, head and count are asked for again too (a history page does
+        # not say which messages are pinned).
+        self.conn.execute("UPDATE groups SET stale = 1 WHERE id = ?", (group,))
         changes.messages.setdefault(group, [])
         changes.forgotten.append(group)
 

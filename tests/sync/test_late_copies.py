@@ -136,3 +136,38 @@ def test_my_message_acknowledged_after_i_was_removed_stays_out(tmp_path):
     c.apply([LeaveEvent(seq=12, group=GROUP, user=ME, by=OTHER)])
     c.acknowledged([(item, WriteOk(request_id=1, seq=11, ts=5))])
     assert texts(c) == {} and c.outbox() == []
+
+
+def test_a_message_pushed_before_my_leave_but_applied_after_it_stays_out(tmp_path):
+    """Found by the soak (a 9.6 kbit/s client): the acknowledgement of one's
+    leave was applied before a message pushed just before it, which then sat
+    in the cache of someone out of the private group."""
+    from rse_tui.protocol import GroupInfo, JoinEvent
+
+    c = cache(tmp_path)
+    c.put_groups([GroupInfo(group=GROUP, name="core", member=True, visibility="private")])
+    c.enqueue("leave", GROUP, None)
+    [leave] = c.outbox()
+    c.acknowledged([(leave, WriteOk(request_id=1, seq=20, ts=5))])
+    c.apply([ChatEvent(seq=19, group=GROUP, user=OTHER, ts=1, text="for members")])
+    assert texts(c) == {}
+    # Back in: what is said from then on is stored as it comes.
+    c.apply([JoinEvent(seq=30, group=GROUP, user=ME)])
+    c.apply([ChatEvent(seq=31, group=GROUP, user=OTHER, ts=1, text="welcome back")])
+    assert texts(c) == {31: ("welcome back", False)}
+
+
+def test_a_group_joined_by_my_own_request_is_asked_about_again(tmp_path):
+    """Found by the soak: the group list asked for after one's own join is lost
+    if the link drops then; the group stays marked to be asked about."""
+    from rse_tui.protocol import GroupInfo
+
+    c = cache(tmp_path)
+    c.put_groups([GroupInfo(group=GROUP, name="ops", member=False)])
+    assert c.unknown_groups() == []
+    c.enqueue("join", GROUP, None)
+    [join] = c.outbox()
+    c.acknowledged([(join, WriteOk(request_id=1, seq=20, ts=5))])
+    assert c.unknown_groups() == [GROUP]
+    c.put_groups([GroupInfo(group=GROUP, name="ops", member=True, head=20)], only=[GROUP])
+    assert c.unknown_groups() == []
