@@ -44,7 +44,8 @@ from .database import Database
 from .deflate import lean_deflate
 from .gate import Caps, Gate, open_file_limit
 from .handlers import HANDLERS, Services, Session
-from .hub import Hub, Peer
+from .hub import Hub
+from .peer import Peer
 from .ratelimit import FailureThrottle, KnownSignIns, RateLimiter
 from .schema import migrate
 

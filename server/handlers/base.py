@@ -22,7 +22,8 @@ from rse_tui.protocol import (
 from .. import auth, storage
 from ..config import Limits, ServerConfig
 from ..database import Database, Outcome
-from ..hub import Hub, Peer
+from ..hub import Hub
+from ..peer import Peer
 from ..ratelimit import FailureThrottle, KnownSignIns, RateLimiter
 
 
