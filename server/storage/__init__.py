@@ -17,6 +17,7 @@ from .accounts import (
     add_token,
     charter,
     create_invite,
+    directory,
     list_tokens,
     publish_charter,
     redeem_invite,
@@ -36,7 +37,6 @@ from .groups import (
     add_member,
     approve,
     create_group,
-    directory,
     group_facts,
     join_group,
     join_requests,
@@ -46,7 +46,6 @@ from .groups import (
     memberships,
     remove_member,
     request_join,
-    send_direct,
     update_group,
 )
 from .timeline import (
@@ -60,6 +59,7 @@ from .timeline import (
     history_page,
     pin_message,
     recent_chat,
+    send_direct,
     start_at,
     user_head,
 )
