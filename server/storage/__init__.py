@@ -31,7 +31,16 @@ from .accounts import (
     user_login_row,
     users,
 )
-from .base import CatchUp, Overtakes, Receipt, TokenRow, as_user, receipt, transaction
+from .base import (
+    CatchUp,
+    Overtakes,
+    Receipt,
+    TokenRow,
+    as_client,
+    as_user,
+    receipt,
+    transaction,
+)
 from .groups import (
     access,
     add_member,
@@ -75,6 +84,7 @@ __all__ = [
     "add_token",
     "append_message",
     "approve",
+    "as_client",
     "as_user",
     "catch_up",
     "charter",
