@@ -58,7 +58,7 @@ from typing import Any
 from rse_tui.protocol import Login
 from rse_tui.sync.connection import Connection
 from server import auth
-from server.cli import open_db
+from server.admin import open_db
 
 from .load import cpu_seconds, percentile
 from .population import populate

@@ -33,7 +33,7 @@ from typing import Any
 from rse_tui.protocol import CreateGroup, GroupSettings, Sync
 from rse_tui.sync.cache import new_cid
 from server import storage
-from server.cli import open_db
+from server.admin import open_db
 
 from .wire import RseServer
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from server import auth, storage
-from server.cli import open_db
+from server.admin import open_db
 from server.storage.groups import add_membership
 
 

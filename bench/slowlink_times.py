@@ -27,7 +27,7 @@ from pathlib import Path
 from rse_tui.protocol import CreateGroup, JoinGroup, SendPost, Sync
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection
-from server.cli import mint_invite, open_db
+from server.admin import mint_invite, open_db
 
 from .corpus import lines
 from .first_paint import CLOSED, ROOT

@@ -43,7 +43,7 @@ from rse_tui.protocol import (
 )
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection
-from server.cli import mint_invite, open_db
+from server.admin import mint_invite, open_db
 
 from .corpus import lines
 from .serverproc import spawn

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from server import demo as demo_content
+from server.admin import mint_invite, open_db
 from server.app import RseServer
-from server.cli import mint_invite, open_db
 from server.config import ServerConfig
 
 from .protocol import AuthOk, ListGroups, Login, Redeem

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
@@ -39,13 +38,14 @@ from rse_tui.protocol import (
     error_frame,
 )
 
-from . import auth, storage
+from . import auth, routes, storage
 from .config import ServerConfig
 from .database import Database
 from .deflate import lean_deflate
 from .gate import Caps, Gate, open_file_limit
 from .handlers import HANDLERS, Services, Session
-from .hub import Hub, Peer
+from .hub import Hub
+from .peer import Peer
 from .ratelimit import FailureThrottle, KnownSignIns, RateLimiter
 from .schema import migrate
 
@@ -84,6 +84,8 @@ class RseServer:
         self.gate = Gate(Caps.of(limits, open_file_limit()), lambda: self.hub.signed_in)
         #: Let in past the share of connections not signed in for their token.
         self._on_token: set[ServerConnection] = set()
+        #: HTTP paths answered without a handshake (``server.routes``).
+        self.http_routes: dict[str, routes.Route] = routes.default_routes()
 
     @property
     def port(self) -> int:
@@ -190,24 +192,13 @@ class RseServer:
         await self.stop()
 
     def _process_request(self, connection: ServerConnection, request: HttpRequest) -> Any:
-        if request.path == "/healthz":
-            return Response(
-                HTTPStatus.OK.value,
-                "OK",
-                Headers([("Content-Type", "text/plain"), ("Content-Length", "3")]),
-                b"ok\n",
-            )
+        answer = routes.route(self.http_routes, request)
+        if answer is not None:
+            return answer
         token = "Authorization" in request.headers
         refusal = self.gate.refusal(_address(connection), token=token)
         if refusal is not None:
-            status, text = refusal
-            body = f"{text}\n".encode()
-            return Response(
-                status.value,
-                status.phrase,
-                Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]),
-                body,
-            )
+            return routes.plain_text(*refusal)
         if token and self.gate.anonymous_full():
             self._on_token.add(connection)
         return None

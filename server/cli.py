@@ -20,25 +20,20 @@ import contextlib
 import errno
 import logging
 import math
-import os
 import signal
 import socket
-import sqlite3
 import ssl
 import sys
 import time
 from pathlib import Path
 
-import platformdirs
-
 from rse_tui.protocol import BADGES, ProtocolError
 
-from . import auth, demo, storage
+from . import demo, storage
+from .admin import AdminError, default_db, group_ids, mint_invite, open_db
 from .app import RseServer, tls_context
 from .config import Limits, ServerConfig
-from .database import connect
 from .gate import quiet_accept_failures
-from .schema import migrate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,72 +44,6 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
         super().__init__(message)
         self.code = code
-
-
-def default_db() -> Path:
-    return platformdirs.user_data_path("rse-server") / "rse.db"
-
-
-def open_db(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """The rse database at ``path``, brought up to date; CliError saying why not.
-
-    Only ``serve`` creates a missing file: for the other commands a missing
-    file is a mistyped ``--db``, and a new empty database would hide it.
-    """
-    if path.is_dir():
-        raise CliError(f"{path} is a directory: --db names the database file", EXIT_USAGE)
-    if not path.exists():
-        if not create:
-            raise CliError(
-                f"no database at {path}: check --db ('rse-server serve --db {path}' creates one)",
-                EXIT_USAGE,
-            )
-        if path == default_db():  # the data directory is ours to make
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as exc:
-                raise CliError(f"cannot create {path.parent}: {exc.strerror}") from None
-        elif not path.parent.is_dir():  # a mistyped --db: no directories made for it
-            raise CliError(f"no directory {path.parent} for --db {path}", EXIT_USAGE)
-        try:
-            # Private from the start: password hashes, direct messages, secret
-            # groups. SQLite gives its -wal and -shm files the same mode.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise CliError(f"cannot create {path}: {exc.strerror}") from None
-    try:
-        conn = connect(path)
-    except sqlite3.Error as exc:
-        raise _db_error(path, exc) from None
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        foreign = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if version == 0 and foreign:
-            raise CliError(f"{path} is a SQLite database, but not an rse one", EXIT_USAGE)
-        migrate(conn)
-    except sqlite3.Error as exc:
-        conn.close()
-        raise _db_error(path, exc) from None
-    except RuntimeError as exc:  # a schema newer than this server
-        conn.close()
-        raise CliError(f"{path}: {exc}") from None
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _db_error(path: Path, exc: sqlite3.Error) -> CliError:
-    text = str(exc)
-    if "not a database" in text:
-        return CliError(f"{path} is not an rse database (not a SQLite file)", EXIT_USAGE)
-    if "unable to open" in text:
-        return CliError(f"cannot open the database {path} (check its permissions)")
-    if "locked" in text or "busy" in text:
-        return CliError(f"the database {path} is busy: {text}")
-    return CliError(f"cannot use the database {path}: {text}")
 
 
 def _listen_error(config: ServerConfig, exc: OSError) -> CliError:
@@ -237,42 +166,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def mint_invite(
-    conn: sqlite3.Connection, *, admin: bool, hours: float, groups: list[int] | None = None
-) -> str:
-    code = auth.new_invite_code()
-    now = int(time.time())
-    with storage.transaction(conn):
-        storage.create_invite(
-            conn,
-            auth.digest(code),
-            admin=admin,
-            now=now,
-            expires=now + int(hours * 3600),
-            groups=groups or [],
-        )
-    return code
-
-
-def _group_ids(conn: sqlite3.Connection, names: list[str]) -> list[int]:
-    ids = []
-    for name in names:
-        rows = conn.execute(
-            "SELECT id FROM groups WHERE name = ? COLLATE NOCASE AND dm_key IS NULL", (name,)
-        ).fetchall()
-        if len(rows) != 1:
-            what = "no group" if not rows else "several groups"
-            raise CliError(f"{what} named {name!r}")
-        ids.append(rows[0][0])
-    return ids
-
-
 def cmd_invite(args: argparse.Namespace) -> int:
     if not 0 < args.hours <= 24 * 365:
         raise CliError("--hours is more than 0 and at most 8760 (a year)", EXIT_USAGE)
     conn = open_db(Path(args.db), create=False)
     try:
-        groups = _group_ids(conn, args.group)
+        groups = group_ids(conn, args.group)
         code = mint_invite(conn, admin=args.admin, hours=args.hours, groups=groups)
     finally:
         conn.close()
@@ -507,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"rse-server: {exc}", file=sys.stderr)
         return exc.code
+    except AdminError as exc:
+        print(f"rse-server: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.usage else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """SQLite off the event loop: one writer thread with group commit, a reader pool.
 
-Every write is a function ``fn(conn) -> result`` queued to the single writer
-thread. The thread takes whatever writes are waiting (up to ``batch_max``),
-runs each inside its own SAVEPOINT of one transaction, commits once, and only
-then resolves their futures: an acknowledged write is on disk (WAL with
-``synchronous=FULL`` syncs the log at every commit), and under load many
-writes share one fsync. A write that raises is rolled back alone; the others
-in its batch still commit.
+Every write is a function ``fn(conn, *args, **kwargs) -> result`` queued to
+the single writer thread (the type checker holds its arguments against
+``fn``'s signature: a misspelt one fails there, not in the thread). The thread
+takes whatever writes are waiting (up to ``batch_max``), runs each inside its
+own SAVEPOINT of one transaction, commits once, and only then resolves their
+futures: an acknowledged write is on disk (WAL with ``synchronous=FULL``
+syncs the log at every commit), and under load many writes share one fsync.
+A write that raises is rolled back alone; the others in its batch still
+commit.
 
 Writes that produce events return :class:`Outcome`; after the commit, and
 before any future resolves, the events of the whole batch are handed to the
@@ -29,13 +31,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from rse_tui.protocol import Event
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 #: Reads the events stored in ``(after, upto]`` by another process.
 ForeignEvents = Callable[[sqlite3.Connection, int, int], list[Event]]
 #: Called once per committed batch with each write's events and origin.
@@ -141,19 +144,45 @@ class Database:
                 conn.close()
             self._reader_conns.clear()
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T], origin: object = None) -> T:
-        """Run ``fn`` in the writer thread; return once its commit is durable."""
+    async def write(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` in the writer thread; return once its
+        commit is durable."""
+        return await self.write_from(None, fn, *args, **kwargs)
+
+    async def write_from(
+        self,
+        origin: object,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``write`` for ``origin``, the connection that asked: the events it stores
+        are handed on with it (the fan-out does not echo them to it)."""
         if self._writer is None or self._loop is None:
             raise RuntimeError("database is not open")
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._jobs.put(_Job(fn, future, origin))
+        self._jobs.put(_Job(_bound(fn, *args, **kwargs), future, origin))
         return await future
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on a reader thread inside one read transaction."""
+    async def read(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` on a reader thread inside one read transaction."""
         if self._readers is None or self._loop is None:
             raise RuntimeError("database is not open")
-        return await self._loop.run_in_executor(self._readers, self._read_job, fn)
+        job = _bound(fn, *args, **kwargs)
+        return await self._loop.run_in_executor(self._readers, self._read_job, job)
 
     # -- threads -----------------------------------------------------------
 
@@ -280,6 +309,17 @@ class Database:
                 job.future.set_exception(exc)
             else:
                 job.future.set_result(value)
+
+
+def _bound(
+    fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+) -> Callable[[sqlite3.Connection], T]:
+    """``fn`` with its arguments but the connection, for the thread that has one."""
+
+    def job(conn: sqlite3.Connection) -> T:
+        return fn(conn, *args, **kwargs)
+
+    return job
 
 
 def _head(conn: sqlite3.Connection) -> int:

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 from rse_tui.protocol import AuthOk, Batch, ErrorCode, ProtocolError, Redeem, ServerFrame
 from rse_tui.sync.connection import Connection
+from server.admin import mint_invite, open_db
 from server.app import RseServer
 from server.auth import ScryptParams
-from server.cli import mint_invite, open_db
 from server.config import Limits, ServerConfig
 
 T = TypeVar("T")

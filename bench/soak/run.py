@@ -16,7 +16,7 @@ from rse_tui.protocol import ProtocolError
 from rse_tui.sync import account as accounts
 from rse_tui.sync.cache import Cache
 from rse_tui.sync.engine import Engine
-from server.cli import mint_invite, open_db
+from server.admin import mint_invite, open_db
 
 from . import checks
 from .actors import Client, Process

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from rse_tui.protocol import (
     RESEND_LATER,
@@ -22,8 +22,11 @@ from rse_tui.protocol import (
 from .. import auth, storage
 from ..config import Limits, ServerConfig
 from ..database import Database, Outcome
-from ..hub import Hub, Peer
+from ..hub import Hub
+from ..peer import Peer
 from ..ratelimit import FailureThrottle, KnownSignIns, RateLimiter
+
+P = ParamSpec("P")
 
 
 @dataclass(slots=True)
@@ -117,12 +120,15 @@ async def write(
     svc: Services,
     session: Session,
     req: WriteRequest,
-    fn: Callable[..., Outcome[Any]],
-    **kwargs: Any,
+    fn: Callable[Concatenate[sqlite3.Connection, int, P], Outcome[storage.Receipt]],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
 ) -> WriteOk:
     """Run a storage write for the session's user behind the write gate; answer it.
 
-    The gate (``storage.as_user``) answers a resend with its first result,
+    The type checker holds ``args`` and ``kwargs`` against ``fn(conn, user, ...)``.
+    The gate (``storage.as_client``) answers a resend with its first result,
     keeps the connection's writes in order (see :meth:`Session.refused`) and
     checks the charter.
     """
@@ -130,9 +136,8 @@ async def write(
     hold = session.hold
     after = hold.cid if hold is not None and hold.cid != req.cid else None
     try:
-        outcome = await svc.db.write(
-            partial(storage.as_user, user=user, fn=fn, after=after, op=req.TYPE, **kwargs),
-            origin=session.peer,
+        outcome = await svc.db.write_from(
+            session.peer, storage.as_client, user, req.TYPE, after, fn, *args, **kwargs
         )
     except storage.Overtakes:
         assert hold is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from functools import partial
 
 from rse_tui.protocol import (
     AddMember,
@@ -83,13 +82,11 @@ async def list_groups(svc: Services, session: Session, req: ListGroups) -> Group
             ErrorCode.BAD_FIELD, f"'l' names 1 to {svc.limits.max_groups_per_request} groups"
         )
     reply = await svc.db.read(
-        partial(
-            _group_list,
-            user=session.user,
-            recent=req.recent,
-            only=req.only,
-            request_id=req.request_id,
-        )
+        _group_list,
+        user=session.user,
+        recent=req.recent,
+        only=req.only,
+        request_id=req.request_id,
     )
     svc.charge_items(session.user, len(reply.recent) + len(reply.groups))
     return reply
@@ -166,12 +163,12 @@ async def remove_member(svc: Services, session: Session, req: RemoveMember) -> W
 
 
 async def members(svc: Services, session: Session, req: Members) -> MemberList:
-    users, mods = await svc.db.read(partial(storage.members, user=session.user, group=req.group))
+    users, mods = await svc.db.read(storage.members, user=session.user, group=req.group)
     svc.charge_items(session.user, len(users))
     return MemberList(request_id=req.request_id, users=users, moderators=mods)
 
 
 async def join_requests(svc: Services, session: Session, req: JoinRequests) -> RequestList:
-    pending = await svc.db.read(partial(storage.join_requests, user=session.user, group=req.group))
+    pending = await svc.db.read(storage.join_requests, user=session.user, group=req.group)
     svc.charge_items(session.user, len(pending))
     return RequestList(request_id=req.request_id, requests=pending)

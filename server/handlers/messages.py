@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from rse_tui.protocol import (
     HISTORY_KINDS,
     ChatEvent,
@@ -124,15 +122,13 @@ async def history(svc: Services, session: Session, req: History) -> Page:
             ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
         )
     events, more, authors = await svc.db.read(
-        partial(
-            storage.history_page,
-            user=session.user,
-            group=req.group,
-            kind=req.kind,
-            before=req.before,
-            limit=req.limit,
-            max_text=svc.limits.max_reply_text,
-        )
+        storage.history_page,
+        user=session.user,
+        group=req.group,
+        kind=req.kind,
+        before=req.before,
+        limit=req.limit,
+        max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(session.user, len(events))
     return Page(request_id=req.request_id, events=events, more=more, users=authors)

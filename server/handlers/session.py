@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any, TypeVar
 
 from rse_tui.protocol import (
@@ -61,7 +60,7 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     if req.token is None:
         return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=0)
     parsed = auth.parse_token(req.token)
-    row = await svc.db.read(partial(storage.token_row, token_id=parsed[0])) if parsed else None
+    row = await svc.db.read(storage.token_row, token_id=parsed[0]) if parsed else None
     if parsed is None or row is None or not auth.token_matches(parsed[1], row.hash):
         raise ProtocolError(ErrorCode.AUTH_FAILED, "token is not valid (logged out or revoked?)")
     _attach(svc, session, row.user, row.name, parsed[0])
@@ -69,8 +68,8 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     now = svc.now()
     if row.last_used is None or now - row.last_used >= TOKEN_TOUCH_EVERY:
         # Recorded at most hourly: a reconnect should not wait on a disk sync.
-        await svc.db.write(partial(storage.touch_token, token_id=parsed[0], now=now))
-    start = await svc.db.read(partial(storage.start_at, user=row.user))
+        await svc.db.write(storage.touch_token, token_id=parsed[0], now=now)
+    start = await svc.db.read(storage.start_at, user=row.user)
     # Finding where to start read each of the user's groups: charged to the
     # user (reconnecting in a loop costs the user's allowance too).
     svc.charge_items(row.user, start.sources)
@@ -100,7 +99,7 @@ async def _issue_token(svc: Services, session: Session, user: int, name: str, ri
         _attach(svc, session, user, name, 0)  # raises the typed error
     secret = auth.new_token_secret()
     token_id = await svc.db.write(
-        partial(storage.add_token, user=user, token_hash=auth.digest(secret), now=svc.now())
+        storage.add_token, user=user, token_hash=auth.digest(secret), now=svc.now()
     )
     _attach(svc, session, user, name, token_id)
     session.signed_in = svc.now()
@@ -119,7 +118,7 @@ async def login(svc: Services, session: Session, req: Login) -> AuthOk:
             "too many wrong passwords for this name from here",
             retry_after=round(wait, 1),
         )
-    row = await svc.db.read(partial(storage.user_login_row, name=req.name))
+    row = await svc.db.read(storage.user_login_row, name=req.name)
     stored = row[2] if row else None
     ok = await _checked(svc, session, svc.hasher.verify, req.password, stored, known=key)
     if row is None or not ok:
@@ -166,9 +165,7 @@ async def redeem(svc: Services, session: Session, req: Redeem) -> AuthOk:
     pw_hash = await _checked(svc, session, svc.hasher.hash, password)
     code_hash = auth.digest(auth.normalise_invite(req.code))
     outcome = await svc.db.write(
-        partial(
-            storage.redeem_invite, code_hash=code_hash, name=name, pw_hash=pw_hash, now=svc.now()
-        )
+        storage.redeem_invite, code_hash=code_hash, name=name, pw_hash=pw_hash, now=svc.now()
     )
     svc.known_sign_ins.add((name.casefold(), session.remote))
     return await _issue_token(svc, session, outcome.value, name, req.request_id)
@@ -178,7 +175,7 @@ async def logout(svc: Services, session: Session, req: Logout) -> None:
     user = session.user
     token_id = session.peer.token_id
     assert token_id is not None
-    await svc.db.write(partial(storage.revoke_token, user=user, token_id=token_id))
+    await svc.db.write(storage.revoke_token, user=user, token_id=token_id)
     # The reply is queued first, then every session of this token closes.
     session.peer.send(encode(Done(request_id=req.request_id)))
     svc.hub.end_token(token_id, "logged out")
@@ -186,16 +183,12 @@ async def logout(svc: Services, session: Session, req: Logout) -> None:
 
 
 async def tokens(svc: Services, session: Session, req: Tokens) -> TokenList:
-    rows = await svc.db.read(
-        partial(storage.list_tokens, user=session.user, current=session.peer.token_id)
-    )
+    rows = await svc.db.read(storage.list_tokens, user=session.user, current=session.peer.token_id)
     return TokenList(request_id=req.request_id, tokens=rows)
 
 
 async def revoke(svc: Services, session: Session, req: Revoke) -> Done | None:
-    found = await svc.db.write(
-        partial(storage.revoke_token, user=session.user, token_id=req.token_id)
-    )
+    found = await svc.db.write(storage.revoke_token, user=session.user, token_id=req.token_id)
     if not found:
         raise policy.NotFound("token")
     if req.token_id == session.peer.token_id:
@@ -215,16 +208,14 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
     peer.hold()
     try:
         if req.since is None:
-            result = await svc.db.read(partial(storage.start_at, user=user))
+            result = await svc.db.read(storage.start_at, user=user)
         else:
             result = await svc.db.read(
-                partial(
-                    storage.catch_up,
-                    user=user,
-                    since=req.since,
-                    bound=svc.limits.catch_up_bound,
-                    max_text=svc.limits.max_reply_text,
-                )
+                storage.catch_up,
+                user=user,
+                since=req.since,
+                bound=svc.limits.catch_up_bound,
+                max_text=svc.limits.max_reply_text,
             )
     except BaseException:
         peer.release(2**63)
@@ -248,12 +239,12 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
 
 
 async def get_charter(svc: Services, session: Session, req: GetCharter) -> CharterText:
-    version, text, accepted = await svc.db.read(partial(storage.charter, user=session.user))
+    version, text, accepted = await svc.db.read(storage.charter, user=session.user)
     return CharterText(request_id=req.request_id, version=version, text=text, accepted=accepted)
 
 
 async def accept_charter(svc: Services, session: Session, req: AcceptCharter) -> Done:
-    await svc.db.write(partial(storage.accept_charter, user=session.user, version=req.version))
+    await svc.db.write(storage.accept_charter, user=session.user, version=req.version)
     return Done(request_id=req.request_id)
 
 
@@ -261,7 +252,7 @@ async def set_profile(svc: Services, session: Session, req: SetProfile) -> Done:
     title = check_line(req.title, svc.limits.max_title, "a title", empty=True)
     # Through the write gate: a title others see is a write, refused until the
     # current charter is accepted like any other.
-    await svc.db.write(partial(storage.as_user, user=session.user, fn=_set_title, title=title))
+    await svc.db.write(storage.as_user, session.user, _set_title, title=title)
     return Done(request_id=req.request_id)
 
 
@@ -275,7 +266,7 @@ async def get_users(svc: Services, session: Session, req: GetUsers) -> UserList:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"at most {svc.limits.max_users_per_request} ids per request"
         )
-    found = await svc.db.read(partial(storage.users, ids=req.users))
+    found = await svc.db.read(storage.users, ids=req.users)
     svc.charge_items(session.user, len(found))
     return UserList(request_id=req.request_id, users=found)
 
@@ -284,9 +275,7 @@ async def search_directory(svc: Services, session: Session, req: SearchDirectory
     query = check_line(req.query, 100, "a search", empty=True)
     if req.badge is not None and req.badge not in BADGES:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(BADGES)}")
-    found = await svc.db.read(
-        partial(storage.directory, viewer=session.user, query=query, badge=req.badge)
-    )
+    found = await svc.db.read(storage.directory, viewer=session.user, query=query, badge=req.badge)
     svc.charge_items(session.user, len(found) + sum(len(e.groups) for e in found))
     return Directory(request_id=req.request_id, users=found)
 
@@ -299,15 +288,13 @@ async def create_invite(svc: Services, session: Session, req: CreateInvite) -> I
     code = auth.new_invite_code()
     now = svc.now()
     await svc.db.write(
-        partial(
-            storage.as_user,
-            user=session.user,
-            fn=_invite,
-            code_hash=auth.digest(code),
-            now=now,
-            expires=now + req.hours * 3600,
-            groups=req.groups,
-        )
+        storage.as_user,
+        session.user,
+        _invite,
+        code_hash=auth.digest(code),
+        now=now,
+        expires=now + req.hours * 3600,
+        groups=req.groups,
     )
     return InviteOk(request_id=req.request_id, code=code)
 

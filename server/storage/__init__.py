@@ -17,6 +17,7 @@ from .accounts import (
     add_token,
     charter,
     create_invite,
+    directory,
     list_tokens,
     publish_charter,
     redeem_invite,
@@ -30,13 +31,21 @@ from .accounts import (
     user_login_row,
     users,
 )
-from .base import CatchUp, Overtakes, Receipt, TokenRow, as_user, receipt, transaction
+from .base import (
+    CatchUp,
+    Overtakes,
+    Receipt,
+    TokenRow,
+    as_client,
+    as_user,
+    receipt,
+    transaction,
+)
 from .groups import (
     access,
     add_member,
     approve,
     create_group,
-    directory,
     group_facts,
     join_group,
     join_requests,
@@ -46,7 +55,6 @@ from .groups import (
     memberships,
     remove_member,
     request_join,
-    send_direct,
     update_group,
 )
 from .timeline import (
@@ -60,6 +68,7 @@ from .timeline import (
     history_page,
     pin_message,
     recent_chat,
+    send_direct,
     start_at,
     user_head,
 )
@@ -75,6 +84,7 @@ __all__ = [
     "add_token",
     "append_message",
     "approve",
+    "as_client",
     "as_user",
     "catch_up",
     "charter",

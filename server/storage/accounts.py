@@ -1,4 +1,4 @@
-"""Accounts: invitations, users, tokens, profiles, badges, the usage charter."""
+"""Accounts: invitations, users, tokens, profiles, badges, the directory, the usage charter."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from rse_tui.protocol import (
     BADGES,
     CharterEvent,
+    DirectoryEntry,
     ErrorCode,
     Event,
     ProtocolError,
@@ -201,3 +202,35 @@ def accept_charter(conn: sqlite3.Connection, user: int, version: int) -> None:
             ErrorCode.BAD_FIELD, f"version {version} is not the current charter ({current})"
         )
     conn.execute("UPDATE users SET charter = ? WHERE id = ?", (version, user))
+
+
+# -- the directory ----------------------------------------------------------------------
+
+
+def directory(
+    conn: sqlite3.Connection, viewer: int, query: str, badge: str | None, limit: int = 200
+) -> list[DirectoryEntry]:
+    """People by name or title, with their groups the viewer may see the members
+    of: open ones, and private or secret ones the viewer is in too."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = conn.execute(
+        "SELECT id, name, title, badge FROM users WHERE id > 0"
+        " AND (name LIKE :p ESCAPE '\\' OR title LIKE :p ESCAPE '\\')"
+        " AND (:b IS NULL OR badge = :b) ORDER BY name COLLATE NOCASE LIMIT :n",
+        {"p": pattern, "b": badge, "n": limit},
+    ).fetchall()
+    out = []
+    for user, name, title, user_badge in rows:
+        groups = [
+            g
+            for (g,) in conn.execute(
+                "SELECT g.id FROM members m JOIN groups g ON g.id = m.grp WHERE m.user = ?"
+                " AND g.dm_key IS NULL AND (g.visibility = 'open' OR EXISTS"
+                " (SELECT 1 FROM members v WHERE v.grp = g.id AND v.user = ?)) ORDER BY g.id",
+                (user, viewer),
+            )
+        ]
+        out.append(
+            DirectoryEntry(user=user, name=name, title=title, badge=user_badge, groups=groups)
+        )
+    return out

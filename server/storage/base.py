@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from rse_tui.protocol import (
     CharterEvent,
@@ -28,6 +28,7 @@ from rse_tui.protocol import (
 from ..database import Outcome
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,29 +213,13 @@ class Overtakes(Exception):
 def as_user(
     conn: sqlite3.Connection,
     user: int,
-    fn: Callable[..., T],
-    *args: Any,
-    after: str | None = None,
-    op: str | None = None,
-    **kwargs: Any,
-) -> T | Outcome[Receipt]:
-    """Run a write for ``user``: the gate every write from a client goes through.
-
-    A write whose client id (``cid``) was already stored answers with its first
-    result and stores nothing (before any other check: a resend must get the
-    same answer even if the rules changed since). A write that must come
-    ``after`` another (the client's earlier write, refused for now) raises
-    Overtakes until that one is stored. Otherwise the user must have accepted
-    the current charter. ``op`` (the request's type) is kept with the result:
-    a client id reused for another kind of write is refused, not answered.
-    """
-    cid = kwargs.get("cid")
-    if cid is not None:
-        done = receipt(conn, user, cid, op)
-        if done is not None:
-            return Outcome(done, replayed=True)
-    if after is not None and receipt(conn, user, after) is None:
-        raise Overtakes(after)
+    fn: Callable[Concatenate[sqlite3.Connection, int, P], T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run ``fn(conn, user, ...)``, a write others see: only once ``user`` has
+    accepted the current charter."""
     current = charter_version(conn)
     if current:
         row = conn.execute("SELECT charter FROM users WHERE id = ?", (user,)).fetchone()
@@ -243,7 +228,38 @@ def as_user(
                 ErrorCode.CHARTER,
                 f"accept the usage charter (version {current}) before writing",
             )
-    result = fn(conn, user, *args, **kwargs)
-    if cid is not None and op is not None:
+    return fn(conn, user, *args, **kwargs)
+
+
+def as_client(
+    conn: sqlite3.Connection,
+    user: int,
+    op: str,
+    after: str | None,
+    fn: Callable[Concatenate[sqlite3.Connection, int, P], Outcome[Receipt]],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Outcome[Receipt]:
+    """Run a write a client sent for ``user``: the gate every such write goes through.
+
+    A write whose client id (``cid``) was already stored answers with its first
+    result and stores nothing (before any other check: a resend must get the
+    same answer even if the rules changed since). A write that must come
+    ``after`` another (the client's earlier write, refused for now) raises
+    Overtakes until that one is stored. Otherwise the user must have accepted
+    the current charter (``as_user``). ``op`` (the request's type) is kept with
+    the result: a client id reused for another kind of write is refused, not
+    answered.
+    """
+    cid = cast(str | None, kwargs.get("cid"))
+    if cid is not None:
+        done = receipt(conn, user, cid, op)
+        if done is not None:
+            return Outcome(done, replayed=True)
+    if after is not None and receipt(conn, user, after) is None:
+        raise Overtakes(after)
+    result = as_user(conn, user, fn, *args, **kwargs)
+    if cid is not None:
         _label_receipt(conn, user, cid, op)
     return result

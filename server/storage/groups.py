@@ -1,4 +1,4 @@
-"""Groups: the tree, settings, membership and moderation, direct chats, the directory.
+"""Groups: the tree, settings, membership and moderation, direct chats.
 
 Each function loads the facts ``server.policy`` decides on (``access``) in the
 transaction that acts on them. A group the user may not see raises the same
@@ -16,7 +16,6 @@ from rse_tui.protocol import (
     CHAT_POLICIES,
     POST_POLICIES,
     VISIBILITIES,
-    DirectoryEntry,
     ErrorCode,
     Event,
     GroupEvent,
@@ -497,17 +496,11 @@ def bring_back(conn: sqlite3.Connection, group: int, by: int, now: int) -> list[
     return events
 
 
-def send_direct(
-    conn: sqlite3.Connection,
-    user: int,
-    target: int,
-    text: str,
-    cid: str,
-    now: int,
-    written: int | None = None,
-) -> Outcome[Receipt]:
-    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use),
-    shown as ``written`` (default ``now``)."""
+def direct_chat(
+    conn: sqlite3.Connection, user: int, target: int, now: int
+) -> tuple[int, list[Event]]:
+    """The two-person chat of ``user`` and ``target``, made on first use (and
+    brought back for whoever left it), with the events that doing so stored."""
     if target == user:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
     _target(conn, target)
@@ -529,44 +522,4 @@ def send_direct(
     else:
         group = row[0]
         events.extend(bring_back(conn, group, user, now))
-    from .timeline import append_message  # the message itself is an ordinary chat line
-
-    message = append_message(conn, user, group, "c", text, cid, now if written is None else written)
-    result = Receipt(seq=message.value.seq, ts=message.value.ts, group=group)
-    conn.execute(
-        "UPDATE receipts SET result = json_set(result, '$.g', ?) WHERE user = ? AND cid = ?",
-        (group, user, cid),
-    )
-    return Outcome(result, events + message.events)
-
-
-# -- the directory ----------------------------------------------------------------------
-
-
-def directory(
-    conn: sqlite3.Connection, viewer: int, query: str, badge: str | None, limit: int = 200
-) -> list[DirectoryEntry]:
-    """People by name or title, with their groups the viewer may see the members
-    of: open ones, and private or secret ones the viewer is in too."""
-    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = conn.execute(
-        "SELECT id, name, title, badge FROM users WHERE id > 0"
-        " AND (name LIKE :p ESCAPE '\\' OR title LIKE :p ESCAPE '\\')"
-        " AND (:b IS NULL OR badge = :b) ORDER BY name COLLATE NOCASE LIMIT :n",
-        {"p": pattern, "b": badge, "n": limit},
-    ).fetchall()
-    out = []
-    for user, name, title, user_badge in rows:
-        groups = [
-            g
-            for (g,) in conn.execute(
-                "SELECT g.id FROM members m JOIN groups g ON g.id = m.grp WHERE m.user = ?"
-                " AND g.dm_key IS NULL AND (g.visibility = 'open' OR EXISTS"
-                " (SELECT 1 FROM members v WHERE v.grp = g.id AND v.user = ?)) ORDER BY g.id",
-                (user, viewer),
-            )
-        ]
-        out.append(
-            DirectoryEntry(user=user, name=name, title=title, badge=user_badge, groups=groups)
-        )
-    return out
+    return group, events

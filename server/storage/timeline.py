@@ -1,4 +1,4 @@
-"""Messages: chat and feed posts, history pages, and catch-up after a reconnect."""
+"""Messages: chat and feed posts, direct messages, history pages, catch-up after a reconnect."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from rse_tui.protocol import (
 
 from .. import policy
 from ..database import Outcome
+from .accounts import users
 from .base import EVENT_COLUMNS, CatchUp, Receipt, append, event_from_row, keep_receipt
-from .groups import access, bring_back
+from .groups import access, bring_back, direct_chat
 
 
 def append_message(
@@ -198,8 +199,7 @@ def history_page(
 ) -> tuple[list[Event], bool, list[UserInfo]]:
     """A history page with its authors' names and titles, from one read."""
     events, more = history(conn, user, group, kind, before, limit, max_text)
-    from .accounts import users  # authors are public (the directory lists them)
-
+    # Authors are public (the directory lists them).
     return events, more, users(conn, {getattr(e, "user", 0) for e in events})
 
 
@@ -215,8 +215,6 @@ def recent_chat(
         page, _ = history(conn, user, group, ChatEvent.TYPE, None, budget)
         events.extend(page)
         budget -= len(page)
-    from .accounts import users
-
     return events, users(conn, {getattr(e, "user", 0) for e in events})
 
 
@@ -324,3 +322,27 @@ def _newest_within(events: list[Event], budget: int) -> list[Event]:
             break
         start -= 1
     return events[start:]
+
+
+# -- direct messages -------------------------------------------------------------------
+
+
+def send_direct(
+    conn: sqlite3.Connection,
+    user: int,
+    target: int,
+    text: str,
+    cid: str,
+    now: int,
+    written: int | None = None,
+) -> Outcome[Receipt]:
+    """A chat message in the two-person chat of ``user`` and ``target`` (made on first use),
+    shown as ``written`` (default ``now``)."""
+    group, events = direct_chat(conn, user, target, now)
+    message = append_message(conn, user, group, "c", text, cid, now if written is None else written)
+    result = Receipt(seq=message.value.seq, ts=message.value.ts, group=group)
+    conn.execute(
+        "UPDATE receipts SET result = json_set(result, '$.g', ?) WHERE user = ? AND cid = ?",
+        (group, user, cid),
+    )
+    return Outcome(result, events + message.events)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rse_tui.protocol import CreateGroup, SendChat
+from server.admin import open_db
 from server.app import RseServer
-from server.cli import open_db
 
 from ..helpers import PASSWORD, ServerProcess, config, invite, new_user
 from .conftest import Rse

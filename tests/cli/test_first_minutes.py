@@ -15,9 +15,9 @@ from rse_tui.cli import build_parser as rse_parser
 from rse_tui.protocol import AddMember, CreateGroup, SendChat
 from rse_tui.sync.connection import ConnectionLost
 from rse_tui.sync.engine import Offline
+from server.admin import mint_invite, open_db
 from server.app import RseServer
 from server.cli import build_parser as server_parser
-from server.cli import mint_invite, open_db
 
 from ..helpers import PASSWORD, config, new_user
 from .conftest import Rse

@@ -19,7 +19,7 @@ from pathlib import Path
 from rse_tui.protocol import Batch, ChatEvent, CreateGroup, JoinGroup, SendChat, Sync
 from rse_tui.sync.connection import Connection
 from server.app import RseServer
-from server.hub import Peer
+from server.peer import Peer
 
 from ..helpers import Pushes, config, new_user
 
@@ -106,7 +106,7 @@ async def test_a_client_that_never_reads_is_cut_off_by_bytes_queued(tmp_path, ca
         rng = random.Random(14)
         sent = 0
         started = time.monotonic()
-        with caplog.at_level(logging.INFO, logger="server.hub"):
+        with caplog.at_level(logging.INFO, logger="server.peer"):
             while not peer.ended:
                 in_kernel = max(in_kernel, _kernel_queue(peer))
                 sndbuf = min(sndbuf, _sndbuf(peer))

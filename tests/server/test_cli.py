@@ -24,8 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from rse_tui.protocol import ErrorCode, ListGroups, ProtocolError, Redeem, Sync, decode_request
 from rse_tui.sync.connection import Connection
+from server.admin import open_db
 from server.app import RseServer
-from server.cli import open_db
 
 from ..helpers import PASSWORD, ServerProcess, config
 

@@ -7,7 +7,7 @@ import pytest
 from rse_tui.protocol import ChatEvent, CreateGroup, ErrorCode, ListGroups, ProtocolError, SendChat
 from rse_tui.sync import account
 from rse_tui.sync.cache import Cache
-from server.cli import mint_invite, open_db
+from server.admin import mint_invite, open_db
 
 from ..helpers import PASSWORD, new_user
 
