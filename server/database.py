@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from rse_tui.protocol import Event
+from rse_tui.protocol import Event, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ class Outcome(Generic[T]):
     events: list[Event] = field(default_factory=list)
     #: The answer of an earlier write with the same client id: nothing was stored.
     replayed: bool = False
+    #: Refused for good: the refusal is kept (committed) as the write's answer,
+    #: and the handler raises it once the transaction is done.
+    refused: ProtocolError | None = None
 
 
 @dataclass(slots=True)

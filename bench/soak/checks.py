@@ -77,6 +77,12 @@ def stored_once_in_order(db: sqlite3.Connection, cache: sqlite3.Connection, c: C
                 problems.append(f"1: {c.name}'s {op} {text!r} neither stored nor shown refused")
             continue
         receipt = json.loads(row[0])
+        if "e" in receipt:  # refused for good, the refusal kept as its answer
+            if cid not in refused:
+                problems.append(
+                    f"1: {c.name}'s {op} {text!r} refused ({receipt['m']}), not shown refused"
+                )
+            continue
         seq = receipt["s"]
         if "ts" in receipt:  # it changed something (a no-op names the state it found)
             if seq < last:

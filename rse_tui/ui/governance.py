@@ -71,8 +71,11 @@ async def answer_requests(app: RseApp, gate: Gate) -> None:
         pending = (await app.engine.call(JoinRequests, group=group.group)).requests
         ids = [r.user for r in pending]
         users = (await app.engine.call(GetUsers, users=ids)).users if ids else []
-    except Offline:
+    except (Offline, LinkDown):
         app.notify("join requests need the server: offline", severity="warning", markup=False)
+        return
+    except ProtocolError as exc:  # no longer its moderator, say
+        app.notify(clean_line(exc.message), severity="warning", markup=False)
         return
     names = {u.user: u.name for u in users}
     approved = await app.ask(RequestsScreen(group.name, pending, names), gate)
@@ -159,7 +162,7 @@ async def check_charter(app: RseApp) -> None:
     try:
         try:
             charter = await app.engine.call(GetCharter)
-        except Offline:
+        except (Offline, LinkDown, ProtocolError):  # asked again on the next connection
             return
         if charter.version == 0 or charter.accepted >= charter.version:
             return

@@ -150,6 +150,8 @@ async def write(
         # The held write is stored now (it was this one, or the gate found it
         # stored): nothing is held back any more.
         session.hold = None
+    if outcome.refused is not None:  # kept as its answer (see storage.keep_refusal)
+        raise outcome.refused
     result = outcome.value
     return WriteOk(request_id=req.request_id, seq=result.seq, ts=result.ts, group=result.group)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from rse_tui.protocol import (
+    RESEND_LATER,
     CharterEvent,
     ChatEvent,
     DeleteEvent,
@@ -181,7 +182,21 @@ def receipt(conn: sqlite3.Connection, user: int, cid: str, op: str | None = None
             ErrorCode.BAD_FIELD,
             f"write id {cid!r} was used for another kind of write; each write needs its own",
         )
+    if "e" in data:  # refused for good the first time: the same answer again
+        raise ProtocolError(ErrorCode(data["e"]), data["m"])
     return Receipt(seq=data["s"], ts=data.get("ts"), group=data.get("g"))
+
+
+def keep_refusal(
+    conn: sqlite3.Connection, user: int, cid: str, op: str, error: ProtocolError
+) -> None:
+    """A write refused for good keeps its refusal as its answer: sent again
+    (its answer lost on the way), it is refused again, never stored later,
+    after the writes its client made after it, because the rules changed."""
+    conn.execute(
+        "INSERT INTO receipts (user, cid, result) VALUES (?, ?, ?)",
+        (user, cid, json.dumps({"e": error.code.value, "m": error.message, "o": op})),
+    )
 
 
 def _label_receipt(conn: sqlite3.Connection, user: int, cid: str, op: str) -> None:
@@ -259,7 +274,18 @@ def as_client(
             return Outcome(done, replayed=True)
     if after is not None and receipt(conn, user, after) is None:
         raise Overtakes(after)
-    result = as_user(conn, user, fn, *args, **kwargs)
-    if cid is not None:
-        _label_receipt(conn, user, cid, op)
+    if cid is None:
+        return as_user(conn, user, fn, *args, **kwargs)
+    conn.execute("SAVEPOINT attempt")
+    try:
+        result = as_user(conn, user, fn, *args, **kwargs)
+    except ProtocolError as exc:
+        conn.execute("ROLLBACK TO attempt")
+        conn.execute("RELEASE attempt")
+        if exc.code in RESEND_LATER:
+            raise  # refused for now: sent again, it may be stored
+        keep_refusal(conn, user, cid, op, exc)
+        return Outcome(Receipt(seq=0), refused=exc)
+    conn.execute("RELEASE attempt")
+    _label_receipt(conn, user, cid, op)
     return result

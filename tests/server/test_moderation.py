@@ -108,8 +108,9 @@ async def test_messages_of_a_secret_group_look_missing(server):
     await boss.conn.call(AddMember, group=g, user=boss.user, moderator=True, cid="m")
     secret = (await boss.conn.call(SendChat, group=g, text="merger", cid="s")).seq
     for request, fields in ((DeleteMessage, {}), (PinMessage, {})):
-        hidden = await refused(outsider.conn.call(request, target=secret, cid="a", **fields))
-        missing = await refused(outsider.conn.call(request, target=10**9, cid="b", **fields))
+        kind = request.TYPE  # each write its own id
+        hidden = await refused(outsider.conn.call(request, target=secret, cid=f"a{kind}", **fields))
+        missing = await refused(outsider.conn.call(request, target=10**9, cid=f"b{kind}", **fields))
         assert (hidden.code, hidden.message) == (missing.code, missing.message)
         assert hidden.code is ErrorCode.NOT_FOUND
     for c in (boss, outsider):

@@ -118,3 +118,28 @@ async def test_a_held_write_stored_by_another_connection_frees_the_next(tmp_path
         assert _stored(srv.config.db_path) == ["a", "b", "c"]
         await other.close()
         await ana.close()
+
+
+async def test_a_write_refused_for_good_stays_refused_when_sent_again(server):
+    """Found by the soak: a removal refused (the person was not in the group),
+    its answer lost with the link, was sent again after a later write of the
+    same client had added that person, and was stored then: after writes made
+    after it. A write refused for good keeps its refusal as its answer."""
+    from rse_tui.protocol import AddMember, RemoveMember
+
+    boss = await new_user(server, "boss")
+    ana = await new_user(server, "ana")
+    g = (await boss.conn.call(CreateGroup, name="Ops", cid="g")).group
+    with pytest.raises(ProtocolError) as first:
+        await boss.conn.call(RemoveMember, group=g, user=ana.user, cid="rm")
+    assert first.value.code is ErrorCode.NOT_FOUND
+    await boss.conn.call(AddMember, group=g, user=ana.user, cid="add")  # made after it
+    with pytest.raises(ProtocolError) as again:  # the removal again, as after a lost answer
+        await boss.conn.call(RemoveMember, group=g, user=ana.user, cid="rm")
+    assert (again.value.code, again.value.message) == (first.value.code, first.value.message)
+    db = sqlite3.connect(server.config.db_path)
+    left = db.execute("SELECT count(*) FROM events WHERE kind = 'l'").fetchone()[0]
+    db.close()
+    assert left == 0  # ana is still in: the removal was never stored
+    for c in (boss, ana):
+        await c.close()
