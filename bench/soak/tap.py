@@ -39,16 +39,25 @@ class Recorder:
 
     def connect(self) -> Callable[..., Any]:
         """A ``connect`` for the engine whose connections report here."""
-        tapped = type("TappedConnection", (_Tapped,), {"recorder": self})
-        return tapped.open
+        tapped = type("TappedConnection", (_Tapped,), {"recorder": self, "asked_at": 0})
+
+        async def open_tapped(url: str, **options: Any) -> Connection:
+            # The server answers the hello and the catch-up as the handshake
+            # arrives, which on a slow link is long before the connection
+            # object exists here: the moment starts before the handshake.
+            tapped.asked_at = self.head()
+            return await tapped.open(url, **options)
+
+        return open_tapped
 
 
 class _Tapped(Connection):
     recorder: Recorder
+    asked_at: int  # the log's head before the handshake was sent
 
     def __init__(self, ws: Any, on_push: Any) -> None:
         self._asked: dict[int, tuple[Request | None, int]] = {}
-        self._opened = self.recorder.head()  # the catch-up is what was readable from here
+        self._opened = self.asked_at  # the catch-up is what was readable from here
         self._caught_up = False
         recorder = self.recorder
 
