@@ -138,9 +138,20 @@ def _amends(conn: sqlite3.Connection) -> None:
         " text TEXT, edited INTEGER, edit_seq INTEGER NOT NULL DEFAULT 0,"
         " pinned INTEGER, pin_seq INTEGER NOT NULL DEFAULT 0)"
     )
-    # A group (re)joined through a pushed event: its pins, head and count are
-    # asked for again (a history page does not say which messages are pinned).
+    # A group just joined: its pins, head and count are asked for again (a
+    # history page does not say which messages are pinned).
     conn.execute("ALTER TABLE groups ADD COLUMN stale INTEGER NOT NULL DEFAULT 0")
+
+
+def _behind_us(event: Event, given_back: dict[tuple[int, str], list[tuple[int, int]]]) -> bool:
+    """A message pushed before a change of ours that the cache has applied
+    already, acknowledged out of turn (a leave: its range is a hole, the
+    server's to tell again); stored now, it would be a stale copy (of a group
+    we are out of). Pages fill holes; the stream does not."""
+    if not isinstance(event, ChatEvent | PostEvent):
+        return False
+    ranges = given_back.get((event.group, event.TYPE), ())
+    return any(lo < event.seq <= hi for lo, hi in ranges)
 
 
 _MIGRATIONS = {
@@ -299,9 +310,10 @@ class Cache:
         me, mention = self._me_and_pattern()
         top = self.cursor()
         with self._tx():
+            given_back = self._given_back()
             for event in events:
                 top = max(top, event.seq)
-                if self._behind_us(event):
+                if _behind_us(event, given_back):
                     continue
                 self._apply_one(event, me, mention, changes)
             if cursor is not None:
@@ -309,21 +321,17 @@ class Cache:
             self.set("cursor", top)
         return changes
 
-    def _behind_us(self, event: Event) -> bool:
-        """A message pushed before a change of ours that the cache has applied
-        already, acknowledged out of turn (a leave: its range is a hole, the
-        server's to tell again); stored now, it would be a stale copy (of a
-        group we are out of). Pages fill holes; the stream does not."""
-        if not isinstance(event, ChatEvent | PostEvent):
-            return False
-        return (
-            self.conn.execute(
-                "SELECT 1 FROM holes h JOIN groups g ON g.id = h.grp WHERE h.grp = ?"
-                " AND h.kind = ? AND h.lo < ? AND ? <= h.hi AND g.member = 0",
-                (event.group, event.TYPE, event.seq, event.seq),
-            ).fetchone()
-            is not None
-        )
+    def _given_back(self) -> dict[tuple[int, str], list[tuple[int, int]]]:
+        """The ranges given back to the server of groups we are out of, by
+        (group, kind). Read once a batch: within it, a leave or a join only
+        touches ranges below the events that follow it in the stream."""
+        out: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for grp, kind, lo, hi in self.conn.execute(
+            "SELECT h.grp, h.kind, h.lo, h.hi FROM holes h JOIN groups g ON g.id = h.grp"
+            " WHERE g.member = 0"
+        ):
+            out.setdefault((grp, kind), []).append((lo, hi))
+        return out
 
     def _apply_one(
         self, event: Event, me: int | None, mention: re.Pattern[str] | None, changes: Changes
@@ -408,6 +416,7 @@ class Cache:
                     # What was said before we joined is on the server (a copy kept
                     # from an earlier stay, or a look from outside, may be stale).
                     self._history_on_server(event.group, event.seq, changes)
+                    self._ask_again(event.group)
             else:
                 c.execute(
                     "UPDATE groups SET pending = max(pending - 1, 0) WHERE id = ?"
@@ -695,6 +704,13 @@ class Cache:
         if row is not None and row[0] == "secret":
             self.conn.execute("UPDATE groups SET known = 0 WHERE id = ? AND dm IS NULL", (group,))
 
+    def _ask_again(self, group: int) -> None:
+        """Joined: the group's pins, head and count are asked for (a history page
+        does not say which messages are pinned), until the server has answered.
+        (Not on a leave: a list asked for then may come back after a rejoin,
+        saying we are in before the stream does.)"""
+        self.conn.execute("UPDATE groups SET stale = 1 WHERE id = ?", (group,))
+
     def _history_on_server(self, group: int, upto: int, changes: Changes) -> None:
         """Everything up to ``upto`` is the server's to tell again: a hole."""
         self.conn.execute("DELETE FROM messages WHERE grp = ? AND seq <= ?", (group, upto))
@@ -709,9 +725,6 @@ class Cache:
                 "DELETE FROM holes WHERE grp = ? AND kind = ? AND lo <= ?", (group, kind, upto)
             )
             self._add_hole(group, kind, 0, max(upto, top or 0))
-        # Its pins, head and count are asked for again too (a history page does
-        # not say which messages are pinned).
-        self.conn.execute("UPDATE groups SET stale = 1 WHERE id = ?", (group,))
         changes.messages.setdefault(group, [])
         changes.forgotten.append(group)
 
@@ -1071,6 +1084,7 @@ class Cache:
         )
         if item.group is not None:
             self._history_on_server(item.group, ok.seq, changes)
+            self._ask_again(item.group)
 
     def _ack_leave(
         self, item: OutboxItem, ok: WriteOk, args: dict[str, Any], changes: Changes
