@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -27,40 +26,27 @@ from pathlib import Path
 from typing import Any
 
 from rse_tui.protocol import (
+    REQUESTS,
     RESEND_LATER,
     AcceptCharter,
-    AddMember,
-    Approve,
     Batch,
-    CreateGroup,
-    DeleteMessage,
-    EditMessage,
     ErrorCode,
     ErrorFrame,
     Event,
     Gap,
     GetUsers,
-    GroupSettings,
     History,
-    JoinGroup,
-    LeaveGroup,
     ListGroups,
-    PinMessage,
     ProtocolError,
-    RemoveMember,
     Reply,
     Request,
-    RequestJoin,
-    SendChat,
-    SendDirect,
-    SendPost,
     ServerFrame,
     Sync,
     WriteOk,
     WriteRequest,
 )
 
-from .cache import Cache, CacheWorker
+from .cache import Cache, CacheWorker, new_cid
 from .connection import Connection, ConnectionLost, Traffic, await_reply
 from .models import Changes, Link, OutboxItem, Status
 
@@ -122,47 +108,17 @@ class _Head:
     head: int
 
 
-#: Outbox operations and the request each becomes. The item's group goes in
-#: ``group`` and its text in ``text`` (``name`` for gcreate); ``args`` holds the rest.
-OPERATIONS: dict[str, type[WriteRequest]] = {
-    "chat": SendChat,
-    "post": SendPost,
-    "gcreate": CreateGroup,
-    "gset": GroupSettings,
-    "join": JoinGroup,
-    "leave": LeaveGroup,
-    "greq": RequestJoin,
-    "gapprove": Approve,
-    "gadd": AddMember,
-    "gremove": RemoveMember,
-    "dm": SendDirect,
-    "del": DeleteMessage,
-    "pin": PinMessage,
-    "edit": EditMessage,
-}
-
-
-#: Writes that change a group's members: their groups are asked for afterwards.
-_MEMBERSHIP = frozenset({"join", "leave", "gapprove", "gadd", "gremove"})
-
-#: Messages that say when they were written, if they waited in the outbox at least
-#: WRITTEN_AFTER seconds (sooner, the server's time is as good and the bytes are saved).
-DATED = frozenset({"chat", "post", "dm"})
+#: A message that waited in the outbox at least this long says when it was
+#: written (sooner, the server's time is as good and the bytes are saved).
 WRITTEN_AFTER = 60.0
 
 
 def _request_for(item: OutboxItem, request_id: int, now: float) -> Request:
-    kind = OPERATIONS.get(item.op)
-    if kind is None:
-        raise ValueError(f"malformed outbox item {item.cid} ({item.op})")
-    fields: dict[str, Any] = json.loads(item.args) if item.args else {}
-    if item.group is not None:
-        fields["group"] = item.group
-    if item.text is not None:
-        fields["name" if item.op == "gcreate" else "text"] = item.text
-    if item.op in DATED and now - item.created >= WRITTEN_AFTER:
-        fields["written"] = int(item.created)
-    return kind(request_id=request_id, cid=item.cid, **fields)
+    """The stored request, numbered for this connection; dated if it waited."""
+    request = replace(item.request, request_id=request_id)
+    if hasattr(request, "written") and now - item.created >= WRITTEN_AFTER:
+        request.written = int(item.created)
+    return request
 
 
 Connect = Callable[..., Awaitable[Connection]]
@@ -308,11 +264,27 @@ class Engine:
     def close(self) -> None:
         self.db.close()
 
-    async def submit(self, op: str, group: int | None, text: str | None = None, **args: Any) -> str:
+    async def submit(
+        self,
+        request: WriteRequest | str,
+        group: int | None = None,
+        text: str | None = None,
+        **args: Any,
+    ) -> str:
         """Queue a write in the outbox (durably) and have it sent; return its id."""
-        if op not in OPERATIONS:
-            raise ValueError(f"unknown operation {op}")
-        cid = await self.db(self.cache.enqueue, op, group, text, args or None, self._clock())
+        if isinstance(request, str):  # TRANSITION: callers still naming the operation
+            fields: dict[str, Any] = dict(args)
+            if group is not None:
+                fields["group"] = group
+            if text is not None:
+                fields["name" if request == "gcreate" else "text"] = text
+            kind: Any = REQUESTS.get(request)
+            if kind is None or not kind.WRITE:
+                raise ValueError(f"unknown operation {request}")
+            request = kind(request_id=0, cid=new_cid(), **fields)
+        assert isinstance(request, WriteRequest)
+        cid = await self.db(self.cache.enqueue, request, self._clock())
+        group = getattr(request, "group", None)
         self._idle.clear()
         self._set_status(outbox=await self.db(self.cache.outbox_count))
         self._on_change(Changes(outbox=True, messages={group: []} if group else {}))
@@ -608,23 +580,22 @@ class Engine:
                     if error.code is ErrorCode.CHARTER and sent_under == self._acceptances:
                         self.charter_required = True
                         self.last_error = error.message
-                        self._on_change(Changes(charter=-1))
+                        self._on_change(Changes(charter_required=True))
                     elif error.code is ErrorCode.CHARTER:  # accepted since it left: again now
                         held = _Held(item.cid, error.code, time.monotonic())
             else:
                 refused.append((item, error.message))
         if acks:
-            changes = await self.db(self.cache.acknowledged, acks)
-            if any(item.op == "dm" for item, _ in acks):
+            acked = await self.db(self.cache.acknowledged, acks)
+            if acked.unknown_users:
                 await self._learn_users()  # a new direct chat is named after the other person
-            membership = {i.group for i, _ in acks if i.op in _MEMBERSHIP and i.group is not None}
-            if membership and self._conn is not None:
+            if acked.recount and self._conn is not None:
                 # The writer is not sent its own write's events, which carry the
                 # member count: ask for the groups it changed.
                 with contextlib.suppress(ConnectionLost, ProtocolError):
-                    reply = await self._conn.call(ListGroups, only=sorted(membership))
-                    await self.db(self.cache.put_groups, reply.groups, only=sorted(membership))
-            self._on_change(changes)
+                    reply = await self._conn.call(ListGroups, only=acked.recount)
+                    await self.db(self.cache.put_groups, reply.groups, only=acked.recount)
+            self._on_change(acked.changes)
         for item, why in refused:
             await self.db(self.cache.failed, item.cid, why)
             self._on_error(item, why)

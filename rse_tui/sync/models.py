@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from rse_tui.protocol import WriteRequest
+
 
 @dataclass(frozen=True, slots=True)
 class GroupRow:
@@ -75,15 +77,29 @@ class MessageRow:
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
+    """A write waiting in the outbox: the request as it will be sent."""
+
     cid: str
-    op: str  # "chat", "post", "gcreate", "join", "leave", "greq", "gset", "gadd", ...
-    group: int | None
-    text: str | None
+    request: WriteRequest
+    group: int | None  # the group it goes to, when it names one
+    text: str | None  # what it shows while it waits (a message, a group's name)
     created: float
     attempts: int = 0
-    error: str | None = None
-    args: str | None = None  # JSON of the other fields (target user, settings)
+    error: str | None = None  # refused for good: why
     n: int = 0  # place in the outbox: writes are sent, and stored, in this order
+
+    # TRANSITION: until the views describe writes by their request.
+    @property
+    def op(self) -> str:
+        return self.request.TYPE
+
+    @property
+    def args(self) -> str:
+        import json
+
+        return json.dumps(
+            {"user": getattr(self.request, "user", None)} if hasattr(self.request, "user") else {}
+        )
 
 
 class Link(StrEnum):
@@ -120,7 +136,8 @@ class Changes:
     forgotten: list[int] = field(default_factory=list)
     edited: list[int] = field(default_factory=list)  # messages to draw again (pins)
     users: dict[int, str] = field(default_factory=dict)  # names just learned
-    charter: int = 0  # a new charter version was published (-1: a write needs one accepted)
+    charter: int = 0  # a new charter version was published (its number)
+    charter_required: bool = False  # a write was refused until the charter is accepted
 
     def __bool__(self) -> bool:
         return (
@@ -131,6 +148,7 @@ class Changes:
             or bool(self.removed)
             or bool(self.forgotten)
             or bool(self.charter)
+            or self.charter_required
         )
 
     def merge(self, other: Changes) -> None:
@@ -142,6 +160,7 @@ class Changes:
         self.edited.extend(other.edited)
         self.users.update(other.users)
         self.charter = self.charter or other.charter
+        self.charter_required |= other.charter_required
         for group, seqs in other.messages.items():
             self.messages.setdefault(group, []).extend(seqs)
         self.mentions.extend(other.mentions)

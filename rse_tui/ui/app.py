@@ -682,7 +682,7 @@ class RseApp(App[int]):
         for group_id in changes.removed:
             if group is not None and group.group == group_id:  # the one open when it came
                 self.notify("you were removed from this group", severity="warning")
-        if changes.charter:
+        if changes.charter or changes.charter_required:
             self.check_charter()
         for row in changes.mentions:
             self._alert(row)

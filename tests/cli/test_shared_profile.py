@@ -60,7 +60,7 @@ async def test_a_command_keeps_the_refused_writes_of_the_app(rse, server):
     await bob.conn.call(GroupSettings, group=quiet, chat_policy="nobody", cid="s")
     [profile] = (rse.home / "profiles").iterdir()
     app = Cache(profile / "cache.db")  # the app queued this while the command ran
-    app.enqueue("chat", quiet, "from the app")
+    app.enqueue(SendChat(request_id=0, cid="fromapp", group=quiet, text="from the app"))
     app.close()
     result = await rse("chat", "Quiet", "from the command")
     assert result.code == 1

@@ -5,7 +5,17 @@ never brings back what was deleted or edited away. (Found by the soak.)"""
 
 from __future__ import annotations
 
-from rse_tui.protocol import ChatEvent, DeleteEvent, EditEvent, PinEvent, PostEvent, WriteOk
+from rse_tui.protocol import (
+    ChatEvent,
+    DeleteEvent,
+    EditEvent,
+    JoinGroup,
+    LeaveGroup,
+    PinEvent,
+    PostEvent,
+    SendChat,
+    WriteOk,
+)
 from rse_tui.sync.cache import Cache
 
 ME, OTHER, GROUP = 1, 2, 10
@@ -58,7 +68,7 @@ def test_a_pin_heard_before_its_message_is_kept_and_the_latest_pin_wins(tmp_path
 
 def test_my_message_deleted_before_its_acknowledgement_is_read_stays_deleted(tmp_path):
     c = cache(tmp_path)
-    cid = c.enqueue("chat", GROUP, "mine")
+    cid = c.enqueue(SendChat(request_id=0, cid="m1", group=GROUP, text="mine"))
     [item] = c.outbox()
     c.apply([DeleteEvent(seq=12, group=GROUP, user=OTHER, target=11)])  # a moderator, fast
     c.acknowledged([(item, WriteOk(request_id=1, seq=11, ts=5))])
@@ -131,7 +141,7 @@ def test_my_message_acknowledged_after_i_was_removed_stays_out(tmp_path):
 
     c = cache(tmp_path)
     c.put_groups([GroupInfo(group=GROUP, name="war room", member=True, visibility="secret")])
-    c.enqueue("chat", GROUP, "my last words here")
+    c.enqueue(SendChat(request_id=0, cid="m2", group=GROUP, text="my last words here"))
     [item] = c.outbox()
     c.apply([LeaveEvent(seq=12, group=GROUP, user=ME, by=OTHER)])
     c.acknowledged([(item, WriteOk(request_id=1, seq=11, ts=5))])
@@ -146,7 +156,7 @@ def test_a_message_pushed_before_my_leave_but_applied_after_it_stays_out(tmp_pat
 
     c = cache(tmp_path)
     c.put_groups([GroupInfo(group=GROUP, name="core", member=True, visibility="private")])
-    c.enqueue("leave", GROUP, None)
+    c.enqueue(LeaveGroup(request_id=0, cid="l1", group=GROUP))
     [leave] = c.outbox()
     c.acknowledged([(leave, WriteOk(request_id=1, seq=20, ts=5))])
     c.apply([ChatEvent(seq=19, group=GROUP, user=OTHER, ts=1, text="for members")])
@@ -165,7 +175,7 @@ def test_a_group_joined_by_my_own_request_is_asked_about_again(tmp_path):
     c = cache(tmp_path)
     c.put_groups([GroupInfo(group=GROUP, name="ops", member=False)])
     assert c.unknown_groups() == []
-    c.enqueue("join", GROUP, None)
+    c.enqueue(JoinGroup(request_id=0, cid="j1", group=GROUP))
     [join] = c.outbox()
     c.acknowledged([(join, WriteOk(request_id=1, seq=20, ts=5))])
     assert c.unknown_groups() == [GROUP]

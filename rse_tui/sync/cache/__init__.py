@@ -1,0 +1,30 @@
+"""The local cache: one SQLite file per profile, the UI's source of truth.
+
+It holds the groups, messages and user names seen so far, the sync cursor,
+the outbox of writes not yet acknowledged, drafts, and "holes": ranges of
+history the cache knows it lacks (before a join, or skipped by a gap), which
+are filled from the server page by page when a view reaches them.
+
+The parts: schema.py (migrations), base.py (the file, transactions, who we
+are), reduce.py (the one reducer: how each event changes the cache), acks.py
+(an acknowledged write as the events it stands for), outbox.py (writes
+waiting to be sent), views.py (what the UI and the command line read),
+worker.py (the thread async code reaches it through).
+
+:class:`Cache` is synchronous and must be used from one thread;
+:class:`CacheWorker` runs its methods on a dedicated thread for async code.
+"""
+
+from __future__ import annotations
+
+from .base import KINDS
+from .outbox import Outbox, new_cid
+from .schema import SCHEMA_VERSION
+from .views import Mark, Views
+from .worker import CacheWorker
+
+__all__ = ["KINDS", "SCHEMA_VERSION", "Cache", "CacheWorker", "Mark", "new_cid"]
+
+
+class Cache(Outbox, Views):
+    """The cache of one profile. Not thread-safe: see CacheWorker."""

@@ -1,0 +1,86 @@
+"""The cache's schema and its one reducer: migrations keep queued writes,
+every event has its handler, every write kind its acknowledgement."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from rse_tui.protocol import (
+    EVENTS,
+    REQUESTS,
+    CreateGroup,
+    JoinGroup,
+    SendChat,
+    SendDirect,
+    WriteRequest,
+)
+from rse_tui.sync.cache import SCHEMA_VERSION, Cache
+from rse_tui.sync.cache.acks import OWN_EVENTS
+from rse_tui.sync.cache.reduce import HANDLERS
+from rse_tui.sync.cache.schema import MIGRATIONS
+
+
+def _old_cache(path, version: int) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:version]:
+        migration(conn)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+
+
+def test_writes_queued_by_an_older_rse_are_sent_as_they_were_written(tmp_path):
+    path = tmp_path / "cache.db"
+    _old_cache(path, 7)
+    conn = sqlite3.connect(path, isolation_level=None)
+    rows = [
+        ("a1", "chat", 7, "hello", None),
+        ("a2", "dm", None, "psst", json.dumps({"user": 9})),
+        ("a3", "gcreate", None, "Ops", json.dumps({"visibility": "private"})),
+        ("a4", "join", 8, None, None),
+        ("a5", "frobnicate", 8, None, None),  # nothing can send it
+    ]
+    for cid, op, grp, text, args in rows:
+        conn.execute(
+            "INSERT INTO outbox (cid, op, grp, text, created, args) VALUES (?, ?, ?, ?, 1.0, ?)",
+            (cid, op, grp, text, args),
+        )
+    conn.close()
+    cache = Cache(path)
+    try:
+        items = cache.outbox()
+        assert [i.cid for i in items] == ["a1", "a2", "a3", "a4"]
+        chat, dm, create, join = (i.request for i in items)
+        assert chat == SendChat(request_id=0, cid="a1", group=7, text="hello")
+        assert dm == SendDirect(request_id=0, cid="a2", user=9, text="psst")
+        assert create == CreateGroup(request_id=0, cid="a3", name="Ops", visibility="private")
+        assert join == JoinGroup(request_id=0, cid="a4", group=8)
+        assert [i.text for i in items] == ["hello", "psst", "Ops", None]
+        version = cache.conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == SCHEMA_VERSION
+    finally:
+        cache.close()
+
+
+def test_a_cache_from_a_newer_rse_is_refused(tmp_path):
+    path = tmp_path / "cache.db"
+    Cache(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer rse"):
+        Cache(path)
+
+
+def test_every_event_has_its_handler():
+    missing = [kind for kind, cls in EVENTS.items() if cls not in HANDLERS]
+    assert not missing, f"events the cache would drop: {missing}"
+
+
+def test_every_write_kind_says_what_its_acknowledgement_stands_for():
+    writes = {cls for cls in REQUESTS.values() if issubclass(cls, WriteRequest)}
+    assert writes, "the protocol has writes"
+    missing = sorted(c.__name__ for c in writes - set(OWN_EVENTS))
+    assert writes == set(OWN_EVENTS), f"writes with no entry in acks.OWN_EVENTS: {missing}"

@@ -1,0 +1,112 @@
+"""One reducer: what a device makes of its own acknowledged writes is what
+another device of the same user makes of the events the server pushed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+from rse_tui.protocol import CreateGroup, RequestJoin, SendChat, Sync
+from rse_tui.sync.cache import Cache
+from rse_tui.sync.engine import Backoff, Engine
+
+from ..helpers import group_named, new_user
+
+GROUPS = (
+    "SELECT id, name, member, members, visibility, post_policy, chat_policy, comment_policy,"
+    " description, moderator, requested, coalesce(dm, 0) FROM groups WHERE known = 1 ORDER BY id"
+)
+MESSAGES = "SELECT seq, grp, kind, user, ts, text, edited, pinned, reply FROM messages ORDER BY seq"
+ROLES = "SELECT grp, user, role FROM roles ORDER BY grp, user"
+
+
+def _state(path) -> dict[str, list[tuple]]:
+    db = sqlite3.connect(path)
+    try:
+        return {q: db.execute(q).fetchall() for q in (GROUPS, MESSAGES, ROLES)}
+    finally:
+        db.close()
+
+
+def _device(tmp_path, server, token: str, user: int, name: str, device: str) -> Engine:
+    cache = Cache(tmp_path / f"{device}.db")
+    cache.set_identity(user, name)
+    return Engine(
+        cache,
+        url=f"ws://127.0.0.1:{server.port}/ws",
+        token=token,
+        backoff=Backoff(first=0.05, cap=0.3),
+        open_timeout=3,
+    )
+
+
+async def test_own_writes_and_pushed_events_leave_the_same_cache(server, tmp_path):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    await bob.conn.call(CreateGroup, name="Bobs", cid="b")
+    bobs = await group_named(bob.conn, "Bobs")
+    await bob.conn.call(SendChat, group=bobs, text="before ana came", cid="b1")
+    await bob.conn.call(CreateGroup, name="Closed", visibility="private", cid="c")
+    closed = await group_named(bob.conn, "Closed")
+    carol = await new_user(server, "carol")
+    await bob.conn.call(Sync, since=0)
+    writer = _device(tmp_path, server, ana.auth.token, ana.user, "ana", "writer")
+    reader = _device(tmp_path, server, ana.auth.token, ana.user, "ana", "reader")
+    tasks = [asyncio.create_task(e.run()) for e in (writer, reader)]
+    try:
+        async with asyncio.timeout(30):
+            await writer.wait_idle()
+            await reader.wait_idle()
+            await writer.submit("gcreate", None, "Ops", visibility="private")
+            await writer.wait_idle()
+            [ops] = [g.group for g in await writer.db(writer.cache.groups) if g.name == "Ops"]
+            for text in ("one", "two", "three"):
+                await writer.submit("chat", ops, text)
+            await writer.submit("post", ops, "a post")
+            await writer.wait_idle()
+            one, two, three = [r.seq for r in await writer.db(writer.cache.messages, ops, "c")]
+            await writer.submit("chat", ops, "answer", reply=one)
+            await writer.submit("edit", None, "two, edited", target=two)
+            await writer.submit("pin", None, None, target=three, on=True)
+            await writer.submit("del", None, None, target=one)
+            await writer.submit(
+                "gset", ops, None, description="the ops room", chat_policy="moderators"
+            )
+            await writer.submit("gadd", ops, None, user=bob.user, moderator=True)
+            await carol.conn.call(RequestJoin, group=ops, cid="r")
+            await writer.submit("gapprove", ops, None, user=carol.user)
+            await writer.submit("gremove", ops, None, user=carol.user)
+            await writer.submit("greq", closed)
+            await writer.submit("dm", None, "psst", user=bob.user)
+            await writer.submit("join", bobs)
+            await writer.submit("chat", bobs, "hello bobs")
+            await writer.submit("leave", bobs)
+            await writer.wait_idle()
+            await bob.conn.call(SendChat, group=ops, text="bob was here", cid="b2")
+            # Both devices have heard everything: the writer its acknowledgements
+            # (and the pushes of others' writes), the reader the pushed events.
+            while True:
+                await writer.wait_idle()
+                await reader.wait_idle()
+                w, r = _state(writer.cache.path), _state(reader.cache.path)
+                if len(w[MESSAGES]) == len(r[MESSAGES]) == 6 and w[GROUPS] == r[GROUPS]:
+                    break
+                await asyncio.sleep(0.05)
+        texts = [row[5] for row in w[MESSAGES]]
+        assert texts == ["two, edited", "three", "a post", "answer", "psst", "bob was here"]
+        assert w[GROUPS] == r[GROUPS]
+        assert w[MESSAGES] == r[MESSAGES]
+        assert w[ROLES] == r[ROLES]
+        ops_row = next(g for g in w[GROUPS] if g[1] == "Ops")
+        assert (
+            ops_row[2:4] == (1, 2) and ops_row[6] == "moderators" and ops_row[8] == "the ops room"
+        )
+    finally:
+        for e in (writer, reader):
+            await e.stop()
+        await asyncio.gather(*tasks)
+        writer.close()
+        reader.close()
+        await ana.close()
+        await bob.close()
+        await carol.close()
