@@ -163,7 +163,7 @@ class Engine:
         self._stopping = False
         self._online = asyncio.Event()
         self._idle = asyncio.Event()  # online, synced, outbox empty
-        self._gap = 0  # the end of a gap in the catch-up: the groups are asked for again
+        self._gapped = False  # the catch-up skipped events: the groups are asked for again
         self.last_error: str = ""
         #: A write was refused until the current charter is accepted.
         self.charter_required = False
@@ -315,8 +315,7 @@ class Engine:
 
     async def refresh_groups(self) -> None:
         reply = await self.call(ListGroups)
-        await self.db(self.cache.put_groups, reply.groups)
-        self._on_change(Changes(groups=True))
+        self._on_change(await self.db(self.cache.put_groups, reply.groups))
 
     async def load_older(self, group: int, kind: str, before: int | None) -> bool:
         """Fetch one page of history the cache lacks below ``before``; False if none."""
@@ -395,12 +394,12 @@ class Engine:
                 done = await conn.sync
             self._inbox.put_nowait(_Head(done.head))
             await self._inbox.join()
-            if self._gap:
-                upto, self._gap = self._gap, 0
+            if self._gapped:
+                # Groups we were added to within the gap: the list says we are
+                # in, and their history is the server's to tell (put_groups).
+                self._gapped = False
                 reply = await conn.call(ListGroups)
-                await self.db(self.cache.put_groups, reply.groups)
-                # Groups we were added to within the gap: their history too.
-                self._on_change(await self.db(self.cache.add_gap, upto))
+                self._on_change(await self.db(self.cache.put_groups, reply.groups))
             await self._learn_groups()
             await self._learn_users()
             self._on_change(Changes(groups=True))
@@ -455,7 +454,7 @@ class Engine:
             elif isinstance(frame, Gap):
                 await flush()
                 changes.merge(await self.db(self.cache.add_gap, frame.upto))
-                self._gap = max(self._gap, frame.upto)
+                self._gapped = True
                 changes.groups = True
             elif isinstance(frame, ErrorFrame):
                 log.warning("server: %s: %s", frame.code, frame.message)
@@ -492,7 +491,7 @@ class Engine:
         unknown = await self.db(self.cache.unknown_groups)
         if unknown and self._conn is not None:
             reply = await self._conn.call(ListGroups, only=unknown)
-            await self.db(self.cache.put_groups, reply.groups, only=unknown)
+            self._on_change(await self.db(self.cache.put_groups, reply.groups, only=unknown))
             await self._learn_users()  # a direct chat is named after the other person
 
     async def _learn_users(self) -> None:
@@ -594,7 +593,9 @@ class Engine:
                 # member count: ask for the groups it changed.
                 with contextlib.suppress(ConnectionLost, ProtocolError):
                     reply = await self._conn.call(ListGroups, only=acked.recount)
-                    await self.db(self.cache.put_groups, reply.groups, only=acked.recount)
+                    acked.changes.merge(
+                        await self.db(self.cache.put_groups, reply.groups, only=acked.recount)
+                    )
             self._on_change(acked.changes)
         for item, why in refused:
             await self.db(self.cache.failed, item.cid, why)

@@ -9,6 +9,8 @@ from rse_tui.protocol import (
     ChatEvent,
     DeleteEvent,
     EditEvent,
+    GroupInfo,
+    JoinEvent,
     JoinGroup,
     LeaveGroup,
     PinEvent,
@@ -181,3 +183,26 @@ def test_a_group_joined_by_my_own_request_is_asked_about_again(tmp_path):
     assert c.unknown_groups() == [GROUP]
     c.put_groups([GroupInfo(group=GROUP, name="ops", member=True, head=20)], only=[GROUP])
     assert c.unknown_groups() == []
+
+
+def test_a_list_that_says_we_are_in_before_the_join_event_leaves_a_hole(tmp_path):
+    """Rejoined (or added again) while a group list was on its way: the list
+    says "member" before the stream's join event does. What the group said
+    while we were out is the server's to tell: a hole, not a silent gap; and
+    a copy kept from a look from outside goes (it may be stale)."""
+    c = cache(tmp_path)
+    c.put_groups([GroupInfo(group=GROUP, name="Ops", member=False, members=1, head=4)])
+    c.fill_hole(
+        GROUP,
+        "c",
+        (0, 4),
+        [ChatEvent(seq=4, group=GROUP, user=OTHER, ts=1, text="seen outside")],
+        more=False,
+    )
+    changes = c.put_groups([GroupInfo(group=GROUP, name="Ops", member=True, members=2, head=12)])
+    assert GROUP in changes.forgotten and texts(c) == {}
+    assert c.hole_below(GROUP, "c", None) == (0, 12)
+    c.apply([JoinEvent(seq=11, group=GROUP, user=ME), ChatEvent(seq=13, group=GROUP, user=OTHER,
+             ts=2, text="after")])  # fmt: skip
+    assert texts(c) == {13: ("after", False)}
+    assert c.hole_below(GROUP, "c", None) == (0, 12)  # the join found us in: no second hole

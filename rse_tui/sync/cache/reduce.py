@@ -372,15 +372,31 @@ class Reducer(CacheBase):
         *,
         fresh: bool = False,
         only: Iterable[int] | None = None,
-    ) -> None:
+    ) -> Changes:
         """Take the server's group list as the truth (keeping read marks).
 
         With ``only``, the list answers a question about those groups: the
         others stay as they are, and those of them left out (the user may not
         see them) are forgotten.
+
+        A group the list says we are in, and the cache did not, was joined
+        (or we were added) before the stream said so: what it said before is
+        the server's to tell, as on a join (the join event, when it comes,
+        finds us in already and opens no hole of its own).
         """
         groups = list(groups)
+        changes = Changes(groups=True)
         with self._tx():
+            joined = {
+                g.group
+                for g in groups
+                if g.member
+                and g.head
+                and not fresh
+                and not self.conn.execute(
+                    "SELECT 1 FROM groups WHERE id = ? AND member = 1", (g.group,)
+                ).fetchone()
+            }
             ids = [g.group for g in groups]
             if only is not None:
                 gone = [i for i in only if i not in ids]
@@ -408,6 +424,8 @@ class Reducer(CacheBase):
                      int(g.moderator), g.post_policy, g.chat_policy, g.comment_policy,
                      g.description, g.dm, int(g.requested)),
                 )  # fmt: skip
+                if g.group in joined:
+                    self._history_on_server(g.group, g.head, changes)
                 if g.head:  # the group's pins as of its newest event, for every message
                     self._pins_as_of(g.group, g.pins, g.head)
                 if fresh and g.member and g.head:
@@ -419,6 +437,7 @@ class Reducer(CacheBase):
                     )
                     for kind in KINDS:
                         self._add_hole(g.group, kind, 0, g.head)
+        return changes
 
     def put_users(self, users: Iterable[UserInfo]) -> None:
         with self._tx():
@@ -508,8 +527,13 @@ class Reducer(CacheBase):
     def _history_on_server(self, group: int, upto: int, changes: Changes) -> None:
         """Everything up to ``upto`` is the server's to tell again: a hole."""
         self.conn.execute("DELETE FROM messages WHERE grp = ? AND seq <= ?", (group, upto))
-        # What was heard of them goes too: a page fetched later is the server's truth.
-        self.conn.execute("DELETE FROM amends WHERE grp = ? AND seq <= ?", (group, upto))
+        # What was heard of them by then goes too: a page fetched later is the
+        # server's truth. News from after ``upto`` (a pin, which pages do not
+        # carry) still holds.
+        self.conn.execute(
+            "DELETE FROM amends WHERE grp = ? AND seq <= ? AND edit_seq <= ? AND pin_seq <= ?",
+            (group, upto, upto, upto),
+        )
         for kind in KINDS:  # one hole from the start, swallowing those it meets
             top = self.conn.execute(
                 "SELECT max(hi) FROM holes WHERE grp = ? AND kind = ? AND lo <= ?",

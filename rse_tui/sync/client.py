@@ -1,0 +1,249 @@
+"""The client facade: everything the views (the app, the command line) ask
+of the sync layer, as typed methods.
+
+Reads come from the cache (on its own thread, never the event loop's);
+writes go into the outbox as protocol requests and leave in order, exactly
+once; the few questions only the server can answer (the directory, a
+group's members, the charter) need the link and raise when it is down.
+The views never name a cache method, an operation or a frame: adding a
+kind of write means its frame (protocol), its acknowledgement's events
+(cache/acks.py), and a method here.
+
+Errors: :class:`~rse_tui.sync.engine.Offline` when a server question is
+asked with no connection, ``LinkDown`` when the link drops under it, and
+:class:`~rse_tui.protocol.ProtocolError` when the server refuses it. Writes
+never raise for the network: they wait in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rse_tui.protocol import (
+    AddMember,
+    Approve,
+    CharterText,
+    CreateGroup,
+    DeleteMessage,
+    DirectoryEntry,
+    EditMessage,
+    GetCharter,
+    GetUsers,
+    GroupSettings,
+    JoinGroup,
+    JoinRequestInfo,
+    JoinRequests,
+    LeaveGroup,
+    Members,
+    PinMessage,
+    RemoveMember,
+    RequestJoin,
+    SearchDirectory,
+    SendChat,
+    SendDirect,
+    SendPost,
+    UserInfo,
+    WriteRequest,
+)
+
+from .cache import new_cid
+from .engine import Engine
+from .models import GroupRow, MessageRow, OutboxItem, Status
+
+
+class Client:
+    """One profile's client, as the views see it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._cache = engine.cache
+        self._worker = engine.db
+
+    # -- the link ----------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        return self.engine.online
+
+    @property
+    def status(self) -> Status:
+        return self.engine.status
+
+    # -- writes: queued in the outbox, sent in order; each returns its client id -------
+
+    async def _write(self, request: WriteRequest) -> str:
+        return await self.engine.submit(request)
+
+    async def send_chat(self, group: int, text: str, *, reply: int | None = None) -> str:
+        """A chat line in ``group`` (answering message ``reply``, if given)."""
+        return await self._write(
+            SendChat(request_id=0, cid=new_cid(), group=group, text=text, reply=reply)
+        )
+
+    async def send_post(self, group: int, text: str) -> str:
+        """A feed post (Markdown) in ``group``."""
+        return await self._write(SendPost(request_id=0, cid=new_cid(), group=group, text=text))
+
+    async def send_direct(self, user: int, text: str) -> str:
+        """A direct message to ``user`` (the server finds or makes the chat)."""
+        return await self._write(SendDirect(request_id=0, cid=new_cid(), user=user, text=text))
+
+    async def edit(self, message: int, text: str) -> str:
+        """New text for one of my messages."""
+        return await self._write(
+            EditMessage(request_id=0, cid=new_cid(), target=message, text=text)
+        )
+
+    async def delete(self, message: int) -> str:
+        """Delete a message (mine, or any where I moderate)."""
+        return await self._write(DeleteMessage(request_id=0, cid=new_cid(), target=message))
+
+    async def pin(self, message: int, on: bool = True) -> str:
+        """Pin (or unpin) a message where I moderate."""
+        return await self._write(PinMessage(request_id=0, cid=new_cid(), target=message, on=on))
+
+    async def create_group(self, name: str, **settings: Any) -> str:
+        """A new group, with CreateGroup's settings (visibility, parent, policies...)."""
+        return await self._write(CreateGroup(request_id=0, cid=new_cid(), name=name, **settings))
+
+    async def change_group(self, group: int, **changes: Any) -> str:
+        """Change a group's settings (GroupSettings' fields; absent ones stay)."""
+        return await self._write(GroupSettings(request_id=0, cid=new_cid(), group=group, **changes))
+
+    async def join(self, group: int) -> str:
+        return await self._write(JoinGroup(request_id=0, cid=new_cid(), group=group))
+
+    async def leave(self, group: int) -> str:
+        return await self._write(LeaveGroup(request_id=0, cid=new_cid(), group=group))
+
+    async def ask_to_join(self, group: int) -> str:
+        """Ask the moderators of a private group to let me in."""
+        return await self._write(RequestJoin(request_id=0, cid=new_cid(), group=group))
+
+    async def approve(self, group: int, user: int) -> str:
+        """Let ``user``, who asked, into ``group``."""
+        return await self._write(Approve(request_id=0, cid=new_cid(), group=group, user=user))
+
+    async def add_member(self, group: int, user: int, *, moderator: bool = False) -> str:
+        """Add ``user`` to ``group`` (or change their role)."""
+        return await self._write(
+            AddMember(request_id=0, cid=new_cid(), group=group, user=user, moderator=moderator)
+        )
+
+    async def remove_member(self, group: int, user: int) -> str:
+        return await self._write(RemoveMember(request_id=0, cid=new_cid(), group=group, user=user))
+
+    async def discard(self, cid: str) -> None:
+        """Forget a write in the outbox (one refused, whose author has seen why)."""
+        await self._worker(self._cache.discard, cid)
+
+    async def outbox(self, *, include_failed: bool = False) -> list[OutboxItem]:
+        return await self._worker(self._cache.outbox, include_failed=include_failed)
+
+    async def outbox_count(self) -> int:
+        return await self._worker(self._cache.outbox_count)
+
+    # -- reads from the cache ------------------------------------------------------------
+
+    async def identity(self) -> tuple[int | None, str | None]:
+        """My user id and name, as this device knows them."""
+        return await self._worker(self._cache.identity)
+
+    async def groups(self) -> list[GroupRow]:
+        return await self._worker(self._cache.groups)
+
+    async def group_by_name(self, name: str) -> GroupRow | None:
+        """By name (case-insensitive) or ``#ID``; LookupError if several share it."""
+        return await self._worker(self._cache.group_by_name, name)
+
+    async def direct_with(self, user: int) -> GroupRow | None:
+        return await self._worker(self._cache.direct_with, user)
+
+    async def user_by_name(self, name: str) -> int | None:
+        return await self._worker(self._cache.user_by_name, name)
+
+    async def user_name(self, user: int) -> str:
+        return await self._worker(self._cache.user_name, user)
+
+    async def learn_users(self, users: Iterable[UserInfo]) -> None:
+        """Remember people's names the server told."""
+        await self._worker(self._cache.put_users, list(users))
+
+    async def messages(
+        self, group: int, kind: str, *, before: int | None = None, limit: int = 200
+    ) -> list[MessageRow]:
+        """Up to ``limit`` messages before ``before``, oldest first; pending ones last."""
+        return await self._worker(self._cache.messages, group, kind, before=before, limit=limit)
+
+    async def messages_after(self, group: int, kind: str, after: int) -> list[MessageRow]:
+        return await self._worker(self._cache.messages_after, group, kind, after)
+
+    async def tail(
+        self, group: int, kind: str, after: int
+    ) -> tuple[list[MessageRow], list[MessageRow]]:
+        """Messages newer than ``after`` and the outbox's rows, read together."""
+        return await self._worker(self._cache.tail, group, kind, after)
+
+    async def history_missing(
+        self, group: int, kind: str, before: int | None = None
+    ) -> tuple[int, int] | None:
+        """The newest range of history below ``before`` that is on the server only."""
+        return await self._worker(self._cache.hole_below, group, kind, before)
+
+    async def mark_read(self, group: int) -> int:
+        """Mark the group read; returns where reading stood before (a seq)."""
+        return await self._worker(self._cache.mark_read, group)
+
+    async def draft(self, group: int) -> str:
+        return await self._worker(self._cache.draft, group)
+
+    async def save_draft(self, group: int, text: str) -> None:
+        await self._worker(self._cache.save_draft, group, text)
+
+    async def setting(self, key: str, default: str | None = None) -> str | None:
+        """A setting of this device (the group last open, say)."""
+        return await self._worker(self._cache.get, key, default)
+
+    async def remember(self, key: str, value: str | int) -> None:
+        await self._worker(self._cache.set, key, value)
+
+    # -- questions for the server now (they need the link) ------------------------------
+
+    async def load_older(self, group: int, kind: str, before: int | None) -> bool:
+        """Fetch one page of the history the cache lacks below ``before``."""
+        return await self.engine.load_older(group, kind, before)
+
+    async def refresh_groups(self) -> None:
+        await self.engine.refresh_groups()
+
+    async def directory(self, query: str = "", badge: str | None = None) -> list[DirectoryEntry]:
+        """People whose name starts with ``query`` (with ``badge``, if given)."""
+        reply = await self.engine.call(SearchDirectory, query=query, badge=badge)
+        return list(reply.users)
+
+    async def members(self, group: int) -> list[UserInfo]:
+        """A group's members, named."""
+        ids = (await self.engine.call(Members, group=group)).users
+        return await self.users(ids)
+
+    async def users(self, ids: list[int]) -> list[UserInfo]:
+        """People by id (and the cache learns their names)."""
+        if not ids:
+            return []
+        users = list((await self.engine.call(GetUsers, users=ids)).users)
+        await self.learn_users(users)
+        return users
+
+    async def join_requests(self, group: int) -> list[JoinRequestInfo]:
+        """Who asks to join a group I moderate."""
+        return list((await self.engine.call(JoinRequests, group=group)).requests)
+
+    async def charter(self) -> CharterText:
+        """The usage charter in force (version 0: none published)."""
+        reply: CharterText = await self.engine.call(GetCharter)
+        return reply
+
+    async def accept_charter(self, version: int) -> None:
+        """Accept it; what waited for it is sent."""
+        await self.engine.accept_charter(version)
