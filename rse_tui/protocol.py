@@ -164,6 +164,24 @@ class GroupInfo:
     pins: list[int] = wire("pn", default_factory=list)  # pinned messages, oldest first
 
 
+#: A group's name and settings: the fields GroupInfo, GroupEvent and CreateGroup
+#: share (GroupSettings too, but for ``parent``), and the cache's columns for them.
+GROUP_SETTINGS = (
+    "name",
+    "parent",
+    "visibility",
+    "post_policy",
+    "chat_policy",
+    "comment_policy",
+    "description",
+)
+
+
+def settings_of(obj: Any) -> dict[str, Any]:
+    """A group's settings as carried by ``obj`` (a GroupInfo, GroupEvent, CreateGroup...)."""
+    return {name: getattr(obj, name, None) for name in GROUP_SETTINGS}
+
+
 @frame
 class UserInfo:
     user: int = wire("u")

@@ -13,6 +13,7 @@ from rse_tui.protocol import (
     REQUESTS,
     CreateGroup,
     JoinGroup,
+    LeaveGroup,
     SendChat,
     SendDirect,
     WriteRequest,
@@ -84,3 +85,30 @@ def test_every_write_kind_says_what_its_acknowledgement_stands_for():
     assert writes, "the protocol has writes"
     missing = sorted(c.__name__ for c in writes - set(OWN_EVENTS))
     assert writes == set(OWN_EVENTS), f"writes with no entry in acks.OWN_EVENTS: {missing}"
+
+
+def test_a_group_row_reads_every_field_from_its_own_column(tmp_path):
+    from rse_tui.protocol import GroupInfo
+
+    cache = Cache(tmp_path / "cache.db")
+    try:
+        cache.set_identity(1, "ana")
+        info = GroupInfo(group=7, name="Ops", member=True, members=5, head=0, parent=3,
+                         visibility="private", moderator=True, post_policy="moderators",
+                         chat_policy="nobody", comment_policy="moderators",
+                         description="the room", requested=False)  # fmt: skip
+        cache.put_groups([info])
+        cache.conn.execute("UPDATE groups SET pending = 2 WHERE id = 7")
+        cache.enqueue(LeaveGroup(request_id=0, cid="l", group=7))
+        [row] = cache.groups()
+        assert (row.group, row.name, row.member, row.members, row.parent) == (7, "Ops", True, 5, 3)
+        assert (row.visibility, row.moderator, row.description) == ("private", True, "the room")
+        assert (row.post_policy, row.chat_policy, row.comment_policy) == (
+            "moderators",
+            "nobody",
+            "moderators",
+        )
+        assert (row.dm, row.requested, row.pending, row.queued) == (None, False, 2, "leave")
+        assert (row.unread, row.mentions) == (0, 0)
+    finally:
+        cache.close()

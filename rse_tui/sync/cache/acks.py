@@ -43,6 +43,7 @@ from rse_tui.protocol import (
     SendPost,
     WriteOk,
     WriteRequest,
+    settings_of,
 )
 
 from .reduce import DirectChat, Fact, NewGroup
@@ -90,20 +91,9 @@ def _direct(req: SendDirect, a: Ack) -> list[Fact]:
 def _create(req: CreateGroup, a: Ack) -> list[Fact]:
     if a.ok.group is None:
         return []
+    event: Any = GroupEvent  # its settings are CreateGroup's, by name
     return [
-        GroupEvent(
-            seq=a.ok.seq,
-            group=a.ok.group,
-            user=a.me,
-            ts=a.ts,
-            name=req.name,
-            parent=req.parent,
-            visibility=req.visibility,
-            post_policy=req.post_policy,
-            chat_policy=req.chat_policy,
-            comment_policy=req.comment_policy,
-            description=req.description,
-        ),
+        event(seq=a.ok.seq, group=a.ok.group, user=a.me, ts=a.ts, **settings_of(req)),
         NewGroup(group=a.ok.group, user=a.me, seq=a.ok.seq),
     ]
 
@@ -112,12 +102,9 @@ def _settings(req: GroupSettings, a: Ack) -> list[Fact]:
     settings = a.known.settings(req.group)
     if not settings:
         return []  # a group this cache does not hold: its list will say
-    for key in settings:
-        value = getattr(req, key, None)
-        if value is not None:
-            settings[key] = value
-    event: Any = GroupEvent  # built from the cached row's columns
-    return [event(seq=a.ok.seq, group=req.group, user=a.me, ts=a.ts, **settings)]
+    changed = {k: v for k, v in settings_of(req).items() if v is not None}
+    event: Any = GroupEvent
+    return [event(seq=a.ok.seq, group=req.group, user=a.me, ts=a.ts, **(settings | changed))]
 
 
 def _join(req: JoinGroup, a: Ack) -> list[Fact]:

@@ -15,7 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from rse_tui.protocol import CreateGroup, WriteOk, WriteRequest, decode_request, encode
+from rse_tui.protocol import (
+    GROUP_SETTINGS,
+    CreateGroup,
+    WriteOk,
+    WriteRequest,
+    decode_request,
+    encode,
+)
 
 from ..models import Changes, OutboxItem
 from .acks import Ack, own_events
@@ -141,14 +148,9 @@ class Outbox(Reducer):
 
     def settings(self, group: int) -> dict[str, Any]:
         row = self.conn.execute(
-            "SELECT name, parent, visibility, post_policy, chat_policy, comment_policy,"
-            " description FROM groups WHERE id = ? AND known = 1",
-            (group,),
+            f"SELECT {', '.join(GROUP_SETTINGS)} FROM groups WHERE id = ? AND known = 1", (group,)
         ).fetchone()
-        if row is None:
-            return {}
-        keys = ("name", "parent", "visibility", "post_policy", "chat_policy")
-        return dict(zip((*keys, "comment_policy", "description"), row, strict=True))
+        return {} if row is None else dict(zip(GROUP_SETTINGS, row, strict=True))
 
     def failed(self, cid: str, error: str) -> None:
         self.conn.execute("UPDATE outbox SET error = ? WHERE cid = ?", (error, cid))

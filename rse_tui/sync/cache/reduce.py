@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rse_tui.protocol import (
+    GROUP_SETTINGS,
     CharterEvent,
     ChatEvent,
     DeleteEvent,
@@ -28,6 +29,7 @@ from rse_tui.protocol import (
     PostEvent,
     RequestEvent,
     UserInfo,
+    settings_of,
 )
 
 from ..models import Changes, MessageRow
@@ -84,6 +86,12 @@ def _behind_us(event: Fact, given_back: dict[tuple[int, str], list[tuple[int, in
         return False
     ranges = given_back.get((event.group, event.TYPE), ())
     return any(lo < event.seq <= hi for lo, hi in ranges)
+
+
+# A group's settings, as columns of the cache's groups table.
+_COLUMNS = ", ".join(GROUP_SETTINGS)
+_MARKS = ", ".join("?" * len(GROUP_SETTINGS))
+_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in GROUP_SETTINGS)
 
 
 class Reducer(CacheBase):
@@ -162,16 +170,11 @@ class Reducer(CacheBase):
         # A direct chat's event does not say who the other person is: until
         # the cache knows, the group is not known (see unknown_groups).
         self.conn.execute(
-            "INSERT INTO groups (id, known, name, parent, visibility, post_policy,"
-            " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET name = excluded.name, parent = excluded.parent,"
-            " visibility = excluded.visibility, post_policy = excluded.post_policy,"
-            " chat_policy = excluded.chat_policy,"
-            " comment_policy = excluded.comment_policy, description = excluded.description,"
+            f"INSERT INTO groups (id, known, {_COLUMNS}) VALUES (?, ?, {_MARKS})"
+            f" ON CONFLICT(id) DO UPDATE SET {_UPDATES},"
             " known = CASE WHEN groups.dm IS NOT NULL THEN 1 ELSE excluded.known END",
-            (event.group, int(not event.dm), event.name, event.parent, event.visibility,
-             event.post_policy, event.chat_policy, event.comment_policy, event.description),
-        )  # fmt: skip
+            (event.group, int(not event.dm), *settings_of(event).values()),
+        )
         run.changes.groups = True
 
     def _on_direct(self, event: DirectChat, run: Reduction) -> None:
@@ -409,20 +412,14 @@ class Reducer(CacheBase):
                 self.conn.execute("DELETE FROM groups")
             for g in groups:
                 self.conn.execute(
-                    "INSERT INTO groups (id, name, member, members, parent, visibility, moderator,"
-                    " post_policy, chat_policy, comment_policy, description, dm, requested)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT(id) DO UPDATE SET known = 1, stale = 0, name = excluded.name,"
+                    f"INSERT INTO groups (id, {_COLUMNS}, member, members, moderator, dm,"
+                    f" requested) VALUES (?, {_MARKS}, ?, ?, ?, ?, ?)"
+                    f" ON CONFLICT(id) DO UPDATE SET known = 1, stale = 0, {_UPDATES},"
                     " member = excluded.member, members = excluded.members,"
-                    " parent = excluded.parent, visibility = excluded.visibility,"
-                    " moderator = excluded.moderator, post_policy = excluded.post_policy,"
-                    " chat_policy = excluded.chat_policy,"
-                    " comment_policy = excluded.comment_policy,"
-                    " description = excluded.description, dm = excluded.dm,"
+                    " moderator = excluded.moderator, dm = excluded.dm,"
                     " requested = excluded.requested",
-                    (g.group, g.name, int(g.member), g.members, g.parent, g.visibility,
-                     int(g.moderator), g.post_policy, g.chat_policy, g.comment_policy,
-                     g.description, g.dm, int(g.requested)),
+                    (g.group, *settings_of(g).values(), int(g.member), g.members,
+                     int(g.moderator), g.dm, int(g.requested)),
                 )  # fmt: skip
                 if g.group in joined:
                     self._history_on_server(g.group, g.head, changes)

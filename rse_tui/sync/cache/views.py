@@ -4,7 +4,7 @@ and what other processes of the profile changed in the shared file."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from rse_tui.protocol import (
@@ -38,6 +38,18 @@ _ROWS = (
     "  LEFT JOIN users ru ON ru.id = r.user WHERE r.seq = m.reply)"
     " FROM messages m LEFT JOIN users u ON u.id = m.user"
 )
+
+
+# The columns groups() selects, in GroupRow's order; these are 0/1 in SQLite.
+_FLAGS = ("member", "moderator", "requested")
+_FLAG_AT = tuple(i for i, f in enumerate(fields(GroupRow)) if f.name in _FLAGS)
+
+
+def _group_row(row: tuple[Any, ...]) -> GroupRow:
+    values = list(row)
+    for i in _FLAG_AT:
+        values[i] = bool(values[i])
+    return GroupRow(*values)
 
 
 def _message_row(row: tuple[Any, ...]) -> MessageRow:
@@ -85,28 +97,7 @@ class Views(CacheBase):
             " ORDER BY g.name COLLATE NOCASE",
             (me, me, JoinGroup.TYPE, LeaveGroup.TYPE),
         ).fetchall()
-        return [
-            GroupRow(
-                group=i,
-                name=n,
-                member=bool(m),
-                members=c,
-                unread=u,
-                mentions=mu,
-                parent=pa,
-                visibility=vis,
-                moderator=bool(mod),
-                post_policy=pp,
-                chat_policy=cp,
-                comment_policy=cm,
-                description=d,
-                dm=dm,
-                requested=bool(rq),
-                pending=pend,
-                queued=q,
-            )
-            for i, n, m, c, u, mu, pa, vis, mod, pp, cp, cm, d, dm, rq, pend, q in rows
-        ]
+        return [_group_row(r) for r in rows]
 
     def group_by_name(self, name: str) -> GroupRow | None:
         """A group by name (case-insensitive) or by ``#ID``; None if unknown.
