@@ -13,7 +13,6 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,6 +35,7 @@ from rse_tui.textsafe import clean_line, editable
 
 from . import alerts, commands, editing, governance, keys, pastes
 from .gates import Gate, Gates
+from .surface import View
 from .widgets.composer import Composer, Mode
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -79,14 +79,6 @@ class WriteRefused(Message):
         super().__init__()
         self.item = item
         self.why = why
-
-
-@dataclass
-class View:
-    group: GroupRow | None = None
-    kind: str = ChatEvent.TYPE
-    #: Writing to someone with no direct chat yet: (user id, name).
-    new_direct: tuple[int, str] | None = None
 
 
 class GroupCommands(Provider):
@@ -678,7 +670,7 @@ class RseApp(App[int]):
             if direct is not None:
                 await self.open_group(direct)
             elif changes.outbox:
-                await governance.show_new_direct(self)
+                await self._show_new_direct()
         for group_id in changes.removed:
             if group is not None and group.group == group_id:  # the one open when it came
                 self.notify("you were removed from this group", severity="warning")
@@ -908,8 +900,19 @@ class RseApp(App[int]):
             self.composer.set_mode(None, clear=True)  # as open_group
             await self.save_draft()
             self.view.new_direct = (user, name)
-            await governance.show_new_direct(self)
+            await self._show_new_direct()
         self.action_to_composer()
+
+    async def _show_new_direct(self) -> None:
+        """The view while writing the first message to someone."""
+        assert self.view.new_direct is not None
+        user, name = self.view.new_direct
+        self.view.group = None
+        rows = await self.engine.db(self.engine.cache.pending_rows_direct, user)
+        self.timeline.show(rows, more_above=False)
+        self.part(Title).show_direct(name)
+        self.part(Details).show(None, None)
+        self.composer.placeholder = Content(f"Write to @{clean_line(name)} · Enter sends")
 
     @on(Composer.Changed)
     def _draft_changed(self) -> None:

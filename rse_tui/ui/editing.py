@@ -21,10 +21,10 @@ from rse_tui.textsafe import editable
 from .widgets.composer import Composer, Mode
 
 if TYPE_CHECKING:
-    from .app import RseApp
+    from .surface import AppSurface
 
 
-def start_edit(app: RseApp, row: MessageRow | None, *, now: bool = False) -> None:
+def start_edit(app: AppSurface, row: MessageRow | None, *, now: bool = False) -> None:
     """Edit ``row`` (``now``: from the composer's own key, already in order)."""
     if row is None:
         app.notify("nothing of yours to edit here yet", markup=False)
@@ -46,7 +46,7 @@ def start_edit(app: RseApp, row: MessageRow | None, *, now: bool = False) -> Non
     _start(app, Mode("edit", row), now)
 
 
-def start_reply(app: RseApp, row: MessageRow) -> None:
+def start_reply(app: AppSurface, row: MessageRow) -> None:
     if row.seq is None or row.kind != ChatEvent.TYPE:
         app.notify("replies are to chat messages", markup=False)
         app.action_to_composer()
@@ -54,7 +54,7 @@ def start_reply(app: RseApp, row: MessageRow) -> None:
     _start(app, Mode("reply", row), False)
 
 
-def _start(app: RseApp, mode: Mode, now: bool) -> None:
+def _start(app: AppSurface, mode: Mode, now: bool) -> None:
     if now:
         app.composer.set_mode(mode)
     else:  # behind the keys the composer has still to handle
@@ -62,7 +62,7 @@ def _start(app: RseApp, mode: Mode, now: bool) -> None:
     app.action_to_composer()
 
 
-async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
+async def send(app: AppSurface, group: int, text: str, mode: Mode | None) -> bool:
     """Send ``text`` as the edit or the reply it was written as; False when neither."""
     if mode is None or mode.row.seq is None:
         return False
@@ -76,7 +76,7 @@ async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
     return True
 
 
-def last_of_mine(app: RseApp) -> MessageRow | None:
+def last_of_mine(app: AppSurface) -> MessageRow | None:
     """My newest message here, sent or still waiting (↑ never reaches past a
     waiting one to an older message: that edit would change the wrong one)."""
     return next((r for r in reversed(app.timeline.rows) if r.user == app.me), None)

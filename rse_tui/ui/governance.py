@@ -2,8 +2,8 @@
 
 The dialogs are imported when first opened: start-up does not pay for them.
 
-Each is a coroutine over the app, run as a dialog flow (``RseApp.dialog_flow``):
-it asks the server through the engine, shows a dialog (``RseApp.ask``), waits
+Each is a coroutine over the app, run as a dialog flow (``AppSurface.dialog_flow``):
+it asks the server through the engine, shows a dialog (``AppSurface.ask``), waits
 for the answer and queues the resulting writes in the outbox. The keys typed
 meanwhile wait for the dialog, then for the flow to have acted on its answer.
 """
@@ -13,24 +13,20 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from textual.content import Content
-
 from rse_tui.protocol import GetCharter, GetUsers, JoinRequests, ProtocolError, SearchDirectory
 from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
-
-from .widgets.panes import Details, Title
 
 if TYPE_CHECKING:
     from rse_tui.protocol import DirectoryEntry
     from rse_tui.sync.models import MessageRow
 
-    from .app import RseApp
     from .gates import Gate
     from .screens.charter import CharterScreen
+    from .surface import AppSurface
 
 
-async def open_directory(app: RseApp, gate: Gate) -> None:
+async def open_directory(app: AppSurface, gate: Gate) -> None:
     from .screens.people import DirectoryScreen
 
     names = {r.group: r.name for r in app.groups.rows}
@@ -45,19 +41,7 @@ async def open_directory(app: RseApp, gate: Gate) -> None:
     await app.open_direct(*picked)
 
 
-async def show_new_direct(app: RseApp) -> None:
-    """The view while writing the first message to someone."""
-    assert app.view.new_direct is not None
-    user, name = app.view.new_direct
-    app.view.group = None
-    rows = await app.engine.db(app.engine.cache.pending_rows_direct, user)
-    app.timeline.show(rows, more_above=False)
-    app.part(Title).show_direct(name)
-    app.part(Details).show(None, None)
-    app.composer.placeholder = Content(f"Write to @{clean_line(name)} · Enter sends")
-
-
-async def answer_requests(app: RseApp, gate: Gate) -> None:
+async def answer_requests(app: AppSurface, gate: Gate) -> None:
     from .screens.people import RequestsScreen
 
     group = app.view.group
@@ -83,7 +67,7 @@ async def answer_requests(app: RseApp, gate: Gate) -> None:
         await app.engine.submit("gapprove", group.group, None, user=user)
 
 
-async def edit_settings(app: RseApp, gate: Gate) -> None:
+async def edit_settings(app: AppSurface, gate: Gate) -> None:
     from .screens.settings import SettingsScreen
 
     group = app.view.group
@@ -99,7 +83,7 @@ async def edit_settings(app: RseApp, gate: Gate) -> None:
         app.notify("settings saved", markup=False)
 
 
-def delete_message(app: RseApp, row: MessageRow) -> None:
+def delete_message(app: AppSurface, row: MessageRow) -> None:
     """Delete a message (its author, or a moderator), after a Delete on purpose.
 
     Keys typed after ``d`` wait for the question and go to it, and only
@@ -124,7 +108,7 @@ def delete_message(app: RseApp, row: MessageRow) -> None:
     app.dialog_flow("delete", ask)
 
 
-def pin_message(app: RseApp, row: MessageRow) -> None:
+def pin_message(app: AppSurface, row: MessageRow) -> None:
     """Pin or unpin a message (moderators)."""
     group = app.view.group
     if group is None or not group.moderator:
@@ -138,7 +122,7 @@ def pin_message(app: RseApp, row: MessageRow) -> None:
 CHARTER_RECHECK = 2.0
 
 
-async def _close_when_accepted_elsewhere(app: RseApp, dialog: CharterScreen) -> None:
+async def _close_when_accepted_elsewhere(app: AppSurface, dialog: CharterScreen) -> None:
     """Accepted with ``rse charter --accept``, or in the app on another terminal:
     the dialog here closes by itself (it stayed, and its Esc quit the app)."""
     while True:
@@ -152,7 +136,7 @@ async def _close_when_accepted_elsewhere(app: RseApp, dialog: CharterScreen) -> 
             return
 
 
-async def check_charter(app: RseApp) -> None:
+async def check_charter(app: AppSurface) -> None:
     """Show the charter when there is one this user has not accepted yet."""
     from .screens.charter import CharterScreen
 
