@@ -33,7 +33,7 @@ from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line, editable
 
-from . import alerts, commands, editing, governance, keys, pastes
+from . import alerts, commands, editing, keys, pastes
 from .gates import Gate, Gates
 from .surface import View
 from .widgets.composer import Composer, Mode
@@ -707,8 +707,10 @@ class RseApp(App[int]):
 
     @work(group="charter")
     async def check_charter(self) -> None:
+        from .screens import charter  # loaded when a charter may be shown, not at start-up
+
         with contextlib.suppress(Closing):
-            await governance.check_charter(self)
+            await charter.check_charter(self)
 
     def on_write_refused(self, message: WriteRefused) -> None:
         if not self.showing:
@@ -846,10 +848,12 @@ class RseApp(App[int]):
         self._act_on_selected(editing.start_reply)
 
     def action_delete_selected(self) -> None:
-        self._act_on_selected(governance.delete_message)
+        from .screens.charter import delete_message  # its dialog, loaded on first use
+
+        self._act_on_selected(delete_message)
 
     def action_pin_selected(self) -> None:
-        self._act_on_selected(governance.pin_message)
+        self._act_on_selected(editing.pin_message)
 
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
@@ -984,14 +988,22 @@ class RseApp(App[int]):
     def action_reconnect(self) -> None:
         self.engine.retry_now()
 
+    # The dialogs are imported when first opened: start-up does not pay for them.
+
     def action_directory(self) -> None:
-        self.dialog_flow("directory", partial(governance.open_directory, self))
+        from .screens.people import open_directory
+
+        self.dialog_flow("directory", partial(open_directory, self))
 
     def action_requests(self) -> None:
-        self.dialog_flow("requests", partial(governance.answer_requests, self))
+        from .screens.people import answer_requests
+
+        self.dialog_flow("requests", partial(answer_requests, self))
 
     def action_settings(self) -> None:
-        self.dialog_flow("settings", partial(governance.edit_settings, self))
+        from .screens.settings import edit_settings
+
+        self.dialog_flow("settings", partial(edit_settings, self))
 
     async def action_quit(self) -> None:
         if self.composer.in_flight and self._quit_waits < QUIT_WAITS:

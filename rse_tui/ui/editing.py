@@ -1,4 +1,5 @@
-"""Editing one's own message and replying to one: the composer's two modes.
+"""Acting on a message without a dialog: editing one's own and replying to one
+(the composer's two modes), and pinning one (a moderator's).
 
 Up in an empty composer, or ``e`` on a selected message of one's own, puts its
 text in the composer to change it; ``r`` on a selected chat message writes a
@@ -8,6 +9,9 @@ and Enter sends the edit or the reply through the outbox like any write.
 A mode is the composer's state, set in the order of the keys the composer
 handles: keys typed before ``r`` (a message and its Enter, still waiting in
 the composer's queue) are sent as they were typed, not as the reply.
+
+Deleting a message asks first: that flow is with its dialog, in
+``screens.charter``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,16 @@ def start_reply(app: AppSurface, row: MessageRow) -> None:
         app.action_to_composer()
         return
     _start(app, Mode("reply", row), False)
+
+
+def pin_message(app: AppSurface, row: MessageRow) -> None:
+    """Pin or unpin a message (moderators)."""
+    group = app.view.group
+    if group is None or not group.moderator:
+        app.notify("only the group's moderators pin messages", markup=False)
+    else:
+        app.run_worker(app.engine.submit("pin", None, None, target=row.seq, on=not row.pinned))
+    app.action_to_composer()
 
 
 def _start(app: AppSurface, mode: Mode, now: bool) -> None:
