@@ -13,7 +13,6 @@ import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,8 +33,9 @@ from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line, editable
 
-from . import alerts, commands, editing, governance, keys, pastes
+from . import alerts, commands, editing, keys, pastes
 from .gates import Gate, Gates
+from .surface import View
 from .widgets.composer import Composer, Mode
 from .widgets.groups import GroupList
 from .widgets.panes import Details, StatusBar, Title
@@ -79,14 +79,6 @@ class WriteRefused(Message):
         super().__init__()
         self.item = item
         self.why = why
-
-
-@dataclass
-class View:
-    group: GroupRow | None = None
-    kind: str = ChatEvent.TYPE
-    #: Writing to someone with no direct chat yet: (user id, name).
-    new_direct: tuple[int, str] | None = None
 
 
 class GroupCommands(Provider):
@@ -678,7 +670,7 @@ class RseApp(App[int]):
             if direct is not None:
                 await self.open_group(direct)
             elif changes.outbox:
-                await governance.show_new_direct(self)
+                await self._show_new_direct()
         for group_id in changes.removed:
             if group is not None and group.group == group_id:  # the one open when it came
                 self.notify("you were removed from this group", severity="warning")
@@ -715,8 +707,10 @@ class RseApp(App[int]):
 
     @work(group="charter")
     async def check_charter(self) -> None:
+        from .screens import charter  # loaded when a charter may be shown, not at start-up
+
         with contextlib.suppress(Closing):
-            await governance.check_charter(self)
+            await charter.check_charter(self)
 
     def on_write_refused(self, message: WriteRefused) -> None:
         if not self.showing:
@@ -854,10 +848,12 @@ class RseApp(App[int]):
         self._act_on_selected(editing.start_reply)
 
     def action_delete_selected(self) -> None:
-        self._act_on_selected(governance.delete_message)
+        from .screens.charter import delete_message  # its dialog, loaded on first use
+
+        self._act_on_selected(delete_message)
 
     def action_pin_selected(self) -> None:
-        self._act_on_selected(governance.pin_message)
+        self._act_on_selected(editing.pin_message)
 
     @on(Composer.Submitted)
     async def _send(self, event: Composer.Submitted) -> None:
@@ -908,8 +904,19 @@ class RseApp(App[int]):
             self.composer.set_mode(None, clear=True)  # as open_group
             await self.save_draft()
             self.view.new_direct = (user, name)
-            await governance.show_new_direct(self)
+            await self._show_new_direct()
         self.action_to_composer()
+
+    async def _show_new_direct(self) -> None:
+        """The view while writing the first message to someone."""
+        assert self.view.new_direct is not None
+        user, name = self.view.new_direct
+        self.view.group = None
+        rows = await self.engine.db(self.engine.cache.pending_rows_direct, user)
+        self.timeline.show(rows, more_above=False)
+        self.part(Title).show_direct(name)
+        self.part(Details).show(None, None)
+        self.composer.placeholder = Content(f"Write to @{clean_line(name)} · Enter sends")
 
     @on(Composer.Changed)
     def _draft_changed(self) -> None:
@@ -981,14 +988,22 @@ class RseApp(App[int]):
     def action_reconnect(self) -> None:
         self.engine.retry_now()
 
+    # The dialogs are imported when first opened: start-up does not pay for them.
+
     def action_directory(self) -> None:
-        self.dialog_flow("directory", partial(governance.open_directory, self))
+        from .screens.people import open_directory
+
+        self.dialog_flow("directory", partial(open_directory, self))
 
     def action_requests(self) -> None:
-        self.dialog_flow("requests", partial(governance.answer_requests, self))
+        from .screens.people import answer_requests
+
+        self.dialog_flow("requests", partial(answer_requests, self))
 
     def action_settings(self) -> None:
-        self.dialog_flow("settings", partial(governance.edit_settings, self))
+        from .screens.settings import edit_settings
+
+        self.dialog_flow("settings", partial(edit_settings, self))
 
     async def action_quit(self) -> None:
         if self.composer.in_flight and self._quit_waits < QUIT_WAITS:

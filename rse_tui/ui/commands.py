@@ -19,7 +19,7 @@ from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
 
 if TYPE_CHECKING:
-    from .app import RseApp
+    from .surface import AppSurface
 
 _COMMAND = re.compile(r"/([A-Za-z]+)(?:\s+(.*))?\Z", re.DOTALL)
 
@@ -28,7 +28,7 @@ _COMMAND = re.compile(r"/([A-Za-z]+)(?:\s+(.*))?\Z", re.DOTALL)
 class Command:
     usage: str
     description: str
-    run: Callable[[RseApp, str], Awaitable[None]]
+    run: Callable[[AppSurface, str], Awaitable[None]]
 
 
 def parse(text: str) -> tuple[str, str] | None:
@@ -46,7 +46,7 @@ def message_text(text: str) -> str:
     return text[1:] if text.startswith("//") else text
 
 
-async def _join(app: RseApp, rest: str) -> None:
+async def _join(app: AppSurface, rest: str) -> None:
     if not rest:
         raise UsageError
     try:
@@ -58,7 +58,7 @@ async def _join(app: RseApp, rest: str) -> None:
     await app.enter_group(row)
 
 
-async def _leave(app: RseApp, rest: str) -> None:
+async def _leave(app: AppSurface, rest: str) -> None:
     group = app.view.group
     if group is None or not group.in_group:
         raise Refused("you are not in a group to leave")
@@ -67,13 +67,13 @@ async def _leave(app: RseApp, rest: str) -> None:
     app.notify(f"leaving #{clean_line(group.name)}", markup=False)
 
 
-async def _me(app: RseApp, rest: str) -> None:
+async def _me(app: AppSurface, rest: str) -> None:
     if not rest:
         raise UsageError
     await app.send_text(f"/me {rest}")
 
 
-async def _dm(app: RseApp, rest: str) -> None:
+async def _dm(app: AppSurface, rest: str) -> None:
     name, _, text = rest.partition(" ")
     name = name.lstrip("@")
     if not name:
@@ -94,11 +94,11 @@ async def _dm(app: RseApp, rest: str) -> None:
     await app.open_direct(user, name)
 
 
-async def _quit(app: RseApp, rest: str) -> None:
+async def _quit(app: AppSurface, rest: str) -> None:
     await app.action_quit()
 
 
-async def _help(app: RseApp, rest: str) -> None:
+async def _help(app: AppSurface, rest: str) -> None:
     app.action_help()
 
 
@@ -120,7 +120,7 @@ class Refused(Exception):
     """The command cannot be done; the message says why."""
 
 
-async def run(app: RseApp, text: str) -> bool:
+async def run(app: AppSurface, text: str) -> bool:
     """Run ``text`` if it is a command; False when it is a message to send.
 
     An unknown command or one used wrongly is reported and its text put

@@ -1,4 +1,5 @@
-"""Editing one's own message and replying to one: the composer's two modes.
+"""Acting on a message without a dialog: editing one's own and replying to one
+(the composer's two modes), and pinning one (a moderator's).
 
 Up in an empty composer, or ``e`` on a selected message of one's own, puts its
 text in the composer to change it; ``r`` on a selected chat message writes a
@@ -8,6 +9,9 @@ and Enter sends the edit or the reply through the outbox like any write.
 A mode is the composer's state, set in the order of the keys the composer
 handles: keys typed before ``r`` (a message and its Enter, still waiting in
 the composer's queue) are sent as they were typed, not as the reply.
+
+Deleting a message asks first: that flow is with its dialog, in
+``screens.charter``.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from rse_tui.textsafe import editable
 from .widgets.composer import Composer, Mode
 
 if TYPE_CHECKING:
-    from .app import RseApp
+    from .surface import AppSurface
 
 
-def start_edit(app: RseApp, row: MessageRow | None, *, now: bool = False) -> None:
+def start_edit(app: AppSurface, row: MessageRow | None, *, now: bool = False) -> None:
     """Edit ``row`` (``now``: from the composer's own key, already in order)."""
     if row is None:
         app.notify("nothing of yours to edit here yet", markup=False)
@@ -46,7 +50,7 @@ def start_edit(app: RseApp, row: MessageRow | None, *, now: bool = False) -> Non
     _start(app, Mode("edit", row), now)
 
 
-def start_reply(app: RseApp, row: MessageRow) -> None:
+def start_reply(app: AppSurface, row: MessageRow) -> None:
     if row.seq is None or row.kind != ChatEvent.TYPE:
         app.notify("replies are to chat messages", markup=False)
         app.action_to_composer()
@@ -54,7 +58,17 @@ def start_reply(app: RseApp, row: MessageRow) -> None:
     _start(app, Mode("reply", row), False)
 
 
-def _start(app: RseApp, mode: Mode, now: bool) -> None:
+def pin_message(app: AppSurface, row: MessageRow) -> None:
+    """Pin or unpin a message (moderators)."""
+    group = app.view.group
+    if group is None or not group.moderator:
+        app.notify("only the group's moderators pin messages", markup=False)
+    else:
+        app.run_worker(app.engine.submit("pin", None, None, target=row.seq, on=not row.pinned))
+    app.action_to_composer()
+
+
+def _start(app: AppSurface, mode: Mode, now: bool) -> None:
     if now:
         app.composer.set_mode(mode)
     else:  # behind the keys the composer has still to handle
@@ -62,7 +76,7 @@ def _start(app: RseApp, mode: Mode, now: bool) -> None:
     app.action_to_composer()
 
 
-async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
+async def send(app: AppSurface, group: int, text: str, mode: Mode | None) -> bool:
     """Send ``text`` as the edit or the reply it was written as; False when neither."""
     if mode is None or mode.row.seq is None:
         return False
@@ -76,7 +90,7 @@ async def send(app: RseApp, group: int, text: str, mode: Mode | None) -> bool:
     return True
 
 
-def last_of_mine(app: RseApp) -> MessageRow | None:
+def last_of_mine(app: AppSurface) -> MessageRow | None:
     """My newest message here, sent or still waiting (↑ never reaches past a
     waiting one to an older message: that edit would change the wrong one)."""
     return next((r for r in reversed(app.timeline.rows) if r.user == app.me), None)

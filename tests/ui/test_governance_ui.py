@@ -317,7 +317,7 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
     fingers; the Enter meant for their message accepted it unread, an Esc
     meant for an edit quit the app; and accepted from a shell, it stayed."""
     from rse_tui.protocol import AcceptCharter
-    from rse_tui.ui import governance
+    from rse_tui.ui.screens import charter
 
     # Long enough that a loaded machine cannot make the burst late.
     monkeypatch.setattr(CharterScreen, "GRACE", 5.0)
@@ -342,7 +342,7 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
         await until(
             pilot,
             lambda: not isinstance(app.screen, CharterScreen),
-            within=3 * governance.CHARTER_RECHECK,
+            within=3 * charter.CHARTER_RECHECK,
         )
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await app.action_quit()

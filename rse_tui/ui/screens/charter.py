@@ -1,6 +1,10 @@
-"""Dialogs that ask for a decision: the usage charter, and confirmations."""
+"""Dialogs that ask for a decision: the usage charter, and confirmations; and
+their flows (``check_charter``, ``delete_message``: see ``rse_tui.ui.surface``)."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
 
 from textual import _time, events
 from textual.app import ComposeResult
@@ -8,9 +12,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static
 
-from rse_tui.textsafe import clean
+from rse_tui.protocol import GetCharter, ProtocolError
+from rse_tui.sync.engine import LinkDown, Offline
+from rse_tui.textsafe import clean, clean_line
 
 from .dialog import Dialog
+
+if TYPE_CHECKING:
+    from rse_tui.sync.models import MessageRow
+
+    from ..gates import Gate
+    from ..surface import AppSurface
 
 
 class CharterScreen(Dialog[bool]):
@@ -141,3 +153,73 @@ class ConfirmScreen(Dialog[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+# -- flows -----------------------------------------------------------------------------
+
+
+def delete_message(app: AppSurface, row: MessageRow) -> None:
+    """Delete a message (its author, or a moderator), after a Delete on purpose.
+
+    Keys typed after ``d`` wait for the question and go to it, and only
+    Delete (chosen, not typed) says yes.
+    """
+    group = app.view.group
+    if row.user != app.me and not (group is not None and group.moderator):
+        app.notify("you may delete your own messages only", markup=False)
+        app.action_to_composer()
+        return
+
+    preview = clean_line(row.text)[:60]
+
+    async def ask(gate: Gate) -> None:
+        yes = await app.ask(ConfirmScreen(f"Delete for everyone: “{preview}”?"), gate)
+        if yes:
+            await app.engine.submit("del", None, None, target=row.seq)
+        app.action_to_composer()
+
+    app.dialog_flow("delete", ask)
+
+
+#: How often an open charter dialog asks whether it was accepted elsewhere.
+CHARTER_RECHECK = 2.0
+
+
+async def _close_when_accepted_elsewhere(app: AppSurface, dialog: CharterScreen) -> None:
+    """Accepted with ``rse charter --accept``, or in the app on another terminal:
+    the dialog here closes by itself (it stayed, and its Esc quit the app)."""
+    while True:
+        await asyncio.sleep(CHARTER_RECHECK)
+        try:
+            charter = await app.engine.call(GetCharter)
+        except (Offline, LinkDown, ProtocolError):
+            continue
+        if charter.accepted >= dialog.version:
+            dialog.dismiss(True)
+            return
+
+
+async def check_charter(app: AppSurface) -> None:
+    """Show the charter when there is one this user has not accepted yet."""
+    if app.charter_open:  # one prompt at a time, however many triggers arrive
+        return
+    app.charter_open = True
+    try:
+        try:
+            charter = await app.engine.call(GetCharter)
+        except (Offline, LinkDown, ProtocolError):  # asked again on the next connection
+            return
+        if charter.version == 0 or charter.accepted >= charter.version:
+            return
+        dialog = CharterScreen(charter.version, charter.text)
+        watcher = asyncio.create_task(_close_when_accepted_elsewhere(app, dialog))
+        try:
+            accepted = await app.push_screen_wait(dialog)
+        finally:
+            watcher.cancel()
+        if accepted:
+            await app.engine.accept_charter(charter.version)
+        else:
+            await app.action_quit()
+    finally:
+        app.charter_open = False

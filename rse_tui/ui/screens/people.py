@@ -1,9 +1,12 @@
-"""People screens: the directory, and the join requests a moderator answers."""
+"""People screens: the directory, and the join requests a moderator answers;
+and their dialog flows (``open_directory``, ``answer_requests``: see
+``rse_tui.ui.surface``)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -15,11 +18,23 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import WorkerCancelled
 
-from rse_tui.protocol import DirectoryEntry, JoinRequestInfo
+from rse_tui.protocol import (
+    DirectoryEntry,
+    GetUsers,
+    JoinRequestInfo,
+    JoinRequests,
+    ProtocolError,
+    SearchDirectory,
+)
+from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
 
 from ..widgets.field import Field
 from .dialog import Dialog
+
+if TYPE_CHECKING:
+    from ..gates import Gate
+    from ..surface import AppSurface
 
 _CSS = """
 {name} {{ align: center middle; }}
@@ -236,3 +251,43 @@ class RequestsScreen(Dialog[list[int]]):
 
     def action_done(self) -> None:
         self.dismiss(self.approved)
+
+
+# -- dialog flows ----------------------------------------------------------------------
+
+
+async def open_directory(app: AppSurface, gate: Gate) -> None:
+    names = {r.group: r.name for r in app.groups.rows}
+
+    async def search(query: str, badge: str | None) -> list[DirectoryEntry]:
+        reply = await app.engine.call(SearchDirectory, query=query, badge=badge)
+        return list(reply.users)
+
+    picked = await app.ask(DirectoryScreen(search, names), gate)
+    if picked is None:
+        return
+    await app.open_direct(*picked)
+
+
+async def answer_requests(app: AppSurface, gate: Gate) -> None:
+    group = app.view.group
+    if group is not None and group.dm is not None:
+        app.notify("a direct chat has no join requests", markup=False)
+        return
+    if group is None or not group.moderator:
+        app.notify("join requests are for the group's moderators", markup=False)
+        return
+    try:
+        pending = (await app.engine.call(JoinRequests, group=group.group)).requests
+        ids = [r.user for r in pending]
+        users = (await app.engine.call(GetUsers, users=ids)).users if ids else []
+    except (Offline, LinkDown):
+        app.notify("join requests need the server: offline", severity="warning", markup=False)
+        return
+    except ProtocolError as exc:  # no longer its moderator, say
+        app.notify(clean_line(exc.message), severity="warning", markup=False)
+        return
+    names = {u.user: u.name for u in users}
+    approved = await app.ask(RequestsScreen(group.name, pending, names), gate)
+    for user in approved or []:
+        await app.engine.submit("gapprove", group.group, None, user=user)

@@ -1,8 +1,9 @@
-"""The group settings screen, for a group's moderators."""
+"""The group settings screen, for a group's moderators, and its dialog flow
+(``edit_settings``: see ``rse_tui.ui.surface``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import ComposeResult
@@ -16,6 +17,10 @@ from rse_tui.textsafe import clean_line, editable_line
 
 from ..widgets.field import Field
 from .dialog import Dialog
+
+if TYPE_CHECKING:
+    from ..gates import Gate
+    from ..surface import AppSurface
 
 
 def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -110,3 +115,17 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+async def edit_settings(app: AppSurface, gate: Gate) -> None:
+    group = app.view.group
+    if group is not None and group.dm is not None:
+        app.notify("a direct chat has no settings", markup=False)
+        return
+    if group is None or not group.moderator:
+        app.notify("settings are for the group's moderators", markup=False)
+        return
+    changes = await app.ask(SettingsScreen(group), gate)
+    if changes:
+        await app.engine.submit("gset", group.group, None, **changes)
+        app.notify("settings saved", markup=False)

@@ -1,0 +1,194 @@
+"""``rse group ...`` (create, join, leave, list, tree, members, and a
+moderator's request/approve/add/remove), ``rse directory`` and ``rse charter``:
+groups and their governance."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from rse_tui.protocol import GetCharter, GetUsers, Members, SearchDirectory
+
+from ..sync.models import GroupRow
+from ..textsafe import clean, clean_line
+from .run import EXIT_FAILED, EXIT_OK, EXIT_QUEUED, CliError, notice, running
+
+
+async def cmd_group(args: argparse.Namespace) -> int:
+    handler = GROUP_COMMANDS[args.group_command]
+    return await handler(args)
+
+
+async def cmd_group_create(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        settings: dict[str, object] = {
+            "visibility": args.visibility,
+            "post_policy": args.post_policy,
+            "chat_policy": args.chat_policy,
+        }
+        if args.description:
+            settings["description"] = args.description
+        if args.parent:
+            settings["parent"] = (await run.group(args.parent)).group
+        await run.submit("gcreate", None, args.name, **settings)
+        return await run.deliver()
+
+
+async def _moderate(args: argparse.Namespace, op: str, **extra: object) -> int:
+    async with running(args) as run:
+        group = await run.group(args.name)
+        user = await run.user(args.user)
+        await run.submit(op, group.group, None, user=user, **extra)
+        return await run.deliver()
+
+
+async def cmd_group_request(args: argparse.Namespace) -> int:
+    return await _membership(args, "greq")
+
+
+async def cmd_group_approve(args: argparse.Namespace) -> int:
+    return await _moderate(args, "gapprove")
+
+
+async def cmd_group_add(args: argparse.Namespace) -> int:
+    return await _moderate(args, "gadd", moderator=args.moderator)
+
+
+async def cmd_group_remove(args: argparse.Namespace) -> int:
+    return await _moderate(args, "gremove")
+
+
+def _tag(row: GroupRow) -> str:
+    parts = [row.visibility]
+    if row.member:
+        parts.append("member")
+    if row.moderator:
+        parts.append("moderator")
+    if row.requested:
+        parts.append("requested")
+    if row.post_policy == "moderators":
+        parts.append("announcements")
+    if row.pending:
+        parts.append(f"{row.pending} requests")
+    return ", ".join(parts)
+
+
+async def cmd_group_tree(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        fresh = await run.online()
+        if fresh:
+            await run.engine.refresh_groups()
+        rows = [r for r in await run.engine.db(run.engine.cache.groups) if r.dm is None]
+        known = {r.group for r in rows}
+        children: dict[int | None, list[GroupRow]] = {}
+        for row in rows:
+            children.setdefault(row.parent if row.parent in known else None, []).append(row)
+
+        def show(parent: int | None, depth: int) -> None:
+            for row in sorted(children.get(parent, []), key=lambda r: r.name.casefold()):
+                print(f"{'  ' * depth}{clean_line(row.name)}  ({_tag(row)})")
+                show(row.group, depth + 1)
+
+        show(None, 0)
+        if not fresh:
+            notice(f"{run.unreachable()}; showing the cached tree")
+            return EXIT_QUEUED
+        return EXIT_OK
+
+
+async def _membership(args: argparse.Namespace, op: str) -> int:
+    async with running(args) as run:
+        group = await run.group(args.name)
+        await run.submit(op, group.group)
+        return await run.deliver()
+
+
+async def cmd_group_join(args: argparse.Namespace) -> int:
+    return await _membership(args, "join")
+
+
+async def cmd_group_leave(args: argparse.Namespace) -> int:
+    return await _membership(args, "leave")
+
+
+async def cmd_group_list(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        fresh = await run.online()
+        if fresh:
+            await run.engine.refresh_groups()
+        for g in await run.engine.db(run.engine.cache.groups):
+            if g.dm is not None:
+                continue
+            mark = "*" if g.member else " "
+            count = "1 member" if g.members == 1 else f"{g.members} members"
+            print(f"{mark} {clean_line(g.name)}\t{count}")
+        if not fresh:
+            notice(f"{run.unreachable()}; showing the cached list")
+            return EXIT_QUEUED
+        return EXIT_OK
+
+
+async def cmd_group_members(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        group = await run.group(args.name)
+        if not await run.online():
+            raise CliError(run.unreachable(), EXIT_QUEUED)
+        ids = (await run.engine.call(Members, group=group.group)).users
+        users = (await run.engine.call(GetUsers, users=ids)).users if ids else []
+        for name in sorted(clean_line(u.name) for u in users):
+            print(name)
+        return EXIT_OK
+
+
+async def cmd_directory(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        if not await run.online():
+            raise CliError(run.unreachable(), EXIT_QUEUED)
+        badge = "ambassador" if args.ambassadors else None
+        found = await run.engine.call(SearchDirectory, query=args.query or "", badge=badge)
+        await run.engine.refresh_groups()
+        names = {r.group: r.name for r in await run.engine.db(run.engine.cache.groups)}
+        if not found.users:
+            notice("nobody matches" + (f" {clean_line(args.query)[:40]!r}" if args.query else ""))
+        for entry in found.users:
+            mark = " [ambassador]" if entry.badge == "ambassador" else ""
+            title = f" — {clean_line(entry.title)}" if entry.title else ""
+            groups = ", ".join(clean_line(names.get(g, f"#{g}")) for g in entry.groups)
+            print(f"{clean_line(entry.name)}{mark}{title}" + (f"  ({groups})" if groups else ""))
+        return EXIT_OK
+
+
+async def cmd_charter(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        if not await run.online():
+            raise CliError(run.unreachable(), EXIT_QUEUED)
+        charter = await run.engine.call(GetCharter)
+        if charter.version == 0:
+            print("no usage charter has been published")
+            return EXIT_OK
+        print(clean(charter.text).rstrip())
+        print()
+        if args.accept:
+            await run.engine.accept_charter(charter.version)
+            print(f"accepted the usage charter, version {charter.version}")
+            return await run.deliver()
+        if charter.accepted >= charter.version:
+            print(f"you accepted version {charter.version}")
+            return EXIT_OK
+        print(f"version {charter.version} is not accepted yet: rse charter --accept")
+        return EXIT_FAILED
+
+
+GROUP_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "create": cmd_group_create,
+    "join": cmd_group_join,
+    "leave": cmd_group_leave,
+    "list": cmd_group_list,
+    "members": cmd_group_members,
+    "request": cmd_group_request,
+    "approve": cmd_group_approve,
+    "add": cmd_group_add,
+    "remove": cmd_group_remove,
+    "tree": cmd_group_tree,
+}
