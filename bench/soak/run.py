@@ -15,6 +15,7 @@ from bench.serverproc import ServerProcess
 from rse_tui.protocol import ProtocolError
 from rse_tui.sync import account as accounts
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.cache.outbox import shown_text
 from rse_tui.sync.engine import Engine
 from server.admin import mint_invite, open_db
 
@@ -125,11 +126,11 @@ class Soak:
                 self.count(self.ops, "read")
                 continue
             try:
-                cid = await engine.submit(write.op, write.group, write.text, **write.args)
+                cid = await engine.submit(write)
             except Exception:  # the engine was stopped under us: not queued
                 continue
-            self.count(self.ops, write.op)
-            client.written.append((write.op, write.text or "", cid))
+            self.count(self.ops, write.TYPE)
+            client.written.append((write.TYPE, shown_text(write) or "", cid))
 
     async def _processes(self, client: Client, view: View) -> None:
         """Start what was killed; feed the pipe of `rse chat` now and then."""

@@ -9,18 +9,37 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rse_tui.protocol import History, JoinRequests, Members, SearchDirectory
+from rse_tui.protocol import (
+    AddMember,
+    Approve,
+    CreateGroup,
+    DeleteMessage,
+    EditMessage,
+    History,
+    JoinGroup,
+    JoinRequests,
+    LeaveGroup,
+    Members,
+    PinMessage,
+    RemoveMember,
+    RequestJoin,
+    SearchDirectory,
+    SendChat,
+    SendDirect,
+    SendPost,
+    WriteRequest,
+)
+from rse_tui.sync.cache import new_cid
 from rse_tui.sync.models import GroupRow, MessageRow
 
 from .actors import Client
 
+#: A write the user makes: the protocol request the engine queues.
+Write = WriteRequest
 
-@dataclass
-class Write:
-    op: str
-    group: int | None
-    text: str | None
-    args: dict[str, Any]
+
+def _write(kind: type[WriteRequest], **fields: Any) -> WriteRequest:
+    return kind(request_id=0, cid=new_cid(), **fields)
 
 
 @dataclass
@@ -60,33 +79,33 @@ Op = Callable[[View], Awaitable[Write | None]]
 
 async def gcreate(v: View) -> Write:
     vis = v.rng.choice(["open", "open", "private", "secret"])
-    return Write("gcreate", None, f"g-{v.text}", {"visibility": vis})
+    return _write(CreateGroup, name=f"g-{v.text}", visibility=vis)
 
 
 async def join(v: View) -> Write | None:
     outside = [g for g in v.groups if not g.in_group and g.visibility == "open"]
-    return Write("join", v.rng.choice(outside).group, None, {}) if outside else None
+    return _write(JoinGroup, group=v.rng.choice(outside).group) if outside else None
 
 
 async def leave(v: View) -> Write | None:
-    return Write("leave", v.rng.choice(v.mine).group, None, {}) if v.mine else None
+    return _write(LeaveGroup, group=v.rng.choice(v.mine).group) if v.mine else None
 
 
 async def add(v: View) -> Write | None:
     if not v.moderated:
         return None
-    return Write("gadd", v.rng.choice(v.moderated).group, None, {"user": v.peer()})
+    return _write(AddMember, group=v.rng.choice(v.moderated).group, user=v.peer())
 
 
 async def remove(v: View) -> Write | None:
     if not v.moderated:
         return None
-    return Write("gremove", v.rng.choice(v.moderated).group, None, {"user": v.peer()})
+    return _write(RemoveMember, group=v.rng.choice(v.moderated).group, user=v.peer())
 
 
 async def request(v: View) -> Write | None:
     private = [g for g in v.groups if not g.in_group and g.visibility == "private"]
-    return Write("greq", v.rng.choice(private).group, None, {}) if private else None
+    return _write(RequestJoin, group=v.rng.choice(private).group) if private else None
 
 
 async def approve(v: View) -> Write | None:
@@ -98,18 +117,18 @@ async def approve(v: View) -> Write | None:
     listing = await engine.call(JoinRequests, group=g.group)
     if not listing.requests:
         return None
-    return Write("gapprove", g.group, None, {"user": listing.requests[0].user})
+    return _write(Approve, group=g.group, user=listing.requests[0].user)
 
 
 async def direct(v: View) -> Write:
-    return Write("dm", None, v.text, {"user": v.peer()})
+    return _write(SendDirect, user=v.peer(), text=v.text)
 
 
 async def delete(v: View) -> Write | None:
     rows = await v.messages(v.mine)
     moderated = {g.group for g in v.moderated}
     rows = [r for r in rows if r.user == v.client.user or r.group in moderated]
-    return Write("del", None, None, {"target": v.rng.choice(rows).seq}) if rows else None
+    return _write(DeleteMessage, target=v.rng.choice(rows).seq) if rows else None
 
 
 async def pin(v: View) -> Write | None:
@@ -117,12 +136,12 @@ async def pin(v: View) -> Write | None:
     if not rows:
         return None
     row = v.rng.choice(rows)
-    return Write("pin", None, None, {"target": row.seq, "on": not row.pinned})
+    return _write(PinMessage, target=row.seq, on=not row.pinned)
 
 
 async def edit(v: View) -> Write | None:
     rows = [r for r in await v.messages(v.mine) if r.user == v.client.user]
-    return Write("edit", None, f"{v.text}e", {"target": v.rng.choice(rows).seq}) if rows else None
+    return _write(EditMessage, target=v.rng.choice(rows).seq, text=f"{v.text}e") if rows else None
 
 
 async def message(v: View) -> Write | None:
@@ -131,13 +150,13 @@ async def message(v: View) -> Write | None:
         return None
     g = v.rng.choice(writable)
     if v.rng.random() < 0.2 and g.may_write("p"):
-        return Write("post", g.group, v.text, {})
-    args: dict[str, Any] = {}
+        return _write(SendPost, group=g.group, text=v.text)
+    reply = None
     if v.rng.random() < 0.2:
         rows = [r for r in await v.messages([g]) if r.kind == "c"]
         if rows:
-            args["reply"] = v.rng.choice(rows).seq
-    return Write("chat", g.group, v.text, args)
+            reply = v.rng.choice(rows).seq
+    return _write(SendChat, group=g.group, text=v.text, reply=reply)
 
 
 async def read(v: View) -> None:

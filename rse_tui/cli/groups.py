@@ -5,14 +5,17 @@ groups and their governance."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from rse_tui.protocol import GetCharter, GetUsers, Members, SearchDirectory
-
+from ..sync.client import Client
 from ..sync.models import GroupRow
 from ..textsafe import clean, clean_line
 from .run import EXIT_FAILED, EXIT_OK, EXIT_QUEUED, CliError, notice, running
+
+#: A write about one group (join, leave, ask), or about one person in one group.
+Membership = Callable[[Client, int], Awaitable[str]]
+Moderation = Callable[[Client, int, int], Awaitable[str]]
 
 
 async def cmd_group(args: argparse.Namespace) -> int:
@@ -31,32 +34,34 @@ async def cmd_group_create(args: argparse.Namespace) -> int:
             settings["description"] = args.description
         if args.parent:
             settings["parent"] = (await run.group(args.parent)).group
-        await run.submit("gcreate", None, args.name, **settings)
+        await run.queue(run.client.create_group(args.name, **settings))
         return await run.deliver()
 
 
-async def _moderate(args: argparse.Namespace, op: str, **extra: object) -> int:
+async def _moderate(args: argparse.Namespace, write: Moderation) -> int:
     async with running(args) as run:
         group = await run.group(args.name)
         user = await run.user(args.user)
-        await run.submit(op, group.group, None, user=user, **extra)
+        await run.queue(write(run.client, group.group, user))
         return await run.deliver()
 
 
 async def cmd_group_request(args: argparse.Namespace) -> int:
-    return await _membership(args, "greq")
+    return await _membership(args, Client.ask_to_join)
 
 
 async def cmd_group_approve(args: argparse.Namespace) -> int:
-    return await _moderate(args, "gapprove")
+    return await _moderate(args, Client.approve)
 
 
 async def cmd_group_add(args: argparse.Namespace) -> int:
-    return await _moderate(args, "gadd", moderator=args.moderator)
+    return await _moderate(
+        args, lambda client, group, user: client.add_member(group, user, moderator=args.moderator)
+    )
 
 
 async def cmd_group_remove(args: argparse.Namespace) -> int:
-    return await _moderate(args, "gremove")
+    return await _moderate(args, Client.remove_member)
 
 
 def _tag(row: GroupRow) -> str:
@@ -78,8 +83,8 @@ async def cmd_group_tree(args: argparse.Namespace) -> int:
     async with running(args) as run:
         fresh = await run.online()
         if fresh:
-            await run.engine.refresh_groups()
-        rows = [r for r in await run.engine.db(run.engine.cache.groups) if r.dm is None]
+            await run.client.refresh_groups()
+        rows = [r for r in await run.client.groups() if r.dm is None]
         known = {r.group for r in rows}
         children: dict[int | None, list[GroupRow]] = {}
         for row in rows:
@@ -97,27 +102,27 @@ async def cmd_group_tree(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-async def _membership(args: argparse.Namespace, op: str) -> int:
+async def _membership(args: argparse.Namespace, write: Membership) -> int:
     async with running(args) as run:
         group = await run.group(args.name)
-        await run.submit(op, group.group)
+        await run.queue(write(run.client, group.group))
         return await run.deliver()
 
 
 async def cmd_group_join(args: argparse.Namespace) -> int:
-    return await _membership(args, "join")
+    return await _membership(args, Client.join)
 
 
 async def cmd_group_leave(args: argparse.Namespace) -> int:
-    return await _membership(args, "leave")
+    return await _membership(args, Client.leave)
 
 
 async def cmd_group_list(args: argparse.Namespace) -> int:
     async with running(args) as run:
         fresh = await run.online()
         if fresh:
-            await run.engine.refresh_groups()
-        for g in await run.engine.db(run.engine.cache.groups):
+            await run.client.refresh_groups()
+        for g in await run.client.groups():
             if g.dm is not None:
                 continue
             mark = "*" if g.member else " "
@@ -134,8 +139,7 @@ async def cmd_group_members(args: argparse.Namespace) -> int:
         group = await run.group(args.name)
         if not await run.online():
             raise CliError(run.unreachable(), EXIT_QUEUED)
-        ids = (await run.engine.call(Members, group=group.group)).users
-        users = (await run.engine.call(GetUsers, users=ids)).users if ids else []
+        users = await run.client.members(group.group)
         for name in sorted(clean_line(u.name) for u in users):
             print(name)
         return EXIT_OK
@@ -146,12 +150,12 @@ async def cmd_directory(args: argparse.Namespace) -> int:
         if not await run.online():
             raise CliError(run.unreachable(), EXIT_QUEUED)
         badge = "ambassador" if args.ambassadors else None
-        found = await run.engine.call(SearchDirectory, query=args.query or "", badge=badge)
-        await run.engine.refresh_groups()
-        names = {r.group: r.name for r in await run.engine.db(run.engine.cache.groups)}
-        if not found.users:
+        found = await run.client.directory(args.query or "", badge)
+        await run.client.refresh_groups()
+        names = {r.group: r.name for r in await run.client.groups()}
+        if not found:
             notice("nobody matches" + (f" {clean_line(args.query)[:40]!r}" if args.query else ""))
-        for entry in found.users:
+        for entry in found:
             mark = " [ambassador]" if entry.badge == "ambassador" else ""
             title = f" — {clean_line(entry.title)}" if entry.title else ""
             groups = ", ".join(clean_line(names.get(g, f"#{g}")) for g in entry.groups)
@@ -163,14 +167,14 @@ async def cmd_charter(args: argparse.Namespace) -> int:
     async with running(args) as run:
         if not await run.online():
             raise CliError(run.unreachable(), EXIT_QUEUED)
-        charter = await run.engine.call(GetCharter)
+        charter = await run.client.charter()
         if charter.version == 0:
             print("no usage charter has been published")
             return EXIT_OK
         print(clean(charter.text).rstrip())
         print()
         if args.accept:
-            await run.engine.accept_charter(charter.version)
+            await run.client.accept_charter(charter.version)
             print(f"accepted the usage charter, version {charter.version}")
             return await run.deliver()
         if charter.accepted >= charter.version:

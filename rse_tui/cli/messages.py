@@ -12,20 +12,23 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
-from rse_tui.protocol import ChatEvent, ErrorCode, History, PostEvent, ProtocolError
+from rse_tui.protocol import ChatEvent, ErrorCode, PostEvent, ProtocolError
 
 from ..sync.models import GroupRow, MessageRow
 from ..textsafe import clean_line
 from .run import EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, Run, notice, running
 
 
-async def _write(args: argparse.Namespace, op: str, texts: Callable[[], AsyncIterator[str]]) -> int:
+async def _write(
+    args: argparse.Namespace, feed: bool, texts: Callable[[], AsyncIterator[str]]
+) -> int:
     async with running(args) as run:
-        group = await run.group(args.group) if op in ("chat", "post") else None
+        group = (await run.group(args.group)).group
+        send = run.client.send_post if feed else run.client.send_chat
         bad_input: CliError | None = None
         try:
             async for text in texts():
-                await run.submit(op, group.group if group else None, text)
+                await run.queue(send(group, text))
         except CliError as exc:  # what was read before it is still sent
             bad_input = exc
         code = await run.deliver()
@@ -63,8 +66,8 @@ def _one(text: str) -> Callable[[], AsyncIterator[str]]:
 
 async def cmd_chat(args: argparse.Namespace) -> int:
     if args.text is not None:
-        return await _write(args, "chat", _one(args.text))
-    return await _write(args, "chat", _stdin_lines)
+        return await _write(args, False, _one(args.text))
+    return await _write(args, False, _stdin_lines)
 
 
 async def cmd_post(args: argparse.Namespace) -> int:
@@ -75,7 +78,7 @@ async def cmd_post(args: argparse.Namespace) -> int:
         text = text.rstrip()  # a file or a heredoc ends in a newline: not part of the post
     if not text.strip():
         raise CliError("nothing to post", EXIT_USAGE)
-    return await _write(args, "post", _one(text))
+    return await _write(args, True, _one(text))
 
 
 async def cmd_dm(args: argparse.Namespace) -> int:
@@ -83,7 +86,7 @@ async def cmd_dm(args: argparse.Namespace) -> int:
         user = await run.user(args.user)
         texts = _one(args.text) if args.text is not None else _stdin_lines
         async for text in texts():
-            await run.submit("dm", None, text, user=user)
+            await run.queue(run.client.send_direct(user, text))
         return await run.deliver()
 
 
@@ -106,7 +109,6 @@ async def cmd_tail(args: argparse.Namespace) -> int:
     kind = PostEvent.TYPE if args.feed else ChatEvent.TYPE
     styles = _styles(sys.stdout)
     async with running(args) as run:
-        engine, cache = run.engine, run.engine.cache
         group = await run.group(args.group)
         name = clean_line(group.name)
         online = await run.online()
@@ -114,11 +116,11 @@ async def cmd_tail(args: argparse.Namespace) -> int:
             return await _tail_outside(run, group, kind, args, styles)
         if online:
             while await _missing_some(run, group.group, kind, args.lines):
-                if not await engine.load_older(group.group, kind, None):
+                if not await run.client.load_older(group.group, kind, None):
                     break
         rows = [
             r
-            for r in await engine.db(cache.messages, group.group, kind, limit=max(1, args.lines))
+            for r in await run.client.messages(group.group, kind, limit=max(1, args.lines))
             if r.seq is not None
         ]
         shown = rows[-args.lines :] if args.lines else []
@@ -136,7 +138,7 @@ async def cmd_tail(args: argparse.Namespace) -> int:
             return EXIT_OK
         while True:
             run.changed.clear()
-            for row in await engine.db(cache.messages_after, group.group, kind, last):
+            for row in await run.client.messages_after(group.group, kind, last):
                 print(format_line(row, styles), flush=True)
                 last = row.seq or last
             await run.changed.wait()
@@ -158,11 +160,10 @@ async def _missing_some(run: Run, group: int, kind: str, lines: int) -> bool:
     """Does the cache lack some of the newest ``lines`` messages (a hole among them)?"""
     if lines <= 0:
         return False
-    db, cache = run.engine.db, run.engine.cache
-    hole = await db(cache.hole_below, group, kind, None)
+    hole = await run.client.history_missing(group, kind, None)
     if hole is None:
         return False
-    stored = [r for r in await db(cache.messages, group, kind, limit=lines) if r.seq is not None]
+    stored = [r for r in await run.client.messages(group, kind, limit=lines) if r.seq is not None]
     return len(stored) < lines or (stored[0].seq or 0) <= hole[1]
 
 
@@ -172,7 +173,7 @@ async def _tail_outside(
     """Tail a group one is not in: an open group's history is there to read
     (as a public channel is), but its news is pushed to members only."""
     name = clean_line(group.name)
-    if not run.engine.online:
+    if not run.client.online:
         raise CliError(
             f"{run.unreachable()}; nothing of {name} is cached (not a member)", EXIT_QUEUED
         )
@@ -181,12 +182,8 @@ async def _tail_outside(
     before: int | None = None
     while len(events) < args.lines:
         try:
-            page = await run.engine.call(
-                History,
-                group=group.group,
-                kind=kind,
-                before=before,
-                limit=min(500, args.lines - len(events)),
+            page = await run.client.read_outside(
+                group.group, kind, before=before, limit=min(500, args.lines - len(events))
             )
         except ProtocolError as exc:
             if exc.code is not ErrorCode.FORBIDDEN:
@@ -203,7 +200,7 @@ async def _tail_outside(
     for event in events:
         author = authors.get(event.user)
         if author is None:
-            author = await run.engine.db(run.engine.cache.user_name, event.user)
+            author = await run.client.user_name(event.user)
         row = MessageRow(event.seq, group.group, kind, event.user, author, event.ts, event.text)
         print(format_line(row, styles), flush=True)
     if not events and args.lines:

@@ -6,16 +6,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
 
-from rse_tui.protocol import SearchDirectory, UserInfo
+from rse_tui.protocol import (
+    AddMember,
+    Approve,
+    CreateGroup,
+    DeleteMessage,
+    EditMessage,
+    GroupSettings,
+    JoinGroup,
+    LeaveGroup,
+    PinMessage,
+    RemoveMember,
+    RequestJoin,
+    SendChat,
+    SendDirect,
+    SendPost,
+    UserInfo,
+)
 
 from ..sync import account as accounts
+from ..sync.client import Client
 from ..sync.engine import Engine
 from ..sync.models import Changes, GroupRow, OutboxItem
 from ..sync.profile import home
@@ -72,12 +87,11 @@ class Run:
             on_error=lambda item, why: self.failures.append((item, why)),
             open_timeout=max(1.0, timeout),
         )
+        self.client = Client(self.engine)
 
-    async def submit(
-        self, op: str, group: int | None, text: str | None = None, **args: Any
-    ) -> None:
-        """Queue a write of this command's (see :meth:`deliver`)."""
-        self.queued.add(await self.engine.submit(op, group, text, **args))
+    async def queue(self, write: Awaitable[str]) -> None:
+        """Queue a write of this command's (a Client write; see :meth:`deliver`)."""
+        self.queued.add(await write)
 
     def _changed(self, changes: Changes) -> None:
         if changes.outbox:
@@ -113,11 +127,10 @@ class Run:
 
     async def group(self, name: str) -> GroupRow:
         """A group by name; the same error whatever makes it unknown."""
-        db, cache = self.engine.db, self.engine.cache
         try:
-            row = await db(cache.group_by_name, name)
+            row = await self.client.group_by_name(name)
             if row is None and await self.online():
-                row = await db(cache.group_by_name, name)
+                row = await self.client.group_by_name(name)
         except LookupError as exc:
             raise CliError(str(exc)) from None
         if row is None:
@@ -130,18 +143,17 @@ class Run:
 
     async def user(self, name: str) -> int:
         """A user id by name (from the cache, else the directory)."""
-        found = await self.engine.db(self.engine.cache.user_by_name, name)
+        found = await self.client.user_by_name(name)
         if found is not None:
             return found
         if not await self.online():
             raise CliError(f"{self.unreachable()}; unknown user {_said(name)!r} here", EXIT_QUEUED)
-        listing = await self.engine.call(SearchDirectory, query=name)
-        for entry in listing.users:
+        for entry in await self.client.directory(name):
             if entry.name.casefold() == name.strip().casefold():
                 known = UserInfo(
                     user=entry.user, name=entry.name, title=entry.title, badge=entry.badge
                 )
-                await self.engine.db(self.engine.cache.put_users, [known])
+                await self.client.learn_users([known])
                 return int(entry.user)
         raise CliError(f"no such user: {_said(name)}")
 
@@ -158,7 +170,7 @@ class Run:
         for item, why in self.failures:
             said = f"{await self.describe(item)} was refused: {clean_line(why)}"
             if item.cid in self.queued:
-                await self.engine.db(self.engine.cache.discard, item.cid)
+                await self.client.discard(item.cid)
             else:
                 # Queued by the app (or an earlier command): it stays in the outbox,
                 # marked refused, where the app shows it to edit or discard.
@@ -166,7 +178,7 @@ class Run:
             notice(said)
             code = EXIT_FAILED
         if not delivered:
-            waiting = await self.engine.db(self.engine.cache.outbox_count)
+            waiting = await self.client.outbox_count()
             if self.engine.online:
                 notice(
                     f"{waiting} write(s) not acknowledged within --timeout {self.timeout:g} s"
@@ -182,31 +194,43 @@ class Run:
 
     async def describe(self, item: OutboxItem) -> str:
         """A queued write in the words the user asked for it."""
-        db, cache = self.engine.db, self.engine.cache
-        names = {g.group: g.name for g in await db(cache.groups)}
+        names = {g.group: g.name for g in await self.client.groups()}
         group = clean_line(names.get(item.group, f"group #{item.group}")) if item.group else ""
-        args = json.loads(item.args) if item.args else {}
-        user = clean_line(await db(cache.user_name, args["user"])) if "user" in args else ""
+        person = getattr(item.request, "user", None)
+        user = clean_line(await self.client.user_name(person)) if person is not None else ""
         text = clean_line(item.text or "")
         short = f"{text[:40]}…" if len(text) > 41 else text
         quoted = f" ({short})" if short else ""
-        words = {
-            "chat": f"your message to {group}{quoted}",
-            "post": f"your feed post to {group}{quoted}",
-            "dm": f"your direct message to {user}{quoted}",
-            "gcreate": f"creating the group {short!r}",
-            "gset": f"changing the settings of {group}",
-            "join": f"joining {group}",
-            "leave": f"leaving {group}",
-            "greq": f"asking to join {group}",
-            "gapprove": f"letting {user} into {group}",
-            "gadd": f"adding {user} to {group}"
-            + (" as a moderator" if args.get("moderator") else ""),
-            "gremove": f"removing {user} from {group}",
-            "del": f"deleting a message in {group}",
-            "pin": f"pinning a message in {group}",
-        }
-        return words.get(item.op, f"a queued {item.op}")
+        match item.request:
+            case SendChat():
+                return f"your message to {group}{quoted}"
+            case SendPost():
+                return f"your feed post to {group}{quoted}"
+            case SendDirect():
+                return f"your direct message to {user}{quoted}"
+            case CreateGroup():
+                return f"creating the group {short!r}"
+            case GroupSettings():
+                return f"changing the settings of {group}"
+            case JoinGroup():
+                return f"joining {group}"
+            case LeaveGroup():
+                return f"leaving {group}"
+            case RequestJoin():
+                return f"asking to join {group}"
+            case Approve():
+                return f"letting {user} into {group}"
+            case AddMember(moderator=moderator):
+                return f"adding {user} to {group}" + (" as a moderator" if moderator else "")
+            case RemoveMember():
+                return f"removing {user} from {group}"
+            case EditMessage():
+                return f"your edit{quoted}"
+            case DeleteMessage():
+                return "deleting a message"
+            case PinMessage(on=on):
+                return "pinning a message" if on else "unpinning a message"
+        return f"a queued {item.request.TYPE}"
 
 
 @contextlib.asynccontextmanager

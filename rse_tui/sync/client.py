@@ -18,6 +18,7 @@ never raise for the network: they wait in the outbox.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from rse_tui.protocol import (
@@ -31,11 +32,13 @@ from rse_tui.protocol import (
     GetCharter,
     GetUsers,
     GroupSettings,
+    History,
     JoinGroup,
     JoinRequestInfo,
     JoinRequests,
     LeaveGroup,
     Members,
+    Page,
     PinMessage,
     RemoveMember,
     RequestJoin,
@@ -69,6 +72,11 @@ class Client:
     @property
     def status(self) -> Status:
         return self.engine.status
+
+    @property
+    def profile_dir(self) -> Path:
+        """The profile's folder (private to the user): for its scratch files."""
+        return self._cache.path.parent
 
     # -- writes: queued in the outbox, sent in order; each returns its client id -------
 
@@ -191,6 +199,10 @@ class Client:
         """The newest range of history below ``before`` that is on the server only."""
         return await self._worker(self._cache.hole_below, group, kind, before)
 
+    async def pending_direct(self, user: int) -> list[MessageRow]:
+        """First messages to ``user``, waiting while the direct chat does not exist yet."""
+        return await self._worker(self._cache.pending_rows_direct, user)
+
     async def mark_read(self, group: int) -> int:
         """Mark the group read; returns where reading stood before (a seq)."""
         return await self._worker(self._cache.mark_read, group)
@@ -216,6 +228,16 @@ class Client:
 
     async def refresh_groups(self) -> None:
         await self.engine.refresh_groups()
+
+    async def read_outside(
+        self, group: int, kind: str, *, before: int | None = None, limit: int = 50
+    ) -> Page:
+        """A page of a group's history, newest first, not stored: a look at an
+        open group one is not in (the server refuses the others)."""
+        page: Page = await self.engine.call(
+            History, group=group, kind=kind, before=before, limit=limit
+        )
+        return page
 
     async def directory(self, query: str = "", badge: str | None = None) -> list[DirectoryEntry]:
         """People whose name starts with ``query`` (with ``badge``, if given)."""

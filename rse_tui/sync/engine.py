@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from rse_tui.protocol import (
-    REQUESTS,
     RESEND_LATER,
     AcceptCharter,
     Batch,
@@ -46,7 +45,7 @@ from rse_tui.protocol import (
     WriteRequest,
 )
 
-from .cache import Cache, CacheWorker, new_cid
+from .cache import Cache, CacheWorker
 from .connection import Connection, ConnectionLost, Traffic, await_reply
 from .models import Changes, Link, OutboxItem, Status
 
@@ -264,25 +263,10 @@ class Engine:
     def close(self) -> None:
         self.db.close()
 
-    async def submit(
-        self,
-        request: WriteRequest | str,
-        group: int | None = None,
-        text: str | None = None,
-        **args: Any,
-    ) -> str:
-        """Queue a write in the outbox (durably) and have it sent; return its id."""
-        if isinstance(request, str):  # TRANSITION: callers still naming the operation
-            fields: dict[str, Any] = dict(args)
-            if group is not None:
-                fields["group"] = group
-            if text is not None:
-                fields["name" if request == "gcreate" else "text"] = text
-            kind: Any = REQUESTS.get(request)
-            if kind is None or not kind.WRITE:
-                raise ValueError(f"unknown operation {request}")
-            request = kind(request_id=0, cid=new_cid(), **fields)
-        assert isinstance(request, WriteRequest)
+    async def submit(self, request: WriteRequest) -> str:
+        """Queue a write in the outbox (durably) and have it sent; return its id.
+
+        The views write through :class:`~rse_tui.sync.client.Client`."""
         cid = await self.db(self.cache.enqueue, request, self._clock())
         group = getattr(request, "group", None)
         self._idle.clear()

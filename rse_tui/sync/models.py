@@ -88,19 +88,6 @@ class OutboxItem:
     error: str | None = None  # refused for good: why
     n: int = 0  # place in the outbox: writes are sent, and stored, in this order
 
-    # TRANSITION: until the views describe writes by their request.
-    @property
-    def op(self) -> str:
-        return self.request.TYPE
-
-    @property
-    def args(self) -> str:
-        import json
-
-        return json.dumps(
-            {"user": getattr(self.request, "user", None)} if hasattr(self.request, "user") else {}
-        )
-
 
 class Link(StrEnum):
     OFFLINE = "offline"

@@ -28,7 +28,15 @@ from textual.widget import Widget
 from textual.widgets import OptionList
 
 from rse_tui.mentions import mention_pattern
-from rse_tui.protocol import MAX_CHAT_CHARS, MAX_POST_CHARS, ChatEvent, PostEvent, ProtocolError
+from rse_tui.protocol import (
+    MAX_CHAT_CHARS,
+    MAX_POST_CHARS,
+    ChatEvent,
+    EditMessage,
+    PostEvent,
+    ProtocolError,
+)
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
 from rse_tui.textsafe import clean_line, editable
@@ -141,6 +149,7 @@ class RseApp(App[int]):
         no_color = "NO_COLOR" in os.environ  # Textual takes it out of the environment
         super().__init__(watch_css=watch_css, ansi_color=True if no_color else None)
         self.engine = engine
+        self.client = Client(engine)
         self.clock = clock
         self.charter_open = False
         self._refreshing = asyncio.Lock()
@@ -182,7 +191,7 @@ class RseApp(App[int]):
             with Vertical(id="center"):
                 yield Title(id="title")
                 yield Timeline(id="timeline", clock=self.clock)
-                yield Composer(id="composer", scratch_dir=self.engine.cache.path.parent)
+                yield Composer(id="composer", scratch_dir=self.client.profile_dir)
             yield Details(id="details")
         yield StatusBar(id="status")
 
@@ -207,16 +216,15 @@ class RseApp(App[int]):
     async def on_mount(self) -> None:
         self._fold(self.size.width)
         self.part(StatusBar).show(self._status)
-        db, cache = self.engine.db, self.engine.cache
-        self.me, name = await db(cache.identity)
+        self.me, name = await self.client.identity()
         if name:
             self.timeline.mention = mention_pattern(name)
-        kind = await db(cache.get, "ui.kind")
+        kind = await self.client.setting("ui.kind")
         if kind in (ChatEvent.TYPE, PostEvent.TYPE):
             self.view.kind = kind
-        start = await self._initial_group(await db(cache.groups))
+        start = await self._initial_group(await self.client.groups())
         await self._open(start)
-        self.groups.show(await db(cache.groups), start.group if start else None)
+        self.groups.show(await self.client.groups(), start.group if start else None)
         self.action_to_composer()
         self.call_after_refresh(self._replay_typeahead)  # once the composer has the focus
         self.call_after_refresh(self.run_sync)  # the cache is on screen first
@@ -224,7 +232,7 @@ class RseApp(App[int]):
 
     async def _initial_group(self, rows: list[GroupRow]) -> GroupRow | None:
         """The group the user was last in, else the first one they belong to."""
-        remembered = await self.engine.db(self.engine.cache.get, "ui.group")
+        remembered = await self.client.setting("ui.group")
         start = next((r for r in rows if str(r.group) == remembered), None)
         return start or next((r for r in rows if r.member), None)
 
@@ -459,15 +467,14 @@ class RseApp(App[int]):
             self.timeline.empty_text = "No group open: /join NAME, ctrl+k, or ctrl+b for the list"
             self.timeline.show([], more_above=False)
             return
-        db, cache = self.engine.db, self.engine.cache
-        await db(cache.set, "ui.group", group.group)
-        await db(cache.set, "ui.kind", self.view.kind)
+        await self.client.remember("ui.group", group.group)
+        await self.client.remember("ui.kind", self.view.kind)
         # Read and shown under the refresh lock: a refresh that runs meanwhile
         # (a message arriving) would otherwise be drawn over by older rows.
         async with self._refreshing:
-            rows = await db(cache.messages, group.group, self.view.kind, limit=FIRST_PAGE)
-            hole = await db(cache.hole_below, group.group, self.view.kind, None)
-            read = await db(cache.mark_read, group.group)
+            rows = await self.client.messages(group.group, self.view.kind, limit=FIRST_PAGE)
+            hole = await self.client.history_missing(group.group, self.view.kind, None)
+            read = await self.client.mark_read(group.group)
             unread = (
                 r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me
             )
@@ -485,7 +492,7 @@ class RseApp(App[int]):
             # Another group: its own draft. A first group keeps what was typed;
             # the same group (chat <-> feed) keeps the composer as it is (the
             # draft saved half a second after typing may be older).
-            draft = await db(cache.draft, group.group)
+            draft = await self.client.draft(group.group)
             if previous is not None or not self.composer.text:
                 self.composer.text = draft
                 self.composer.move_cursor(self.composer.document.end)  # typing goes on after it
@@ -527,26 +534,24 @@ class RseApp(App[int]):
         await self.save_draft()
         self.view.new_direct = None
         await self._open(group)
-        self.groups.show(await self.engine.db(self.engine.cache.groups), group.group)
+        self.groups.show(await self.client.groups(), group.group)
 
     async def reread(self, row: GroupRow) -> GroupRow:
         """``row`` as the cache has it now (a join or leave just queued counts);
         the open group's view follows at once, before the next key is handled."""
-        rows = await self.engine.db(self.engine.cache.groups)
+        rows = await self.client.groups()
         fresh = next((r for r in rows if r.group == row.group), row)
         if self.view.group is not None and self.view.group.group == fresh.group:
             self.view.group = fresh
         return fresh
 
     async def join(self, group: GroupRow) -> None:
-        await self.engine.submit("join", group.group)
+        await self.client.join(group.group)
         self.notify(f"joining #{clean_line(group.name)}…", markup=False)
 
     async def save_draft(self) -> None:
         if self.view.group is not None:
-            await self.engine.db(
-                self.engine.cache.save_draft, self.view.group.group, self.composer.draft
-            )
+            await self.client.save_draft(self.view.group.group, self.composer.draft)
 
     @work(exclusive=True, group="fill")
     async def fill_newest(self) -> None:
@@ -566,13 +571,12 @@ class RseApp(App[int]):
                     self.timeline.empty_text = exc.message
                     self.timeline.history_complete(True)
                 return
-            db, cache = self.engine.db, self.engine.cache
             if (
                 self.view.group is not None
                 and self.view.group.group == group.group
                 and not self.timeline.rows
             ):
-                hole = await db(cache.hole_below, group.group, self.view.kind, None)
+                hole = await self.client.history_missing(group.group, self.view.kind, None)
                 self.timeline.history_complete(hole is None)
 
     async def _refresh_open(self) -> None:
@@ -585,18 +589,17 @@ class RseApp(App[int]):
             group = self.view.group
             if group is None:
                 return
-            db, cache = self.engine.db, self.engine.cache
-            newer, pending = await db(
-                cache.tail, group.group, self.view.kind, self.timeline.newest_seq
+            newer, pending = await self.client.tail(
+                group.group, self.view.kind, self.timeline.newest_seq
             )
-            read = await db(cache.mark_read, group.group)
+            read = await self.client.mark_read(group.group)
             first_unread = next(
                 (r.seq for r in newer if r.seq is not None and r.seq > read and r.user != self.me),
                 None,
             )
             if not self.timeline.rows and newer:
-                rows = await db(cache.messages, group.group, self.view.kind, limit=PAGE)
-                hole = await db(cache.hole_below, group.group, self.view.kind, None)
+                rows = await self.client.messages(group.group, self.view.kind, limit=PAGE)
+                hole = await self.client.history_missing(group.group, self.view.kind, None)
                 self.timeline.show(
                     rows,
                     more_above=len(rows) >= PAGE or hole is not None,
@@ -620,11 +623,10 @@ class RseApp(App[int]):
 
     async def _apply_changes(self, changes: Changes) -> None:
         group = self.view.group
-        db, cache = self.engine.db, self.engine.cache
         if group is not None and group.group in changes.forgotten:
             # Left (or back in): what it showed went from the cache; show what is
             # there now, and ask the server for the rest (it says if we may read).
-            fresh = next((r for r in await db(cache.groups) if r.group == group.group), None)
+            fresh = next((r for r in await self.client.groups() if r.group == group.group), None)
             if fresh is not None:
                 await self._open(fresh)
                 group = self.view.group
@@ -636,12 +638,12 @@ class RseApp(App[int]):
             r.seq for r in self.timeline.rows if r.seq is not None and r.user in changes.users
         ]
         if again and group is not None:
-            redrawn = await db(cache.messages_after, group.group, self.view.kind, min(again) - 1)
+            redrawn = await self.client.messages_after(group.group, self.view.kind, min(again) - 1)
             self.timeline.replace(redrawn)
         if group is not None and (group.group in changes.messages or changes.outbox):
             await self._refresh_open()
         if changes.groups or changes.messages or changes.users:
-            rows = await db(cache.groups)
+            rows = await self.client.groups()
             if group is not None:
                 fresh = next((r for r in rows if r.group == group.group), None)
                 if fresh is None and group.dm is None:  # gone (a secret group one left)
@@ -666,7 +668,7 @@ class RseApp(App[int]):
             self.groups.show(rows, self.view.group.group if self.view.group else None)
             self._show_status()
         if self.view.new_direct is not None and (changes.groups or changes.outbox):
-            direct = await db(cache.direct_with, self.view.new_direct[0])
+            direct = await self.client.direct_with(self.view.new_direct[0])
             if direct is not None:
                 await self.open_group(direct)
             elif changes.outbox:
@@ -716,11 +718,11 @@ class RseApp(App[int]):
         if not self.showing:
             return
         item = message.item
-        if item.op == "edit" and item.text:
+        if isinstance(item.request, EditMessage) and item.text:
             # An edit refused has no row to show it on (the message may be gone):
             # its text comes back to the composer rather than vanish.
             self.composer.restore(item.text)
-            self.run_worker(self.engine.db(self.engine.cache.discard, item.cid))
+            self.run_worker(self.client.discard(item.cid))
             self.notify(
                 f"your edit was not saved ({clean_line(message.why)}):"
                 " its text is back in the composer",
@@ -759,7 +761,7 @@ class RseApp(App[int]):
                 # typed next goes out after it (the row read before it did not).
                 row = await self.reread(row)
             elif not row.requested:
-                await self.engine.submit("greq", row.group)
+                await self.client.ask_to_join(row.group)
                 whom = f"the moderators of #{clean_line(row.name)}"
                 self.notify(
                     f"asked {whom} to let you in"
@@ -780,18 +782,17 @@ class RseApp(App[int]):
 
     @work(group="older")
     async def load_older(self, group: int, kind: str, before: int | None) -> None:
-        db, cache = self.engine.db, self.engine.cache
-        rows = await db(cache.messages, group, kind, before=before, limit=PAGE)
+        rows = await self.client.messages(group, kind, before=before, limit=PAGE)
         if len(rows) < PAGE and self.engine.online:
             try:
                 await self.engine.load_older(group, kind, before)
             except (Offline, LinkDown, ProtocolError) as exc:
                 # The link dropped, or the group went away: what the cache has will do.
                 self.log.warning(f"history fetch failed: {exc}")
-            rows = await db(cache.messages, group, kind, before=before, limit=PAGE)
+            rows = await self.client.messages(group, kind, before=before, limit=PAGE)
         rows = [r for r in rows if r.seq is not None]
         oldest = rows[0].seq if rows else before
-        hole = await db(cache.hole_below, group, kind, oldest)
+        hole = await self.client.history_missing(group, kind, oldest)
         if self.view.group is not None and self.view.group.group == group:
             with contextlib.suppress(Closing):
                 self.timeline.prepend(rows, more_above=len(rows) >= PAGE or hole is not None)
@@ -826,7 +827,7 @@ class RseApp(App[int]):
         if failed is not None and failed.cid is not None:
             # A write the server refused: any action takes it back to the
             # composer, to be corrected and sent again, or dropped.
-            self.run_worker(self.engine.db(self.engine.cache.discard, failed.cid))
+            self.run_worker(self.client.discard(failed.cid))
             self.timeline.extend(
                 [], [r for r in self.timeline.rows if r.seq is None and r is not failed]
             )
@@ -869,7 +870,7 @@ class RseApp(App[int]):
     async def send_text(self, text: str, mode: Mode | None = None) -> None:
         """Send a message to the open group or direct chat."""
         if self.view.new_direct is not None:
-            await self.engine.submit("dm", None, text, user=self.view.new_direct[0])
+            await self.client.send_direct(self.view.new_direct[0], text)
             return
         group = self.view.group
         why = "Open a group first (ctrl+k)" if group is None else self._may_not_write(group)
@@ -877,12 +878,12 @@ class RseApp(App[int]):
             self.composer.restore(text)
             self.notify(why, severity="warning", markup=False)
             return
-        op = "chat" if self.view.kind == ChatEvent.TYPE else "post"
-        editing_post = mode is not None and mode.kind == "edit" and mode.row.kind != "c"
-        limit = MAX_CHAT_CHARS if op == "chat" and not editing_post else MAX_POST_CHARS
+        chat = self.view.kind == ChatEvent.TYPE
+        editing_post = mode is not None and mode.kind == "edit" and mode.row.kind != ChatEvent.TYPE
+        limit = MAX_CHAT_CHARS if chat and not editing_post else MAX_POST_CHARS
         if len(text) > limit:  # refused here, while it can still be shortened
             self.composer.restore(text)
-            where = " (a longer text can go to the feed: ctrl+t)" if op == "chat" else ""
+            where = " (a longer text can go to the feed: ctrl+t)" if chat else ""
             self.notify(
                 f"too long: {len(text):,} characters, at most {limit:,}{where}",
                 severity="warning",
@@ -892,12 +893,13 @@ class RseApp(App[int]):
         self.timeline.action_last()  # what you send is in view, as is what follows
         self.timeline.selected = None
         if not await editing.send(self, group.group, text, mode):
-            await self.engine.submit(op, group.group, text)
-        await self.engine.db(self.engine.cache.save_draft, group.group, self.composer.draft)
+            send = self.client.send_chat if chat else self.client.send_post
+            await send(group.group, text)
+        await self.client.save_draft(group.group, self.composer.draft)
 
     async def open_direct(self, user: int, name: str) -> None:
         """The direct chat with someone, or a new one if none exists yet."""
-        direct = await self.engine.db(self.engine.cache.direct_with, user)
+        direct = await self.client.direct_with(user)
         if direct is not None:
             await self.open_group(direct)
         else:
@@ -912,7 +914,7 @@ class RseApp(App[int]):
         assert self.view.new_direct is not None
         user, name = self.view.new_direct
         self.view.group = None
-        rows = await self.engine.db(self.engine.cache.pending_rows_direct, user)
+        rows = await self.client.pending_direct(user)
         self.timeline.show(rows, more_above=False)
         self.part(Title).show_direct(name)
         self.part(Details).show(None, None)

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rse_tui.protocol import SearchDirectory
 from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
 
@@ -50,7 +49,7 @@ async def _join(app: AppSurface, rest: str) -> None:
     if not rest:
         raise UsageError
     try:
-        row = await app.engine.db(app.engine.cache.group_by_name, rest.lstrip("#"))
+        row = await app.client.group_by_name(rest.lstrip("#"))
     except LookupError as exc:
         raise Refused(str(exc)) from None
     if row is None:
@@ -62,7 +61,7 @@ async def _leave(app: AppSurface, rest: str) -> None:
     group = app.view.group
     if group is None or not group.in_group:
         raise Refused("you are not in a group to leave")
-    await app.engine.submit("leave", group.group)
+    await app.client.leave(group.group)
     await app.reread(group)  # what is typed next is refused here, not sent after it
     app.notify(f"leaving #{clean_line(group.name)}", markup=False)
 
@@ -78,19 +77,19 @@ async def _dm(app: AppSurface, rest: str) -> None:
     name = name.lstrip("@")
     if not name:
         raise UsageError
-    user = await app.engine.db(app.engine.cache.user_by_name, name)
+    user = await app.client.user_by_name(name)
     if user is None:
         try:
-            found = await app.engine.call(SearchDirectory, query=name, badge=None)
+            found = await app.client.directory(name)
         except (Offline, LinkDown):
             raise Refused(
                 f"@{clean_line(name)[:40]} is unknown here, and the directory needs the server"
             ) from None
-        user = next((e.user for e in found.users if e.name.casefold() == name.casefold()), None)
+        user = next((e.user for e in found if e.name.casefold() == name.casefold()), None)
     if user is None:
         raise Refused(f"nobody is named @{clean_line(name)[:40]}")
     if text.strip():
-        await app.engine.submit("dm", None, text.strip(), user=user)
+        await app.client.send_direct(user, text.strip())
     await app.open_direct(user, name)
 
 

@@ -63,8 +63,8 @@ def pin_message(app: AppSurface, row: MessageRow) -> None:
     group = app.view.group
     if group is None or not group.moderator:
         app.notify("only the group's moderators pin messages", markup=False)
-    else:
-        app.run_worker(app.engine.submit("pin", None, None, target=row.seq, on=not row.pinned))
+    elif row.seq is not None:  # stored: only those are selected
+        app.run_worker(app.client.pin(row.seq, on=not row.pinned))
     app.action_to_composer()
 
 
@@ -84,9 +84,9 @@ async def send(app: AppSurface, group: int, text: str, mode: Mode | None) -> boo
         # The composer showed the stored text with its control characters as
         # stand-ins: saved unchanged, the message stays as it is.
         if text != editable(mode.row.text):
-            await app.engine.submit("edit", None, text, target=mode.row.seq)
+            await app.client.edit(mode.row.seq, text)
         return True
-    await app.engine.submit("chat", group, text, reply=mode.row.seq)
+    await app.client.send_chat(group, text, reply=mode.row.seq)
     return True
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
+    from rse_tui.sync.client import Client
     from rse_tui.sync.engine import Engine
 
     from .gates import Gate
@@ -48,6 +49,7 @@ class AppSurface(Protocol):
     """The app, as its commands, message actions and dialog flows see it."""
 
     engine: Engine
+    client: Client
     view: View
     me: int | None
     #: The charter's dialog is open (or being asked for): one at a time.

@@ -14,6 +14,7 @@ import asyncio
 from bench.linkproxy import LinkProxy
 from rse_tui.protocol import CreateGroup, GetUsers, JoinGroup, SendChat
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.client import Client
 from rse_tui.sync.connection import Connection
 from rse_tui.sync.engine import Backoff, Engine
 
@@ -64,7 +65,7 @@ async def test_events_waiting_behind_an_acknowledgement_survive_a_cut(server, tm
     await asyncio.wait_for(held.wait(), 10)
     waiting = await bob.conn.call(SendChat, group=g, text="two", cid="b2")
     # Meanwhile our own write is acknowledged, numbered above "two".
-    await engine.submit("chat", g, "mine")
+    await Client(engine).send_chat(g, "mine")
     for _ in range(500):
         if not await engine.db(engine.cache.outbox_count):
             break

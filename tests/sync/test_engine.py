@@ -21,6 +21,7 @@ from rse_tui.protocol import (
     Sync,
 )
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Changes, Link
 from server.app import RseServer
@@ -59,7 +60,7 @@ async def test_lost_acknowledgement_is_resent_and_stored_once(server, tmp_path):
     engine, _ = await _engine(tmp_path, link.url, ana.auth.token)
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
-    await engine.submit("chat", g, "acked into the void")
+    await Client(engine).send_chat(g, "acked into the void")
     # The server has it (bob sees it) while the ack is still crossing the link.
     seen = await bob.pushes.next(ChatEvent)
     link.cut()
@@ -95,7 +96,7 @@ async def test_link_down_queues_then_delivers_in_order_once(server, tmp_path):
         await dropped.wait()
     texts = [f"outage note {n}" for n in range(20)]
     for text in texts:
-        await engine.submit("chat", g, text)
+        await Client(engine).send_chat(g, text)
     assert await engine.db(engine.cache.outbox_count) == 20
     assert engine.status.link in (Link.RECONNECTING, Link.CONNECTING)
     link.set_down(False)
@@ -180,7 +181,7 @@ async def test_member_counts_follow_the_server_whatever_the_cache_knew(server, t
     engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
-    await engine.submit("join", g)
+    await Client(engine).join(g)
     await engine.wait_idle()
 
     async def counts() -> tuple[int, int]:
@@ -212,7 +213,7 @@ async def test_edits_and_replies_reach_the_cache_live_and_on_catch_up(server, tm
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
     await engine.load_older(g, "c", None)
-    await engine.submit("chat", g, "me", reply=asked)
+    await Client(engine).send_chat(g, "me", reply=asked)
     await engine.wait_idle()
     await bob.conn.call(EditMessage, target=asked, text="who is on call tonight?", cid="e1")
 
@@ -254,9 +255,9 @@ async def test_the_writer_of_a_membership_change_shows_the_servers_count(server,
     engine, _ = await _engine(tmp_path, server.url, ana.auth.token)
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
-    await engine.submit("gapprove", g, None, user=bob.user)
-    await engine.submit("gapprove", g, None, user=carol.user)
-    await engine.submit("gremove", g, None, user=bob.user)
+    await Client(engine).approve(g, bob.user)
+    await Client(engine).approve(g, carol.user)
+    await Client(engine).remove_member(g, bob.user)
     await engine.wait_idle()
     mine = next(r for r in await engine.db(engine.cache.groups) if r.group == g)
     theirs = next(x for x in (await ana.conn.call(ListGroups)).groups if x.group == g)
@@ -281,7 +282,7 @@ async def test_leaving_a_secret_group_oneself_forgets_it_as_removal_does(server,
         await engine.wait_online()
         await engine.load_older(g, "c", None)
         assert [r.text for r in await engine.db(engine.cache.messages, g, "c")] == ["board only"]
-        await engine.submit("leave", g)
+        await Client(engine).leave(g)
         await asyncio.wait_for(engine.wait_idle(), 10)
         assert await engine.db(engine.cache.messages, g, "c") == []
         assert g not in [r.group for r in await engine.db(engine.cache.groups)]

@@ -8,6 +8,7 @@ import sqlite3
 
 from rse_tui.protocol import CreateGroup, RequestJoin, SendChat, Sync
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Backoff, Engine
 
 from ..helpers import group_named, new_user
@@ -57,30 +58,30 @@ async def test_own_writes_and_pushed_events_leave_the_same_cache(server, tmp_pat
         async with asyncio.timeout(30):
             await writer.wait_idle()
             await reader.wait_idle()
-            await writer.submit("gcreate", None, "Ops", visibility="private")
+            await Client(writer).create_group("Ops", visibility="private")
             await writer.wait_idle()
             [ops] = [g.group for g in await writer.db(writer.cache.groups) if g.name == "Ops"]
             for text in ("one", "two", "three"):
-                await writer.submit("chat", ops, text)
-            await writer.submit("post", ops, "a post")
+                await Client(writer).send_chat(ops, text)
+            await Client(writer).send_post(ops, "a post")
             await writer.wait_idle()
             one, two, three = [r.seq for r in await writer.db(writer.cache.messages, ops, "c")]
-            await writer.submit("chat", ops, "answer", reply=one)
-            await writer.submit("edit", None, "two, edited", target=two)
-            await writer.submit("pin", None, None, target=three, on=True)
-            await writer.submit("del", None, None, target=one)
-            await writer.submit(
-                "gset", ops, None, description="the ops room", chat_policy="moderators"
+            await Client(writer).send_chat(ops, "answer", reply=one)
+            await Client(writer).edit(two, "two, edited")
+            await Client(writer).pin(three, on=True)
+            await Client(writer).delete(one)
+            await Client(writer).change_group(
+                ops, description="the ops room", chat_policy="moderators"
             )
-            await writer.submit("gadd", ops, None, user=bob.user, moderator=True)
+            await Client(writer).add_member(ops, bob.user, moderator=True)
             await carol.conn.call(RequestJoin, group=ops, cid="r")
-            await writer.submit("gapprove", ops, None, user=carol.user)
-            await writer.submit("gremove", ops, None, user=carol.user)
-            await writer.submit("greq", closed)
-            await writer.submit("dm", None, "psst", user=bob.user)
-            await writer.submit("join", bobs)
-            await writer.submit("chat", bobs, "hello bobs")
-            await writer.submit("leave", bobs)
+            await Client(writer).approve(ops, carol.user)
+            await Client(writer).remove_member(ops, carol.user)
+            await Client(writer).ask_to_join(closed)
+            await Client(writer).send_direct(bob.user, "psst")
+            await Client(writer).join(bobs)
+            await Client(writer).send_chat(bobs, "hello bobs")
+            await Client(writer).leave(bobs)
             await writer.wait_idle()
             await bob.conn.call(SendChat, group=ops, text="bob was here", cid="b2")
             # Both devices have heard everything: the writer its acknowledgements

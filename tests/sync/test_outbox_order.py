@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.linkproxy import LinkProxy
 from rse_tui.protocol import CreateGroup
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Link
 from server.app import RseServer
@@ -46,7 +47,7 @@ async def test_submits_through_link_cuts_and_a_rate_limit_are_stored_in_order(tm
         await engine.wait_online()
         texts = [f"m{n}" for n in range(300)]
         for n, text in enumerate(texts):
-            await engine.submit("chat", g, text)
+            await Client(engine).send_chat(g, text)
             if n % 60 == 59:
                 await asyncio.sleep(0.05)
                 link.cut()
@@ -79,7 +80,7 @@ async def test_the_outbox_is_replayed_in_order_after_a_restart(tmp_path):
         await dropped.wait()
     texts = [f"offline {n}" for n in range(120)]
     for text in texts:
-        await engine.submit("chat", g, text)
+        await Client(engine).send_chat(g, text)
     await _stop(engine, runner)  # ...and the client exits with its outbox full
     srv = RseServer(cfg)
     await srv.start()
@@ -148,7 +149,7 @@ async def test_a_refusal_from_before_the_charter_was_accepted_does_not_stick(ser
     )
     runner = asyncio.create_task(engine.run())
     await engine.wait_online()
-    await engine.submit("chat", g, "written before accepting")
+    await Client(engine).send_chat(g, "written before accepting")
     await asyncio.sleep(0.3)  # refused by now, the answer not yet taken in
     await engine.accept_charter(1)
     accepted.set()

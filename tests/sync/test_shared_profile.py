@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.linkproxy import LinkProxy
 from rse_tui.protocol import CreateGroup, JoinGroup, SendChat
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Changes
 
@@ -114,7 +115,7 @@ async def _outbox_converges(server, tmp_path, app_url: str) -> None:
     cli_runner = asyncio.create_task(cli.run())
     await cli.wait_online()
     for n in range(5):
-        await cli.submit("chat", g, f"from the command line {n}")
+        await Client(cli).send_chat(g, f"from the command line {n}")
     await view.refresh()
     assert view.pending  # the app shows them waiting...
     async with asyncio.timeout(10):

@@ -8,6 +8,7 @@ import time
 
 from rse_tui.protocol import CreateGroup, History, JoinGroup
 from rse_tui.sync.cache import Cache
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Backoff, Engine
 from server.app import RseServer
 
@@ -40,14 +41,14 @@ async def test_an_offline_message_keeps_its_writing_time(tmp_path):
             clock=clock,
         )
         written = int(clock.now)
-        await engine.submit("chat", g, "written on the train")  # no engine running: offline
+        await Client(engine).send_chat(g, "written on the train")  # no engine running: offline
         [pending] = await engine.db(engine.cache.pending_rows, g, "c")
         assert pending.ts == written
         clock.now += 2 * 3600  # delivered two hours later
         runner = asyncio.create_task(engine.run())
         async with asyncio.timeout(10):
             await engine.wait_idle()
-        await engine.submit("chat", g, "written on arrival")  # sent at once: server time
+        await Client(engine).send_chat(g, "written on arrival")  # sent at once: server time
         async with asyncio.timeout(10):
             while await engine.db(engine.cache.outbox_count):
                 await engine.wait_idle()

@@ -100,7 +100,7 @@ def test_editable_text_keeps_lines_and_shows_controls():
 async def _send_and_wait(app, pilot, group: int, text: str) -> None:
     from .conftest import until
 
-    await app.engine.submit("chat", group, text)
+    await app.client.send_chat(group, text)
     await until(pilot, lambda: any(r.text == text and r.seq for r in app.timeline.rows))
 
 

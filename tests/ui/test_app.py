@@ -250,7 +250,7 @@ async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
-        await app.engine.submit("join", second)
+        await app.client.join(second)
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await pilot.press(*"half a thought")
         await app.action_quit()
@@ -274,7 +274,7 @@ async def test_mentions_raise_an_alert_once_per_burst(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _join_ops(app, pilot)
-        await app.engine.submit("join", other)
+        await app.client.join(other)
         await until(pilot, lambda: app.engine.status.outbox == 0)
 
         def mentions():
@@ -468,7 +468,7 @@ async def test_acting_on_a_message_is_deliberate_and_no_is_the_default(server, p
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await _join_ops(app, pilot)
-        await app.engine.submit("chat", g, "mine to delete")
+        await app.client.send_chat(g, "mine to delete")
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.seq]) == 4)
         await burst(pilot, "alt+up", "d")  # the newest message: mine
@@ -597,7 +597,7 @@ async def test_empty_group_says_so_and_deleted_messages_leave_a_placeholder(serv
         await pilot.press("right", "enter")
         await until(pilot, lambda: "ana: message deleted" in app.timeline.visible_text())
         assert "oops" not in app.timeline.visible_text()
-        await app.engine.submit("gcreate", None, "Solo")
+        await app.client.create_group("Solo")
         await until(pilot, lambda: any(r.name == "Solo" for r in app.groups.rows))
         await app.open_group(next(r for r in app.groups.rows if r.name == "Solo"))
         assert str(app.part(Title).render()).endswith("1 member  · moderator")
@@ -612,7 +612,7 @@ async def test_hotlist_shows_unread_groups_mentions_and_direct_messages(server, 
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await _join_ops(app, pilot)
-        await app.engine.submit("join", other)
+        await app.client.join(other)
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await app.open_group(next(r for r in app.groups.rows if r.name == "Ops"))
         bar = app.query_one(StatusBar)

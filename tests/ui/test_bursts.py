@@ -37,7 +37,7 @@ async def _in_all(app, pilot, groups, start: str = "Incidents") -> None:
     await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
     await until(pilot, lambda: {r.group for r in app.groups.rows} >= set(groups.values()))
     for g in groups.values():
-        await app.engine.submit("join", g)
+        await app.client.join(g)
     await until(
         pilot,
         lambda: (
@@ -183,7 +183,7 @@ async def test_settings_and_requests_answer_once(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
-        await app.engine.submit("gcreate", None, "Ops", visibility="private")
+        await app.client.create_group("Ops", visibility="private")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         g = app.view.group.group
         await pilot.press("f4")
@@ -219,7 +219,7 @@ async def test_every_dialog_answers_once(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
-        await app.engine.submit("gcreate", None, "Ops")
+        await app.client.create_group("Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
 
         async def no_search(query, badge):

@@ -65,7 +65,7 @@ async def test_moderator_edits_settings_and_answers_requests(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
-        await app.engine.submit("gcreate", None, "Ops")
+        await app.client.create_group("Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -145,7 +145,7 @@ async def test_charter_is_shown_until_accepted(server, profiles):
         assert "Be excellent" in app.screen.text
         await pilot.click("#accept")
         await until(pilot, lambda: not isinstance(app.screen, CharterScreen))
-        await app.engine.submit("join", g)
+        await app.client.join(g)
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert ana_in(await bob.conn.call(Members, group=g), account)
         await app.action_quit()
@@ -220,12 +220,12 @@ async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
-        await app.engine.submit("gcreate", None, "Ops")
+        await app.client.create_group("Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         g = app.view.group.group
         await bob.conn.call(JoinGroup, group=g, cid="j")
         await bob.conn.call(SendChat, group=g, text="buy cheap watches", cid="spam")
-        await app.engine.submit("chat", g, "Runbook: restart the VPN")
+        await app.client.send_chat(g, "Runbook: restart the VPN")
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.seq]) == 2)
         await until(pilot, lambda: "bob ★ buy cheap watches" in app.timeline.visible_text())
         await pilot.press("alt+up")
@@ -252,7 +252,7 @@ async def _settings_fit(profiles, account, size: tuple[int, int]) -> None:
     async with app.run_test(size=size) as pilot:
         await _online(app, pilot)
         if app.view.group is None:
-            await app.engine.submit("gcreate", None, "Ops")
+            await app.client.create_group("Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -325,7 +325,7 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await _online(app, pilot)
-        await app.engine.submit("gcreate", None, "Ops")
+        await app.client.create_group("Ops")
         await until(pilot, lambda: app.view.group is not None)
         app.action_to_composer()
         _publish(server, "# Charter", 1)
@@ -355,9 +355,9 @@ async def test_an_edit_refused_puts_its_text_back_in_the_composer(server, profil
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
         await _online(app, pilot)
-        await app.engine.submit("gcreate", None, "Ops")
+        await app.client.create_group("Ops")
         await until(pilot, lambda: app.view.group is not None)
-        await app.engine.submit("edit", None, "the fixed text", target=987654)
+        await app.client.edit(987654, "the fixed text")
         await until(pilot, lambda: "the fixed text" in app.composer.text)
         assert await app.engine.db(app.engine.cache.outbox, include_failed=True) == []
         await app.action_quit()

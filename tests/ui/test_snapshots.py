@@ -16,6 +16,7 @@ import pytest
 
 from rse_tui.protocol import CreateGroup, JoinGroup, SendChat, SendPost
 from rse_tui.sync import account as accounts
+from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Link
 from rse_tui.ui.app import RseApp
@@ -59,7 +60,7 @@ async def _prepare(tmp_path) -> accounts.Account:
         engine = Engine(cache, url=account.settings.url, token=account.token)
         task = asyncio.create_task(engine.run())
         await engine.wait_online()
-        await engine.submit("join", g)
+        await Client(engine).join(g)
         await engine.wait_idle()
         for n, (who, text) in enumerate(CHAT):
             await people[who].conn.call(SendChat, group=g, text=text, cid=f"c{n}")

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Static
 
-from rse_tui.protocol import GetCharter, ProtocolError
+from rse_tui.protocol import ProtocolError
 from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean, clean_line
 
@@ -174,8 +174,8 @@ def delete_message(app: AppSurface, row: MessageRow) -> None:
 
     async def ask(gate: Gate) -> None:
         yes = await app.ask(ConfirmScreen(f"Delete for everyone: “{preview}”?"), gate)
-        if yes:
-            await app.engine.submit("del", None, None, target=row.seq)
+        if yes and row.seq is not None:  # stored: only those are selected
+            await app.client.delete(row.seq)
         app.action_to_composer()
 
     app.dialog_flow("delete", ask)
@@ -191,7 +191,7 @@ async def _close_when_accepted_elsewhere(app: AppSurface, dialog: CharterScreen)
     while True:
         await asyncio.sleep(CHARTER_RECHECK)
         try:
-            charter = await app.engine.call(GetCharter)
+            charter = await app.client.charter()
         except (Offline, LinkDown, ProtocolError):
             continue
         if charter.accepted >= dialog.version:
@@ -206,7 +206,7 @@ async def check_charter(app: AppSurface) -> None:
     app.charter_open = True
     try:
         try:
-            charter = await app.engine.call(GetCharter)
+            charter = await app.client.charter()
         except (Offline, LinkDown, ProtocolError):  # asked again on the next connection
             return
         if charter.version == 0 or charter.accepted >= charter.version:

@@ -20,11 +20,8 @@ from textual.worker import WorkerCancelled
 
 from rse_tui.protocol import (
     DirectoryEntry,
-    GetUsers,
     JoinRequestInfo,
-    JoinRequests,
     ProtocolError,
-    SearchDirectory,
 )
 from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
@@ -260,8 +257,7 @@ async def open_directory(app: AppSurface, gate: Gate) -> None:
     names = {r.group: r.name for r in app.groups.rows}
 
     async def search(query: str, badge: str | None) -> list[DirectoryEntry]:
-        reply = await app.engine.call(SearchDirectory, query=query, badge=badge)
-        return list(reply.users)
+        return await app.client.directory(query, badge)
 
     picked = await app.ask(DirectoryScreen(search, names), gate)
     if picked is None:
@@ -278,9 +274,8 @@ async def answer_requests(app: AppSurface, gate: Gate) -> None:
         app.notify("join requests are for the group's moderators", markup=False)
         return
     try:
-        pending = (await app.engine.call(JoinRequests, group=group.group)).requests
-        ids = [r.user for r in pending]
-        users = (await app.engine.call(GetUsers, users=ids)).users if ids else []
+        pending = await app.client.join_requests(group.group)
+        users = await app.client.users([r.user for r in pending])
     except (Offline, LinkDown):
         app.notify("join requests need the server: offline", severity="warning", markup=False)
         return
@@ -290,4 +285,4 @@ async def answer_requests(app: AppSurface, gate: Gate) -> None:
     names = {u.user: u.name for u in users}
     approved = await app.ask(RequestsScreen(group.name, pending, names), gate)
     for user in approved or []:
-        await app.engine.submit("gapprove", group.group, None, user=user)
+        await app.client.approve(group.group, user)

@@ -127,5 +127,5 @@ async def edit_settings(app: AppSurface, gate: Gate) -> None:
         return
     changes = await app.ask(SettingsScreen(group), gate)
     if changes:
-        await app.engine.submit("gset", group.group, None, **changes)
+        await app.client.change_group(group.group, **changes)
         app.notify("settings saved", markup=False)
