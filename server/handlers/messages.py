@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from rse_tui.protocol import (
-    HISTORY_KINDS,
-    ChatEvent,
     DeleteMessage,
     EditMessage,
     ErrorCode,
     History,
+    Kind,
     Page,
     PinMessage,
-    PostEvent,
     ProtocolError,
     SendChat,
     SendDirect,
@@ -45,7 +43,7 @@ async def send_chat(svc: Services, session: Session, req: SendChat) -> WriteOk:
         req,
         storage.append_message,
         group=req.group,
-        kind=ChatEvent.TYPE,
+        kind=Kind.CHAT,
         text=check_text(req.text, svc.limits.max_chat_chars),
         cid=req.cid,
         now=shown_time(svc, session, req.written),
@@ -60,7 +58,7 @@ async def send_post(svc: Services, session: Session, req: SendPost) -> WriteOk:
         req,
         storage.append_message,
         group=req.group,
-        kind=PostEvent.TYPE,
+        kind=Kind.POST,
         text=check_text(req.text, svc.limits.max_post_chars),
         cid=req.cid,
         now=shown_time(svc, session, req.written),
@@ -115,8 +113,10 @@ async def pin_message(svc: Services, session: Session, req: PinMessage) -> Write
 
 
 async def history(svc: Services, session: Session, req: History) -> Page:
-    if req.kind not in HISTORY_KINDS:
-        raise ProtocolError(ErrorCode.BAD_FIELD, "'k' is 'c' (chat) or 'p' (feed posts)")
+    if not Kind.knows(req.kind):
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'k' is '{Kind.CHAT}' (chat) or '{Kind.POST}' (feed posts)"
+        )
     if not 0 < req.limit <= svc.limits.max_history_page:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from rse_tui.protocol import (
-    BADGES,
     PROTOCOL_VERSION,
     AcceptCharter,
     AuthOk,
+    Badge,
     Batch,
     CharterText,
     CreateInvite,
@@ -273,8 +273,8 @@ async def get_users(svc: Services, session: Session, req: GetUsers) -> UserList:
 
 async def search_directory(svc: Services, session: Session, req: SearchDirectory) -> Directory:
     query = check_line(req.query, 100, "a search", empty=True)
-    if req.badge is not None and req.badge not in BADGES:
-        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(BADGES)}")
+    if req.badge is not None and not Badge.knows(req.badge):
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(Badge)}")
     found = await svc.db.read(storage.directory, viewer=session.user, query=query, badge=req.badge)
     svc.charge_items(session.user, len(found) + sum(len(e.groups) for e in found))
     return Directory(request_id=req.request_id, users=found)
