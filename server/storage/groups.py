@@ -333,8 +333,9 @@ def join_requests(conn: sqlite3.Connection, user: int, group: int) -> list[JoinR
     return [JoinRequestInfo(user=u, ts=ts) for u, ts in rows]
 
 
-def _target(conn: sqlite3.Connection, target: int) -> None:
-    if not _user_exists(conn, target):
+def _require_user(conn: sqlite3.Connection, user: int) -> None:
+    """NotFound unless ``user`` exists (the person a request names)."""
+    if not _user_exists(conn, user):
         raise NotFound("user")
 
 
@@ -362,7 +363,7 @@ def add_member(
 ) -> Outcome[Receipt]:
     """Add someone (or change their role): moderators; members of open groups may add."""
     policy.require_add(access(conn, user, group), moderator)
-    _target(conn, target)
+    _require_user(conn, target)
     role = Role.MODERATOR if moderator else Role.MEMBER
     current = access(conn, target, group).role
     if current == Role.MODERATOR and role != current:
@@ -381,7 +382,7 @@ def remove_member(
     conn: sqlite3.Connection, user: int, group: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     policy.require_moderator(access(conn, user, group))
-    _target(conn, target)
+    _require_user(conn, target)
     if access(conn, target, group).role is None:
         raise NotFound("member")
     event = _remove_membership(conn, group, target, user, now)
@@ -505,7 +506,7 @@ def direct_chat(
     brought back for whoever left it), with the events that doing so stored."""
     if target == user:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
-    _target(conn, target)
+    _require_user(conn, target)
     key = f"{min(user, target)}:{max(user, target)}"
     row = conn.execute("SELECT id FROM groups WHERE dm_key = ?", (key,)).fetchone()
     events: list[Event] = []
