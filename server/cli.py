@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=8,
         metavar="N",
-        help="sessions one user may have open at once (default 8)",
+        help="connections one user may have open at once (default 8)",
     )
     serve.add_argument(
         "--max-connections",
