@@ -57,28 +57,15 @@ def test_the_post_policies_are_the_chat_policies_but_nobody():
 
 
 def test_a_word_encodes_as_its_plain_string():
-    as_words = p.GroupEvent(
-        seq=1,
-        group=2,
-        user=3,
-        ts=4,
-        name="Board",
-        visibility=p.Visibility.SECRET,
-        post_policy=p.PostPolicy.MODERATORS,
-        chat_policy=p.ChatPolicy.NOBODY,
-        comment_policy=p.ChatPolicy.MODERATORS,
-    )
-    as_strings = p.GroupEvent(
-        seq=1,
-        group=2,
-        user=3,
-        ts=4,
-        name="Board",
-        visibility="secret",
-        post_policy="moderators",
-        chat_policy="nobody",
-        comment_policy="moderators",
-    )
+    words = {
+        "visibility": p.Visibility.SECRET,
+        "post_policy": p.PostPolicy.MODERATORS,
+        "chat_policy": p.ChatPolicy.NOBODY,
+        "comment_policy": p.ChatPolicy.MODERATORS,
+    }
+    as_words = p.GroupEvent(seq=1, group=2, user=3, ts=4, name="Board", **words)
+    strings = {name: word.value for name, word in words.items()}
+    as_strings = p.GroupEvent(seq=1, group=2, user=3, ts=4, name="Board", **strings)
     text = p.encode(as_words)
     assert text == p.encode(as_strings)
     assert json.loads(text) == {
