@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rse_tui.protocol import CreateGroup, GroupSettings, Sync
+from rse_tui.protocol import CreateGroup, GroupEvent, GroupSettings, Kind, Role, Sync, Visibility
 from rse_tui.sync.cache import new_cid
 from server import storage
 from server.admin import open_db
@@ -55,19 +55,19 @@ def _fill(db: Path, events: int, visible_chat: list[tuple[int, int]], seed: int)
         )
         groups = []
         for i in range(OTHER_GROUPS):
-            vis = "open" if i < 8 else "secret"
+            vis = Visibility.OPEN if i < 8 else Visibility.SECRET
             gid = conn.execute(
                 "INSERT INTO groups (name, creator, created, visibility) VALUES (?, ?, ?, ?)",
                 (f"g{i}", first + i, now, vis),
             ).lastrowid
             body = json.dumps({"n": f"g{i}", "vis": vis})
             conn.execute(
-                "INSERT INTO events (kind, grp, user, ts, body) VALUES ('g', ?, ?, ?, ?)",
-                (gid, first + i, now, body),
+                "INSERT INTO events (kind, grp, user, ts, body) VALUES (?, ?, ?, ?, ?)",
+                (GroupEvent.TYPE, gid, first + i, now, body),
             )
             conn.execute(
-                "INSERT INTO members (grp, user, joined, role) VALUES (?, ?, ?, 'moderator')",
-                (gid, first + i, now),
+                "INSERT INTO members (grp, user, joined, role) VALUES (?, ?, ?, ?)",
+                (gid, first + i, now, Role.MODERATOR),
             )
             groups.append(gid)
         visible_left = [g for g, n in visible_chat for _ in range(n)]
@@ -80,7 +80,7 @@ def _fill(db: Path, events: int, visible_chat: list[tuple[int, int]], seed: int)
                 g = visible_left.pop()
             else:
                 g = groups[rng.randrange(OTHER_GROUPS)]
-            rows.append(("c", g, first, now, f"message {i} " + "x" * rng.randrange(40)))
+            rows.append((Kind.CHAT, g, first, now, f"message {i} " + "x" * rng.randrange(40)))
             if len(rows) == 50_000:
                 conn.executemany(
                     "INSERT INTO events (kind, grp, user, ts, body) VALUES (?, ?, ?, ?, ?)", rows
@@ -162,7 +162,7 @@ async def _loop_reads(server: RseServer, token: str, group: int) -> None:
     try:
         while True:
             await conn.call(Sync, since=0)
-            await conn.call(History, group=group, kind="c", limit=500)
+            await conn.call(History, group=group, kind=Kind.CHAT, limit=500)
     finally:
         await conn.close()
 
@@ -195,9 +195,9 @@ async def run(events: int, visible: int, runs: int, abuse: float) -> dict[str, A
             bob, bob_token = await server.user("bob")
             await bob.close()
             mine = []
-            for name, vis in (("Ops", "open"), ("Core", "private")):
+            for name, vis in (("Ops", Visibility.OPEN), ("Core", Visibility.PRIVATE)):
                 g = (await alice.call(CreateGroup, name=name, cid=new_cid())).group
-                if vis != "open":
+                if vis != Visibility.OPEN:
                     await alice.call(GroupSettings, group=g, visibility=vis, cid=new_cid())
                 mine.append(g)
             await alice.close()

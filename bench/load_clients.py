@@ -75,7 +75,7 @@ class LoadConnection(Connection):
     async def _read(self) -> None:
         from websockets.exceptions import ConnectionClosed
 
-        chat, batch = '{"t":"c"', '{"t":"b"'
+        chat, batch = f'{{"t":"{ChatEvent.TYPE}"', f'{{"t":"{Batch.TYPE}"'
         try:
             async for data in self.ws:
                 if isinstance(data, str) and data.startswith(chat):

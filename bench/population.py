@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rse_tui.protocol import Role
 from server import auth, storage
 from server.admin import open_db
 from server.storage.groups import add_membership
@@ -50,7 +51,7 @@ def populate(db: Path, groups: list[int], prefix: str = "load") -> tuple[list[in
                 assert group is not None
                 group_ids.append(group)
                 for user in members[1:]:
-                    add_membership(conn, group, user, "member", None, now)
+                    add_membership(conn, group, user, Role.MEMBER, None, now)
     finally:
         conn.close()
     return group_ids, tokens

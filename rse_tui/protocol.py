@@ -125,6 +125,88 @@ def _frame_repr(self: Any) -> str:
 
 
 # --------------------------------------------------------------------------
+# The vocabulary: the closed sets of words some fields carry.
+#
+# Each word travels as its plain string (a StrEnum member equals its string
+# and JSON-encodes as it). The frame fields that carry them stay typed ``str``
+# on purpose: the decoder lets any string through, so that a client still
+# decodes a frame naming a word a newer server added (a role, a visibility),
+# and the server refuses an unknown word where it always has, inside the write
+# gate, with the message naming the allowed words (a refusal kept as that
+# write's answer).
+
+
+class Vocabulary(StrEnum):
+    """Base of the word sets below (no members of its own)."""
+
+    @classmethod
+    def words(cls) -> tuple[str, ...]:
+        """The words as plain strings, in declaration order."""
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def knows(cls, word: object) -> bool:
+        """Is ``word`` (a string off the wire, say) one of these?"""
+        return word in cls._value2member_map_
+
+
+class Visibility(Vocabulary):
+    """Who may see that a group exists, and its content (see server/policy.py)."""
+
+    OPEN = "open"
+    PRIVATE = "private"
+    SECRET = "secret"
+
+
+class PostPolicy(Vocabulary):
+    """Who may publish to a group's feed."""
+
+    EVERYONE = "everyone"
+    MODERATORS = "moderators"
+
+
+class ChatPolicy(Vocabulary):
+    """Who may chat in a group; also who may comment and react (``cm``).
+
+    The post policies are these but ``nobody``: a group's feed is never closed.
+    """
+
+    EVERYONE = "everyone"
+    MODERATORS = "moderators"
+    NOBODY = "nobody"
+
+
+class Role(Vocabulary):
+    """A member's role in a group."""
+
+    MEMBER = "member"
+    MODERATOR = "moderator"
+
+
+class Badge(Vocabulary):
+    """A badge a site admin gives a user (shown in the directory)."""
+
+    AMBASSADOR = "ambassador"
+
+
+class Kind(Vocabulary):
+    """The kinds of message: a group's chat, or its feed. Each is the ``t`` of
+    its event (ChatEvent, PostEvent) and what a ``hist`` request asks for."""
+
+    CHAT = "c"
+    POST = "p"
+
+
+# The word lists by their former names, as tuples of plain strings: the client
+# (rse_tui/cli.py, rse_tui/ui) still imports these, until it uses the enums.
+VISIBILITIES = Visibility.words()
+POST_POLICIES = PostPolicy.words()
+CHAT_POLICIES = ChatPolicy.words()
+ROLES = Role.words()
+BADGES = Badge.words()
+
+
+# --------------------------------------------------------------------------
 # Nested records (no ``t``): used inside replies.
 
 
@@ -136,15 +218,6 @@ class TokenInfo:
     current: bool = wire("cur", default=False)
 
 
-#: Group visibilities: who may see that a group exists, and its content.
-VISIBILITIES = ("open", "private", "secret")
-#: Who may publish (feed posts) / chat / comment and react in a group.
-POST_POLICIES = ("everyone", "moderators")
-CHAT_POLICIES = ("everyone", "moderators", "nobody")
-ROLES = ("member", "moderator")
-BADGES = ("ambassador",)
-
-
 @frame
 class GroupInfo:
     group: int = wire("g")
@@ -153,11 +226,11 @@ class GroupInfo:
     members: int = wire("mc", default=0)
     head: int = wire("h", default=0)  # newest sequence number in the group
     parent: int | None = wire("pa", default=None)
-    visibility: str = wire("vis", default="open")
+    visibility: str = wire("vis", default=Visibility.OPEN)
     moderator: bool = wire("mod", default=False)
-    post_policy: str = wire("pp", default="everyone")
-    chat_policy: str = wire("cp", default="everyone")
-    comment_policy: str = wire("cm", default="everyone")
+    post_policy: str = wire("pp", default=PostPolicy.EVERYONE)
+    chat_policy: str = wire("cp", default=ChatPolicy.EVERYONE)
+    comment_policy: str = wire("cm", default=ChatPolicy.EVERYONE)
     description: str = wire("d", default="")
     dm: int | None = wire("dm", default=None)  # a direct chat: the other person
     requested: bool = wire("rq", default=False)  # my request to join is pending
@@ -187,7 +260,7 @@ class UserInfo:
     user: int = wire("u")
     name: str = wire("n")
     title: str = wire("ti", default="")
-    badge: str | None = wire("b", default=None)
+    badge: str | None = wire("b", default=None)  # a Badge
 
 
 @frame
@@ -195,7 +268,7 @@ class DirectoryEntry:
     user: int = wire("u")
     name: str = wire("n")
     title: str = wire("ti", default="")
-    badge: str | None = wire("b", default=None)
+    badge: str | None = wire("b", default=None)  # a Badge
     groups: list[int] = wire("gr", default_factory=list)
 
 
@@ -219,7 +292,7 @@ class Event:
 
 @frame
 class ChatEvent(Event):
-    TYPE: ClassVar[str] = "c"
+    TYPE: ClassVar[str] = Kind.CHAT
     group: int = wire("g")
     user: int = wire("u")
     ts: int = wire("ts")
@@ -232,7 +305,7 @@ class ChatEvent(Event):
 
 @frame
 class PostEvent(Event):
-    TYPE: ClassVar[str] = "p"
+    TYPE: ClassVar[str] = Kind.POST
     group: int = wire("g")
     user: int = wire("u")
     ts: int = wire("ts")
@@ -262,10 +335,10 @@ class GroupEvent(Event):
     ts: int = wire("ts")
     name: str = wire("n")
     parent: int | None = wire("pa", default=None)
-    visibility: str = wire("vis", default="open")
-    post_policy: str = wire("pp", default="everyone")
-    chat_policy: str = wire("cp", default="everyone")
-    comment_policy: str = wire("cm", default="everyone")
+    visibility: str = wire("vis", default=Visibility.OPEN)
+    post_policy: str = wire("pp", default=PostPolicy.EVERYONE)
+    chat_policy: str = wire("cp", default=ChatPolicy.EVERYONE)
+    comment_policy: str = wire("cm", default=ChatPolicy.EVERYONE)
     description: str = wire("d", default="")
     dm: bool = wire("dm", default=False)
 
@@ -277,7 +350,7 @@ class JoinEvent(Event):
     TYPE: ClassVar[str] = "j"
     group: int = wire("g")
     user: int = wire("u")
-    role: str = wire("r", default="member")
+    role: str = wire("r", default=Role.MEMBER)
     by: int | None = wire("by", default=None)
     #: How many members the group has after this change (None in old events).
     members: int | None = wire("mc", default=None)
@@ -365,8 +438,9 @@ EVENTS: Mapping[str, type[Event]] = {
 #: queueing, so a text is refused while it is still in the composer.
 MAX_CHAT_CHARS = 4_000
 MAX_POST_CHARS = 20_000
-#: History kinds a ``hist`` request may ask for.
-HISTORY_KINDS = frozenset({ChatEvent.TYPE, PostEvent.TYPE})
+#: History kinds a ``hist`` request may ask for (a former name, as plain
+#: strings: the client still imports it).
+HISTORY_KINDS = frozenset(Kind.words())
 
 
 # --------------------------------------------------------------------------
@@ -574,10 +648,10 @@ class CreateGroup(WriteRequest):
     TYPE: ClassVar[str] = "gcreate"
     name: str = wire("n")
     parent: int | None = wire("pa", default=None)
-    visibility: str = wire("vis", default="open")
-    post_policy: str = wire("pp", default="everyone")
-    chat_policy: str = wire("cp", default="everyone")
-    comment_policy: str = wire("cm", default="everyone")
+    visibility: str = wire("vis", default=Visibility.OPEN)
+    post_policy: str = wire("pp", default=PostPolicy.EVERYONE)
+    chat_policy: str = wire("cp", default=ChatPolicy.EVERYONE)
+    comment_policy: str = wire("cm", default=ChatPolicy.EVERYONE)
     description: str = wire("d", default="")
 
 
@@ -673,7 +747,7 @@ class SearchDirectory(Request):
     TYPE: ClassVar[str] = "dir"
     REPLY: ClassVar[type[Reply]] = Directory
     query: str = wire("q", default="")
-    badge: str | None = wire("b", default=None)
+    badge: str | None = wire("b", default=None)  # a Badge
 
 
 @frame
@@ -762,7 +836,7 @@ class History(Request):
     TYPE: ClassVar[str] = "hist"
     REPLY: ClassVar[type[Reply]] = Page
     group: int = wire("g")
-    kind: str = wire("k")
+    kind: str = wire("k")  # a Kind
     before: int | None = wire("b", default=None)
     limit: int = wire("n", default=50)
 
@@ -823,6 +897,10 @@ class _Field:
     wire: str
     hint: Any
     default: Any
+    #: The default's type, ``str`` for a word (a Vocabulary member): a value
+    #: equal to the default is left out, be it the word or its plain string
+    #: (but not 0 for False, nor 1.0 for 1).
+    default_type: type
 
     @property
     def required(self) -> bool:
@@ -832,17 +910,12 @@ class _Field:
 def _layout(cls: Any) -> tuple[_Field, ...]:
     """The wire layout of a frame class (computed once per class)."""
     hints = typing.get_type_hints(cls)
-    return tuple(
-        _Field(
-            attr=f.name,
-            wire=f.metadata["wire"],
-            hint=hints[f.name],
-            default=(
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-            ),
-        )
-        for f in dataclasses.fields(cls)
-    )
+    out: list[_Field] = []
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        default_type = str if isinstance(default, str) else type(default)
+        out.append(_Field(f.name, f.metadata["wire"], hints[f.name], default, default_type))
+    return tuple(out)
 
 
 _fields_of: Callable[[Any], tuple[_Field, ...]] = functools.cache(_layout)
@@ -983,7 +1056,13 @@ def to_wire(obj: Any) -> dict[str, Any]:
         if (
             value is None
             or value is f.default
-            or (type(value) is type(f.default) and value == f.default)
+            or (
+                (
+                    type(value) is f.default_type
+                    or (f.default_type is str and isinstance(value, str))
+                )
+                and value == f.default
+            )
         ):
             continue
         if isinstance(value, list):

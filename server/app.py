@@ -2,10 +2,10 @@
 
 ``RseServer`` wires the parts together (database, hub, handlers) from one
 ``ServerConfig``; nothing lives at module level, so a test can run several
-servers in one process. Each connection runs ``_session``: read a frame,
-check its size and the sender's rate, decode it, dispatch it through the
-handler table, queue the reply. One bad frame gets one typed error; the
-connection and every other session carry on.
+servers in one process. Each connection runs ``_serve_connection``: read a
+frame, check its size and the sender's rate, decode it, dispatch it through
+the handler table, queue the reply. One bad frame gets one typed error; the
+connection and every other one carry on.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from .config import ServerConfig
 from .database import Database
 from .deflate import lean_deflate
 from .gate import Caps, Gate, open_file_limit
-from .handlers import HANDLERS, Services, Session
+from .handlers import HANDLERS, Caller, Services
 from .hub import Hub
 from .peer import Peer
 from .ratelimit import FailureThrottle, KnownSignIns, RateLimiter
@@ -112,7 +112,7 @@ class RseServer:
         if config.tls_cert is not None:
             tls = tls_context(config.tls_cert, config.tls_key)
         self._server = await serve(
-            self._session,
+            self._serve_connection,
             config.host,
             config.port,
             ssl=tls,
@@ -120,7 +120,7 @@ class RseServer:
             process_request=self._process_request,
             process_response=_trim_handshake,
             max_size=limits.hard_max_frame,
-            ping_interval=None,  # the hub pings every session from one task
+            ping_interval=None,  # the hub pings every connection from one task
             close_timeout=2,
             server_header=None,
             create_connection=_counted(self.gate, self._on_token),
@@ -203,7 +203,7 @@ class RseServer:
             self._on_token.add(connection)
         return None
 
-    async def _session(self, ws: ServerConnection) -> None:
+    async def _serve_connection(self, ws: ServerConnection) -> None:
         svc = self._services
         assert svc is not None
         limits = svc.limits
@@ -218,15 +218,15 @@ class RseServer:
         opening = handshake_requests(ws.request)
         if ws.request is not None:
             ws.request.headers.clear()  # read at the handshake; kept, they cost ~2.5 KiB
-        session = Session(peer=peer, remote=_address(ws))
+        caller = Caller(peer=peer, remote=_address(ws))
         svc.hub.opened(peer)
         # Not signed in by then: closed (a watch per connection costs a timer handle).
-        session.deadline = asyncio.get_running_loop().call_later(
-            limits.sign_in_within, self._close_unsigned, ws, session
+        caller.deadline = asyncio.get_running_loop().call_later(
+            limits.sign_in_within, self._close_unsigned, ws, caller
         )
         try:
             for frame in opening:
-                answer = await self._answer(svc, session, frame)
+                answer = await self._answer(svc, caller, frame)
                 if answer is not None:
                     peer.send(answer)
             if peer.user is None and ws in self._on_token:
@@ -237,34 +237,34 @@ class RseServer:
             async for data in ws:
                 if peer.evicted or peer.revoked:
                     break
-                answer = await self._answer(svc, session, data)
+                answer = await self._answer(svc, caller, data)
                 if answer is not None:
                     peer.send(answer)
                 await peer.drained()  # a client behind on its replies is read no further
         except ConnectionClosed:
             pass
         finally:
-            if session.deadline is not None:
-                session.deadline.cancel()
+            if caller.deadline is not None:
+                caller.deadline.cancel()
             svc.hub.closed(peer)
             svc.conn_limiter.forget(peer)
             await peer.stop()
 
-    def _close_unsigned(self, ws: ServerConnection, session: Session) -> None:
-        if session.signing_in:  # a login waiting its turn to be checked: not idle
-            session.deadline = asyncio.get_running_loop().call_later(
-                1.0, self._close_unsigned, ws, session
+    def _close_unsigned(self, ws: ServerConnection, caller: Caller) -> None:
+        if caller.signing_in:  # a login waiting its turn to be checked: not idle
+            caller.deadline = asyncio.get_running_loop().call_later(
+                1.0, self._close_unsigned, ws, caller
             )
             return
-        if session.peer.user is None:
+        if caller.peer.user is None:
             closing = asyncio.ensure_future(ws.close(1008, "sign in first"))
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
 
-    async def _answer(self, svc: Services, session: Session, data: str | bytes) -> str | None:
+    async def _answer(self, svc: Services, caller: Caller, data: str | bytes) -> str | None:
         """Handle one frame; return the encoded reply or error, if any."""
         limits = svc.limits
-        peer = session.peer
+        peer = caller.peer
         rid: int | None = None
         request: Request | None = None
         try:
@@ -298,18 +298,18 @@ class RseServer:
                 raise ProtocolError(
                     ErrorCode.AUTH_REQUIRED, "send hello with a token or log in first"
                 )
-            reply = await HANDLERS[type(request)](svc, session, request)
+            reply = await HANDLERS[type(request)](svc, caller, request)
         except ProtocolError as exc:
             if exc.request_id is None:
                 exc.request_id = rid
-            session.refused(request, exc)
+            caller.refused(request, exc)
             return encode(error_frame(exc))
         except Exception:
             log.exception("request failed")
             failed = ProtocolError(
                 ErrorCode.INTERNAL, "the server failed; retry later", request_id=rid
             )
-            session.refused(request, failed)
+            caller.refused(request, failed)
             return encode(error_frame(failed))
         if reply is None:
             return None

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from rse_tui.protocol import BADGES, ProtocolError
+from rse_tui.protocol import Badge, ProtocolError
 
 from . import demo, storage
 from .admin import AdminError, default_db, group_ids, mint_invite, open_db
@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=8,
         metavar="N",
-        help="sessions one user may have open at once (default 8)",
+        help="connections one user may have open at once (default 8)",
     )
     serve.add_argument(
         "--max-connections",
@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Give USER a badge (none: take it away).",
     )
     badge.add_argument("user", type=_text, help="the user's name")
-    badge.add_argument("badge", choices=[*BADGES, "none"], help="the badge, or none")
+    badge.add_argument("badge", choices=[*Badge.words(), "none"], help="the badge, or none")
     db_option(badge)
     badge.set_defaults(func=lambda a: _admin_command(a, "badge"))
     return parser

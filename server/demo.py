@@ -10,14 +10,14 @@ from __future__ import annotations
 import secrets
 import sqlite3
 
-from rse_tui.protocol import ChatEvent, PostEvent
+from rse_tui.protocol import Badge, Kind, PostPolicy, Visibility
 
 from . import auth, storage
 
 _PEOPLE = {
-    "camille": ("Internal communications", "ambassador"),
+    "camille": ("Internal communications", Badge.AMBASSADOR),
     "karim": ("Facilities", None),
-    "lea": ("Platform team", "ambassador"),
+    "lea": ("Platform team", Badge.AMBASSADOR),
     "tomas": ("Network operations, on call", None),
 }
 
@@ -36,21 +36,21 @@ _GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]
         None,
         [
             (
-                PostEvent.TYPE,
+                Kind.POST,
                 "camille",
                 "Welcome to the network! Introduce yourself in the chat; ambassadors"
                 " (see the directory, F2) are there to help.",
             ),
-            (ChatEvent.TYPE, "karim", "Morning all. Coffee machine on floor 3 is fixed."),
-            (ChatEvent.TYPE, "lea", "Hi! I joined the platform team this week."),
+            (Kind.CHAT, "karim", "Morning all. Coffee machine on floor 3 is fixed."),
+            (Kind.CHAT, "lea", "Hi! I joined the platform team this week."),
         ],
     ),
     "Announcements": (
-        {"post_policy": "moderators"},
+        {"post_policy": PostPolicy.MODERATORS},
         None,
         [
             (
-                PostEvent.TYPE,
+                Kind.POST,
                 "camille",
                 "Launch: the terminal network is open to every team. Groups are the unit"
                 " of audience; ask for one in #General.",
@@ -61,7 +61,7 @@ _GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]
         {},
         None,
         [
-            (ChatEvent.TYPE, "lea", "Release train leaves Thursday 14:00."),
+            (Kind.CHAT, "lea", "Release train leaves Thursday 14:00."),
         ],
     ),
     "Incidents": (
@@ -69,19 +69,19 @@ _GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]
         "Engineering",
         [
             (
-                PostEvent.TYPE,
+                Kind.POST,
                 "tomas",
                 "## Runbook: VPN down\n1. Check the status page\n2. Page the on-call network"
                 " engineer\n3. Keep updates in this group's chat",
             ),
-            (ChatEvent.TYPE, "tomas", "Status: all systems nominal."),
+            (Kind.CHAT, "tomas", "Status: all systems nominal."),
         ],
     ),
     "Platform": (
-        {"visibility": "private"},
+        {"visibility": Visibility.PRIVATE},
         "Engineering",
         [
-            (ChatEvent.TYPE, "lea", "Capacity review moved to Friday."),
+            (Kind.CHAT, "lea", "Capacity review moved to Friday."),
         ],
     ),
 }

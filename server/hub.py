@@ -2,8 +2,8 @@
 
 Each connection is a :class:`~server.peer.Peer`, which writes to its socket
 with back-pressure; the hub decides which peers get each committed event and
-hands each its share of a batch in one call. It also pings every session from
-one task, and lets quiet ones give back their compressors.
+hands each its share of a batch in one call. It also pings every connection
+from one task, and lets quiet ones give back their compressors.
 
 The hub keeps a table of group members (with roles) and of group
 visibility, updated from the committed event stream itself, so deciding an
@@ -43,9 +43,9 @@ class Hub:
     def __init__(self, max_connections_per_user: int) -> None:
         self._max_per_user = max_connections_per_user
         self._by_user: dict[int, set[Peer]] = {}
-        #: Every open session, signed in or not.
-        self._sessions: set[Peer] = set()
-        #: Sessions signed in, all users together.
+        #: The peer of every open connection, signed in or not.
+        self._connected: set[Peer] = set()
+        #: Connections signed in, all users together.
         self.signed_in = 0
         self._members: dict[int, dict[int, str]] = {}  # group -> {user: role}
         self._visibility: dict[int, str] = {}
@@ -55,10 +55,10 @@ class Hub:
         self._visibility = visibility
 
     def opened(self, peer: Peer) -> None:
-        self._sessions.add(peer)
+        self._connected.add(peer)
 
     def closed(self, peer: Peer) -> None:
-        self._sessions.discard(peer)
+        self._connected.discard(peer)
         self.detach(peer)
 
     def attach(self, peer: Peer, user: int, name: str, token_id: int) -> bool:
@@ -93,16 +93,16 @@ class Hub:
 
     def sweep(self) -> int:
         """Let quiet connections give back their compressors; how many did."""
-        return sum(peer.sweep() for peer in self._sessions)
+        return sum(peer.sweep() for peer in self._connected)
 
     async def keep_alive(self, interval: float, pong_within: float | None) -> None:
-        """Ping every session each ``interval`` seconds; cut off those whose pong
+        """Ping every connection each ``interval`` seconds; cut off those whose pong
         is more than ``pong_within`` seconds late. One task for all, not one each."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(interval)
             pongs: list[tuple[Peer, Awaitable[float]]] = []
-            for peer in list(self._sessions):
+            for peer in list(self._connected):
                 with contextlib.suppress(ConnectionClosed):
                     pong = await peer.ping()
                     if pong is not None:
@@ -114,7 +114,7 @@ class Hub:
         return len(self._by_user.get(user, ()))
 
     def end_token(self, token_id: int, reason: str) -> None:
-        """Close every session opened with a token that no longer exists."""
+        """Close every connection opened with a token that no longer exists."""
         for peer in list(self.peers()):
             if peer.token_id == token_id:
                 peer.revoked = True  # refused from now on, whatever is still queued

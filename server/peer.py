@@ -38,7 +38,7 @@ from .deflate import LeanDeflate
 
 log = logging.getLogger(__name__)
 
-#: Close code sent when the server ends a session on purpose (RFC 6455 range
+#: Close code sent when the server ends a connection on purpose (RFC 6455 range
 #: 4000-4999 is for applications).
 CLOSE_REVOKED = 4001
 CLOSE_TOO_SLOW = 4008
@@ -76,7 +76,7 @@ class Socket(Protocol):
 
 
 class _Close:
-    """Queued after the last frame when the session must end cleanly."""
+    """Queued after the last frame when the connection must end cleanly."""
 
     __slots__ = ("code", "reason")
 
@@ -164,12 +164,12 @@ class Peer:
 
     @property
     def ended(self) -> bool:
-        """True once the session is over, whoever ended it."""
+        """True once the connection is over, whoever ended it."""
         return self._gone or self.evicted
 
     async def drained(self) -> None:
         """Until what waits for this client is written out (at once when nothing
-        waits). The session reads the client's next request only then: a client
+        waits). The server reads the client's next request only then: a client
         that does not read its replies stops being read, so it cannot pile up
         replies the server must hold (the sender's own timeout still cuts it off)."""
         task = self._task
@@ -179,7 +179,7 @@ class Peer:
 
     @property
     def closing(self) -> bool:
-        """True once the link is closing or closed (before the session's own
+        """True once the link is closing or closed (before the connection's own
         clean-up has run): nothing more should be done for it."""
         return self.ended or self._protocol.state is not State.OPEN
 

@@ -28,18 +28,18 @@ from dataclasses import dataclass
 
 from rse_tui.protocol import (
     CharterEvent,
+    ChatPolicy,
     ErrorCode,
     Event,
     GroupEvent,
     JoinEvent,
+    Kind,
     LeaveEvent,
     ProtocolError,
     RequestEvent,
+    Role,
+    Visibility,
 )
-
-OPEN, PRIVATE, SECRET = "open", "private", "secret"
-EVERYONE, MODERATORS, NOBODY = "everyone", "moderators", "nobody"
-MEMBER, MODERATOR = "member", "moderator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,23 +78,24 @@ def forbidden(message: str) -> ProtocolError:
 
 def visible(a: Access) -> bool:
     """May the user know the group exists?"""
-    return a.member or a.facts.visibility != SECRET
+    return a.member or a.facts.visibility != Visibility.SECRET
 
 
 def readable(a: Access) -> bool:
     """May the user read its content and members? (Admins may, where they may see.)"""
-    return a.member or a.facts.visibility == OPEN or (a.admin and visible(a))
+    return a.member or a.facts.visibility == Visibility.OPEN or (a.admin and visible(a))
 
 
 def moderates(a: Access) -> bool:
-    return visible(a) and (a.role == MODERATOR or a.admin) and not a.facts.dm
+    return visible(a) and (a.role == Role.MODERATOR or a.admin) and not a.facts.dm
 
 
 def _allowed(policy: str, a: Access) -> bool:
-    if policy == EVERYONE:
+    """``policy``: a ChatPolicy (a PostPolicy is one of them)."""
+    if policy == ChatPolicy.EVERYONE:
         return a.member
-    if policy == MODERATORS:
-        return a.member and (a.role == MODERATOR or a.admin)
+    if policy == ChatPolicy.MODERATORS:
+        return a.member and (a.role == Role.MODERATOR or a.admin)
     return False
 
 
@@ -111,7 +112,7 @@ def may_comment(a: Access) -> bool:
 
 
 def may_join_directly(a: Access) -> bool:
-    return a.facts.visibility == OPEN and not a.facts.dm
+    return a.facts.visibility == Visibility.OPEN and not a.facts.dm
 
 
 # -- the checks storage calls, raising the right typed error --------------------
@@ -138,15 +139,15 @@ def require_moderator(a: Access) -> Access:
 
 
 def require_write(a: Access, kind: str) -> Access:
-    """``kind``: "c" chat, "p" feed post."""
+    """``kind``: a Kind, chat or feed post."""
     require_visible(a)
     if not a.member:
         raise forbidden("join the group before writing to it")
-    allowed = may_chat(a) if kind == "c" else may_post(a)
-    if not allowed:
-        rule = a.facts.chat_policy if kind == "c" else a.facts.post_policy
-        what = "chat" if kind == "c" else "post to the feed"
-        if rule == NOBODY:
+    chat = kind == Kind.CHAT
+    if not (may_chat(a) if chat else may_post(a)):
+        rule = a.facts.chat_policy if chat else a.facts.post_policy
+        what = "chat" if chat else "post to the feed"
+        if rule == ChatPolicy.NOBODY:
             raise forbidden(f"in this group, nobody may {what}: it is closed")
         raise forbidden(f"in this group, only its moderators may {what}")
     return a
@@ -179,7 +180,7 @@ def may_add(a: Access) -> bool:
     Moderators and site admins, to any group they manage; any member, to an
     open group (anyone could join it anyway, as in a public channel).
     """
-    return moderates(a) or (a.member and a.facts.visibility == OPEN)
+    return moderates(a) or (a.member and a.facts.visibility == Visibility.OPEN)
 
 
 def require_add(a: Access, moderator: bool) -> Access:
@@ -189,7 +190,7 @@ def require_add(a: Access, moderator: bool) -> Access:
         raise forbidden("only the group's moderators may name moderators")
     if may_add(a):
         return a
-    if a.facts.visibility == OPEN:
+    if a.facts.visibility == Visibility.OPEN:
         raise forbidden("join the group before adding people to it")
     raise forbidden(f"only the group's moderators may add people to a {a.facts.visibility} group")
 
@@ -212,11 +213,11 @@ def audience(
     group = getattr(event, "group", None)
     in_group = set(members.get(group, {})) if group is not None else set()
     if isinstance(event, GroupEvent):
-        if visibility.get(event.group, OPEN) != SECRET:
+        if visibility.get(event.group, Visibility.OPEN) != Visibility.SECRET:
             return None
         return in_group
     if isinstance(event, RequestEvent):
-        mods = {u for u, role in members.get(event.group, {}).items() if role == MODERATOR}
+        mods = {u for u, role in members.get(event.group, {}).items() if role == Role.MODERATOR}
         return mods | {event.user}
     if isinstance(event, JoinEvent | LeaveEvent):
         return in_group | {event.user}
@@ -228,26 +229,33 @@ def audience(
 # What a user may see of the log is the union of a few sources, each a range
 # read of one index: its cost is what it returns, however many events the log
 # holds for others. Each statement selects ``seq`` over ``(:since, :top]``,
-# ordered by ``seq`` (``{order}``: "" or "DESC"), at most ``:n``.
+# ordered by ``seq`` (``{order}``: "" or "DESC"), at most ``:n``. The words
+# and event types are written into the text, not bound: the partial indexes
+# (``events_everyone``, ``events_own``; schema.py) serve only a statement that
+# names their kinds.
+
+_GROUP, _CHARTER = GroupEvent.TYPE, CharterEvent.TYPE
+_OWN_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in (JoinEvent, LeaveEvent, RequestEvent))
 
 #: Charter versions, and the settings of groups that are not secret: everyone's.
 EVERYONE_SQL = (
     "SELECT seq FROM events INDEXED BY events_everyone"
-    " WHERE kind IN ('g', 'h') AND seq > :since AND seq <= :top AND deleted = 0"
-    " AND (kind = 'h' OR (SELECT visibility FROM groups WHERE id = grp) != 'secret')"
+    f" WHERE kind IN ('{_GROUP}', '{_CHARTER}') AND seq > :since AND seq <= :top"
+    f" AND deleted = 0 AND (kind = '{_CHARTER}'"
+    f" OR (SELECT visibility FROM groups WHERE id = grp) != '{Visibility.SECRET}')"
     " ORDER BY seq {order} LIMIT :n"
 )
 #: The user's own joins, leaves and join requests (in groups they may have left).
 OWN_SQL = (
     "SELECT seq FROM events INDEXED BY events_own"
-    " WHERE user = :u AND kind IN ('j', 'l', 'q') AND seq > :since AND seq <= :top"
+    f" WHERE user = :u AND kind IN ({_OWN_KINDS}) AND seq > :since AND seq <= :top"
     " AND deleted = 0 ORDER BY seq {order} LIMIT :n"
 )
 #: Everything in a group the user is in; join requests only for its moderators.
 MEMBER_SQL = (
     "SELECT seq FROM events INDEXED BY events_grp_seq"
     " WHERE grp = :g AND seq > :since AND seq <= :top AND deleted = 0"
-    " AND (kind != 'q' OR :moderator) ORDER BY seq {order} LIMIT :n"
+    f" AND (kind != '{RequestEvent.TYPE}' OR :moderator) ORDER BY seq {{order}} LIMIT :n"
 )
 #: The groups (with the user's role) whose events the user receives.
-MEMBERSHIPS_SQL = "SELECT grp, role = 'moderator' FROM members WHERE user = :u"
+MEMBERSHIPS_SQL = f"SELECT grp, role = '{Role.MODERATOR}' FROM members WHERE user = :u"

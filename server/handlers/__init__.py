@@ -1,10 +1,10 @@
 """One small coroutine per request type, found through ``HANDLERS``.
 
-A handler gets the server's shared services, the connection's session and the
-typed request; it returns the reply (or None when it queued its frames itself,
-as ``sync`` does) or raises ProtocolError. Handlers never touch SQL (storage
-does), never decide who may do what (policy does) and never write to the
-socket (the peer's queue does).
+A handler gets the server's shared services, the caller (the state of the
+connection the request came on) and the typed request; it returns the reply
+(or None when it queued its frames itself, as ``sync`` does) or raises
+ProtocolError. Handlers never touch SQL (storage does), never decide who may
+do what (policy does) and never write to the socket (the peer's queue does).
 """
 
 from __future__ import annotations
@@ -46,23 +46,23 @@ from rse_tui.protocol import (
     Tokens,
 )
 
-from . import groups, messages, session
-from .base import Handler, Services, Session
+from . import accounts, groups, messages
+from .base import Caller, Handler, Services
 
 HANDLERS: Mapping[type[Request], Handler] = {
-    Hello: session.hello,
-    Login: session.login,
-    Redeem: session.redeem,
-    Logout: session.logout,
-    Tokens: session.tokens,
-    Revoke: session.revoke,
-    Sync: session.sync,
-    GetUsers: session.get_users,
-    GetCharter: session.get_charter,
-    AcceptCharter: session.accept_charter,
-    SetProfile: session.set_profile,
-    SearchDirectory: session.search_directory,
-    CreateInvite: session.create_invite,
+    Hello: accounts.hello,
+    Login: accounts.login,
+    Redeem: accounts.redeem,
+    Logout: accounts.logout,
+    Tokens: accounts.tokens,
+    Revoke: accounts.revoke,
+    Sync: accounts.sync,
+    GetUsers: accounts.get_users,
+    GetCharter: accounts.get_charter,
+    AcceptCharter: accounts.accept_charter,
+    SetProfile: accounts.set_profile,
+    SearchDirectory: accounts.search_directory,
+    CreateInvite: accounts.create_invite,
     CreateGroup: groups.create_group,
     GroupSettings: groups.update_group,
     ListGroups: groups.list_groups,
@@ -83,4 +83,4 @@ HANDLERS: Mapping[type[Request], Handler] = {
     PinMessage: messages.pin_message,
 }
 
-__all__ = ["HANDLERS", "Handler", "Services", "Session"]
+__all__ = ["HANDLERS", "Caller", "Handler", "Services"]

@@ -1,4 +1,4 @@
-"""What handlers share: the services, the session, input checks, the write helper."""
+"""What handlers share: the services, the caller, input checks, the write helper."""
 
 from __future__ import annotations
 
@@ -75,8 +75,9 @@ class Hold:
 
 
 @dataclass(slots=True)
-class Session:
-    """One connection's state."""
+class Caller:
+    """The state of one connection, which handlers get with each of its
+    requests: its peer, where it comes from, its sign-in, its held write."""
 
     peer: Peer
     remote: str
@@ -113,31 +114,31 @@ class Session:
 
 
 #: A handler returns its reply, or None when it queued its answer itself.
-Handler = Callable[[Services, Session, Any], Awaitable[Reply | None]]
+Handler = Callable[[Services, Caller, Any], Awaitable[Reply | None]]
 
 
 async def write(
     svc: Services,
-    session: Session,
+    caller: Caller,
     req: WriteRequest,
     fn: Callable[Concatenate[sqlite3.Connection, int, P], Outcome[storage.Receipt]],
     /,
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> WriteOk:
-    """Run a storage write for the session's user behind the write gate; answer it.
+    """Run a storage write for the caller's user behind the write gate; answer it.
 
     The type checker holds ``args`` and ``kwargs`` against ``fn(conn, user, ...)``.
     The gate (``storage.as_client``) answers a resend with its first result,
-    keeps the connection's writes in order (see :meth:`Session.refused`) and
+    keeps the connection's writes in order (see :meth:`Caller.refused`) and
     checks the charter.
     """
-    user = session.user
-    hold = session.hold
+    user = caller.user
+    hold = caller.hold
     after = hold.cid if hold is not None and hold.cid != req.cid else None
     try:
         outcome = await svc.db.write_from(
-            session.peer, storage.as_client, user, req.TYPE, after, fn, *args, **kwargs
+            caller.peer, storage.as_client, user, req.TYPE, after, fn, *args, **kwargs
         )
     except storage.Overtakes:
         assert hold is not None
@@ -149,7 +150,7 @@ async def write(
     if hold is not None and (after is None or not outcome.replayed):
         # The held write is stored now (it was this one, or the gate found it
         # stored): nothing is held back any more.
-        session.hold = None
+        caller.hold = None
     if outcome.refused is not None:  # kept as its answer (see storage.keep_refusal)
         raise outcome.refused
     result = outcome.value

@@ -25,13 +25,13 @@ from rse_tui.protocol import (
 )
 
 from .. import storage
-from .base import Services, Session, check_group_name, check_line, write
+from .base import Caller, Services, check_group_name, check_line, write
 
 
-async def create_group(svc: Services, session: Session, req: CreateGroup) -> WriteOk:
+async def create_group(svc: Services, caller: Caller, req: CreateGroup) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.create_group,
         name=check_group_name(req.name, svc.limits),
@@ -48,7 +48,7 @@ async def create_group(svc: Services, session: Session, req: CreateGroup) -> Wri
     )
 
 
-async def update_group(svc: Services, session: Session, req: GroupSettings) -> WriteOk:
+async def update_group(svc: Services, caller: Caller, req: GroupSettings) -> WriteOk:
     name = None if req.name is None else check_group_name(req.name, svc.limits)
     description = (
         None
@@ -57,7 +57,7 @@ async def update_group(svc: Services, session: Session, req: GroupSettings) -> W
     )
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.update_group,
         group=req.group,
@@ -72,7 +72,7 @@ async def update_group(svc: Services, session: Session, req: GroupSettings) -> W
     )
 
 
-async def list_groups(svc: Services, session: Session, req: ListGroups) -> GroupList:
+async def list_groups(svc: Services, caller: Caller, req: ListGroups) -> GroupList:
     if not 0 <= req.recent <= svc.limits.max_history_page:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'r' is between 0 and {svc.limits.max_history_page}"
@@ -83,12 +83,12 @@ async def list_groups(svc: Services, session: Session, req: ListGroups) -> Group
         )
     reply = await svc.db.read(
         _group_list,
-        user=session.user,
+        user=caller.user,
         recent=req.recent,
         only=req.only,
         request_id=req.request_id,
     )
-    svc.charge_items(session.user, len(reply.recent) + len(reply.groups))
+    svc.charge_items(caller.user, len(reply.recent) + len(reply.groups))
     return reply
 
 
@@ -104,28 +104,28 @@ def _group_list(
     return GroupList(request_id=request_id, groups=groups, recent=events, users=users)
 
 
-async def join_group(svc: Services, session: Session, req: JoinGroup) -> WriteOk:
+async def join_group(svc: Services, caller: Caller, req: JoinGroup) -> WriteOk:
     return await write(
-        svc, session, req, storage.join_group, group=req.group, cid=req.cid, now=svc.now()
+        svc, caller, req, storage.join_group, group=req.group, cid=req.cid, now=svc.now()
     )
 
 
-async def leave_group(svc: Services, session: Session, req: LeaveGroup) -> WriteOk:
+async def leave_group(svc: Services, caller: Caller, req: LeaveGroup) -> WriteOk:
     return await write(
-        svc, session, req, storage.leave_group, group=req.group, cid=req.cid, now=svc.now()
+        svc, caller, req, storage.leave_group, group=req.group, cid=req.cid, now=svc.now()
     )
 
 
-async def request_join(svc: Services, session: Session, req: RequestJoin) -> WriteOk:
+async def request_join(svc: Services, caller: Caller, req: RequestJoin) -> WriteOk:
     return await write(
-        svc, session, req, storage.request_join, group=req.group, cid=req.cid, now=svc.now()
+        svc, caller, req, storage.request_join, group=req.group, cid=req.cid, now=svc.now()
     )
 
 
-async def approve(svc: Services, session: Session, req: Approve) -> WriteOk:
+async def approve(svc: Services, caller: Caller, req: Approve) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.approve,
         group=req.group,
@@ -135,10 +135,10 @@ async def approve(svc: Services, session: Session, req: Approve) -> WriteOk:
     )
 
 
-async def add_member(svc: Services, session: Session, req: AddMember) -> WriteOk:
+async def add_member(svc: Services, caller: Caller, req: AddMember) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.add_member,
         group=req.group,
@@ -149,10 +149,10 @@ async def add_member(svc: Services, session: Session, req: AddMember) -> WriteOk
     )
 
 
-async def remove_member(svc: Services, session: Session, req: RemoveMember) -> WriteOk:
+async def remove_member(svc: Services, caller: Caller, req: RemoveMember) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.remove_member,
         group=req.group,
@@ -162,13 +162,13 @@ async def remove_member(svc: Services, session: Session, req: RemoveMember) -> W
     )
 
 
-async def members(svc: Services, session: Session, req: Members) -> MemberList:
-    users, mods = await svc.db.read(storage.members, user=session.user, group=req.group)
-    svc.charge_items(session.user, len(users))
+async def members(svc: Services, caller: Caller, req: Members) -> MemberList:
+    users, mods = await svc.db.read(storage.members, user=caller.user, group=req.group)
+    svc.charge_items(caller.user, len(users))
     return MemberList(request_id=req.request_id, users=users, moderators=mods)
 
 
-async def join_requests(svc: Services, session: Session, req: JoinRequests) -> RequestList:
-    pending = await svc.db.read(storage.join_requests, user=session.user, group=req.group)
-    svc.charge_items(session.user, len(pending))
+async def join_requests(svc: Services, caller: Caller, req: JoinRequests) -> RequestList:
+    pending = await svc.db.read(storage.join_requests, user=caller.user, group=req.group)
+    svc.charge_items(caller.user, len(pending))
     return RequestList(request_id=req.request_id, requests=pending)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from rse_tui.protocol import (
-    HISTORY_KINDS,
-    ChatEvent,
     DeleteMessage,
     EditMessage,
     ErrorCode,
     History,
+    Kind,
     Page,
     PinMessage,
-    PostEvent,
     ProtocolError,
     SendChat,
     SendDirect,
@@ -20,10 +18,10 @@ from rse_tui.protocol import (
 )
 
 from .. import storage
-from .base import Services, Session, check_text, write
+from .base import Caller, Services, check_text, write
 
 
-def shown_time(svc: Services, session: Session, written: int | None) -> int:
+def shown_time(svc: Services, caller: Caller, written: int | None) -> int:
     """The time a message is shown with: when it was written, for one that waited
     in its client's outbox (the client says), else now.
 
@@ -35,62 +33,62 @@ def shown_time(svc: Services, session: Session, written: int | None) -> int:
     now = svc.now()
     if written is None:
         return now
-    return max(min(written, now), session.signed_in, now - svc.limits.written_within)
+    return max(min(written, now), caller.signed_in, now - svc.limits.written_within)
 
 
-async def send_chat(svc: Services, session: Session, req: SendChat) -> WriteOk:
+async def send_chat(svc: Services, caller: Caller, req: SendChat) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.append_message,
         group=req.group,
-        kind=ChatEvent.TYPE,
+        kind=Kind.CHAT,
         text=check_text(req.text, svc.limits.max_chat_chars),
         cid=req.cid,
-        now=shown_time(svc, session, req.written),
+        now=shown_time(svc, caller, req.written),
         reply=req.reply,
     )
 
 
-async def send_post(svc: Services, session: Session, req: SendPost) -> WriteOk:
+async def send_post(svc: Services, caller: Caller, req: SendPost) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.append_message,
         group=req.group,
-        kind=PostEvent.TYPE,
+        kind=Kind.POST,
         text=check_text(req.text, svc.limits.max_post_chars),
         cid=req.cid,
-        now=shown_time(svc, session, req.written),
+        now=shown_time(svc, caller, req.written),
     )
 
 
-async def send_direct(svc: Services, session: Session, req: SendDirect) -> WriteOk:
+async def send_direct(svc: Services, caller: Caller, req: SendDirect) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.send_direct,
         target=req.user,
         text=check_text(req.text, svc.limits.max_chat_chars),
         cid=req.cid,
         now=svc.now(),
-        written=shown_time(svc, session, req.written),
+        written=shown_time(svc, caller, req.written),
     )
 
 
-async def delete_message(svc: Services, session: Session, req: DeleteMessage) -> WriteOk:
+async def delete_message(svc: Services, caller: Caller, req: DeleteMessage) -> WriteOk:
     return await write(
-        svc, session, req, storage.delete_message, target=req.target, cid=req.cid, now=svc.now()
+        svc, caller, req, storage.delete_message, target=req.target, cid=req.cid, now=svc.now()
     )
 
 
-async def edit_message(svc: Services, session: Session, req: EditMessage) -> WriteOk:
+async def edit_message(svc: Services, caller: Caller, req: EditMessage) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.edit_message,
         target=req.target,
@@ -101,10 +99,10 @@ async def edit_message(svc: Services, session: Session, req: EditMessage) -> Wri
     )
 
 
-async def pin_message(svc: Services, session: Session, req: PinMessage) -> WriteOk:
+async def pin_message(svc: Services, caller: Caller, req: PinMessage) -> WriteOk:
     return await write(
         svc,
-        session,
+        caller,
         req,
         storage.pin_message,
         target=req.target,
@@ -114,21 +112,23 @@ async def pin_message(svc: Services, session: Session, req: PinMessage) -> Write
     )
 
 
-async def history(svc: Services, session: Session, req: History) -> Page:
-    if req.kind not in HISTORY_KINDS:
-        raise ProtocolError(ErrorCode.BAD_FIELD, "'k' is 'c' (chat) or 'p' (feed posts)")
+async def history(svc: Services, caller: Caller, req: History) -> Page:
+    if not Kind.knows(req.kind):
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'k' is '{Kind.CHAT}' (chat) or '{Kind.POST}' (feed posts)"
+        )
     if not 0 < req.limit <= svc.limits.max_history_page:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
         )
     events, more, authors = await svc.db.read(
         storage.history_page,
-        user=session.user,
+        user=caller.user,
         group=req.group,
         kind=req.kind,
         before=req.before,
         limit=req.limit,
         max_text=svc.limits.max_reply_text,
     )
-    svc.charge_items(session.user, len(events))
+    svc.charge_items(caller.user, len(events))
     return Page(request_id=req.request_id, events=events, more=more, users=authors)

@@ -6,14 +6,16 @@ import sqlite3
 from collections.abc import Iterable
 
 from rse_tui.protocol import (
-    BADGES,
+    Badge,
     CharterEvent,
     DirectoryEntry,
     ErrorCode,
     Event,
     ProtocolError,
+    Role,
     TokenInfo,
     UserInfo,
+    Visibility,
 )
 
 from .. import policy
@@ -87,7 +89,7 @@ def redeem_invite(
                 allowed = False
             if not allowed:
                 continue  # the inviter lost that right since: never grant more
-        events.append(add_membership(conn, group, user, policy.MEMBER, inviter, now))
+        events.append(add_membership(conn, group, user, Role.MEMBER, inviter, now))
     return Outcome(user, events)
 
 
@@ -167,8 +169,8 @@ def set_admin(conn: sqlite3.Connection, name: str, admin: bool) -> int:
 
 
 def set_badge(conn: sqlite3.Connection, name: str, badge: str | None) -> int:
-    if badge is not None and badge not in BADGES:
-        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(BADGES)}")
+    if badge is not None and not Badge.knows(badge):
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(Badge)}")
     user = _user_by_name(conn, name)
     conn.execute("UPDATE users SET badge = ? WHERE id = ?", (badge, user))
     return user
@@ -225,9 +227,9 @@ def directory(
             g
             for (g,) in conn.execute(
                 "SELECT g.id FROM members m JOIN groups g ON g.id = m.grp WHERE m.user = ?"
-                " AND g.dm_key IS NULL AND (g.visibility = 'open' OR EXISTS"
+                " AND g.dm_key IS NULL AND (g.visibility = ? OR EXISTS"
                 " (SELECT 1 FROM members v WHERE v.grp = g.id AND v.user = ?)) ORDER BY g.id",
-                (user, viewer),
+                (user, Visibility.OPEN, viewer),
             )
         ]
         out.append(

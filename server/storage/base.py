@@ -13,6 +13,7 @@ from rse_tui.protocol import (
     RESEND_LATER,
     CharterEvent,
     ChatEvent,
+    ChatPolicy,
     DeleteEvent,
     EditEvent,
     ErrorCode,
@@ -22,8 +23,11 @@ from rse_tui.protocol import (
     LeaveEvent,
     PinEvent,
     PostEvent,
+    PostPolicy,
     ProtocolError,
     RequestEvent,
+    Role,
+    Visibility,
 )
 
 from ..database import Outcome
@@ -112,10 +116,10 @@ def event_from_row(
             ts=ts,
             name=data["n"],
             parent=data.get("pa"),
-            visibility=data.get("vis", "open"),
-            post_policy=data.get("pp", "everyone"),
-            chat_policy=data.get("cp", "everyone"),
-            comment_policy=data.get("cm", "everyone"),
+            visibility=data.get("vis", Visibility.OPEN),
+            post_policy=data.get("pp", PostPolicy.EVERYONE),
+            chat_policy=data.get("cp", ChatPolicy.EVERYONE),
+            comment_policy=data.get("cm", ChatPolicy.EVERYONE),
             description=data.get("d", ""),
             dm=bool(data.get("dm")),
         )
@@ -125,7 +129,7 @@ def event_from_row(
             seq=seq,
             group=grp,
             user=user,
-            role=data.get("r", "member"),
+            role=data.get("r", Role.MEMBER),
             by=data.get("by"),
             members=data.get("mc"),
         )

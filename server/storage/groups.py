@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rse_tui.protocol import (
-    CHAT_POLICIES,
-    POST_POLICIES,
-    VISIBILITIES,
+    ChatPolicy,
     ErrorCode,
     Event,
     GroupEvent,
@@ -23,8 +21,12 @@ from rse_tui.protocol import (
     JoinEvent,
     JoinRequestInfo,
     LeaveEvent,
+    PostPolicy,
     ProtocolError,
     RequestEvent,
+    Role,
+    Visibility,
+    Vocabulary,
 )
 
 from .. import policy
@@ -77,8 +79,8 @@ def _user_exists(conn: sqlite3.Connection, user: int) -> bool:
     return conn.execute("SELECT 1 FROM users WHERE id = ?", (user,)).fetchone() is not None
 
 
-def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
+def _choice(value: str, allowed: type[Vocabulary], what: str) -> str:
+    if not allowed.knows(value):
         raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} is one of: {', '.join(allowed)}")
     return value
 
@@ -86,12 +88,12 @@ def _choice(value: str, allowed: tuple[str, ...], what: str) -> str:
 def _check_name(conn: sqlite3.Connection, name: str, visibility: str, exclude: int = 0) -> None:
     """Names are unique among groups that are not secret (secret ones never collide:
     a collision would tell a non-member that the secret group exists)."""
-    if visibility == policy.SECRET:
+    if visibility == Visibility.SECRET:
         return
     taken = conn.execute(
-        "SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE AND visibility != 'secret'"
+        "SELECT 1 FROM groups WHERE name = ? COLLATE NOCASE AND visibility != ?"
         " AND dm_key IS NULL AND id != ?",
-        (name, exclude),
+        (name, Visibility.SECRET, exclude),
     ).fetchone()
     if taken:
         raise ProtocolError(ErrorCode.NAME_TAKEN, f"a group named {name!r} exists")
@@ -106,7 +108,7 @@ def _settings_event(conn: sqlite3.Connection, group: int, user: int, now: int) -
     ).fetchone()
     if parent is not None:
         parent_facts = group_facts(conn, parent)
-        if parent_facts is None or parent_facts.visibility == policy.SECRET:
+        if parent_facts is None or parent_facts.visibility == Visibility.SECRET:
             parent = None  # never name a secret group in an event others may see
     body: dict[str, Any] = {
         "n": name,
@@ -147,7 +149,7 @@ def add_membership(
         "SELECT 1 FROM members WHERE grp = ? AND user = ?", (group, user)
     ).fetchone()
     count = _member_count(conn, group) + (0 if known else 1)
-    body = {"r": role if role != policy.MEMBER else None, "by": by, "mc": count}
+    body = {"r": role if role != Role.MEMBER else None, "by": by, "mc": count}
     seq = append(conn, JoinEvent.TYPE, group, user, now, body)
     conn.execute(
         "INSERT INTO members (grp, user, joined, role) VALUES (?, ?, ?, ?)"
@@ -189,22 +191,22 @@ def create_group(
     now: int,
     *,
     parent: int | None = None,
-    visibility: str = policy.OPEN,
-    post_policy: str = policy.EVERYONE,
-    chat_policy: str = policy.EVERYONE,
-    comment_policy: str = policy.EVERYONE,
+    visibility: str = Visibility.OPEN,
+    post_policy: str = PostPolicy.EVERYONE,
+    chat_policy: str = ChatPolicy.EVERYONE,
+    comment_policy: str = ChatPolicy.EVERYONE,
     description: str = "",
 ) -> Outcome[Receipt]:
     """A new group; its creator is its first moderator."""
-    _choice(visibility, VISIBILITIES, "visibility")
-    _choice(post_policy, POST_POLICIES, "the post policy")
-    _choice(chat_policy, CHAT_POLICIES, "the chat policy")
-    _choice(comment_policy, CHAT_POLICIES, "the comment policy")
+    _choice(visibility, Visibility, "visibility")
+    _choice(post_policy, PostPolicy, "the post policy")
+    _choice(chat_policy, ChatPolicy, "the chat policy")
+    _choice(comment_policy, ChatPolicy, "the comment policy")
     if parent is not None:
         up = policy.require_visible(access(conn, user, parent))
         if up.facts.dm or not policy.moderates(up):
             raise policy.forbidden("only the parent group's moderators may add groups under it")
-        if up.facts.visibility == policy.SECRET and visibility != policy.SECRET:
+        if up.facts.visibility == Visibility.SECRET and visibility != Visibility.SECRET:
             raise policy.forbidden("a group under a secret group must be secret too")
     _check_name(conn, name, visibility)
     group = _new_group_id(conn)
@@ -225,7 +227,7 @@ def create_group(
         ),
     )
     created = _settings_event(conn, group, user, now)
-    joined = add_membership(conn, group, user, policy.MODERATOR, None, now)
+    joined = add_membership(conn, group, user, Role.MODERATOR, None, now)
     return _done(conn, user, cid, Receipt(seq=joined.seq, ts=now, group=group), [created, joined])
 
 
@@ -234,11 +236,11 @@ def update_group(
 ) -> Outcome[Receipt]:
     """Change settings (moderators and admins); absent ones stay."""
     policy.require_moderator(access(conn, user, group))
-    checks = {
-        "visibility": VISIBILITIES,
-        "post_policy": POST_POLICIES,
-        "chat_policy": CHAT_POLICIES,
-        "comment_policy": CHAT_POLICIES,
+    checks: dict[str, type[Vocabulary]] = {
+        "visibility": Visibility,
+        "post_policy": PostPolicy,
+        "chat_policy": ChatPolicy,
+        "comment_policy": ChatPolicy,
     }
     wanted = {k: v for k, v in changes.items() if v is not None}
     for key, value in wanted.items():
@@ -264,13 +266,13 @@ def _check_tree_secrecy(
 ) -> None:
     """The rule ``gcreate`` keeps, kept by ``gset`` too: under a secret group
     every group is secret (a visible one would name its secret parent)."""
-    if visibility != policy.SECRET and parent is not None:
+    if visibility != Visibility.SECRET and parent is not None:
         row = conn.execute("SELECT visibility FROM groups WHERE id = ?", (parent,)).fetchone()
-        if row is not None and row[0] == policy.SECRET:
+        if row is not None and row[0] == Visibility.SECRET:
             raise policy.forbidden("a group under a secret group must be secret too")
-    if visibility == policy.SECRET:
+    if visibility == Visibility.SECRET:
         visible_child = conn.execute(
-            "SELECT 1 FROM groups WHERE parent = ? AND visibility != ?", (group, policy.SECRET)
+            "SELECT 1 FROM groups WHERE parent = ? AND visibility != ?", (group, Visibility.SECRET)
         ).fetchone()
         if visible_child is not None:
             raise policy.forbidden("make the groups under it secret first")
@@ -290,7 +292,7 @@ def join_group(
         return _done(conn, user, cid, Receipt(seq=row[0]), [])
     if not policy.may_join_directly(a):
         raise policy.forbidden("this group is private: ask to join (group request)")
-    event = add_membership(conn, group, user, policy.MEMBER, None, now)
+    event = add_membership(conn, group, user, Role.MEMBER, None, now)
     return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
 
 
@@ -311,7 +313,7 @@ def request_join(
     a = policy.require_visible(access(conn, user, group))
     if a.member:
         raise policy.forbidden("you are already a member")
-    if a.facts.visibility == policy.OPEN:
+    if a.facts.visibility == Visibility.OPEN:
         raise policy.forbidden("this group is open: join it directly")
     asked = conn.execute(
         "INSERT OR IGNORE INTO join_requests (grp, user, ts) VALUES (?, ?, ?)", (group, user, now)
@@ -331,8 +333,9 @@ def join_requests(conn: sqlite3.Connection, user: int, group: int) -> list[JoinR
     return [JoinRequestInfo(user=u, ts=ts) for u, ts in rows]
 
 
-def _target(conn: sqlite3.Connection, target: int) -> None:
-    if not _user_exists(conn, target):
+def _require_user(conn: sqlite3.Connection, user: int) -> None:
+    """NotFound unless ``user`` exists (the person a request names)."""
+    if not _user_exists(conn, user):
         raise NotFound("user")
 
 
@@ -345,7 +348,7 @@ def approve(
     ).fetchone()
     if pending is None:
         raise NotFound("join request")
-    event = add_membership(conn, group, target, policy.MEMBER, user, now)
+    event = add_membership(conn, group, target, Role.MEMBER, user, now)
     return _done(conn, user, cid, Receipt(seq=event.seq, ts=now), [event])
 
 
@@ -360,10 +363,10 @@ def add_member(
 ) -> Outcome[Receipt]:
     """Add someone (or change their role): moderators; members of open groups may add."""
     policy.require_add(access(conn, user, group), moderator)
-    _target(conn, target)
-    role = policy.MODERATOR if moderator else policy.MEMBER
+    _require_user(conn, target)
+    role = Role.MODERATOR if moderator else Role.MEMBER
     current = access(conn, target, group).role
-    if current == policy.MODERATOR and role != current:
+    if current == Role.MODERATOR and role != current:
         # Taking a moderator's role away is naming moderators too.
         policy.require_add(access(conn, user, group), moderator=True)
     if current == role:
@@ -379,7 +382,7 @@ def remove_member(
     conn: sqlite3.Connection, user: int, group: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     policy.require_moderator(access(conn, user, group))
-    _target(conn, target)
+    _require_user(conn, target)
     if access(conn, target, group).role is None:
         raise NotFound("member")
     event = _remove_membership(conn, group, target, user, now)
@@ -393,7 +396,7 @@ def members(conn: sqlite3.Connection, user: int, group: int) -> tuple[list[int],
     everyone, mods = [], []
     for member, role in rows:
         everyone.append(member)
-        if role == policy.MODERATOR:
+        if role == Role.MODERATOR:
             mods.append(member)
     return everyone, mods
 
@@ -403,7 +406,7 @@ def members(conn: sqlite3.Connection, user: int, group: int) -> tuple[list[int],
 
 _VISIBLE = (
     " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = ?"
-    " WHERE (g.visibility != 'secret' OR m.role IS NOT NULL)"
+    f" WHERE (g.visibility != '{Visibility.SECRET}' OR m.role IS NOT NULL)"
 )
 
 
@@ -492,7 +495,7 @@ def bring_back(conn: sqlite3.Connection, group: int, by: int, now: int) -> list[
     events: list[Event] = []
     for member in sorted({int(u) for u in row[0].split(":")}):
         if access(conn, member, group).role is None:
-            events.append(add_membership(conn, group, member, policy.MEMBER, by, now))
+            events.append(add_membership(conn, group, member, Role.MEMBER, by, now))
     return events
 
 
@@ -503,7 +506,7 @@ def direct_chat(
     brought back for whoever left it), with the events that doing so stored."""
     if target == user:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a direct message goes to someone else")
-    _target(conn, target)
+    _require_user(conn, target)
     key = f"{min(user, target)}:{max(user, target)}"
     row = conn.execute("SELECT id FROM groups WHERE dm_key = ?", (key,)).fetchone()
     events: list[Event] = []
@@ -511,12 +514,20 @@ def direct_chat(
         group = _new_group_id(conn)
         conn.execute(
             "INSERT INTO groups (id, name, creator, created, visibility, post_policy,"
-            " chat_policy, comment_policy, dm_key) VALUES (?, 'direct', ?, ?, 'secret',"
-            " 'moderators', 'everyone', 'nobody', ?)",
-            (group, user, now, key),
+            " chat_policy, comment_policy, dm_key) VALUES (?, 'direct', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                group,
+                user,
+                now,
+                Visibility.SECRET,
+                PostPolicy.MODERATORS,
+                ChatPolicy.EVERYONE,
+                ChatPolicy.NOBODY,
+                key,
+            ),
         )
         for member in (user, target):
-            events.append(add_membership(conn, group, member, policy.MEMBER, user, now))
+            events.append(add_membership(conn, group, member, Role.MEMBER, user, now))
         # After the joins: the settings event's audience is the chat's members.
         events.append(_settings_event(conn, group, user, now))
     else:

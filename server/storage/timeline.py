@@ -14,6 +14,7 @@ from rse_tui.protocol import (
     EditEvent,
     ErrorCode,
     Event,
+    Kind,
     PinEvent,
     PostEvent,
     ProtocolError,
@@ -48,13 +49,13 @@ def append_message(
     back = bring_back(conn, group, user, now) if a.facts.dm else []
     answered = _live_message(conn, reply) if reply is not None else None
     if reply is not None and (
-        kind != ChatEvent.TYPE or answered is None or answered[:2] != (group, ChatEvent.TYPE)
+        kind != Kind.CHAT or answered is None or answered[:2] != (group, Kind.CHAT)
     ):
         raise policy.NotFound("message")
     seq = append(conn, kind, group, user, now, text, ref=reply)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
-    if kind == ChatEvent.TYPE:
+    if kind == Kind.CHAT:
         event: Event = ChatEvent(seq=seq, group=group, user=user, ts=now, text=text, reply=reply)
     else:
         event = PostEvent(seq=seq, group=group, user=user, ts=now, text=text)
@@ -64,8 +65,8 @@ def append_message(
 def _live_message(conn: sqlite3.Connection, target: int) -> tuple[int, str, int] | None:
     """(group, kind, author) of a live chat message or post; None otherwise."""
     row = conn.execute(
-        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN ('c', 'p') AND deleted = 0",
-        (target,),
+        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN (?, ?) AND deleted = 0",
+        (target, Kind.CHAT, Kind.POST),
     ).fetchone()
     return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
 
@@ -101,7 +102,7 @@ def edit_message(
     a, kind, author = _message_access(conn, user, target)
     group = a.facts.group
     policy.require_edit(a, kind, author, user)
-    if kind == ChatEvent.TYPE and len(text) > limit:  # the handler checked a post's limit
+    if kind == Kind.CHAT and len(text) > limit:  # the handler checked a post's limit
         raise ProtocolError(ErrorCode.TOO_LONG, f"text has at most {limit} characters")
     conn.execute("UPDATE events SET body = ?, edited = ? WHERE seq = ?", (text, now, target))
     conn.execute(
@@ -212,7 +213,7 @@ def recent_chat(
     for group in groups:
         if budget <= 0:
             break
-        page, _ = history(conn, user, group, ChatEvent.TYPE, None, budget)
+        page, _ = history(conn, user, group, Kind.CHAT, None, budget)
         events.extend(page)
         budget -= len(page)
     return events, users(conn, {getattr(e, "user", 0) for e in events})
@@ -339,7 +340,8 @@ def send_direct(
     """A chat message in the two-person chat of ``user`` and ``target`` (made on first use),
     shown as ``written`` (default ``now``)."""
     group, events = direct_chat(conn, user, target, now)
-    message = append_message(conn, user, group, "c", text, cid, now if written is None else written)
+    shown = now if written is None else written
+    message = append_message(conn, user, group, Kind.CHAT, text, cid, shown)
     result = Receipt(seq=message.value.seq, ts=message.value.ts, group=group)
     conn.execute(
         "UPDATE receipts SET result = json_set(result, '$.g', ?) WHERE user = ? AND cid = ?",

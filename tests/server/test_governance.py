@@ -23,6 +23,7 @@ from rse_tui.protocol import (
     ProtocolError,
     RemoveMember,
     RequestJoin,
+    SearchDirectory,
     SendChat,
     SendPost,
 )
@@ -199,6 +200,57 @@ async def test_bad_settings_values_are_refused(server, people):
         with pytest.raises(ProtocolError) as err:
             await mod.conn.call(CreateGroup, name="X", cid=cid(), **fields)
         assert err.value.code is ErrorCode.BAD_FIELD
+
+
+async def test_a_word_outside_the_vocabulary_is_refused_naming_the_words(server, people):
+    """The words come from the protocol's enums; the refusals read as they always did."""
+    mod = people["moderator"]
+    g = (await mod.conn.call(CreateGroup, name="Words", cid=cid())).group
+    refusals = [
+        (
+            CreateGroup,
+            {"name": "X", "visibility": "hidden"},
+            "visibility is one of: open, private, secret",
+        ),
+        (
+            CreateGroup,
+            {"name": "X", "post_policy": "nobody"},
+            "the post policy is one of: everyone, moderators",
+        ),
+        (
+            CreateGroup,
+            {"name": "X", "chat_policy": "all"},
+            "the chat policy is one of: everyone, moderators, nobody",
+        ),
+        (
+            CreateGroup,
+            {"name": "X", "comment_policy": "all"},
+            "the comment policy is one of: everyone, moderators, nobody",
+        ),
+        (
+            GroupSettings,
+            {"group": g, "visibility": "hidden"},
+            "visibility is one of: open, private, secret",
+        ),
+        (
+            GroupSettings,
+            {"group": g, "post_policy": "nobody"},
+            "post policy is one of: everyone, moderators",
+        ),
+        (
+            GroupSettings,
+            {"group": g, "comment_policy": "x"},
+            "comment policy is one of: everyone, moderators, nobody",
+        ),
+        (History, {"group": g, "kind": "zz"}, "'k' is 'c' (chat) or 'p' (feed posts)"),
+        (SearchDirectory, {"badge": "hero"}, "badges are: ambassador"),
+    ]
+    for request, fields, message in refusals:
+        if request in (CreateGroup, GroupSettings):
+            fields = {**fields, "cid": cid()}
+        with pytest.raises(ProtocolError) as err:
+            await mod.conn.call(request, **fields)
+        assert (err.value.code, err.value.message) == (ErrorCode.BAD_FIELD, message)
 
 
 async def test_tree_parent_rules(server, people):

@@ -1,4 +1,4 @@
-"""Session and account requests: hello, login, invitations, tokens, sync, the
+"""Sign-in and account requests: hello, login, invitations, tokens, sync, the
 charter, profiles and the directory."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from rse_tui.protocol import (
-    BADGES,
     PROTOCOL_VERSION,
     AcceptCharter,
     AuthOk,
+    Badge,
     Batch,
     CharterText,
     CreateInvite,
@@ -40,7 +40,7 @@ from rse_tui.protocol import (
 )
 
 from .. import auth, policy, slots, storage
-from .base import Services, Session, check_line, check_password, check_user_name
+from .base import Caller, Services, check_line, check_password, check_user_name
 
 T = TypeVar("T")
 
@@ -48,14 +48,14 @@ T = TypeVar("T")
 TOKEN_TOUCH_EVERY = 3600
 
 
-async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
+async def hello(svc: Services, caller: Caller, req: Hello) -> Welcome:
     if req.version != PROTOCOL_VERSION:
         raise ProtocolError(
             ErrorCode.VERSION,
             f"protocol version {req.version} is not supported; this server speaks"
             f" {PROTOCOL_VERSION}",
         )
-    if session.peer.user is not None:
+    if caller.peer.user is not None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
     if req.token is None:
         return Welcome(request_id=req.request_id, version=PROTOCOL_VERSION, head=0)
@@ -63,8 +63,8 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     row = await svc.db.read(storage.token_row, token_id=parsed[0]) if parsed else None
     if parsed is None or row is None or not auth.token_matches(parsed[1], row.hash):
         raise ProtocolError(ErrorCode.AUTH_FAILED, "token is not valid (logged out or revoked?)")
-    _attach(svc, session, row.user, row.name, parsed[0])
-    session.signed_in = row.created
+    _attach(svc, caller, row.user, row.name, parsed[0])
+    caller.signed_in = row.created
     now = svc.now()
     if row.last_used is None or now - row.last_used >= TOKEN_TOUCH_EVERY:
         # Recorded at most hourly: a reconnect should not wait on a disk sync.
@@ -78,39 +78,39 @@ async def hello(svc: Services, session: Session, req: Hello) -> Welcome:
     )
 
 
-def _attach(svc: Services, session: Session, user: int, name: str, token_id: int) -> None:
-    if not svc.hub.attach(session.peer, user, name, token_id):
+def _attach(svc: Services, caller: Caller, user: int, name: str, token_id: int) -> None:
+    if not svc.hub.attach(caller.peer, user, name, token_id):
         raise ProtocolError(
             ErrorCode.TOO_MANY_CONNECTIONS,
             f"at most {svc.limits.max_connections_per_user} connections per user",
         )
 
 
-def _login_allowed(svc: Services, session: Session) -> None:
-    wait = svc.login_limiter.take(session.remote)
+def _login_allowed(svc: Services, caller: Caller) -> None:
+    wait = svc.login_limiter.take(caller.remote)
     if wait:
         raise ProtocolError(
             ErrorCode.RATE_LIMITED, "too many login attempts", retry_after=round(wait, 1)
         )
 
 
-async def _issue_token(svc: Services, session: Session, user: int, name: str, rid: int) -> AuthOk:
+async def _issue_token(svc: Services, caller: Caller, user: int, name: str, rid: int) -> AuthOk:
     if svc.hub.connections(user) >= svc.limits.max_connections_per_user:
-        _attach(svc, session, user, name, 0)  # raises the typed error
+        _attach(svc, caller, user, name, 0)  # raises the typed error
     secret = auth.new_token_secret()
     token_id = await svc.db.write(
         storage.add_token, user=user, token_hash=auth.digest(secret), now=svc.now()
     )
-    _attach(svc, session, user, name, token_id)
-    session.signed_in = svc.now()
+    _attach(svc, caller, user, name, token_id)
+    caller.signed_in = svc.now()
     return AuthOk(request_id=rid, token=auth.format_token(token_id, secret), user=user, name=name)
 
 
-async def login(svc: Services, session: Session, req: Login) -> AuthOk:
-    if session.peer.user is not None:
+async def login(svc: Services, caller: Caller, req: Login) -> AuthOk:
+    if caller.peer.user is not None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
-    _login_allowed(svc, session)
-    key = (req.name.casefold(), session.remote)
+    _login_allowed(svc, caller)
+    key = (req.name.casefold(), caller.remote)
     wait = svc.login_failures.wait(key)
     if wait:  # refused before hashing: guesses cost the server nothing
         raise ProtocolError(
@@ -120,27 +120,27 @@ async def login(svc: Services, session: Session, req: Login) -> AuthOk:
         )
     row = await svc.db.read(storage.user_login_row, name=req.name)
     stored = row[2] if row else None
-    ok = await _checked(svc, session, svc.hasher.verify, req.password, stored, known=key)
+    ok = await _checked(svc, caller, svc.hasher.verify, req.password, stored, known=key)
     if row is None or not ok:
         svc.login_failures.failed(key)  # known name or not: the same answer, the same wait
         raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong name or password")
     svc.login_failures.succeeded(key)
     svc.known_sign_ins.add(key)
-    return await _issue_token(svc, session, row[0], row[1], req.request_id)
+    return await _issue_token(svc, caller, row[0], row[1], req.request_id)
 
 
 async def _checked(
     svc: Services,
-    session: Session,
+    caller: Caller,
     hashing: Callable[..., Awaitable[T]],
     *args: Any,
     known: tuple[str, str] | None = None,
 ) -> T:
-    """Run a password hash or check in the session's turn (fair between
+    """Run a password hash or check in the caller's turn (fair between
     addresses; a name that signed in from here before goes first)."""
-    session.signing_in = True
+    caller.signing_in = True
     try:
-        extra: dict[str, Any] = {"lane": session.remote, "gone": lambda: session.peer.closing}
+        extra: dict[str, Any] = {"lane": caller.remote, "gone": lambda: caller.peer.closing}
         if known is not None:
             extra["priority"] = known in svc.known_sign_ins
         return await hashing(*args, **extra)
@@ -153,46 +153,46 @@ async def _checked(
     except slots.Gone:
         raise ProtocolError(ErrorCode.INTERNAL, "the connection closed") from None
     finally:
-        session.signing_in = False
+        caller.signing_in = False
 
 
-async def redeem(svc: Services, session: Session, req: Redeem) -> AuthOk:
-    if session.peer.user is not None:
+async def redeem(svc: Services, caller: Caller, req: Redeem) -> AuthOk:
+    if caller.peer.user is not None:
         raise ProtocolError(ErrorCode.FORBIDDEN, "this connection is already authenticated")
     name = check_user_name(req.name, svc.limits)
     password = check_password(req.password, svc.limits)
-    _login_allowed(svc, session)
-    pw_hash = await _checked(svc, session, svc.hasher.hash, password)
+    _login_allowed(svc, caller)
+    pw_hash = await _checked(svc, caller, svc.hasher.hash, password)
     code_hash = auth.digest(auth.normalise_invite(req.code))
     outcome = await svc.db.write(
         storage.redeem_invite, code_hash=code_hash, name=name, pw_hash=pw_hash, now=svc.now()
     )
-    svc.known_sign_ins.add((name.casefold(), session.remote))
-    return await _issue_token(svc, session, outcome.value, name, req.request_id)
+    svc.known_sign_ins.add((name.casefold(), caller.remote))
+    return await _issue_token(svc, caller, outcome.value, name, req.request_id)
 
 
-async def logout(svc: Services, session: Session, req: Logout) -> None:
-    user = session.user
-    token_id = session.peer.token_id
+async def logout(svc: Services, caller: Caller, req: Logout) -> None:
+    user = caller.user
+    token_id = caller.peer.token_id
     assert token_id is not None
     await svc.db.write(storage.revoke_token, user=user, token_id=token_id)
-    # The reply is queued first, then every session of this token closes.
-    session.peer.send(encode(Done(request_id=req.request_id)))
+    # The reply is queued first, then every connection of this token closes.
+    caller.peer.send(encode(Done(request_id=req.request_id)))
     svc.hub.end_token(token_id, "logged out")
     return None
 
 
-async def tokens(svc: Services, session: Session, req: Tokens) -> TokenList:
-    rows = await svc.db.read(storage.list_tokens, user=session.user, current=session.peer.token_id)
+async def tokens(svc: Services, caller: Caller, req: Tokens) -> TokenList:
+    rows = await svc.db.read(storage.list_tokens, user=caller.user, current=caller.peer.token_id)
     return TokenList(request_id=req.request_id, tokens=rows)
 
 
-async def revoke(svc: Services, session: Session, req: Revoke) -> Done | None:
-    found = await svc.db.write(storage.revoke_token, user=session.user, token_id=req.token_id)
+async def revoke(svc: Services, caller: Caller, req: Revoke) -> Done | None:
+    found = await svc.db.write(storage.revoke_token, user=caller.user, token_id=req.token_id)
     if not found:
         raise policy.NotFound("token")
-    if req.token_id == session.peer.token_id:
-        session.peer.send(encode(Done(request_id=req.request_id)))
+    if req.token_id == caller.peer.token_id:
+        caller.peer.send(encode(Done(request_id=req.request_id)))
         svc.hub.end_token(req.token_id, "token revoked")
         return None
     svc.hub.end_token(req.token_id, "token revoked")
@@ -202,9 +202,9 @@ async def revoke(svc: Services, session: Session, req: Revoke) -> Done | None:
 # -- sync --------------------------------------------------------------------
 
 
-async def sync(svc: Services, session: Session, req: Sync) -> None:
-    user = session.user
-    peer = session.peer
+async def sync(svc: Services, caller: Caller, req: Sync) -> None:
+    user = caller.user
+    peer = caller.peer
     peer.hold()
     try:
         if req.since is None:
@@ -238,21 +238,21 @@ async def sync(svc: Services, session: Session, req: Sync) -> None:
 # -- charter, profile, directory, invitations ---------------------------------------
 
 
-async def get_charter(svc: Services, session: Session, req: GetCharter) -> CharterText:
-    version, text, accepted = await svc.db.read(storage.charter, user=session.user)
+async def get_charter(svc: Services, caller: Caller, req: GetCharter) -> CharterText:
+    version, text, accepted = await svc.db.read(storage.charter, user=caller.user)
     return CharterText(request_id=req.request_id, version=version, text=text, accepted=accepted)
 
 
-async def accept_charter(svc: Services, session: Session, req: AcceptCharter) -> Done:
-    await svc.db.write(storage.accept_charter, user=session.user, version=req.version)
+async def accept_charter(svc: Services, caller: Caller, req: AcceptCharter) -> Done:
+    await svc.db.write(storage.accept_charter, user=caller.user, version=req.version)
     return Done(request_id=req.request_id)
 
 
-async def set_profile(svc: Services, session: Session, req: SetProfile) -> Done:
+async def set_profile(svc: Services, caller: Caller, req: SetProfile) -> Done:
     title = check_line(req.title, svc.limits.max_title, "a title", empty=True)
     # Through the write gate: a title others see is a write, refused until the
     # current charter is accepted like any other.
-    await svc.db.write(storage.as_user, session.user, _set_title, title=title)
+    await svc.db.write(storage.as_user, caller.user, _set_title, title=title)
     return Done(request_id=req.request_id)
 
 
@@ -260,27 +260,27 @@ def _set_title(conn: sqlite3.Connection, user: int, title: str) -> None:
     storage.set_title(conn, user, title)
 
 
-async def get_users(svc: Services, session: Session, req: GetUsers) -> UserList:
-    session.user  # noqa: B018 - authentication check
+async def get_users(svc: Services, caller: Caller, req: GetUsers) -> UserList:
+    caller.user  # noqa: B018 - authentication check
     if len(req.users) > svc.limits.max_users_per_request:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"at most {svc.limits.max_users_per_request} ids per request"
         )
     found = await svc.db.read(storage.users, ids=req.users)
-    svc.charge_items(session.user, len(found))
+    svc.charge_items(caller.user, len(found))
     return UserList(request_id=req.request_id, users=found)
 
 
-async def search_directory(svc: Services, session: Session, req: SearchDirectory) -> Directory:
+async def search_directory(svc: Services, caller: Caller, req: SearchDirectory) -> Directory:
     query = check_line(req.query, 100, "a search", empty=True)
-    if req.badge is not None and req.badge not in BADGES:
-        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(BADGES)}")
-    found = await svc.db.read(storage.directory, viewer=session.user, query=query, badge=req.badge)
-    svc.charge_items(session.user, len(found) + sum(len(e.groups) for e in found))
+    if req.badge is not None and not Badge.knows(req.badge):
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"badges are: {', '.join(Badge)}")
+    found = await svc.db.read(storage.directory, viewer=caller.user, query=query, badge=req.badge)
+    svc.charge_items(caller.user, len(found) + sum(len(e.groups) for e in found))
     return Directory(request_id=req.request_id, users=found)
 
 
-async def create_invite(svc: Services, session: Session, req: CreateInvite) -> InviteOk:
+async def create_invite(svc: Services, caller: Caller, req: CreateInvite) -> InviteOk:
     if not 0 < req.hours <= 24 * 30:
         raise ProtocolError(ErrorCode.BAD_FIELD, "'hrs' is between 1 and 720")
     if len(req.groups) > 50:
@@ -289,7 +289,7 @@ async def create_invite(svc: Services, session: Session, req: CreateInvite) -> I
     now = svc.now()
     await svc.db.write(
         storage.as_user,
-        session.user,
+        caller.user,
         _invite,
         code_hash=auth.digest(code),
         now=now,
