@@ -197,15 +197,6 @@ class Kind(Vocabulary):
     POST = "p"
 
 
-# The word lists by their former names, as tuples of plain strings: the client
-# (rse_tui/cli.py, rse_tui/ui) still imports these, until it uses the enums.
-VISIBILITIES = Visibility.words()
-POST_POLICIES = PostPolicy.words()
-CHAT_POLICIES = ChatPolicy.words()
-ROLES = Role.words()
-BADGES = Badge.words()
-
-
 # --------------------------------------------------------------------------
 # Nested records (no ``t``): used inside replies.
 
@@ -438,10 +429,6 @@ EVENTS: Mapping[str, type[Event]] = {
 #: queueing, so a text is refused while it is still in the composer.
 MAX_CHAT_CHARS = 4_000
 MAX_POST_CHARS = 20_000
-#: History kinds a ``hist`` request may ask for (a former name, as plain
-#: strings: the client still imports it).
-HISTORY_KINDS = frozenset(Kind.words())
-
 
 # --------------------------------------------------------------------------
 # Replies: the body of a ``{"t": "r", "i": ...}`` frame.

@@ -21,23 +21,21 @@ import json
 import re
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .actors import TAIL_LINE, Client
 from .frames import Membership, leaks
 
-if TYPE_CHECKING:
-    from .run import Soak
-
 MESSAGES = ("chat", "post", "dm", "edit")
 
 
-def run_all(soak: Soak) -> list[str]:
+def run_all(db_path: Path, log_path: Path, clients: list[Client], fresh: list[Path]) -> list[str]:
+    """Every check over a finished run: the server's database and log, each
+    user's client (cache, frames, processes) and new device's cache."""
     problems: list[str] = []
-    db = sqlite3.connect(soak.server.db)
+    db = sqlite3.connect(db_path)
     try:
         m = Membership(db)
-        for c in soak.clients:
+        for c in clients:
             cache = sqlite3.connect(c.account.profile.cache_path)
             try:
                 problems += stored_once_in_order(db, cache, c)
@@ -51,11 +49,11 @@ def run_all(soak: Soak) -> list[str]:
             ][:1]
             problems += tail_output(db, c)
             problems += process_ends(c)
-        for c, fresh in zip(soak.clients, soak.fresh, strict=False):
-            problems += same_as_new_device(db, c, fresh)
+        for c, device in zip(clients, fresh, strict=False):
+            problems += same_as_new_device(db, c, device)
     finally:
         db.close()
-    log = soak.server.log.read_text(errors="replace")
+    log = log_path.read_text(errors="replace")
     for marker in ("Traceback", "request failed"):
         if marker in log:
             at = log.index(marker)

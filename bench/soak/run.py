@@ -30,7 +30,7 @@ PASSWORD = "soak password 1"
 async def fill_history(engine: Engine | None) -> None:
     """Fetch every page the cache lacks of the history of each group its user is in."""
     assert engine is not None
-    for g in await engine.db(engine.cache.groups):
+    for g in await engine.worker(engine.cache.groups):
         if not g.member:
             continue
         for kind in "cp":
@@ -113,7 +113,7 @@ class Soak:
             if engine is None:
                 continue
             n += 1
-            groups = await engine.db(engine.cache.groups)
+            groups = await engine.worker(engine.cache.groups)
             view = View(client, others, groups, rng, f"{client.name}#{n}")
             try:
                 await self._processes(client, view)
@@ -191,7 +191,7 @@ class Soak:
         until = time.monotonic() + self.seconds
         await asyncio.gather(self.chaos(until), *(self.work(c, until) for c in self.clients))
         await self.quiesce()
-        return checks.run_all(self)
+        return checks.run_all(self.server.db, self.server.log, self.clients, self.fresh)
 
     async def quiesce(self) -> None:
         """Every link up, every engine running, every process done, everyone caught up."""
@@ -205,7 +205,7 @@ class Soak:
             for c in self.clients:
                 assert c.engine is not None
                 while True:
-                    outbox = await c.engine.db(c.engine.cache.outbox)
+                    outbox = await c.engine.worker(c.engine.cache.outbox)
                     if not outbox and c.engine.online:
                         break
                     await asyncio.sleep(0.1)

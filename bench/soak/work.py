@@ -70,7 +70,7 @@ class View:
         engine = self.client.engine
         assert engine is not None
         g = self.rng.choice(groups)
-        rows = await engine.db(engine.cache.messages, g.group, self.rng.choice("cp"), limit=30)
+        rows = await engine.worker(engine.cache.messages, g.group, self.rng.choice("cp"), limit=30)
         return [r for r in rows if r.seq is not None and "~" not in r.text]
 
 

@@ -9,7 +9,7 @@ Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 server unreachable
 (writes stay queued), 130 interrupted. Errors are one line on stderr.
 
 The package: ``run`` (exit codes, errors, one command's engine), the commands
-by theme (``account``, ``messages``, ``groups``, ``session``), and ``parser``
+by theme (``account``, ``messages``, ``groups``, ``launch``), and ``parser``
 (the arguments, the table of commands, ``main``: the console script).
 """
 

@@ -8,6 +8,8 @@ import argparse
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from rse_tui.protocol import Badge, PostPolicy
+
 from ..sync.client import Client
 from ..sync.models import GroupRow
 from ..textsafe import clean, clean_line
@@ -72,7 +74,7 @@ def _tag(row: GroupRow) -> str:
         parts.append("moderator")
     if row.requested:
         parts.append("requested")
-    if row.post_policy == "moderators":
+    if row.post_policy == PostPolicy.MODERATORS:
         parts.append("announcements")
     if row.pending:
         parts.append(f"{row.pending} requests")
@@ -149,14 +151,14 @@ async def cmd_directory(args: argparse.Namespace) -> int:
     async with running(args) as run:
         if not await run.online():
             raise CliError(run.unreachable(), EXIT_QUEUED)
-        badge = "ambassador" if args.ambassadors else None
+        badge = Badge.AMBASSADOR if args.ambassadors else None
         found = await run.client.directory(args.query or "", badge)
         await run.client.refresh_groups()
         names = {r.group: r.name for r in await run.client.groups()}
         if not found:
             notice("nobody matches" + (f" {clean_line(args.query)[:40]!r}" if args.query else ""))
         for entry in found:
-            mark = " [ambassador]" if entry.badge == "ambassador" else ""
+            mark = " [ambassador]" if entry.badge == Badge.AMBASSADOR else ""
             title = f" — {clean_line(entry.title)}" if entry.title else ""
             groups = ", ".join(clean_line(names.get(g, f"#{g}")) for g in entry.groups)
             print(f"{clean_line(entry.name)}{mark}{title}" + (f"  ({groups})" if groups else ""))

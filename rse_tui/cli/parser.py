@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from rse_tui.protocol import CHAT_POLICIES, POST_POLICIES, VISIBILITIES, ProtocolError
+from rse_tui.protocol import ChatPolicy, PostPolicy, ProtocolError, Visibility
 
 from ..sync.connection import BadAddress, describe_failure
 from ..sync.credentials import CredentialError
@@ -24,9 +24,9 @@ from ..sync.profile import ProfileError
 from ..textsafe import clean_line
 from .account import cmd_join, cmd_login, cmd_logout
 from .groups import cmd_charter, cmd_directory, cmd_group
+from .launch import cmd_demo, cmd_sync, cmd_tui
 from .messages import cmd_chat, cmd_dm, cmd_post, cmd_tail
 from .run import EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, notice
-from .session import cmd_demo, cmd_sync, cmd_tui
 
 ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "join": cmd_join,
@@ -148,21 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--parent", metavar="GROUP", help="the group it goes under")
     create.add_argument(
         "--visibility",
-        choices=VISIBILITIES,
-        default="open",
+        choices=Visibility.words(),
+        default=Visibility.OPEN.value,
         help="open: anyone reads and joins; private: listed, members read, join by request;"
         " secret: invisible to non-members (default open)",
     )
     create.add_argument(
         "--post-policy",
-        choices=POST_POLICIES,
-        default="everyone",
+        choices=PostPolicy.words(),
+        default=PostPolicy.EVERYONE.value,
         help="who may post to the feed (moderators: an announcements group)",
     )
     create.add_argument(
         "--chat-policy",
-        choices=CHAT_POLICIES,
-        default="everyone",
+        choices=ChatPolicy.words(),
+        default=ChatPolicy.EVERYONE.value,
         help="who may chat (nobody: the chat is closed)",
     )
     create.add_argument("--description", default="", help="one line saying what it is for")

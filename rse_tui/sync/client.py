@@ -61,7 +61,7 @@ class Client:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._cache = engine.cache
-        self._worker = engine.db
+        self._worker = engine.worker
 
     # -- the link ----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""One WebSocket session with an rse server: requests, replies and pushes.
+"""One WebSocket connection to an rse server: requests, replies and pushes.
 
 ``Connection.open()`` connects (verifying TLS against the system store or a
 given CA / pinned certificate file) and sends ``hello``. ``call()`` sends a
@@ -45,7 +45,7 @@ Push = Callable[[ServerFrame], None]
 
 
 class Traffic:
-    """Bytes on the wire (after compression, before TLS) for one session."""
+    """Bytes on the wire (after compression, before TLS) for one connection."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -187,7 +187,7 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 
 class Connection:
-    """A live session; build it with :meth:`open`."""
+    """A live connection; build it with :meth:`open`."""
 
     def __init__(self, ws: ClientConnection, on_push: Push | None) -> None:
         self.ws = ws

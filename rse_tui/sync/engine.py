@@ -142,7 +142,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cache = cache
-        self.db = CacheWorker(cache)
+        self.worker = CacheWorker(cache)  # the cache's own thread
         self.url = url
         self.token = token
         self.ca_file = ca_file
@@ -213,7 +213,7 @@ class Engine:
         while not self._stopping:
             self._set_status(link=Link.CONNECTING, retry_at=None)
             try:
-                await self._session()
+                await self._connected()
             except LoggedOut as exc:
                 self.last_error = str(exc)
                 self._set_status(link=Link.LOGGED_OUT, detail=str(exc))
@@ -227,10 +227,10 @@ class Engine:
                 return
             except ProtocolError as exc:
                 self.last_error = exc.message
-                log.warning("server refused the session: %s", exc)
+                log.warning("server refused the connection: %s", exc)
             except Exception as exc:  # a bug must not end the sync loop for good
                 self.last_error = f"internal error: {type(exc).__name__}: {exc}"
-                log.exception("sync session failed")
+                log.exception("sync connection failed")
             finally:
                 self._online.clear()
                 self._idle.clear()
@@ -261,16 +261,16 @@ class Engine:
             await self._conn.close()
 
     def close(self) -> None:
-        self.db.close()
+        self.worker.close()
 
     async def submit(self, request: WriteRequest) -> str:
         """Queue a write in the outbox (durably) and have it sent; return its id.
 
         The views write through :class:`~rse_tui.sync.client.Client`."""
-        cid = await self.db(self.cache.enqueue, request, self._clock())
+        cid = await self.worker(self.cache.enqueue, request, self._clock())
         group = getattr(request, "group", None)
         self._idle.clear()
-        self._set_status(outbox=await self.db(self.cache.outbox_count))
+        self._set_status(outbox=await self.worker(self.cache.outbox_count))
         self._on_change(Changes(outbox=True, messages={group: []} if group else {}))
         self._wake.set()
         return cid
@@ -299,19 +299,19 @@ class Engine:
 
     async def refresh_groups(self) -> None:
         reply = await self.call(ListGroups)
-        self._on_change(await self.db(self.cache.put_groups, reply.groups))
+        self._on_change(await self.worker(self.cache.put_groups, reply.groups))
 
     async def load_older(self, group: int, kind: str, before: int | None) -> bool:
         """Fetch one page of history the cache lacks below ``before``; False if none."""
-        hole = await self.db(self.cache.hole_below, group, kind, before)
+        hole = await self.worker(self.cache.hole_below, group, kind, before)
         if hole is None or not self.online:
             return False
         page = await self.call(
             History, group=group, kind=kind, before=hole[1] + 1, limit=HISTORY_PAGE
         )
         if page.users:
-            await self.db(self.cache.put_users, page.users)
-        changes = await self.db(self.cache.fill_hole, group, kind, hole, page.events, page.more)
+            await self.worker(self.cache.put_users, page.users)
+        changes = await self.worker(self.cache.fill_hole, group, kind, hole, page.events, page.more)
         await self._learn_users()  # a no-op when the page named its authors
         changes.messages.setdefault(group, [])
         self._on_change(changes)
@@ -324,23 +324,23 @@ class Engine:
         both share; without this, a view here would show them waiting to be
         sent long after they were.
         """
-        mark = await self.db(self.cache.mark)
+        mark = await self.worker(self.cache.mark)
         while True:
             await asyncio.sleep(FOLLOW_EVERY)
             try:
-                mark, changes = await self.db(self.cache.changed_elsewhere, mark)
+                mark, changes = await self.worker(self.cache.changed_elsewhere, mark)
             except Exception:  # a busy file, say: look again next time
                 log.warning("cannot read the cache's changes", exc_info=True)
                 continue
             if changes.outbox:
-                self._set_status(outbox=await self.db(self.cache.outbox_count))
+                self._set_status(outbox=await self.worker(self.cache.outbox_count))
             if changes:
                 self._on_change(changes)
 
     # -- one connection ------------------------------------------------------------------
 
-    async def _session(self) -> None:
-        cursor = await self.db(self.cache.cursor)
+    async def _connected(self) -> None:
+        cursor = await self.worker(self.cache.cursor)
         try:
             conn = await self._connect(
                 self.url,
@@ -360,10 +360,10 @@ class Engine:
         self._set_status(link=Link.SYNCING, detail="")
         applier = asyncio.create_task(self._apply_pushes(), name="rse-apply")
         try:
-            known, _ = await self.db(self.cache.identity)
+            known, _ = await self.worker(self.cache.identity)
             if conn.welcome.user is not None and known != conn.welcome.user:
                 [me] = (await conn.call(GetUsers, users=[conn.welcome.user])).users
-                await self.db(self.cache.set_identity, me.user, me.name)
+                await self.worker(self.cache.set_identity, me.user, me.name)
             fresh = cursor == 0
             if fresh:
                 # A new device: the group list and the start of the live stream,
@@ -371,7 +371,7 @@ class Engine:
                 groups = await conn.submit(ListGroups(request_id=conn.next_id()))
                 sync = await conn.submit(Sync(request_id=conn.next_id(), since=conn.welcome.head))
                 reply = await await_reply(groups)
-                await self.db(self.cache.put_groups, reply.groups, fresh=True)
+                await self.worker(self.cache.put_groups, reply.groups, fresh=True)
                 done = await await_reply(sync)
             else:
                 assert conn.sync is not None
@@ -383,7 +383,7 @@ class Engine:
                 # in, and their history is the server's to tell (put_groups).
                 self._gapped = False
                 reply = await conn.call(ListGroups)
-                self._on_change(await self.db(self.cache.put_groups, reply.groups))
+                self._on_change(await self.worker(self.cache.put_groups, reply.groups))
             await self._learn_groups()
             await self._learn_users()
             self._on_change(Changes(groups=True))
@@ -425,7 +425,7 @@ class Engine:
         async def flush() -> None:
             nonlocal events, cursor
             if events or cursor is not None:
-                changes.merge(await self.db(self.cache.apply, events, cursor))
+                changes.merge(await self.worker(self.cache.apply, events, cursor))
             events, cursor = [], None
 
         for frame in frames:
@@ -437,7 +437,7 @@ class Engine:
                 cursor = frame.head
             elif isinstance(frame, Gap):
                 await flush()
-                changes.merge(await self.db(self.cache.add_gap, frame.upto))
+                changes.merge(await self.worker(self.cache.add_gap, frame.upto))
                 self._gapped = True
                 changes.groups = True
             elif isinstance(frame, ErrorFrame):
@@ -452,13 +452,13 @@ class Engine:
             # cache knows the chat is one.
             seqs = [seq for group in changes.messages.values() for seq in group]
             seen = {row.seq for row in changes.mentions}
-            direct = await self.db(self.cache.direct_messages, seqs)
+            direct = await self.worker(self.cache.direct_messages, seqs)
             changes.mentions.extend(row for row in direct if row.seq not in seen)
         if changes.messages and self._conn is not None:
             with contextlib.suppress(ConnectionLost):
                 await self._learn_users()
             changes.mentions = [
-                replace(row, author=await self.db(self.cache.user_name, row.user))
+                replace(row, author=await self.worker(self.cache.user_name, row.user))
                 for row in changes.mentions
             ]
         if changes:
@@ -472,18 +472,18 @@ class Engine:
         direct chat's settings event does not say who the other person is).
         The cache does not show such a group until this has filled it in.
         """
-        unknown = await self.db(self.cache.unknown_groups)
+        unknown = await self.worker(self.cache.unknown_groups)
         if unknown and self._conn is not None:
             reply = await self._conn.call(ListGroups, only=unknown)
-            self._on_change(await self.db(self.cache.put_groups, reply.groups, only=unknown))
+            self._on_change(await self.worker(self.cache.put_groups, reply.groups, only=unknown))
             await self._learn_users()  # a direct chat is named after the other person
 
     async def _learn_users(self) -> None:
         """Fetch the names of authors the cache does not know; tell the views."""
-        unknown = await self.db(self.cache.unknown_users)
+        unknown = await self.worker(self.cache.unknown_users)
         if unknown and self._conn is not None:
             reply = await self._conn.call(GetUsers, users=unknown)
-            await self.db(self.cache.put_users, reply.users)
+            await self.worker(self.cache.put_users, reply.users)
             if reply.users:
                 self._on_change(Changes(users={u.user: u.name for u in reply.users}))
 
@@ -508,7 +508,9 @@ class Engine:
             while not self._stopping:
                 self._wake.clear()
                 if held is None and not self.charter_required and len(flight) < WINDOW:
-                    for item in await self.db(self.cache.take_outbox, after, WINDOW - len(flight)):
+                    for item in await self.worker(
+                        self.cache.take_outbox, after, WINDOW - len(flight)
+                    ):
                         request = _request_for(item, conn.next_id(), self._clock())
                         self._sent_under[item.cid] = self._acceptances
                         flight.append((item, await conn.submit(request)))
@@ -518,14 +520,14 @@ class Engine:
                     held = await self._settle(flight, held)
                 elif held is not None:
                     await self._wait_out(held, closed)
-                    if await self.db(self.cache.first_pending) not in (held.cid, None):
+                    if await self.worker(self.cache.first_pending) not in (held.cid, None):
                         # The write this connection's later ones wait behind was
                         # settled by another process of this profile: a fresh
                         # connection holds nothing back.
                         raise ConnectionLost("starting over on a fresh connection")
                     held, after = None, 0
                 else:
-                    if self.charter_required or await self.db(self.cache.outbox_count) == 0:
+                    if self.charter_required or await self.worker(self.cache.outbox_count) == 0:
                         self._idle.set()  # nothing more to do until something changes
                     await _first_of(closed, wake=self._wake)
                 if closed.done():
@@ -569,7 +571,7 @@ class Engine:
             else:
                 refused.append((item, error.message))
         if acks:
-            acked = await self.db(self.cache.acknowledged, acks)
+            acked = await self.worker(self.cache.acknowledged, acks)
             if acked.unknown_users:
                 await self._learn_users()  # a new direct chat is named after the other person
             if acked.recount and self._conn is not None:
@@ -578,15 +580,15 @@ class Engine:
                 with contextlib.suppress(ConnectionLost, ProtocolError):
                     reply = await self._conn.call(ListGroups, only=acked.recount)
                     acked.changes.merge(
-                        await self.db(self.cache.put_groups, reply.groups, only=acked.recount)
+                        await self.worker(self.cache.put_groups, reply.groups, only=acked.recount)
                     )
             self._on_change(acked.changes)
         for item, why in refused:
-            await self.db(self.cache.failed, item.cid, why)
+            await self.worker(self.cache.failed, item.cid, why)
             self._on_error(item, why)
             self._on_change(Changes(outbox=True, messages={item.group: []} if item.group else {}))
         if acks or refused:
-            self._set_status(outbox=await self.db(self.cache.outbox_count))
+            self._set_status(outbox=await self.worker(self.cache.outbox_count))
         if lost is not None:
             raise lost
         return held

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from rse_tui.protocol import WriteRequest
+from rse_tui.protocol import ChatPolicy, Kind, PostPolicy, Visibility, WriteRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,11 +17,11 @@ class GroupRow:
     unread: int = 0
     mentions: int = 0  # unread messages that mention me
     parent: int | None = None
-    visibility: str = "open"
+    visibility: str = Visibility.OPEN
     moderator: bool = False
-    post_policy: str = "everyone"
-    chat_policy: str = "everyone"
-    comment_policy: str = "everyone"
+    post_policy: str = PostPolicy.EVERYONE
+    chat_policy: str = ChatPolicy.EVERYONE
+    comment_policy: str = ChatPolicy.EVERYONE
     description: str = ""
     dm: int | None = None  # a direct chat: the other person's id
     requested: bool = False  # my request to join is pending
@@ -45,10 +45,10 @@ class GroupRow:
         """What the group's rules let me do ("c" chat, "p" post)."""
         if not self.in_group:
             return False
-        policy = self.chat_policy if kind == "c" else self.post_policy
-        if policy == "everyone":
+        policy = self.chat_policy if kind == Kind.CHAT else self.post_policy
+        if policy == ChatPolicy.EVERYONE:
             return True
-        return policy == "moderators" and self.moderator
+        return policy == ChatPolicy.MODERATORS and self.moderator
 
 
 @dataclass(frozen=True, slots=True)

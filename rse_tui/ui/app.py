@@ -32,9 +32,11 @@ from rse_tui.protocol import (
     MAX_CHAT_CHARS,
     MAX_POST_CHARS,
     ChatEvent,
+    ChatPolicy,
     EditMessage,
     PostEvent,
     ProtocolError,
+    Visibility,
 )
 from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Engine, LinkDown, Offline
@@ -99,7 +101,7 @@ class GroupCommands(Provider):
             name = clean_line(row.label) if row.dm is not None else f"#{clean_line(row.name)}"
             if row.member:
                 yield name, lambda r=row: app.open_group(r), "switch to this group"
-            elif row.visibility == "open":
+            elif row.visibility == Visibility.OPEN:
                 yield f"Join {name}", lambda r=row: app.enter_group(r), "join this group"
             elif row.requested:
                 yield f"Asked to join {name}", lambda r=row: app.enter_group(r), "waiting"
@@ -523,7 +525,7 @@ class RseApp(App[int]):
             return "Not a member: /join to write here (or Enter on it in the groups pane)"
         policy = group.chat_policy if self.view.kind == ChatEvent.TYPE else group.post_policy
         what = "chat" if self.view.kind == ChatEvent.TYPE else "posts"
-        if policy == "nobody":
+        if policy == ChatPolicy.NOBODY:
             return f"No one may write {what} in #{clean_line(group.name)}"
         return f"In #{clean_line(group.name)}, only moderators may write {what}"
 
@@ -755,7 +757,7 @@ class RseApp(App[int]):
     async def enter_group(self, row: GroupRow) -> None:
         """Open a group, joining it first (open) or asking to (private)."""
         if not row.in_group:
-            if row.visibility == "open":
+            if row.visibility == Visibility.OPEN:
                 await self.join(row)
                 # The join waits in the outbox, and counts already: what is
                 # typed next goes out after it (the row read before it did not).

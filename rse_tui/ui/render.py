@@ -23,7 +23,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from rse_tui.protocol import PostEvent
+from rse_tui.protocol import Badge, PostEvent
 from rse_tui.sync.models import MessageRow
 from rse_tui.textsafe import clean, clean_line
 
@@ -87,7 +87,7 @@ def task_boxes(markdown: str) -> str:
 
 def _author(row: MessageRow, text: Text) -> None:
     text.append(clean_line(row.author), author_style(row.author))
-    if row.badge == "ambassador":
+    if row.badge == Badge.AMBASSADOR:
         text.append(" ★", Style(color="yellow"))
 
 

@@ -32,20 +32,6 @@ def test_each_word_is_its_wire_string(vocabulary):
     assert not vocabulary.knows("nope") and not vocabulary.knows(None)
 
 
-def test_the_former_names_are_the_same_plain_strings():
-    """The client still imports these: same values, plain ``str`` (an argparse
-    error lists its choices with repr())."""
-    assert p.VISIBILITIES == ("open", "private", "secret")
-    assert p.POST_POLICIES == ("everyone", "moderators")
-    assert p.CHAT_POLICIES == ("everyone", "moderators", "nobody")
-    assert p.ROLES == ("member", "moderator")
-    assert p.BADGES == ("ambassador",)
-    assert sorted(p.HISTORY_KINDS) == ["c", "p"]
-    for words in (p.VISIBILITIES, p.POST_POLICIES, p.CHAT_POLICIES, p.ROLES, p.BADGES):
-        assert all(type(word) is str for word in words)
-    assert all(type(word) is str for word in p.HISTORY_KINDS)
-
-
 def test_message_kinds_are_the_event_types():
     assert (p.ChatEvent.TYPE, p.PostEvent.TYPE) == (p.Kind.CHAT, p.Kind.POST)
     assert p.EVENTS["c"] is p.ChatEvent and p.EVENTS["p"] is p.PostEvent

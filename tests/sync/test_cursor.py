@@ -67,14 +67,14 @@ async def test_events_waiting_behind_an_acknowledgement_survive_a_cut(server, tm
     # Meanwhile our own write is acknowledged, numbered above "two".
     await Client(engine).send_chat(g, "mine")
     for _ in range(500):
-        if not await engine.db(engine.cache.outbox_count):
+        if not await engine.worker(engine.cache.outbox_count):
             break
         await asyncio.sleep(0.01)
-    assert await engine.db(engine.cache.cursor) < waiting.seq  # not moved past "two"
+    assert await engine.worker(engine.cache.cursor) < waiting.seq  # not moved past "two"
     link.cut()  # the inbox goes with the link
     gate.set()
     for _ in range(1000):
-        texts = [r.text for r in await engine.db(engine.cache.messages, g, "c")]
+        texts = [r.text for r in await engine.worker(engine.cache.messages, g, "c")]
         if "two" in texts and len(connections) > 1:
             break
         await asyncio.sleep(0.01)

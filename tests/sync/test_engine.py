@@ -65,12 +65,12 @@ async def test_lost_acknowledgement_is_resent_and_stored_once(server, tmp_path):
     seen = await bob.pushes.next(ChatEvent)
     link.cut()
     assert seen.text == "acked into the void"
-    assert await engine.db(engine.cache.outbox_count) == 1  # no ack reached the client
+    assert await engine.worker(engine.cache.outbox_count) == 1  # no ack reached the client
     # The engine reconnects, resends with the same id, gets the original ack.
     async with asyncio.timeout(20):
-        while await engine.db(engine.cache.outbox_count):
+        while await engine.worker(engine.cache.outbox_count):
             await engine.wait_idle()
-    rows = await engine.db(engine.cache.messages, g, "c")
+    rows = await engine.worker(engine.cache.messages, g, "c")
     assert [(r.seq, r.text) for r in rows] == [(seen.seq, "acked into the void")]
     assert _stored(server.config.db_path, "acked into the void") == 1
     assert link.cuts >= 1 and link.connections >= 2
@@ -97,12 +97,12 @@ async def test_link_down_queues_then_delivers_in_order_once(server, tmp_path):
     texts = [f"outage note {n}" for n in range(20)]
     for text in texts:
         await Client(engine).send_chat(g, text)
-    assert await engine.db(engine.cache.outbox_count) == 20
+    assert await engine.worker(engine.cache.outbox_count) == 20
     assert engine.status.link in (Link.RECONNECTING, Link.CONNECTING)
     link.set_down(False)
     async with asyncio.timeout(20):
         await engine.wait_idle()
-    assert [r.text for r in await engine.db(engine.cache.messages, g, "c")] == texts
+    assert [r.text for r in await engine.worker(engine.cache.messages, g, "c")] == texts
     for text in texts:
         assert _stored(server.config.db_path, text) == 1
     await engine.stop()
@@ -185,7 +185,7 @@ async def test_member_counts_follow_the_server_whatever_the_cache_knew(server, t
     await engine.wait_idle()
 
     async def counts() -> tuple[int, int]:
-        mine = next(r for r in await engine.db(engine.cache.groups) if r.group == g)
+        mine = next(r for r in await engine.worker(engine.cache.groups) if r.group == g)
         theirs = next(x for x in (await carol.conn.call(ListGroups)).groups if x.group == g)
         return mine.members, theirs.members
 
@@ -194,7 +194,7 @@ async def test_member_counts_follow_the_server_whatever_the_cache_knew(server, t
     await carol.conn.call(LeaveGroup, group=g, cid="bye")
     await bob.conn.call(SendChat, group=g, text="last one", cid="m")
     for _ in range(500):  # up to 10 s for bob's message, the last event, to arrive
-        if await engine.db(engine.cache.messages, g, "c"):
+        if await engine.worker(engine.cache.messages, g, "c"):
             break
         await asyncio.sleep(0.02)
     assert await counts() == (2, 2)
@@ -218,7 +218,7 @@ async def test_edits_and_replies_reach_the_cache_live_and_on_catch_up(server, tm
     await bob.conn.call(EditMessage, target=asked, text="who is on call tonight?", cid="e1")
 
     async def texts() -> list[tuple[str, str | None, bool]]:
-        rows = await engine.db(engine.cache.messages, g, "c")
+        rows = await engine.worker(engine.cache.messages, g, "c")
         return [(r.text, r.quote, r.edited is not None) for r in rows]
 
     want = [
@@ -259,7 +259,7 @@ async def test_the_writer_of_a_membership_change_shows_the_servers_count(server,
     await Client(engine).approve(g, carol.user)
     await Client(engine).remove_member(g, bob.user)
     await engine.wait_idle()
-    mine = next(r for r in await engine.db(engine.cache.groups) if r.group == g)
+    mine = next(r for r in await engine.worker(engine.cache.groups) if r.group == g)
     theirs = next(x for x in (await ana.conn.call(ListGroups)).groups if x.group == g)
     assert (mine.members, mine.pending) == (theirs.members, 0) == (2, 0)
     await engine.stop()
@@ -281,11 +281,13 @@ async def test_leaving_a_secret_group_oneself_forgets_it_as_removal_does(server,
     try:
         await engine.wait_online()
         await engine.load_older(g, "c", None)
-        assert [r.text for r in await engine.db(engine.cache.messages, g, "c")] == ["board only"]
+        assert [r.text for r in await engine.worker(engine.cache.messages, g, "c")] == [
+            "board only"
+        ]
         await Client(engine).leave(g)
         await asyncio.wait_for(engine.wait_idle(), 10)
-        assert await engine.db(engine.cache.messages, g, "c") == []
-        assert g not in [r.group for r in await engine.db(engine.cache.groups)]
+        assert await engine.worker(engine.cache.messages, g, "c") == []
+        assert g not in [r.group for r in await engine.worker(engine.cache.groups)]
     finally:
         await engine.stop()
         runner.cancel()
@@ -312,14 +314,14 @@ async def test_added_back_to_a_group_its_old_pins_show_on_the_history_fetched(se
         await boss.conn.call(PinMessage, target=runbook.seq, cid="p")
         await boss.conn.call(AddMember, group=g, user=ana.user, cid="b")
         for _ in range(100):
-            groups = await engine.db(engine.cache.groups)
+            groups = await engine.worker(engine.cache.groups)
             if any(r.group == g and r.member for r in groups):
                 break
             await asyncio.sleep(0.05)
         await asyncio.wait_for(engine.wait_idle(), 10)
         await engine.load_older(g, "c", None)
         for _ in range(100):  # the group's listing and its history, in either order
-            rows = await engine.db(engine.cache.messages, g, "c")
+            rows = await engine.worker(engine.cache.messages, g, "c")
             if [(r.text, r.pinned) for r in rows] == [("runbook", True)]:
                 break
             await asyncio.sleep(0.05)

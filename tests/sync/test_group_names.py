@@ -31,7 +31,7 @@ class Shown:
         read.add_done_callback(self._reads.discard)
 
     async def _read(self, engine: Engine) -> None:
-        self.lists.append(await engine.db(engine.cache.groups))
+        self.lists.append(await engine.worker(engine.cache.groups))
         self.changed.set()
 
     async def until(self, found) -> GroupRow:
@@ -70,7 +70,7 @@ async def test_a_direct_chat_opened_by_someone_else_is_named_after_them(server, 
     direct = await shown.until(lambda r: r.group == ok.group)
     assert (direct.dm, direct.name, direct.label) == (bob.user, "bob", "direct chat with bob")
     _never_a_placeholder(shown)
-    [message] = await engine.db(engine.cache.messages, ok.group, ChatEvent.TYPE)
+    [message] = await engine.worker(engine.cache.messages, ok.group, ChatEvent.TYPE)
     assert (message.author, message.text) == ("bob", "psst")
     await engine.stop()
     await runner
@@ -104,7 +104,7 @@ async def test_groups_met_in_a_catch_up_are_named_before_they_are_shown(server, 
     )
     assert (direct.name, direct.label) == ("bob", "direct chat with bob")
     _never_a_placeholder(shown)
-    assert await engine.db(engine.cache.unknown_groups) == []
+    assert await engine.worker(engine.cache.unknown_groups) == []
     await engine.stop()
     await runner
     engine.close()

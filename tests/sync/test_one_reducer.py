@@ -60,12 +60,12 @@ async def test_own_writes_and_pushed_events_leave_the_same_cache(server, tmp_pat
             await reader.wait_idle()
             await Client(writer).create_group("Ops", visibility="private")
             await writer.wait_idle()
-            [ops] = [g.group for g in await writer.db(writer.cache.groups) if g.name == "Ops"]
+            [ops] = [g.group for g in await writer.worker(writer.cache.groups) if g.name == "Ops"]
             for text in ("one", "two", "three"):
                 await Client(writer).send_chat(ops, text)
             await Client(writer).send_post(ops, "a post")
             await writer.wait_idle()
-            one, two, three = [r.seq for r in await writer.db(writer.cache.messages, ops, "c")]
+            one, two, three = [r.seq for r in await writer.worker(writer.cache.messages, ops, "c")]
             await Client(writer).send_chat(ops, "answer", reply=one)
             await Client(writer).edit(two, "two, edited")
             await Client(writer).pin(three, on=True)

@@ -52,11 +52,13 @@ async def test_submits_through_link_cuts_and_a_rate_limit_are_stored_in_order(tm
                 await asyncio.sleep(0.05)
                 link.cut()
         async with asyncio.timeout(30):
-            while await engine.db(engine.cache.outbox_count):
+            while await engine.worker(engine.cache.outbox_count):
                 await engine.wait_idle()
         assert link.cuts >= 5
         assert _stored(cfg.db_path) == texts
-        assert [r.text for r in await engine.db(engine.cache.messages, g, "c", limit=500)] == texts
+        assert [
+            r.text for r in await engine.worker(engine.cache.messages, g, "c", limit=500)
+        ] == texts
         await _stop(engine, runner)
         await link.stop()
         await ana.close()
@@ -86,7 +88,7 @@ async def test_the_outbox_is_replayed_in_order_after_a_restart(tmp_path):
     await srv.start()
     link.target_port = srv.port
     again = _engine(tmp_path / "cache.db", link.url, ana.auth.token)
-    assert await again.db(again.cache.outbox_count) == 120
+    assert await again.worker(again.cache.outbox_count) == 120
     runner = asyncio.create_task(again.run())
     try:
         async with asyncio.timeout(30):
@@ -154,7 +156,7 @@ async def test_a_refusal_from_before_the_charter_was_accepted_does_not_stick(ser
     await engine.accept_charter(1)
     accepted.set()
     for _ in range(200):
-        if not await engine.db(engine.cache.outbox_count):
+        if not await engine.worker(engine.cache.outbox_count):
             break
         await asyncio.sleep(0.05)
     assert not engine.charter_required

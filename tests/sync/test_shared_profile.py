@@ -84,7 +84,7 @@ class View:
         read.add_done_callback(self._reads.discard)
 
     async def refresh(self) -> None:
-        _, pending = await self.engine.db(self.engine.cache.tail, self.group, "c", 0)
+        _, pending = await self.engine.worker(self.engine.cache.tail, self.group, "c", 0)
         self.pending = [r.text for r in pending]
         self.refreshed.set()
 
@@ -120,7 +120,7 @@ async def _outbox_converges(server, tmp_path, app_url: str) -> None:
     assert view.pending  # the app shows them waiting...
     async with asyncio.timeout(10):
         await cli.wait_idle()
-    assert await cli.db(cli.cache.outbox_count) == 0
+    assert await cli.worker(cli.cache.outbox_count) == 0
     assert await view.until_settled() == []  # ...and no longer once they are sent
     assert app.status.outbox == 0
     for engine, runner in ((cli, cli_runner), (app, app_runner)):

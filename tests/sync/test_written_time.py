@@ -42,7 +42,7 @@ async def test_an_offline_message_keeps_its_writing_time(tmp_path):
         )
         written = int(clock.now)
         await Client(engine).send_chat(g, "written on the train")  # no engine running: offline
-        [pending] = await engine.db(engine.cache.pending_rows, g, "c")
+        [pending] = await engine.worker(engine.cache.pending_rows, g, "c")
         assert pending.ts == written
         clock.now += 2 * 3600  # delivered two hours later
         runner = asyncio.create_task(engine.run())
@@ -50,9 +50,9 @@ async def test_an_offline_message_keeps_its_writing_time(tmp_path):
             await engine.wait_idle()
         await Client(engine).send_chat(g, "written on arrival")  # sent at once: server time
         async with asyncio.timeout(10):
-            while await engine.db(engine.cache.outbox_count):
+            while await engine.worker(engine.cache.outbox_count):
                 await engine.wait_idle()
-        rows = await engine.db(engine.cache.messages, g, "c")
+        rows = await engine.worker(engine.cache.messages, g, "c")
         assert [(r.text, r.ts) for r in rows] == [
             ("written on the train", written),
             ("written on arrival", written + 2 * 3600),

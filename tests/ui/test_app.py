@@ -767,7 +767,7 @@ async def test_a_refused_message_comes_back_to_the_composer(tmp_path, profiles):
             await burst(pilot, "d")
             await until(pilot, lambda: app.composer.text == "this is longer than twenty")
             assert not any(r.error for r in app.timeline.rows)
-            assert await app.engine.db(app.engine.cache.outbox_count) == 0
+            assert await app.engine.worker(app.engine.cache.outbox_count) == 0
             await app.action_quit()
         await bob.close()
     finally:

@@ -335,7 +335,7 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
         await burst(pilot, *"hey", "enter", "escape")  # typed on, in the same breath
         await pilot.pause(0.1)
         assert app.is_running and isinstance(app.screen, CharterScreen)
-        queued = await app.engine.db(app.engine.cache.outbox)
+        queued = await app.engine.worker(app.engine.cache.outbox)
         assert [i.text for i in queued] == ["hey"]  # sent, waiting for the charter
         # Accepted elsewhere (rse charter --accept): the dialog goes by itself.
         await app.engine.call(AcceptCharter, version=1)
@@ -359,7 +359,7 @@ async def test_an_edit_refused_puts_its_text_back_in_the_composer(server, profil
         await until(pilot, lambda: app.view.group is not None)
         await app.client.edit(987654, "the fixed text")
         await until(pilot, lambda: "the fixed text" in app.composer.text)
-        assert await app.engine.db(app.engine.cache.outbox, include_failed=True) == []
+        assert await app.engine.worker(app.engine.cache.outbox, include_failed=True) == []
         await app.action_quit()
 
 

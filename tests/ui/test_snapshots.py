@@ -66,7 +66,7 @@ async def _prepare(tmp_path) -> accounts.Account:
             await people[who].conn.call(SendChat, group=g, text=text, cid=f"c{n}")
         await engine.load_older(g, "c", None)
         await engine.load_older(g, "p", None)
-        await engine.db(cache.set, "ui.group", g)
+        await engine.worker(cache.set, "ui.group", g)
         await engine.stop()
         await task
         engine.close()

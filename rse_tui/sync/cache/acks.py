@@ -38,6 +38,7 @@ from rse_tui.protocol import (
     RemoveMember,
     RequestEvent,
     RequestJoin,
+    Role,
     SendChat,
     SendDirect,
     SendPost,
@@ -124,7 +125,7 @@ def _approve(req: Approve, a: Ack) -> list[Fact]:
 
 
 def _add(req: AddMember, a: Ack) -> list[Fact]:
-    role = "moderator" if req.moderator else "member"
+    role = Role.MODERATOR if req.moderator else Role.MEMBER
     return [JoinEvent(seq=a.ok.seq, group=req.group, user=req.user, role=role, by=a.me)]
 
 

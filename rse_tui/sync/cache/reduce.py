@@ -28,7 +28,9 @@ from rse_tui.protocol import (
     PinEvent,
     PostEvent,
     RequestEvent,
+    Role,
     UserInfo,
+    Visibility,
     settings_of,
 )
 
@@ -229,7 +231,7 @@ class Reducer(CacheBase):
             c.execute(
                 "UPDATE groups SET member = 1, requested = 0, moderator = ?,"
                 " read_seq = max(read_seq, ?) WHERE id = ?",
-                (int(event.role == "moderator"), event.seq, event.group),
+                (int(event.role == Role.MODERATOR), event.seq, event.group),
             )
             if not was[0]:  # a role change, or our own join met again: no hole
                 # What was said before we joined is on the server (a copy kept
@@ -450,7 +452,7 @@ class Reducer(CacheBase):
             self.conn.execute("DELETE FROM roles WHERE grp = ?", (group,))
             self.conn.executemany(
                 "INSERT INTO roles (grp, user, role) VALUES (?, ?, ?)",
-                [(group, u, "moderator" if u in mods else "member") for u in members],
+                [(group, u, Role.MODERATOR if u in mods else Role.MEMBER) for u in members],
             )
 
     # -- holes: history the cache knows it lacks ---------------------------------------
@@ -511,7 +513,7 @@ class Reducer(CacheBase):
         secret group leaves the list."""
         row = self.conn.execute("SELECT visibility FROM groups WHERE id = ?", (group,)).fetchone()
         self._history_on_server(group, upto, changes)
-        if row is not None and row[0] == "secret":
+        if row is not None and row[0] == Visibility.SECRET:
             self.conn.execute("UPDATE groups SET known = 0 WHERE id = ? AND dm IS NULL", (group,))
 
     def _ask_again(self, group: int) -> None:

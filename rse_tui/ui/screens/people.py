@@ -18,11 +18,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 from textual.worker import WorkerCancelled
 
-from rse_tui.protocol import (
-    DirectoryEntry,
-    JoinRequestInfo,
-    ProtocolError,
-)
+from rse_tui.protocol import Badge, DirectoryEntry, JoinRequestInfo, ProtocolError
 from rse_tui.sync.engine import LinkDown, Offline
 from rse_tui.textsafe import clean_line
 
@@ -159,7 +155,7 @@ class DirectoryScreen(Dialog[tuple[int, str] | None]):
     async def refresh_results(self) -> None:
         query = self.query_one(Input).value
         try:
-            entries = await self._search(query, "ambassador" if self.ambassadors else None)
+            entries = await self._search(query, Badge.AMBASSADOR if self.ambassadors else None)
         except Exception as exc:  # offline: say so in the list
             self.show([], f"the directory needs the server ({exc})")
             return

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Label, Select
 
-from rse_tui.protocol import CHAT_POLICIES, POST_POLICIES, VISIBILITIES
+from rse_tui.protocol import ChatPolicy, PostPolicy, Visibility
 from rse_tui.sync.models import GroupRow
 from rse_tui.textsafe import clean_line, editable_line
 
@@ -63,18 +63,20 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
         yield Label("Name")
         yield Field(g.name, id="name")
         yield Label("Visibility (open · private: join by request · secret: hidden)")
-        yield Select(_options(VISIBILITIES), value=g.visibility, allow_blank=False, id="visibility")
+        yield Select(
+            _options(Visibility.words()), value=g.visibility, allow_blank=False, id="visibility"
+        )
         yield Label("Who may post to the feed")
         yield Select(
-            _options(POST_POLICIES), value=g.post_policy, allow_blank=False, id="post_policy"
+            _options(PostPolicy.words()), value=g.post_policy, allow_blank=False, id="post_policy"
         )
         yield Label("Who may chat")
         yield Select(
-            _options(CHAT_POLICIES), value=g.chat_policy, allow_blank=False, id="chat_policy"
+            _options(ChatPolicy.words()), value=g.chat_policy, allow_blank=False, id="chat_policy"
         )
         yield Label("Who may comment and react")
         yield Select(
-            _options(CHAT_POLICIES),
+            _options(ChatPolicy.words()),
             value=g.comment_policy,
             allow_blank=False,
             id="comment_policy",

@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from rse_tui.protocol import Visibility
 from rse_tui.sync.models import GroupRow
 from rse_tui.textsafe import clean_line
 
@@ -23,7 +24,7 @@ from .. import keys
 
 def _tags(row: GroupRow) -> str:
     tags = []
-    if row.visibility != "open" and row.dm is None:
+    if row.visibility != Visibility.OPEN and row.dm is None:
         tags.append(row.visibility)
     if row.requested:
         tags.append("asked")

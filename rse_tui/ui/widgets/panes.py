@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from rse_tui.protocol import ChatEvent
+from rse_tui.protocol import ChatEvent, Visibility
 from rse_tui.sync.models import GroupRow, Link, MessageRow, Status
 from rse_tui.textsafe import clean, clean_line
 
@@ -46,7 +46,7 @@ class Title(Static):
         text.append(f"# {clean_line(group.name)}", "bold")
         chat, feed = ("[chat]", " feed ") if kind == ChatEvent.TYPE else (" chat ", "[feed]")
         text.append(f"  {chat} {feed}", "dim")
-        if group.visibility != "open":
+        if group.visibility != Visibility.OPEN:
             text.append(f"  {group.visibility}", "dim")
         text.append(f"  {members(group.members)}", "dim")
         if group.moderator:
@@ -55,7 +55,7 @@ class Title(Static):
             if group.requested:
                 text.append("  · asked to join", "italic")
             else:
-                join = "joins" if group.visibility == "open" else "asks to join"
+                join = "joins" if group.visibility == Visibility.OPEN else "asks to join"
                 text.append(f"  · not a member: Enter in the groups pane {join}", "italic")
         self.update(text)
 
