@@ -8,7 +8,6 @@ import sqlite3
 
 import pytest
 
-from bench.soak import checks
 from bench.soak.actors import Life
 from bench.soak.tap import Seen
 from rse_tui.protocol import ChatEvent, Directory, DirectoryEntry, GroupInfo, GroupList, Page
@@ -51,7 +50,7 @@ async def test_a_soak_keeps_every_guarantee(tmp_path, capsys):
     seq = seq.fetchone()[0]
     cache.execute("DELETE FROM messages WHERE seq = ?", (seq,))
     cache.close()
-    found = checks.run_all(run)
+    found = run.check()
     assert any(p.startswith(f"3: {client.name}'s cache lacks #{seq}") for p in found), found
 
     # ... frames that told a user of a secret group they were never in (or, in a
@@ -72,7 +71,7 @@ async def test_a_soak_keeps_every_guarantee(tmp_path, capsys):
             10**9,
         ),
     ]
-    found = checks.run_all(run)
+    found = run.check()
     said = [p for p in found if p.startswith(f"4: {client.name} received")]
     assert said and f"group {g}" in said[0], found
 
@@ -95,7 +94,7 @@ async def test_a_soak_keeps_every_guarantee(tmp_path, capsys):
     db.close()
     piper = next(p for c in run.clients for p in c.processes if p.kind == "chat")
     piper.lives.append(Life(("g",), lines_in=["never-sent", once], killed=True))
-    found = checks.run_all(run)
+    found = run.check()
     assert any(dup in p and "stored 2 times" in p for p in found), found
     assert any(lost in p and "neither stored" in p for p in found), found
     assert any("'never-sent' before it is not" in p for p in found), found

@@ -191,6 +191,10 @@ class Soak:
         until = time.monotonic() + self.seconds
         await asyncio.gather(self.chaos(until), *(self.work(c, until) for c in self.clients))
         await self.quiesce()
+        return self.check()
+
+    def check(self) -> list[str]:
+        """Every check over what this run left (see checks.py)."""
         return checks.run_all(self.server.db, self.server.log, self.clients, self.fresh)
 
     async def quiesce(self) -> None:
