@@ -138,6 +138,12 @@ class Hub:
             return
         outgoing: dict[Peer, list[tuple[int, bytes]]] = {}
         for events, origin in batch:
+            # A write's joins count for all its events (a new direct chat's
+            # first member's join reaches the second), as for a catch-up,
+            # which goes by who is in the group.
+            for event in events:
+                if isinstance(event, JoinEvent):
+                    self._apply(event)
             for event in events:
                 self._apply(event)
                 item = (event.seq, encode(event).encode())

@@ -91,3 +91,35 @@ async def test_chat_into_a_direct_chat_the_other_left_brings_them_back_live(serv
     )
     for c in (alice, bob):
         await c.close()
+
+
+async def test_a_new_direct_chat_live_is_what_its_catch_up_says(server):
+    """Found by the protocol attacker: the recipient was pushed its own join,
+    the settings and the message, but not the sender's join (the sender was
+    its only member when that event was counted), which its catch-up then
+    carried. A write's joins count for all its events: live and catch-up agree."""
+    alice = await new_user(server, "alice")
+    bob = await new_user(server, "bob")
+    start = await bob.conn.call(Sync, since=0)
+    await alice.conn.call(SendDirect, user=bob.user, text="hi", cid="d1")
+    await bob.pushes.next(ChatEvent)
+    live = [
+        (type(e).__name__, e.seq)
+        for f in bob.pushes.frames
+        for e in getattr(f, "events", [f])
+        if getattr(e, "seq", 0) > start.head
+    ]
+    conn, pushes = await reconnect(server, bob.auth.token)
+    await conn.call(Sync, since=start.head)
+    await pushes.until(lambda f: any(isinstance(e, ChatEvent) for e in getattr(f, "events", [f])))
+    caught_up = [
+        (type(e).__name__, e.seq)
+        for f in pushes.frames
+        for e in getattr(f, "events", [f])
+        if getattr(e, "seq", 0) > start.head
+    ]
+    assert live == caught_up
+    assert [kind for kind, _ in live].count("JoinEvent") == 2
+    await conn.close()
+    for c in (alice, bob):
+        await c.close()
