@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from rse_tui.protocol import (
     AddMember,
@@ -22,39 +23,41 @@ from rse_tui.protocol import (
     RequestJoin,
     RequestList,
     WriteOk,
+    settings_of,
 )
 
 from .. import storage
 from .base import Caller, Services, check_group_name, check_line, write
 
 
-async def create_group(svc: Services, caller: Caller, req: CreateGroup) -> WriteOk:
-    return await write(
-        svc,
-        caller,
-        req,
-        storage.create_group,
-        name=check_group_name(req.name, svc.limits),
-        cid=req.cid,
-        now=svc.now(),
-        parent=req.parent,
-        visibility=req.visibility,
-        post_policy=req.post_policy,
-        chat_policy=req.chat_policy,
-        comment_policy=req.comment_policy,
-        description=check_line(
+def _checked_settings(svc: Services, req: CreateGroup | GroupSettings) -> dict[str, Any]:
+    """The settings ``req`` carries, its name and description checked (None: not changed).
+
+    They go to storage as ``**settings``, which the type checker cannot hold
+    against the storage function's parameters (it still holds the others):
+    decode_request has checked each field's type, and storage checks each
+    setting before using it (``_choice`` for the visibility and policies, the
+    parent's access; ``update_group`` refuses a setting it does not know).
+    """
+    settings = settings_of(req)
+    if req.name is not None:
+        settings["name"] = check_group_name(req.name, svc.limits)
+    if req.description is not None:
+        settings["description"] = check_line(
             req.description, svc.limits.max_description, "a description", empty=True
-        ),
+        )
+    return settings
+
+
+async def create_group(svc: Services, caller: Caller, req: CreateGroup) -> WriteOk:
+    settings = _checked_settings(svc, req)
+    return await write(
+        svc, caller, req, storage.create_group, cid=req.cid, now=svc.now(), **settings
     )
 
 
 async def update_group(svc: Services, caller: Caller, req: GroupSettings) -> WriteOk:
-    name = None if req.name is None else check_group_name(req.name, svc.limits)
-    description = (
-        None
-        if req.description is None
-        else check_line(req.description, svc.limits.max_description, "a description", empty=True)
-    )
+    changes = _checked_settings(svc, req)  # its parent is None: a gset does not move a group
     return await write(
         svc,
         caller,
@@ -63,12 +66,7 @@ async def update_group(svc: Services, caller: Caller, req: GroupSettings) -> Wri
         group=req.group,
         cid=req.cid,
         now=svc.now(),
-        name=name,
-        visibility=req.visibility,
-        post_policy=req.post_policy,
-        chat_policy=req.chat_policy,
-        comment_policy=req.comment_policy,
-        description=description,
+        **changes,
     )
 
 

@@ -6,14 +6,14 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from rse_tui.protocol import (
+    GROUP_SETTINGS,
     RESEND_LATER,
     CharterEvent,
     ChatEvent,
-    ChatPolicy,
     DeleteEvent,
     EditEvent,
     ErrorCode,
@@ -23,11 +23,9 @@ from rse_tui.protocol import (
     LeaveEvent,
     PinEvent,
     PostEvent,
-    PostPolicy,
     ProtocolError,
     RequestEvent,
     Role,
-    Visibility,
 )
 
 from ..database import Outcome
@@ -90,6 +88,29 @@ def _body(body: str | None) -> dict[str, Any]:
     return {}
 
 
+#: GroupEvent's wire names by field name: a ``g`` event's stored body uses them.
+_GROUP_WIRE = {f.name: f.metadata["wire"] for f in fields(GroupEvent)}
+
+
+def group_body(settings: dict[str, Any]) -> dict[str, Any]:
+    """The body a ``g`` event is stored with: a group's ``settings`` and ``dm``, in
+    their order, under GroupEvent's wire names; an empty description and ``dm`` false
+    are left out (as None values are, by :func:`append`)."""
+    body = {_GROUP_WIRE[name]: value for name, value in settings.items()}
+    body[_GROUP_WIRE["description"]] = settings["description"] or None
+    body[_GROUP_WIRE["dm"]] = 1 if settings["dm"] else None
+    return body
+
+
+def _group_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """The settings and ``dm`` a stored ``g`` body holds (:func:`group_body` read back;
+    a setting left out takes GroupEvent's default)."""
+    settings = {
+        name: data[_GROUP_WIRE[name]] for name in GROUP_SETTINGS if _GROUP_WIRE[name] in data
+    }
+    return {**settings, "dm": bool(data.get(_GROUP_WIRE["dm"]))}
+
+
 def event_from_row(
     row: tuple[int, str, int | None, int, int, str | None, int | None, int | None],
 ) -> Event:
@@ -109,20 +130,7 @@ def event_from_row(
         data = _body(body)
         if not data:  # schema 1 stored the bare name
             return GroupEvent(seq=seq, group=grp, user=user, ts=ts, name=body or "")
-        return GroupEvent(
-            seq=seq,
-            group=grp,
-            user=user,
-            ts=ts,
-            name=data["n"],
-            parent=data.get("pa"),
-            visibility=data.get("vis", Visibility.OPEN),
-            post_policy=data.get("pp", PostPolicy.EVERYONE),
-            chat_policy=data.get("cp", ChatPolicy.EVERYONE),
-            comment_policy=data.get("cm", ChatPolicy.EVERYONE),
-            description=data.get("d", ""),
-            dm=bool(data.get("dm")),
-        )
+        return GroupEvent(seq=seq, group=grp, user=user, ts=ts, **_group_settings(data))
     if kind == JoinEvent.TYPE:
         data = _body(body)
         return JoinEvent(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rse_tui.protocol import (
+    GROUP_SETTINGS,
     ChatPolicy,
     ErrorCode,
     Event,
@@ -32,7 +33,7 @@ from rse_tui.protocol import (
 from .. import policy
 from ..database import Outcome
 from ..policy import Access, GroupFacts, NotFound
-from .base import Receipt, append, keep_receipt
+from .base import Receipt, append, group_body, keep_receipt
 
 #: Group ids are drawn at random below this bound: numbers handed out in order
 #: would show an outsider, by the ones missing from their list, which secret
@@ -99,42 +100,45 @@ def _check_name(conn: sqlite3.Connection, name: str, visibility: str, exclude: i
         raise ProtocolError(ErrorCode.NAME_TAKEN, f"a group named {name!r} exists")
 
 
+#: A group's settings are columns of ``groups`` by the same names.
+_SETTINGS = ", ".join(GROUP_SETTINGS)
+
+
+def _settings(conn: sqlite3.Connection, group: int) -> dict[str, Any]:
+    """A group's settings as its row holds them, and ``dm``: whether it is a direct chat."""
+    *values, dm = conn.execute(
+        f"SELECT {_SETTINGS}, dm_key IS NOT NULL FROM groups WHERE id = ?", (group,)
+    ).fetchone()
+    return {**dict(zip(GROUP_SETTINGS, values, strict=True)), "dm": bool(dm)}
+
+
+def _insert_group(
+    conn: sqlite3.Connection,
+    user: int,
+    now: int,
+    settings: dict[str, Any],
+    dm_key: str | None = None,
+) -> int:
+    """Store a new group with ``settings`` (all of them), made by ``user``; its id."""
+    group = _new_group_id(conn)
+    conn.execute(
+        f"INSERT INTO groups (id, creator, created, dm_key, {_SETTINGS})"
+        f" VALUES (?, ?, ?, ?, {', '.join('?' * len(GROUP_SETTINGS))})",
+        (group, user, now, dm_key, *(settings[column] for column in GROUP_SETTINGS)),
+    )
+    return group
+
+
 def _settings_event(conn: sqlite3.Connection, group: int, user: int, now: int) -> GroupEvent:
     """Log the group's current settings as a ``g`` event."""
-    name, parent, vis, pp, cp, cm, desc, dm = conn.execute(
-        "SELECT name, parent, visibility, post_policy, chat_policy, comment_policy,"
-        " description, dm_key IS NOT NULL FROM groups WHERE id = ?",
-        (group,),
-    ).fetchone()
+    settings = _settings(conn, group)
+    parent = settings["parent"]
     if parent is not None:
         parent_facts = group_facts(conn, parent)
         if parent_facts is None or parent_facts.visibility == Visibility.SECRET:
-            parent = None  # never name a secret group in an event others may see
-    body: dict[str, Any] = {
-        "n": name,
-        "pa": parent,
-        "vis": vis,
-        "pp": pp,
-        "cp": cp,
-        "cm": cm,
-        "d": desc or None,
-        "dm": 1 if dm else None,
-    }
-    seq = append(conn, GroupEvent.TYPE, group, user, now, body)
-    return GroupEvent(
-        seq=seq,
-        group=group,
-        user=user,
-        ts=now,
-        name=name,
-        parent=parent,
-        visibility=vis,
-        post_policy=pp,
-        chat_policy=cp,
-        comment_policy=cm,
-        description=desc,
-        dm=bool(dm),
-    )
+            settings["parent"] = None  # never name a secret group in an event others may see
+    seq = append(conn, GroupEvent.TYPE, group, user, now, group_body(settings))
+    return GroupEvent(seq=seq, group=group, user=user, ts=now, **settings)
 
 
 def add_membership(
@@ -209,23 +213,16 @@ def create_group(
         if up.facts.visibility == Visibility.SECRET and visibility != Visibility.SECRET:
             raise policy.forbidden("a group under a secret group must be secret too")
     _check_name(conn, name, visibility)
-    group = _new_group_id(conn)
-    conn.execute(
-        "INSERT INTO groups (id, name, creator, created, parent, visibility, post_policy,"
-        " chat_policy, comment_policy, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            group,
-            name,
-            user,
-            now,
-            parent,
-            visibility,
-            post_policy,
-            chat_policy,
-            comment_policy,
-            description,
-        ),
-    )
+    settings = {
+        "name": name,
+        "parent": parent,
+        "visibility": visibility,
+        "post_policy": post_policy,
+        "chat_policy": chat_policy,
+        "comment_policy": comment_policy,
+        "description": description,
+    }
+    group = _insert_group(conn, user, now, settings)
     created = _settings_event(conn, group, user, now)
     joined = add_membership(conn, group, user, Role.MODERATOR, None, now)
     return _done(conn, user, cid, Receipt(seq=joined.seq, ts=now, group=group), [created, joined])
@@ -408,6 +405,7 @@ _VISIBLE = (
     " FROM groups g LEFT JOIN members m ON m.grp = g.id AND m.user = ?"
     f" WHERE (g.visibility != '{Visibility.SECRET}' OR m.role IS NOT NULL)"
 )
+_G_SETTINGS = ", ".join(f"g.{column}" for column in GROUP_SETTINGS)
 
 
 def list_groups(
@@ -416,17 +414,19 @@ def list_groups(
     """The groups ``user`` may see (``only`` those of them), with what they may know of each."""
     admin = bool(conn.execute("SELECT admin FROM users WHERE id = ?", (user,)).fetchone()[0])
     wanted = "" if only is None else f" AND g.id IN ({','.join('?' * len(only))})"
-    rows = conn.execute(
-        "SELECT g.id, g.name, g.parent, g.visibility, g.post_policy, g.chat_policy,"
-        " g.comment_policy, g.description, g.dm_key, m.role,"
-        " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = ?)"
-        f"{_VISIBLE}{wanted} ORDER BY g.name COLLATE NOCASE",
-        (user, user, *(only or ())),
-    ).fetchall()
+    rows = [
+        (g, dict(zip(GROUP_SETTINGS, values, strict=True)), dm_key, role, requested)
+        for g, *values, dm_key, role, requested in conn.execute(
+            f"SELECT g.id, {_G_SETTINGS}, g.dm_key, m.role,"
+            " EXISTS (SELECT 1 FROM join_requests r WHERE r.grp = g.id AND r.user = ?)"
+            f"{_VISIBLE}{wanted} ORDER BY g.name COLLATE NOCASE",
+            (user, user, *(only or ())),
+        )
+    ]
     if only is None:
         listed = {r[0] for r in rows}
     else:  # a parent is named only if the user may see it
-        parents = list({r[2] for r in rows if r[2] is not None})
+        parents = list({r[1]["parent"] for r in rows if r[1]["parent"] is not None})
         listed = {
             r[0]
             for r in conn.execute(
@@ -435,8 +435,16 @@ def list_groups(
             )
         }
     out = []
-    for g, name, parent, vis, pp, cp, cm, desc, dm_key, role, requested in rows:
-        a = Access(GroupFacts(g, vis, pp, cp, cm, dm_key is not None), role, admin)
+    for g, settings, dm_key, role, requested in rows:
+        facts = GroupFacts(
+            g,
+            settings["visibility"],
+            settings["post_policy"],
+            settings["chat_policy"],
+            settings["comment_policy"],
+            dm_key is not None,
+        )
+        a = Access(facts, role, admin)
         count = head = 0
         pinned: list[int] = []
         if policy.readable(a):
@@ -451,23 +459,19 @@ def list_groups(
         if dm_key is not None:
             low, high = (int(x) for x in dm_key.split(":"))
             other = high if low == user else low
+        if settings["parent"] not in listed:
+            settings["parent"] = None
         out.append(
             GroupInfo(
                 group=g,
-                name=name,
                 member=role is not None,
                 members=count,
                 head=head,
-                parent=parent if parent in listed else None,
-                visibility=vis,
                 moderator=policy.moderates(a),
-                post_policy=pp,
-                chat_policy=cp,
-                comment_policy=cm,
-                description=desc,
                 dm=other,
                 requested=bool(requested),
                 pins=pinned,
+                **settings,
             )
         )
     return out
@@ -499,6 +503,18 @@ def bring_back(conn: sqlite3.Connection, group: int, by: int, now: int) -> list[
     return events
 
 
+#: A direct chat's settings: a secret group for its two people to chat in.
+_DIRECT_CHAT = {
+    "name": "direct",
+    "parent": None,
+    "visibility": Visibility.SECRET,
+    "post_policy": PostPolicy.MODERATORS,
+    "chat_policy": ChatPolicy.EVERYONE,
+    "comment_policy": ChatPolicy.NOBODY,
+    "description": "",
+}
+
+
 def direct_chat(
     conn: sqlite3.Connection, user: int, target: int, now: int
 ) -> tuple[int, list[Event]]:
@@ -511,21 +527,7 @@ def direct_chat(
     row = conn.execute("SELECT id FROM groups WHERE dm_key = ?", (key,)).fetchone()
     events: list[Event] = []
     if row is None:
-        group = _new_group_id(conn)
-        conn.execute(
-            "INSERT INTO groups (id, name, creator, created, visibility, post_policy,"
-            " chat_policy, comment_policy, dm_key) VALUES (?, 'direct', ?, ?, ?, ?, ?, ?, ?)",
-            (
-                group,
-                user,
-                now,
-                Visibility.SECRET,
-                PostPolicy.MODERATORS,
-                ChatPolicy.EVERYONE,
-                ChatPolicy.NOBODY,
-                key,
-            ),
-        )
+        group = _insert_group(conn, user, now, _DIRECT_CHAT, dm_key=key)
         for member in (user, target):
             events.append(add_membership(conn, group, member, Role.MEMBER, user, now))
         # After the joins: the settings event's audience is the chat's members.
