@@ -142,6 +142,14 @@ class Client:
     async def remove_member(self, group: int, user: int) -> str:
         return await self._write(RemoveMember(request_id=0, cid=new_cid(), group=group, user=user))
 
+    async def stored_as(self, cid: str) -> int | None:
+        """The sequence number of my message written as ``cid``, once stored."""
+        return await self._worker(self._cache.stored_as, cid)
+
+    async def rewrite_unsent(self, cid: str, text: str) -> bool:
+        """New text for my message ``cid`` if it has not left yet (False if it has)."""
+        return await self._worker(self._cache.rewrite_unsent, cid, text)
+
     async def discard(self, cid: str) -> None:
         """Forget a write in the outbox (one refused, whose author has seen why)."""
         await self._worker(self._cache.discard, cid)

@@ -63,6 +63,8 @@ PAGE = 200
 FIRST_PAGE = 60  # enough to fill a tall terminal; older rows load as you scroll
 #: How many times (10 ms apart) a quit waits for lines sent just before it.
 QUIT_WAITS = 300
+#: How many times (10 ms apart) alt+↑ or ↑ waits for a message just sent to be shown.
+SENDS_SHOWN_WAITS = 300
 NARROW = 100  # columns below which the side panes fold away
 ALERT_EVERY = 5.0  # seconds between two alerts for one group
 ROUND_TRIP = 5.0  # seconds after which a key sent round is taken as lost (never seen)
@@ -327,6 +329,15 @@ class RseApp(App[int]):
             action = self._routed.get(where, {}).get(event.key)
             if event.is_printable and not (focused is timeline and timeline.claims(event.key)):
                 action = None  # a letter acts only on a message selected on purpose
+            if action == "select_message":
+                # Behind the keys the composer still has (an Enter: "delta⏎ alt+↑
+                # e" selects delta, not the message before it), and the keys
+                # after it wait for the selection.
+                gate = self.gates.gate(event.key)
+                self.composer.post_message(
+                    Composer.Behind(lambda: self.run_worker(self._select_when_shown(gate)))
+                )
+                return True
             if action is not None:
                 getattr(self, f"action_{action}")()
                 return True
@@ -426,19 +437,30 @@ class RseApp(App[int]):
     def action_to_messages(self) -> None:
         self.set_focus(self.timeline)
 
-    def action_edit_last(self) -> None:
-        # From the composer's own key: the mode starts before its next key.
-        if self.composer.in_flight:  # the newest of mine is the one just sent
-            self.notify(
-                "your last message is still waiting to be sent: edit it once it is delivered",
-                markup=False,
-            )
-            return
+    async def action_edit_last(self) -> None:
+        # From the composer's own key, awaited before its next key: the message
+        # just sent is shown first (it is the one to edit), then the mode starts.
+        await self._sends_shown()
         editing.start_edit(self, editing.last_of_mine(self), now=True)
 
     def action_select_message(self) -> None:
         self.set_focus(self.timeline)
         self.timeline.action_last()
+
+    async def _sends_shown(self) -> None:
+        """Until the messages handed over by the composer are in the list
+        (waiting to be sent): a fraction of a second, the time to queue them."""
+        for _ in range(SENDS_SHOWN_WAITS):
+            if not self.composer.in_flight:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _select_when_shown(self, gate: Gate) -> None:
+        try:
+            await self._sends_shown()
+            self.action_select_message()
+        finally:
+            gate.open()
 
     def action_messages_page_up(self) -> None:
         self.timeline.action_page_up()
@@ -838,7 +860,13 @@ class RseApp(App[int]):
             self.notify("the message that was not sent is back in the composer", markup=False)
             return
         row = self.timeline.selected_row
-        if row is None:  # a deleted message's place, or one still waiting to be sent
+        waiting = self.timeline.selected_waiting
+        if row is None and waiting is not None and act in (editing.start_edit, editing.start_reply):
+            act(self, waiting)  # edited or answered once stored (or before it leaves)
+        elif row is None and waiting is not None:
+            self.notify("that message is still waiting to be sent", markup=False)
+            self.action_to_composer()
+        elif row is None:  # a deleted message's place
             self.notify("nothing to act on: that message is not stored", markup=False)
             self.action_to_composer()
         else:

@@ -16,6 +16,7 @@ Deleting a message asks first: that flow is with its dialog, in
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from rse_tui.protocol import ChatEvent
@@ -27,6 +28,10 @@ from .widgets.composer import Composer, Mode
 if TYPE_CHECKING:
     from .surface import AppSurface
 
+#: How many times (50 ms apart) an edit or reply of a message being sent
+#: waits for it to be stored, online.
+STORED_WAITS = 40
+
 
 def start_edit(app: AppSurface, row: MessageRow | None, *, now: bool = False) -> None:
     """Edit ``row`` (``now``: from the composer's own key, already in order)."""
@@ -34,13 +39,10 @@ def start_edit(app: AppSurface, row: MessageRow | None, *, now: bool = False) ->
         app.notify("nothing of yours to edit here yet", markup=False)
         app.action_to_composer()
         return
-    if row.seq is None:
-        why = (
-            "your last message was not sent: select it (alt+↑) to take it back"
-            if row.error
-            else "your last message is still waiting to be sent: edit it once it is delivered"
+    if row.seq is None and (row.error or row.cid is None):
+        app.notify(
+            "your last message was not sent: select it (alt+↑) to take it back", markup=False
         )
-        app.notify(why, markup=False)
         app.action_to_composer()
         return
     if row.user != app.me:
@@ -51,7 +53,7 @@ def start_edit(app: AppSurface, row: MessageRow | None, *, now: bool = False) ->
 
 
 def start_reply(app: AppSurface, row: MessageRow) -> None:
-    if row.seq is None or row.kind != ChatEvent.TYPE:
+    if (row.seq is None and (row.error or row.cid is None)) or row.kind != ChatEvent.TYPE:
         app.notify("replies are to chat messages", markup=False)
         app.action_to_composer()
         return
@@ -77,17 +79,52 @@ def _start(app: AppSurface, mode: Mode, now: bool) -> None:
 
 
 async def send(app: AppSurface, group: int, text: str, mode: Mode | None) -> bool:
-    """Send ``text`` as the edit or the reply it was written as; False when neither."""
-    if mode is None or mode.row.seq is None:
+    """Send ``text`` as the edit or the reply it was written as; False when neither.
+
+    The message may still have been waiting to be sent when the edit or reply
+    began: an edit then rewrites it if it has not left yet; otherwise both
+    wait (briefly) for it to be stored, and say so if it is not yet.
+    """
+    if mode is None:
         return False
-    if mode.kind == "edit":
+    if mode.kind == "edit" and text == editable(mode.row.text):
         # The composer showed the stored text with its control characters as
         # stand-ins: saved unchanged, the message stays as it is.
-        if text != editable(mode.row.text):
-            await app.client.edit(mode.row.seq, text)
         return True
-    await app.client.send_chat(group, text, reply=mode.row.seq)
+    seq = mode.row.seq
+    cid = mode.row.cid
+    if seq is None and cid is not None:
+        if mode.kind == "edit" and await app.client.rewrite_unsent(cid, text):
+            return True
+        seq = await _stored(app, cid)
+    if seq is None:  # kept, in its mode when the composer is free, for Enter to try again
+        composer = app.composer
+        if composer.text.strip():
+            composer.restore(text)
+        else:
+            composer.set_mode(mode)
+            composer.text = text
+            composer.move_cursor(composer.document.end)
+        app.notify(
+            "that message is still being sent: Enter sends this again once it is stored",
+            markup=False,
+        )
+        return True
+    if mode.kind == "edit":
+        await app.client.edit(seq, text)
+    else:
+        await app.client.send_chat(group, text, reply=seq)
     return True
+
+
+async def _stored(app: AppSurface, cid: str) -> int | None:
+    """The number of my message ``cid``, waiting up to STORED_WAITS for it."""
+    for _ in range(STORED_WAITS):
+        seq = await app.client.stored_as(cid)
+        if seq is not None or not app.client.online:
+            return seq
+        await asyncio.sleep(0.05)
+    return None
 
 
 def last_of_mine(app: AppSurface) -> MessageRow | None:

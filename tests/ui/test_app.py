@@ -702,15 +702,16 @@ async def test_edit_the_last_message_and_reply_to_one(server, profiles):
         page = await bob.conn.call(History, group=g, kind="c", limit=100)
         asked = next(e.seq for e in page.events if e.text == "bob says 1")
         assert (page.events[-1].text, page.events[-1].reply) == ("on it", asked)
-        # In one burst: a message, then a reply to the newest one before it. The
-        # reply mode starts after the message's Enter, in typing order.
+        # In one burst: a message, then a reply to the one before it (alt+↑ is
+        # on the message just sent, ↑ one further). The reply mode starts after
+        # the message's Enter, in typing order.
         await burst(pilot, *"plain", "enter", "alt+up", "up", "r", *"re 2", "enter")
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await until(pilot, lambda: "re 2" in [r.text for r in app.timeline.rows if r.seq])
         page = await bob.conn.call(History, group=g, kind="c", limit=100)
         by_text = {e.text: e.reply for e in page.events}
         assert by_text["plain"] is None
-        assert by_text["re 2"] == next(e.seq for e in page.events if e.text == "restart db3")
+        assert by_text["re 2"] == next(e.seq for e in page.events if e.text == "on it")
         # Someone else's message cannot be edited.
         await burst(pilot, "alt+up", *["up"] * 4, "e")  # bob says 2
         assert any("your own messages" in n.message for n in app._notifications)
@@ -801,8 +802,8 @@ async def test_lines_typed_right_after_join_follow_it_and_refused_ones_all_come_
 
 async def test_up_never_edits_past_a_message_still_waiting(profiles, tmp_path):
     """Reported: offline, 'pending⏎' then ↑ edited the last *delivered* message,
-    so the edit changed the wrong one. ↑ stops at the waiting message and says
-    why it cannot be edited yet."""
+    so the edit changed the wrong one. ↑ edits the waiting message itself: it
+    has not left, so it leaves with the new text."""
     cfg = config(tmp_path / "up.db")
     srv = RseServer(cfg)
     await srv.start()
@@ -819,10 +820,13 @@ async def test_up_never_edits_past_a_message_still_waiting(profiles, tmp_path):
             await link.stop()
             await srv.stop()
             await burst(pilot, *"pending", "enter", "up")
-            await until(
-                pilot, lambda: any("still waiting" in n.message for n in app._notifications)
-            )
-            assert app.composer.mode is None and app.composer.text == ""
+            await until(pilot, lambda: app.composer.mode is not None)
+            assert app.composer.mode.row.seq is None and app.composer.text == "pending"
+            await burst(pilot, *" X", "enter")
+            await until(pilot, lambda: any(r.text == "pending X" for r in app.timeline.rows))
+            queued = await app.client.outbox()
+            assert [i.text for i in queued] == ["pending X"]
+            assert [r.text for r in app.timeline.rows if r.seq][-1] == "delivered"
             await app.action_quit()
     finally:
         await bob.close()

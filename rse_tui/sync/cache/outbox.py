@@ -17,7 +17,12 @@ from typing import Any
 
 from rse_tui.protocol import (
     GROUP_SETTINGS,
+    ChatEvent,
     CreateGroup,
+    PostEvent,
+    SendChat,
+    SendDirect,
+    SendPost,
     WriteOk,
     WriteRequest,
     decode_request,
@@ -133,6 +138,10 @@ class Outbox(Reducer):
                 ack = Ack(run.me, ok, ok.ts or int(time.time()), self)
                 for event in own_events(item.request, ack):
                     self._reduce(event, run)
+                    if isinstance(event, ChatEvent | PostEvent):  # found by its id
+                        self.conn.execute(
+                            "UPDATE messages SET cid = ? WHERE seq = ?", (item.cid, event.seq)
+                        )
             # The cursor stays: only the pushed stream moves it. Pushed events
             # numbered below this write may still wait to be applied, and a
             # cursor past them would skip them after a reconnect. (The write's
@@ -151,6 +160,30 @@ class Outbox(Reducer):
             f"SELECT {', '.join(GROUP_SETTINGS)} FROM groups WHERE id = ? AND known = 1", (group,)
         ).fetchone()
         return {} if row is None else dict(zip(GROUP_SETTINGS, row, strict=True))
+
+    def stored_as(self, cid: str) -> int | None:
+        """The sequence number of my message written as ``cid``, once stored."""
+        row = self.conn.execute("SELECT seq FROM messages WHERE cid = ?", (cid,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def rewrite_unsent(self, cid: str, text: str) -> bool:
+        """Give a message still waiting in the outbox, and never sent, new text
+        (nobody has seen the old one); False once it has left or is gone."""
+        with self._tx():
+            row = self.conn.execute(
+                "SELECT frame FROM outbox WHERE cid = ? AND attempts = 0 AND error IS NULL",
+                (cid,),
+            ).fetchone()
+            if row is None:
+                return False
+            request = decode_request(row[0])
+            if not isinstance(request, SendChat | SendPost | SendDirect):
+                return False
+            request.text = text
+            self.conn.execute(
+                "UPDATE outbox SET frame = ?, text = ? WHERE cid = ?", (encode(request), text, cid)
+            )
+        return True
 
     def failed(self, cid: str, error: str) -> None:
         self.conn.execute("UPDATE outbox SET error = ? WHERE cid = ?", (error, cid))

@@ -124,6 +124,13 @@ def _outbox_frames(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE outbox SET frame = ?, args = NULL WHERE n = ?", (encode(request), n))
 
 
+def _message_cids(conn: sqlite3.Connection) -> None:
+    """One's own messages keep the client id they were written with: an edit
+    or a reply begun while the message was still being sent finds it."""
+    conn.execute("ALTER TABLE messages ADD COLUMN cid TEXT")
+    conn.execute("CREATE INDEX messages_cid ON messages(cid) WHERE cid IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -133,6 +140,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _edits,
     _amends,
     _outbox_frames,
+    _message_cids,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -22,6 +22,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,14 @@ class Composer(TextArea):
         def __init__(self, mode: Mode | None) -> None:
             super().__init__()
             self.mode = mode
+
+    class Behind(Message):
+        """Run ``then`` once the keys the composer got before it are handled
+        (an Enter among them has handed its message to the app)."""
+
+        def __init__(self, then: Callable[[], object]) -> None:
+            super().__init__()
+            self.then = then
 
     def __init__(self, *, id: str | None = None, scratch_dir: Path | None = None) -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
@@ -143,7 +152,9 @@ class Composer(TextArea):
             self._restored = ""
             self.set_mode(None)
             self.in_flight += 1
-            self.post_message(self.Submitted(text, mode))
+            # Straight to the app, not bubbling up behind the keys this composer
+            # has still to handle (↑ right after Enter waits for it to be shown).
+            self.app.post_message(self.Submitted(text, mode))
 
     def set_mode(self, mode: Mode | None, *, clear: bool = False) -> None:
         """Enter an edit (its text in the composer) or a reply; None leaves
@@ -186,6 +197,9 @@ class Composer(TextArea):
 
     def on_composer_set_mode(self, message: SetMode) -> None:
         self.set_mode(message.mode)
+
+    def on_composer_behind(self, message: Behind) -> None:
+        message.then()
 
     async def action_escape(self) -> None:
         """Esc leaves an edit or a reply; else it goes to the messages."""

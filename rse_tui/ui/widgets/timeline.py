@@ -391,6 +391,14 @@ class Timeline(ScrollView, can_focus=True):
         return row if row.seq is not None and row.seq not in self._deleted else None
 
     @property
+    def selected_waiting(self) -> MessageRow | None:
+        """The selected message, if it is mine and still waiting to be sent."""
+        if self.selected is None or not self.rows:
+            return None
+        row = self.rows[self.selected]
+        return row if row.pending and row.cid is not None else None
+
+    @property
     def oldest_seq(self) -> int | None:
         return next((r.seq for r in self.rows if r.seq is not None), None)
 
