@@ -137,3 +137,35 @@ async def test_the_outbox_view_converges_across_processes(server, tmp_path):
 
 async def test_the_outbox_view_converges_in_a_process_that_is_offline(server, tmp_path):
     await _outbox_converges(server, tmp_path, "ws://127.0.0.1:9/")  # nothing listens there
+
+
+def test_edits_deletions_and_pins_another_process_applied_are_reported(tmp_path):
+    """Found by a new user: `rse sync` run beside the app applied an edit and a
+    deletion (moving the shared cursor past them); the app, resuming from
+    there, was never told, and showed the old text and the deleted message
+    for as long as the group stayed open."""
+    from rse_tui.protocol import ChatEvent, DeleteEvent, EditEvent, PinEvent
+
+    path = tmp_path / "cache.db"
+    app, cli = Cache(path), Cache(path)
+    try:
+        for c in (app, cli):
+            c.set_identity(1, "ana")
+        said = [ChatEvent(seq=s, group=7, user=2, ts=1, text=f"m{s}") for s in (10, 11, 12)]
+        app.apply(said, cursor=12)
+        mark = app.mark()
+        cli.apply(
+            [
+                EditEvent(seq=13, group=7, user=2, target=10, text="m10 fixed", ts=2),
+                DeleteEvent(seq=14, group=7, user=2, target=11),
+                PinEvent(seq=15, group=7, user=3, target=12),
+            ]
+        )
+        mark, changes = app.changed_elsewhere(mark)
+        assert sorted(changes.edited) == [10, 12] and changes.deleted == [11]
+        assert sorted(changes.messages[7]) == [10, 11, 12]
+        # Told once: nothing new, nothing said again.
+        assert not app.changed_elsewhere(mark)[1]
+    finally:
+        app.close()
+        cli.close()

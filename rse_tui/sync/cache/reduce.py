@@ -275,7 +275,7 @@ class Reducer(CacheBase):
         run.changes.charter = event.version
 
     def _on_delete(self, event: DeleteEvent, run: Reduction) -> None:
-        self._delete(event.target, event.group or None)
+        self._delete(event.target, event.group or None, event.seq)
         if event.group:
             run.changes.messages.setdefault(event.group, []).append(event.target)
             run.changes.deleted.append(event.target)
@@ -294,12 +294,13 @@ class Reducer(CacheBase):
 
     # -- edits, deletions and pins, whenever the message itself arrives -----------------
 
-    def _delete(self, target: int, group: int | None) -> None:
+    def _delete(self, target: int, group: int | None, version: int) -> None:
         """For good: a copy that comes later (a page asked for before) stays out."""
         self.conn.execute(
-            "INSERT INTO amends (seq, grp, deleted) VALUES (?, ?, 1)"
-            " ON CONFLICT(seq) DO UPDATE SET deleted = 1",
-            (target, group),
+            "INSERT INTO amends (seq, grp, deleted, del_seq) VALUES (?, ?, 1, ?)"
+            " ON CONFLICT(seq) DO UPDATE SET deleted = 1,"
+            " del_seq = max(amends.del_seq, excluded.del_seq)",
+            (target, group, version),
         )
         self.conn.execute("DELETE FROM messages WHERE seq = ?", (target,))
 

@@ -131,6 +131,12 @@ def _message_cids(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_cid ON messages(cid) WHERE cid IS NOT NULL")
 
 
+def _deletion_versions(conn: sqlite3.Connection) -> None:
+    """A deletion, like an edit or a pin, says which event made it: another
+    process of the profile finds what changed since it last looked."""
+    conn.execute("ALTER TABLE amends ADD COLUMN del_seq INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -141,6 +147,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _amends,
     _outbox_frames,
     _message_cids,
+    _deletion_versions,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

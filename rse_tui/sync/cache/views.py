@@ -27,6 +27,7 @@ class Mark:
 
     version: int  # PRAGMA data_version: moves when another connection commits
     top: int  # the newest message stored
+    cursor: int  # the sync cursor: events past it were applied since
     outbox: frozenset[tuple[str, int | None, str | None]]  # (cid, group, error)
 
 
@@ -242,7 +243,7 @@ class Views(CacheBase):
         """Where to start following what other processes change (see changed_elsewhere)."""
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         top = self.conn.execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0]
-        return Mark(version, top, self._outbox_state())
+        return Mark(version, top, self.cursor(), self._outbox_state())
 
     def _outbox_state(self) -> frozenset[tuple[str, int | None, str | None]]:
         return frozenset(self.conn.execute("SELECT cid, grp, error FROM outbox").fetchall())
@@ -252,8 +253,9 @@ class Views(CacheBase):
 
         Each process hears of the events its own connection brings; what only
         the file knows is found here: another process's writes being queued,
-        answered or refused (the outbox), and messages it stored that this
-        process was not sent (it resumed from a cursor another one moved).
+        answered or refused (the outbox), messages it stored that this process
+        was not sent (it resumed from a cursor another one moved), and the
+        edits, deletions and pins it applied to messages already here.
         Cheap when nothing changed: one pragma.
         """
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
@@ -265,6 +267,16 @@ class Views(CacheBase):
             rows = self.conn.execute(
                 "SELECT grp, seq FROM messages WHERE seq > ? ORDER BY seq", (mark.top,)
             ).fetchall()
+            cursor = self.cursor()
+            amended = (
+                self.conn.execute(
+                    "SELECT seq, grp, deleted FROM amends WHERE grp IS NOT NULL"
+                    " AND max(edit_seq, pin_seq, del_seq) > ?",
+                    (mark.cursor,),
+                ).fetchall()
+                if cursor > mark.cursor
+                else []
+            )
         for _, group, _ in outbox ^ mark.outbox:
             changes.outbox = True
             if group is not None:
@@ -273,5 +285,8 @@ class Views(CacheBase):
             changes.messages.setdefault(group, []).append(seq)
         if rows:
             changes.groups = True  # unread counts
+        for seq, group, deleted in amended:
+            changes.messages.setdefault(group, []).append(seq)
+            (changes.deleted if deleted else changes.edited).append(seq)
         top = rows[-1][1] if rows else mark.top
-        return Mark(version, top, outbox), changes
+        return Mark(version, top, max(cursor, mark.cursor), outbox), changes
