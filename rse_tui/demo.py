@@ -99,12 +99,23 @@ def demo_server(root: Path, *, reset: bool = False) -> Iterator[ServerThread]:
 
 
 def _start_on_last_port(db_path: Path, port_file: Path) -> ServerThread:
-    """The demo server on the port it had last time when that port is free (the
-    profiles of those who joined it keep working across runs), else a free one."""
+    """The demo server on the port it had last time (the profiles of those who
+    joined it keep working across runs); a free one the first time. A port
+    taken meanwhile is said, not silently changed: the profiles would follow
+    the new one, and those of the people who joined would not."""
+    last = None
     with contextlib.suppress(OSError, ValueError):
         last = int(port_file.read_text())
-        if 1024 <= last <= 65535:
+    if last is not None and 1024 <= last <= 65535:
+        try:
             return ServerThread(ServerConfig(db_path=db_path, port=last)).start()
+        except OSError as exc:
+            raise DemoRunning(
+                f"the demo server's port {last} is taken ({exc.strerror or exc}): perhaps an"
+                " rse-server already serves this demo there (then 'rse' opens the app on it);"
+                f" else free the port, or delete {port_file} to take a new one (those who"
+                " joined the demo join it again)"
+            ) from None
     thread = ServerThread(ServerConfig(db_path=db_path, port=0)).start()
     port_file.write_text(thread.url.rsplit(":", 1)[1].strip("/"))
     return thread
@@ -152,7 +163,7 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
             cache.set("ui.group", first)  # open on the lively group the first time
         finally:
             cache.close()
-    # The demo server picks a new port each run; the profile follows it.
+    # The demo server keeps its port; the profile follows it when it takes a new one.
     return account
 
 

@@ -58,14 +58,25 @@ async def test_demo_platform_is_ready_and_reused(tmp_path):
         again = _login(root, server)
         assert again.settings.user == first_user
         assert again.settings.url == server.url == first_url
-    # The port taken meanwhile: another one, and the demo still starts.
+    # The port taken meanwhile (say, by an rse-server run on the demo's
+    # database): said, not silently changed (found by a new user: the profile
+    # followed a new port, and pointed at nothing once the demo ended).
     import socket
 
+    port = int(first_url.rsplit(":", 1)[1].strip("/"))
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    blocker.bind(("127.0.0.1", int(first_url.rsplit(":", 1)[1].strip("/"))))
+    blocker.bind(("127.0.0.1", port))
     blocker.listen()
     try:
+        with pytest.raises(demo.DemoRunning, match=f"port {port} is taken") as refused:
+            with demo.demo_server(root):
+                pass
+        port_file = root / "demo-server" / "port"
+        assert str(port_file) in str(refused.value)
+        assert port_file.read_text() == str(port)
+        # Deleting the port file takes a new one.
+        port_file.unlink()
         with demo.demo_server(root) as server:
             assert server.url != first_url
             assert _login(root, server).settings.user == first_user
