@@ -69,9 +69,9 @@ async def test_demo_platform_is_ready_and_reused(tmp_path):
     blocker.bind(("127.0.0.1", port))
     blocker.listen()
     try:
-        with pytest.raises(demo.DemoRunning, match=f"port {port} is taken") as refused:
-            with demo.demo_server(root):
-                pass
+        taken = pytest.raises(demo.DemoRunning, match=f"port {port} is taken")
+        with taken as refused, demo.demo_server(root):
+            pass
         port_file = root / "demo-server" / "port"
         assert str(port_file) in str(refused.value)
         assert port_file.read_text() == str(port)
