@@ -134,6 +134,13 @@ async def test_directory_enter_twice_and_keys_behind_it(server, profiles):
         await until(pilot, lambda: app.view.group is not None and app.view.group.dm == bob.user)
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert await _stored(bob, app.view.group.group) == ["hello bob"]
+        # Nobody matches: the keys typed after Enter stay in the search box, in
+        # view (found by a new user: they went to an empty list, and were lost).
+        await burst(pilot, "f2", *"zzz", "enter", *" lost?", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DirectoryScreen))
+        await until(pilot, lambda: app.screen.query_one(Input).value == "zzz lost?")
+        assert isinstance(app.screen.focused, Input)
+        await pilot.press("escape")
         await app.action_quit()
     await bob.close()
     await eve.close()

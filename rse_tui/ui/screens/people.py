@@ -124,8 +124,13 @@ class DirectoryScreen(Dialog[tuple[int, str] | None]):
             if len(self.entries) == 1:
                 entry = self.entries[0]
                 self.dismiss((entry.user, entry.name))
-            else:
+            elif self.entries:
                 self._to_list()
+            else:  # nobody: the search box keeps the keys (an empty list would drop them)
+                people = self.query_one(OptionList)
+                if not people.option_count:
+                    query = clean_line(self.query_one(Input).value)[:40]
+                    self.show([], f"nobody matches {query!r}" if query else "nobody yet")
         finally:
             self.decided()
 
