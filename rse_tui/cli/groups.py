@@ -129,6 +129,8 @@ async def cmd_group_list(args: argparse.Namespace) -> int:
                 continue
             mark = "*" if g.member else " "
             count = "1 member" if g.members == 1 else f"{g.members} members"
+            if not g.members_shown:
+                count = "private: members and count for members"
             print(f"{mark} {clean_line(g.name)}\t{count}")
         if not fresh:
             notice(f"{run.unreachable()}; showing the cached list")

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
-from rse_tui.protocol import ChatEvent, ErrorCode, PostEvent, ProtocolError
+from rse_tui.protocol import ChatEvent, ErrorCode, PostEvent, ProtocolError, Visibility
 
 from ..sync.models import GroupRow, MessageRow
 from ..textsafe import clean_line
@@ -207,7 +207,9 @@ async def _tail_outside(
         notice(_nothing_yet(name, args))
     if args.no_follow:
         return EXIT_OK
-    raise CliError(
-        f"you are not a member of {name}: join it to follow it live"
-        f" (rse group join {_shell(args.group)})"
+    how = (
+        f"ask to join: rse group request {_shell(args.group)}"
+        if group.visibility == Visibility.PRIVATE
+        else f"rse group join {_shell(args.group)}"
     )
+    raise CliError(f"you are not a member of {name}: join it to follow it live ({how})")

@@ -37,6 +37,12 @@ class GroupRow:
         return self.member
 
     @property
+    def members_shown(self) -> bool:
+        """Whether the member count is known here: a private group's members
+        and count are for its members (the server says 0 to others)."""
+        return self.member or self.visibility != Visibility.PRIVATE
+
+    @property
     def label(self) -> str:
         """What to call it: the group's name, or "direct chat with NAME"."""
         return f"direct chat with {self.name}" if self.dm is not None else self.name

@@ -502,11 +502,7 @@ class RseApp(App[int]):
             unread = (
                 r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me
             )
-            self.timeline.empty_text = (
-                "No messages yet: say hello."
-                if self.view.kind == ChatEvent.TYPE
-                else "No posts yet."
-            )
+            self.timeline.empty_text = self._empty_text(group)
             self.timeline.show(
                 rows,
                 more_above=len(rows) >= FIRST_PAGE or hole is not None,
@@ -539,10 +535,25 @@ class RseApp(App[int]):
         where = f"@{clean_line(group.name)}" if group.dm else f"#{clean_line(group.name)}"
         return f"Write {what} to {where} · Enter sends · ^J new line · F1 keys"
 
+    def _empty_text(self, group: GroupRow) -> str:
+        """What an empty pane says: why there is nothing, and what to do."""
+        if not group.member and group.visibility == Visibility.PRIVATE:
+            name = clean_line(group.name)
+            if group.requested:
+                return f"Only members read #{name}: you asked to join, a moderator lets you in"
+            return f"Only members read #{name}: Enter on it in the groups pane asks to join"
+        return (
+            "No messages yet: say hello." if self.view.kind == ChatEvent.TYPE else "No posts yet."
+        )
+
     def _may_not_write(self, group: GroupRow) -> str:
         """Why I may not write here ("" when I may)."""
         if group.may_write(self.view.kind):
             return ""
+        if not group.in_group and group.requested:
+            return "You asked to join: a moderator has to let you in first"
+        if not group.in_group and group.visibility == Visibility.PRIVATE:
+            return "Not a member: Enter on it in the groups pane asks to join"
         if not group.in_group:
             return "Not a member: /join to write here (or Enter on it in the groups pane)"
         policy = group.chat_policy if self.view.kind == ChatEvent.TYPE else group.post_policy
@@ -711,6 +722,9 @@ class RseApp(App[int]):
         now = time.monotonic()
         if now - self._alerted.get(row.group, -ALERT_EVERY) < ALERT_EVERY:
             return
+        open_group = self.view.group
+        if open_group is not None and open_group.group == row.group and self.app_focus:
+            return  # on screen already, in the chat being read
         self._alerted[row.group] = now
         direct = any(r.group == row.group and r.dm is not None for r in self.groups.rows)
         what = "wrote to you" if direct else "mentioned you"

@@ -48,7 +48,8 @@ class Title(Static):
         text.append(f"  {chat} {feed}", "dim")
         if group.visibility != Visibility.OPEN:
             text.append(f"  {group.visibility}", "dim")
-        text.append(f"  {members(group.members)}", "dim")
+        if group.members_shown:
+            text.append(f"  {members(group.members)}", "dim")
         if group.moderator:
             text.append("  · moderator", "dim")
         if not group.member:
@@ -79,7 +80,8 @@ class Details(Static):
         elif group is not None:
             text.append(f"# {clean_line(group.name)}\n", "bold")
             state = "moderator" if group.moderator else "member" if group.member else "not a member"
-            text.append(f"{group.visibility} · {members(group.members)} · {state}\n", "dim")
+            count = f" · {members(group.members)}" if group.members_shown else ""
+            text.append(f"{group.visibility}{count} · {state}\n", "dim")
             rules = f"posts: {group.post_policy} · chat: {group.chat_policy}"
             text.append(f"{rules}\n", "dim")
             if group.description:
