@@ -171,12 +171,13 @@ class Run:
             said = f"{await self.describe(item)} was refused: {clean_line(why)}"
             if item.cid in self.queued:
                 await self.client.discard(item.cid)
+                code = EXIT_FAILED
             else:
                 # Queued by the app (or an earlier command): it stays in the outbox,
-                # marked refused, where the app shows it to edit or discard.
+                # marked refused, where the app shows it to edit or discard. Said,
+                # but this command did what it was asked ('rse charter --accept').
                 said += " (written earlier or in the app: kept there, marked refused)"
             notice(said)
-            code = EXIT_FAILED
         if not delivered:
             waiting = await self.client.outbox_count()
             if self.engine.online:

@@ -71,4 +71,12 @@ async def test_a_command_keeps_the_refused_writes_of_the_app(rse, server):
     kept = app.outbox(include_failed=True)
     app.close()
     assert [(i.text, bool(i.error)) for i in kept] == [("from the app", True)]
+    # A command whose own work went through exits 0, saying what of others'
+    # was refused (it said 1 after 'rse charter --accept', say).
+    app = Cache(profile / "cache.db")
+    app.enqueue(SendChat(request_id=0, cid="again", group=quiet, text="again from the app"))
+    app.close()
+    synced = await rse("sync")
+    assert synced.code == 0, synced.err
+    assert any("(again from the app) was refused" in s for s in synced.err.splitlines())
     await bob.close()
