@@ -908,8 +908,11 @@ class RseApp(App[int]):
             if not await commands.run(self, event.text):
                 await self.send_text(commands.message_text(event.text), event.mode)
                 await self._refresh_open()  # shown (waiting) before ↑ looks for it
+        except Closing:  # quit meanwhile (a quit waits for this: see action_quit)
+            return
         finally:
-            self.composer.in_flight -= 1
+            if self.screen_stack:
+                self.composer.in_flight -= 1
 
     async def send_text(self, text: str, mode: Mode | None = None) -> None:
         """Send a message to the open group or direct chat."""

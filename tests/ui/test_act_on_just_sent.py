@@ -45,16 +45,19 @@ async def test_edit_reply_and_pin_right_after_sending_act_on_that_message(server
         await _ready(app, pilot, g)
         await burst(pilot, *"delta", "enter", "alt+up", "e", *" EDITED", "enter")
         await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
-        await until(pilot, lambda: any(r.text == "delta EDITED" for r in app.timeline.rows))
+        await until(
+            pilot, lambda: any(r.text == "delta EDITED" and r.seq for r in app.timeline.rows)
+        )
         assert [e.text for e in await _stored(bob, g)] == ["gamma", "delta EDITED"]
 
         await burst(pilot, *"zeta", "enter", "up", *" X", "enter")
         await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
-        await until(pilot, lambda: any(r.text == "zeta X" for r in app.timeline.rows))
+        await until(pilot, lambda: any(r.text == "zeta X" and r.seq for r in app.timeline.rows))
         assert [e.text for e in await _stored(bob, g)][-1] == "zeta X"
 
         await burst(pilot, *"question?", "enter", "alt+up", "r", *"my answer", "enter")
-        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        # The reply waits for the question to be stored: it is queued after that.
+        await until(pilot, lambda: any(r.text == "my answer" and r.seq for r in app.timeline.rows))
         stored = await _stored(bob, g)
         question, answer = stored[-2], stored[-1]
         assert (question.text, answer.text, answer.reply) == (
