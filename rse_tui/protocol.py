@@ -197,6 +197,20 @@ class Kind(Vocabulary):
     POST = "p"
 
 
+class Reaction(Vocabulary):
+    """The reactions one may put on a message (shortcodes; shown as emoji where
+    the terminal can)."""
+
+    PLUS_ONE = "+1"
+    MINUS_ONE = "-1"
+    HEART = "heart"
+    TADA = "tada"
+    EYES = "eyes"
+    CHECK = "check"
+    LAUGH = "laugh"
+    ROCKET = "rocket"
+
+
 # --------------------------------------------------------------------------
 # Nested records (no ``t``): used inside replies.
 
@@ -369,6 +383,18 @@ class DeleteEvent(Event):
 
 
 @frame
+class ReactEvent(Event):
+    """``user`` put (``on``) or took back reaction ``emoji`` on message ``target``."""
+
+    TYPE: ClassVar[str] = "k"
+    group: int = wire("g")
+    user: int = wire("u")
+    target: int = wire("tg")
+    emoji: str = wire("e")
+    on: bool = wire("on", default=True)
+
+
+@frame
 class PinEvent(Event):
     """A moderator pinned (``on``) or unpinned message ``target`` in ``group``."""
 
@@ -409,6 +435,7 @@ AnyEvent = (
     | DeleteEvent
     | PinEvent
     | EditEvent
+    | ReactEvent
 )
 EVENTS: Mapping[str, type[Event]] = {
     cls.TYPE: cls
@@ -423,6 +450,7 @@ EVENTS: Mapping[str, type[Event]] = {
         DeleteEvent,
         PinEvent,
         EditEvent,
+        ReactEvent,
     )
 }
 #: The servers' default text limits (characters): a client checks them before
@@ -674,6 +702,17 @@ class EditMessage(WriteRequest):
 
 
 @frame
+class React(WriteRequest):
+    """Put (or with ``on`` false, take back) a reaction on a message, where the
+    group's comment policy lets you."""
+
+    TYPE: ClassVar[str] = "react"
+    target: int = wire("tg")
+    emoji: str = wire("e")
+    on: bool = wire("on", default=True)
+
+
+@frame
 class PinMessage(WriteRequest):
     """Pin (or with ``on`` false, unpin) a message in a group you moderate."""
 
@@ -869,6 +908,7 @@ REQUESTS: Mapping[str, type[Request]] = {
         DeleteMessage,
         PinMessage,
         EditMessage,
+        React,
     )
 }
 

@@ -153,6 +153,18 @@ def require_write(a: Access, kind: str) -> Access:
     return a
 
 
+def require_react(a: Access) -> Access:
+    """Members react where the group's comment policy (``cm``) lets them."""
+    require_visible(a)
+    if not a.member:
+        raise forbidden("join the group before reacting in it")
+    if not may_comment(a):
+        if a.facts.comment_policy == ChatPolicy.NOBODY:
+            raise forbidden("in this group, nobody may comment or react")
+        raise forbidden("in this group, only its moderators may comment or react")
+    return a
+
+
 def require_delete(a: Access, author: int, user: int) -> Access:
     """Authors delete their own messages wherever they may still read them (an
     open group they left included); moderators delete anyone's."""

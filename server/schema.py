@@ -137,12 +137,23 @@ def _catch_up_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX events_own ON events(user, seq) WHERE kind IN ('j', 'l', 'q')")
 
 
+def _reactions(db: sqlite_utils.Database) -> None:
+    """Who put which reaction on which message (the current state; the log has
+    each change as a ``k`` event)."""
+    db.execute(
+        "CREATE TABLE reactions (target INTEGER NOT NULL, user INTEGER NOT NULL,"
+        " emoji TEXT NOT NULL, grp INTEGER NOT NULL, PRIMARY KEY (target, user, emoji))"
+        " WITHOUT ROWID"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
     _moderation,
     _edits,
     _catch_up_indexes,
+    _reactions,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -21,6 +21,8 @@ from rse_tui.protocol import (
     LeaveGroup,
     Members,
     PinMessage,
+    React,
+    Reaction,
     RemoveMember,
     RequestJoin,
     SearchDirectory,
@@ -139,6 +141,16 @@ async def pin(v: View) -> Write | None:
     return _write(PinMessage, target=row.seq, on=not row.pinned)
 
 
+async def react(v: View) -> Write | None:
+    """A reaction, put or taken back, on a message of a group one is in (the
+    comment policy may refuse it: that is checked too)."""
+    rows = await v.messages(v.mine)
+    if not rows:
+        return None
+    emoji = v.rng.choice(Reaction.words())
+    return _write(React, target=v.rng.choice(rows).seq, emoji=emoji, on=v.rng.random() < 0.8)
+
+
 async def edit(v: View) -> Write | None:
     rows = [r for r in await v.messages(v.mine) if r.user == v.client.user]
     return _write(EditMessage, target=v.rng.choice(rows).seq, text=f"{v.text}e") if rows else None
@@ -193,6 +205,7 @@ OPERATIONS: list[tuple[float, Op]] = [
     (3, delete),
     (2, pin),
     (3, edit),
+    (4, react),
     (6, read),
     (49, message),
 ]

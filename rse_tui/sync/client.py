@@ -40,6 +40,7 @@ from rse_tui.protocol import (
     Members,
     Page,
     PinMessage,
+    React,
     RemoveMember,
     RequestJoin,
     SearchDirectory,
@@ -110,6 +111,12 @@ class Client:
     async def pin(self, message: int, on: bool = True) -> str:
         """Pin (or unpin) a message where I moderate."""
         return await self._write(PinMessage(request_id=0, cid=new_cid(), target=message, on=on))
+
+    async def react(self, message: int, emoji: str, *, on: bool = True) -> str:
+        """Put (``on``) or take back a reaction (a protocol.Reaction word) on a message."""
+        return await self._write(
+            React(request_id=0, cid=new_cid(), target=message, emoji=emoji, on=on)
+        )
 
     async def create_group(self, name: str, **settings: Any) -> str:
         """A new group, with CreateGroup's settings (visibility, parent, policies...)."""

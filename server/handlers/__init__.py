@@ -32,6 +32,7 @@ from rse_tui.protocol import (
     Logout,
     Members,
     PinMessage,
+    React,
     Redeem,
     RemoveMember,
     Request,
@@ -81,6 +82,7 @@ HANDLERS: Mapping[type[Request], Handler] = {
     DeleteMessage: messages.delete_message,
     EditMessage: messages.edit_message,
     PinMessage: messages.pin_message,
+    React: messages.react,
 }
 
 __all__ = ["HANDLERS", "Caller", "Handler", "Services"]

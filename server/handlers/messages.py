@@ -11,6 +11,7 @@ from rse_tui.protocol import (
     Page,
     PinMessage,
     ProtocolError,
+    React,
     SendChat,
     SendDirect,
     SendPost,
@@ -106,6 +107,20 @@ async def pin_message(svc: Services, caller: Caller, req: PinMessage) -> WriteOk
         req,
         storage.pin_message,
         target=req.target,
+        on=req.on,
+        cid=req.cid,
+        now=svc.now(),
+    )
+
+
+async def react(svc: Services, caller: Caller, req: React) -> WriteOk:
+    return await write(
+        svc,
+        caller,
+        req,
+        storage.react,
+        target=req.target,
+        emoji=req.emoji,
         on=req.on,
         cid=req.cid,
         now=svc.now(),

@@ -24,6 +24,7 @@ from rse_tui.protocol import (
     PinEvent,
     PostEvent,
     ProtocolError,
+    ReactEvent,
     RequestEvent,
     Role,
 )
@@ -151,6 +152,11 @@ def event_from_row(
     if kind == PinEvent.TYPE:
         data = _body(body)
         return PinEvent(seq=seq, group=grp, user=user, target=data["tg"], on=bool(data["on"]))
+    if kind == ReactEvent.TYPE:
+        data = _body(body)
+        return ReactEvent(
+            seq=seq, group=grp, user=user, target=data["tg"], emoji=data["e"], on=bool(data["on"])
+        )
     raise ValueError(f"unknown event kind {kind!r} at seq {seq}")
 
 

@@ -18,6 +18,8 @@ from rse_tui.protocol import (
     PinEvent,
     PostEvent,
     ProtocolError,
+    ReactEvent,
+    Reaction,
     UserInfo,
 )
 
@@ -151,6 +153,35 @@ def pin_message(
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     return Outcome(result, [PinEvent(seq=seq, group=group, user=user, target=target, on=on)])
+
+
+def react(
+    conn: sqlite3.Connection, user: int, target: int, emoji: str, on: bool, cid: str, now: int
+) -> Outcome[Receipt]:
+    """Put (or take back) a reaction on a message, where one may comment."""
+    a, _, _ = _message_access(conn, user, target)
+    group = a.facts.group
+    policy.require_react(a)
+    if not Reaction.knows(emoji):
+        raise ProtocolError(
+            ErrorCode.BAD_FIELD, f"'e' must be one of {', '.join(Reaction.words())}"
+        )
+    if on:
+        conn.execute(
+            "INSERT OR IGNORE INTO reactions (target, user, emoji, grp) VALUES (?, ?, ?, ?)",
+            (target, user, emoji, group),
+        )
+    else:
+        conn.execute(
+            "DELETE FROM reactions WHERE target = ? AND user = ? AND emoji = ?",
+            (target, user, emoji),
+        )
+    body = {"tg": target, "e": emoji, "on": int(on)}
+    seq = append(conn, ReactEvent.TYPE, group, user, now, body)
+    result = Receipt(seq=seq, ts=now)
+    keep_receipt(conn, user, cid, result)
+    event = ReactEvent(seq=seq, group=group, user=user, target=target, emoji=emoji, on=on)
+    return Outcome(result, [event])
 
 
 #: Text a history page or a catch-up carries at most (Limits.max_reply_text).

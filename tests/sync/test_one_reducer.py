@@ -19,14 +19,19 @@ GROUPS = (
 )
 MESSAGES = "SELECT seq, grp, kind, user, ts, text, edited, pinned, reply FROM messages ORDER BY seq"
 ROLES = "SELECT grp, user, role FROM roles ORDER BY grp, user"
+REACTIONS = "SELECT target, user, emoji, grp FROM reactions ORDER BY 1, 2, 3"
 
 
 def _state(path) -> dict[str, list[tuple]]:
     db = sqlite3.connect(path)
     try:
-        return {q: db.execute(q).fetchall() for q in (GROUPS, MESSAGES, ROLES)}
+        return {q: db.execute(q).fetchall() for q in (GROUPS, MESSAGES, ROLES, REACTIONS)}
     finally:
         db.close()
+
+
+def ops_id(state: dict[str, list[tuple]]) -> int:
+    return next(g[0] for g in state[GROUPS] if g[1] == "Ops")
 
 
 def _device(tmp_path, server, token: str, user: int, name: str, device: str) -> Engine:
@@ -69,6 +74,9 @@ async def test_own_writes_and_pushed_events_leave_the_same_cache(server, tmp_pat
             await Client(writer).send_chat(ops, "answer", reply=one)
             await Client(writer).edit(two, "two, edited")
             await Client(writer).pin(three, on=True)
+            await Client(writer).react(three, "tada")
+            await Client(writer).react(three, "eyes")
+            await Client(writer).react(three, "eyes", on=False)
             await Client(writer).delete(one)
             await Client(writer).change_group(
                 ops, description="the ops room", chat_policy="moderators"
@@ -98,6 +106,7 @@ async def test_own_writes_and_pushed_events_leave_the_same_cache(server, tmp_pat
         assert w[GROUPS] == r[GROUPS]
         assert w[MESSAGES] == r[MESSAGES]
         assert w[ROLES] == r[ROLES]
+        assert w[REACTIONS] == r[REACTIONS] == [(three, ana.user, "tada", ops_id(w))]
         ops_row = next(g for g in w[GROUPS] if g[1] == "Ops")
         assert (
             ops_row[2:4] == (1, 2) and ops_row[6] == "moderators" and ops_row[8] == "the ops room"

@@ -35,6 +35,8 @@ from rse_tui.protocol import (
     PinEvent,
     PinMessage,
     PostEvent,
+    React,
+    ReactEvent,
     RemoveMember,
     RequestEvent,
     RequestJoin,
@@ -153,6 +155,14 @@ def _pin(req: PinMessage, a: Ack) -> list[Fact]:
     return [PinEvent(seq=a.ok.seq, group=group, user=a.me, target=req.target, on=req.on)]
 
 
+def _react(req: React, a: Ack) -> list[Fact]:
+    group = a.known.group_of(req.target) or 0
+    event = ReactEvent(
+        seq=a.ok.seq, group=group, user=a.me, target=req.target, emoji=req.emoji, on=req.on
+    )
+    return [event]
+
+
 Convert = Callable[[Any, Ack], list[Fact]]
 
 #: For each kind of write, the events an acknowledgement of it stands for.
@@ -171,6 +181,7 @@ OWN_EVENTS: dict[type[WriteRequest], Convert] = {
     DeleteMessage: _delete,
     EditMessage: _edit,
     PinMessage: _pin,
+    React: _react,
 }
 
 

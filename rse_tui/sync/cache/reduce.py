@@ -27,6 +27,7 @@ from rse_tui.protocol import (
     LeaveEvent,
     PinEvent,
     PostEvent,
+    ReactEvent,
     RequestEvent,
     Role,
     UserInfo,
@@ -286,6 +287,22 @@ class Reducer(CacheBase):
             run.changes.messages.setdefault(event.group, []).append(event.target)
             run.changes.edited.append(event.target)
 
+    def _on_react(self, event: ReactEvent, run: Reduction) -> None:
+        if not event.group:
+            return  # a message this cache does not hold: its group's history will say
+        if event.on:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO reactions (target, user, emoji, grp) VALUES (?, ?, ?, ?)",
+                (event.target, event.user, event.emoji, event.group),
+            )
+        else:
+            self.conn.execute(
+                "DELETE FROM reactions WHERE target = ? AND user = ? AND emoji = ?",
+                (event.target, event.user, event.emoji),
+            )
+        run.changes.messages.setdefault(event.group, []).append(event.target)
+        run.changes.edited.append(event.target)
+
     def _on_pin(self, event: PinEvent, run: Reduction) -> None:
         self._pin(event.target, event.on, event.seq, event.group or None)
         if event.group:
@@ -534,6 +551,7 @@ class Reducer(CacheBase):
             "DELETE FROM amends WHERE grp = ? AND seq <= ? AND edit_seq <= ? AND pin_seq <= ?",
             (group, upto, upto, upto),
         )
+        self.conn.execute("DELETE FROM reactions WHERE grp = ? AND target <= ?", (group, upto))
         for kind in KINDS:  # one hole from the start, swallowing those it meets
             top = self.conn.execute(
                 "SELECT max(hi) FROM holes WHERE grp = ? AND kind = ? AND lo <= ?",
@@ -563,4 +581,5 @@ HANDLERS: dict[type, Handler] = {
     DeleteEvent: Reducer._on_delete,
     EditEvent: Reducer._on_edit,
     PinEvent: Reducer._on_pin,
+    ReactEvent: Reducer._on_react,
 }

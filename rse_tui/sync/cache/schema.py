@@ -137,6 +137,15 @@ def _deletion_versions(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE amends ADD COLUMN del_seq INTEGER NOT NULL DEFAULT 0")
 
 
+def _reactions(conn: sqlite3.Connection) -> None:
+    """Who put which reaction on which message, as the events said."""
+    conn.execute(
+        "CREATE TABLE reactions (target INTEGER NOT NULL, user INTEGER NOT NULL,"
+        " emoji TEXT NOT NULL, grp INTEGER NOT NULL, PRIMARY KEY (target, user, emoji))"
+        " WITHOUT ROWID"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -148,6 +157,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _outbox_frames,
     _message_cids,
     _deletion_versions,
+    _reactions,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
