@@ -90,6 +90,12 @@ async def cmd_dm(args: argparse.Namespace) -> int:
         return await run.deliver()
 
 
+async def cmd_react(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        await run.queue(run.client.react(args.message, args.emoji, on=not args.remove))
+        return await run.deliver()
+
+
 def _styles(stream: TextIO) -> tuple[str, str, str]:
     if stream.isatty() and "NO_COLOR" not in os.environ:
         return "\x1b[2m", "\x1b[1m", "\x1b[0m"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from rse_tui.protocol import ChatPolicy, PostPolicy, ProtocolError, Visibility
+from rse_tui.protocol import ChatPolicy, PostPolicy, ProtocolError, Reaction, Visibility
 
 from ..sync.connection import BadAddress, describe_failure
 from ..sync.credentials import CredentialError
@@ -25,7 +25,7 @@ from ..textsafe import clean_line
 from .account import cmd_join, cmd_login, cmd_logout
 from .groups import cmd_charter, cmd_directory, cmd_group
 from .launch import cmd_demo, cmd_sync, cmd_tui
-from .messages import cmd_chat, cmd_dm, cmd_post, cmd_tail
+from .messages import cmd_chat, cmd_dm, cmd_post, cmd_react, cmd_tail
 from .run import EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, notice
 
 ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
@@ -38,6 +38,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int
     "tail": cmd_tail,
     "sync": cmd_sync,
     "dm": cmd_dm,
+    "react": cmd_react,
     "directory": cmd_directory,
     "charter": cmd_charter,
 }
@@ -57,6 +58,14 @@ def _lines(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_LINES:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 0 to {MAX_LINES}")
     return int(text)
+
+
+def _message_id(text: str) -> int:
+    """A message's number as `rse tail` prints it (#123 or 123)."""
+    digits = text.removeprefix("#")
+    if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**53:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a message number (#ID from rse tail)")
+    return int(digits)
 
 
 def _seconds(text: str) -> float:
@@ -209,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument(
         "text", nargs="?", help="the text (default: one message per line of standard input)"
     )
+    react = add("react", "put a reaction on a message (or take it back)")
+    react.add_argument("message", type=_message_id, metavar="ID", help="#ID, as rse tail prints")
+    react.add_argument("emoji", choices=Reaction.words(), metavar="EMOJI",
+                       help=f"one of {', '.join(Reaction.words())}")  # fmt: skip
+    react.add_argument("--remove", action="store_true", help="take the reaction back")
     directory = add("directory", "find people by name or title")
     directory.add_argument(
         "query", nargs="?", default="", help="part of a name or title (default: everyone)"

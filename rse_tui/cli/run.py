@@ -21,6 +21,7 @@ from rse_tui.protocol import (
     JoinGroup,
     LeaveGroup,
     PinMessage,
+    React,
     RemoveMember,
     RequestJoin,
     SendChat,
@@ -231,6 +232,8 @@ class Run:
                 return "deleting a message"
             case PinMessage(on=on):
                 return "pinning a message" if on else "unpinning a message"
+            case React(target=target, emoji=emoji, on=on):
+                return f"{'reacting' if on else 'taking back'} :{emoji}: on #{target}"
         return f"a queued {item.request.TYPE}"
 
 

@@ -211,3 +211,29 @@ async def test_join_reads_the_code_from_standard_input(rse, server):
     both = await rse("join", server.url, "abc", "--code-stdin", "--name", "bob", stdin="x\n")
     neither = await rse("join", server.url, "--name", "bob", "--password-stdin", stdin="x\n")
     assert both.code == neither.code == 2 and "invitation code" in both.err
+
+
+async def test_react_puts_and_takes_back_a_reaction(rse, server):
+    from rse_tui.protocol import ReactEvent, Sync
+
+    await rse.join(server, "ana")
+    await rse("group", "create", "Ops")
+    bob = await new_user(server, "bob")
+    ops = await group_named(bob.conn, "Ops")
+    await bob.conn.call(JoinGroup, group=ops, cid="j")
+    await bob.conn.call(Sync, since=0)
+    said = (await bob.conn.call(SendChat, group=ops, text="deployed", cid="c")).seq
+    put = await rse("react", f"#{said}", "tada")
+    assert put.code == 0, put.err
+    got = await bob.pushes.next(ReactEvent)
+    assert (got.target, got.emoji, got.on) == (said, "tada", True)
+    back = await rse("react", str(said), "tada", "--remove")
+    assert back.code == 0, back.err
+    assert (await bob.pushes.next(ReactEvent)).on is False
+    # Bad input: a clear error, nothing sent.
+    wrong = await rse("react", str(said), "poop")
+    assert wrong.code == 2 and "invalid choice" in wrong.err, wrong.err
+    assert (await rse("react", "abc", "tada")).code == 2
+    missing = await rse("react", str(said + 1000), "tada")
+    assert missing.code == 1 and "was refused" in missing.err
+    await bob.close()
