@@ -75,6 +75,8 @@ class MessageRow:
     edited: float | None = None  # when its author last changed it
     reply: int | None = None  # the message it answers
     quote: str | None = None  # "author: text" of that message, when cached
+    #: (reaction word, how many, whether one is mine), in the words' order.
+    reactions: tuple[tuple[str, int, bool], ...] = ()
 
     @property
     def pending(self) -> bool:

@@ -154,6 +154,8 @@ class RseApp(App[int]):
         super().__init__(watch_css=watch_css, ansi_color=True if no_color else None)
         self.engine = engine
         self.client = Client(engine)
+        #: Reactions as ``:word:`` rather than emoji (NO_COLOR, or RSE_ASCII=1).
+        self.plain_symbols = no_color or os.environ.get("RSE_ASCII") == "1"
         self.clock = clock
         self.charter_open = False
         self._refreshing = asyncio.Lock()

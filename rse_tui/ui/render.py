@@ -91,11 +91,31 @@ def _author(row: MessageRow, text: Text) -> None:
         text.append(" ★", Style(color="yellow"))
 
 
-def _state(row: MessageRow, text: Text) -> None:
+#: Reactions as emoji, where the terminal shows them (else ``:word:``).
+EMOJI = {
+    "+1": "👍",
+    "-1": "👎",
+    "heart": "💜",
+    "tada": "🎉",
+    "eyes": "👀",
+    "check": "✅",
+    "laugh": "😄",
+    "rocket": "🚀",
+}
+
+
+def reaction_label(word: str, plain: bool) -> str:
+    return f":{word}:" if plain or word not in EMOJI else EMOJI[word]
+
+
+def _state(row: MessageRow, text: Text, plain: bool = False) -> None:
     if row.edited is not None:
         text.append(" (edited)", MUTED)
     if row.pinned:
         text.append("  ⚑ pinned", Style(bold=True))
+    for n, (word, count, mine) in enumerate(row.reactions):
+        label = f"{'  ' if n == 0 else ' '}{reaction_label(word, plain)} {count}"
+        text.append(label, Style(bold=True) if mine else MUTED)
     if row.error is not None:
         text.append(f"  ✗ not sent: {clean_line(row.error)}", _FAILED)
     elif row.pending:
@@ -114,13 +134,14 @@ def row_lines(
     width: int,
     now: float | None = None,
     mention: re.Pattern[str] | None = None,
+    plain: bool = False,
 ) -> list[Strip]:
     """The lines of one message or post at ``width`` cells."""
     if row.kind == PostEvent.TYPE:
         head = Text(no_wrap=True, overflow="ellipsis")
         _author(row, head)
         head.append(f" · {when(row.ts, now)}", MUTED)
-        _state(row, head)
+        _state(row, head, plain)
         from rich.markdown import Markdown  # loaded on the first post, not at start-up
 
         post = Markdown(task_boxes(clean(row.text)), hyperlinks=False)
@@ -134,7 +155,7 @@ def row_lines(
     body = Text(clean(row.text[4:] if action else row.text), style="italic" if action else "")
     if mention is not None:
         body.highlight_regex(mention, _MENTION)
-    _state(row, body)
+    _state(row, body, plain)
     indent = head.cell_len
     context = _reply_context(row, console, width, indent)
     longest = max((len(word) for word in row.text.split()), default=0)

@@ -4,13 +4,14 @@ and what other processes of the profile changed in the shared file."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from rse_tui.protocol import (
     ChatEvent,
     JoinGroup,
     LeaveGroup,
+    Reaction,
     SendChat,
     SendDirect,
     SendPost,
@@ -152,7 +153,7 @@ class Views(CacheBase):
             f"{_ROWS} WHERE m.grp = ? AND m.kind = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
             (group, kind, before if before is not None else 2**62, limit),
         ).fetchall()
-        out = [_message_row(r) for r in reversed(rows)]
+        out = self._with_reactions([_message_row(r) for r in reversed(rows)])
         if before is None:
             out.extend(self.pending_rows(group, kind))
         return out
@@ -175,7 +176,33 @@ class Views(CacheBase):
             f"{_ROWS} WHERE m.grp = ? AND m.kind = ? AND m.seq > ? ORDER BY m.seq",
             (group, kind, after),
         ).fetchall()
-        return [_message_row(r) for r in rows]
+        return self._with_reactions([_message_row(r) for r in rows])
+
+    def _with_reactions(self, rows: list[MessageRow]) -> list[MessageRow]:
+        """``rows`` with the reactions the cache holds for them."""
+        seqs = [r.seq for r in rows if r.seq is not None]
+        if not seqs:
+            return rows
+        me, _ = self._me_and_pattern()
+        found: dict[int, list[tuple[str, int, bool]]] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for target, emoji, count, mine in self.conn.execute(
+                "SELECT target, emoji, count(*), max(user IS ?) FROM reactions"
+                f" WHERE target IN ({marks}) GROUP BY target, emoji",
+                (me, *chunk),
+            ):
+                found.setdefault(target, []).append((emoji, count, bool(mine)))
+        if not found:
+            return rows
+        order = {word: n for n, word in enumerate(Reaction.words())}
+        return [
+            replace(r, reactions=tuple(sorted(found[r.seq], key=lambda e: order.get(e[0], 99))))
+            if r.seq in found
+            else r
+            for r in rows
+        ]
 
     def tail(self, group: int, kind: str, after: int) -> tuple[list[MessageRow], list[MessageRow]]:
         """Messages newer than ``after`` and the outbox's rows, read together."""

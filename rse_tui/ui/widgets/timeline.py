@@ -255,7 +255,8 @@ class Timeline(ScrollView, can_focus=True):
                 text = Text(f"{clock(row.ts)} {row.author}: message deleted", style=MUTED)
                 strips = [Strip(text.render(self.app.console))]
             else:
-                strips = row_lines(row, self.app.console, width, now, self.mention)
+                plain = bool(getattr(self.app, "plain_symbols", False))
+                strips = row_lines(row, self.app.console, width, now, self.mention, plain)
             if row.seq is not None:
                 self._rendered[key] = strips
         return strips
