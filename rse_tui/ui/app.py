@@ -891,6 +891,9 @@ class RseApp(App[int]):
     def action_edit_selected(self) -> None:
         self._act_on_selected(editing.start_edit)
 
+    def action_react_selected(self) -> None:
+        self._act_on_selected(editing.toggle_plus_one)
+
     def action_reply_selected(self) -> None:
         self._act_on_selected(editing.start_reply)
 

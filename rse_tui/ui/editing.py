@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from rse_tui.protocol import ChatEvent
+from rse_tui.protocol import ChatEvent, Reaction
 from rse_tui.sync.models import MessageRow
 from rse_tui.textsafe import editable
 
@@ -67,6 +67,14 @@ def pin_message(app: AppSurface, row: MessageRow) -> None:
         app.notify("only the group's moderators pin messages", markup=False)
     elif row.seq is not None:  # stored: only those are selected
         app.run_worker(app.client.pin(row.seq, on=not row.pinned))
+    app.action_to_composer()
+
+
+def toggle_plus_one(app: AppSurface, row: MessageRow) -> None:
+    """+1 on a message, or taken back when it is mine already."""
+    if row.seq is not None:
+        mine = any(word == Reaction.PLUS_ONE and me for word, _, me in row.reactions)
+        app.run_worker(app.client.react(row.seq, Reaction.PLUS_ONE, on=not mine))
     app.action_to_composer()
 
 

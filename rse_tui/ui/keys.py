@@ -61,6 +61,13 @@ KEYMAP: tuple[Key, ...] = (
         routed=True,
     ),
     Key("timeline", "p", "pin_selected", "Pin or unpin the message (moderators)", routed=True),
+    Key(
+        "timeline",
+        "plus",
+        "react_selected",
+        "React +1 to the message (again: take it back)",
+        routed=True,
+    ),
     Key("timeline", "e", "edit_selected", "Edit the message (yours)", routed=True),
     Key("timeline", "r", "reply_selected", "Reply to the message", routed=True),
     Key("timeline", "alt+up", "select_message", "Select the newest message", routed=True),
@@ -103,6 +110,11 @@ def bindings(where: str, *, priority: bool = False) -> list[BindingType]:
     ]
 
 
+#: Printable keys Textual names by a word: a command, like a letter, only in
+#: the message list with a message selected on purpose.
+PRINTABLE_NAMES = frozenset({"plus"})
+
+
 def actions(where: str, *, routed: bool = False) -> dict[str, str]:
     """Key -> action for one place, every alias spelled out.
 
@@ -125,6 +137,7 @@ def opening() -> dict[str, str]:
 def _pretty_one(key: str) -> str:
     names = {
         "question_mark": "?",
+        "plus": "+",
         "pageup": "PgUp",
         "pagedown": "PgDn",
         "escape": "Esc",

@@ -58,3 +58,31 @@ async def test_emoji_where_the_terminal_shows_them(server, profiles, monkeypatch
         await until(pilot, lambda: "🚀 1" in app.timeline.visible_text())
         await app.action_quit()
     await bob.close()
+
+
+async def test_plus_on_a_selected_message_reacts_and_again_takes_it_back(
+    server, profiles, monkeypatch
+):
+    from .conftest import burst
+
+    monkeypatch.setenv("RSE_ASCII", "1")
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _shown(app, pilot, g)
+        said = (await bob.conn.call(SendChat, group=g, text="we are live", cid="c")).seq
+        await until(pilot, lambda: any(r.seq == said for r in app.timeline.rows))
+        app.action_to_composer()
+        await burst(pilot, "alt+up", "plus", *"nice", "enter")
+        await until(pilot, lambda: ":+1: 1" in app.timeline.visible_text())
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        # The + acted on the message; what followed was a message of its own.
+        assert [r.text for r in app.timeline.rows if r.seq][-1] == "nice"
+        assert next(r for r in app.timeline.rows if r.seq == said).reactions == (("+1", 1, True),)
+        await burst(pilot, "alt+up", "up", "plus")
+        await until(pilot, lambda: ":+1:" not in app.timeline.visible_text())
+        # In the composer, + is typed.
+        await burst(pilot, *"1+1", "enter")
+        await until(pilot, lambda: "1+1" in [r.text for r in app.timeline.rows if r.seq])
+        await app.action_quit()
+    await bob.close()

@@ -99,7 +99,7 @@ class Timeline(ScrollView, can_focus=True):
             k
             for routed in (False, True)
             for k in keys.actions("timeline", routed=routed)
-            if len(k) == 1
+            if len(k) == 1 or k in keys.PRINTABLE_NAMES
         }
         self._follow = True  # the view shows the newest line and keeps doing so
         self._unseen = 0  # rows that arrived below while scrolled up
