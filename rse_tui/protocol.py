@@ -261,6 +261,15 @@ def settings_of(obj: Any) -> dict[str, Any]:
 
 
 @frame
+class ReactionInfo:
+    """Who has reaction ``emoji`` on message ``target`` (a history page's)."""
+
+    target: int = wire("tg")
+    emoji: str = wire("e")
+    users: list[int] = wire("l", default_factory=list)
+
+
+@frame
 class UserInfo:
     user: int = wire("u")
     name: str = wire("n")
@@ -509,6 +518,9 @@ class GroupList(Reply):
     #: With ``recent``: the newest chat messages of member groups, and their authors.
     recent: list[Event] = wire("e", default_factory=list)
     users: list[UserInfo] = wire("us", default_factory=list)
+    #: The reactions on ``recent``, as of event ``as_of`` or later (see Page).
+    reactions: list[ReactionInfo] = wire("rx", default_factory=list)
+    as_of: int = wire("h", default=0)
 
 
 @frame
@@ -550,6 +562,10 @@ class Page(Reply):
     more: bool = wire("m", default=False)
     #: The authors on the page, so that showing it needs no second round trip.
     users: list[UserInfo] = wire("us", default_factory=list)
+    #: The reactions on the page's messages, as of event ``as_of`` or later
+    #: (the events after ``as_of`` come on the stream and win).
+    reactions: list[ReactionInfo] = wire("rx", default_factory=list)
+    as_of: int = wire("h", default=0)
 
 
 # --------------------------------------------------------------------------

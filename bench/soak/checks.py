@@ -187,9 +187,14 @@ def same_state(db: sqlite3.Connection, cache: sqlite3.Connection, c: Client) -> 
 
 def same_as_new_device(db: sqlite3.Connection, c: Client, fresh: Path) -> list[str]:
     """3, against a brand-new device of the same user: for each group the user
-    is in, both hold the same messages (every history fetched on both)."""
+    is in, both hold the same messages (every history fetched on both), with
+    the same reactions."""
     members = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (c.user,))]
-    rows = "SELECT seq, kind, text, pinned, edited FROM messages WHERE grp = ? ORDER BY seq"
+    rows = (
+        "SELECT seq, kind, text, pinned, edited, (SELECT group_concat(who, ' ') FROM"
+        " (SELECT emoji || '@' || user AS who FROM reactions r WHERE r.target = m.seq"
+        " AND r.present = 1 ORDER BY emoji, user)) FROM messages m WHERE grp = ? ORDER BY seq"
+    )
     old = sqlite3.connect(c.account.profile.cache_path)
     new = sqlite3.connect(fresh)
     try:

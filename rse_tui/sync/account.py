@@ -187,7 +187,15 @@ def first_screen(cache: Cache, reply: GroupList, head: int) -> None:
         events = by_group.get(group, [])
         hole = cache.hole_below(group, ChatEvent.TYPE, None)
         if hole is not None:
-            cache.fill_hole(group, ChatEvent.TYPE, hole, events, len(events) == budget)
+            cache.fill_hole(
+                group,
+                ChatEvent.TYPE,
+                hole,
+                events,
+                len(events) == budget,
+                [r for r in reply.reactions if r.target in {e.seq for e in events}],
+                reply.as_of,
+            )
         budget -= len(events)
 
 

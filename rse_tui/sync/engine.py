@@ -311,7 +311,16 @@ class Engine:
         )
         if page.users:
             await self.worker(self.cache.put_users, page.users)
-        changes = await self.worker(self.cache.fill_hole, group, kind, hole, page.events, page.more)
+        changes = await self.worker(
+            self.cache.fill_hole,
+            group,
+            kind,
+            hole,
+            page.events,
+            page.more,
+            page.reactions,
+            page.as_of,
+        )
         await self._learn_users()  # a no-op when the page named its authors
         changes.messages.setdefault(group, [])
         self._on_change(changes)

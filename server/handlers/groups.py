@@ -99,7 +99,15 @@ def _group_list(
         return GroupList(request_id=request_id, groups=groups)
     members = [g.group for g in groups if g.member]
     events, users = storage.recent_chat(conn, user, members, recent)
-    return GroupList(request_id=request_id, groups=groups, recent=events, users=users)
+    reactions, as_of = storage.reactions_of(conn, [e.seq for e in events])
+    return GroupList(
+        request_id=request_id,
+        groups=groups,
+        recent=events,
+        users=users,
+        reactions=reactions,
+        as_of=as_of,
+    )
 
 
 async def join_group(svc: Services, caller: Caller, req: JoinGroup) -> WriteOk:

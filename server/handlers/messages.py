@@ -136,7 +136,7 @@ async def history(svc: Services, caller: Caller, req: History) -> Page:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
         )
-    events, more, authors = await svc.db.read(
+    events, more, authors, reactions, as_of = await svc.db.read(
         storage.history_page,
         user=caller.user,
         group=req.group,
@@ -146,4 +146,11 @@ async def history(svc: Services, caller: Caller, req: History) -> Page:
         max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(caller.user, len(events))
-    return Page(request_id=req.request_id, events=events, more=more, users=authors)
+    return Page(
+        request_id=req.request_id,
+        events=events,
+        more=more,
+        users=authors,
+        reactions=reactions,
+        as_of=as_of,
+    )

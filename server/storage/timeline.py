@@ -20,6 +20,7 @@ from rse_tui.protocol import (
     ProtocolError,
     ReactEvent,
     Reaction,
+    ReactionInfo,
     UserInfo,
 )
 
@@ -228,11 +229,33 @@ def history_page(
     before: int | None,
     limit: int,
     max_text: int = MAX_REPLY_TEXT,
-) -> tuple[list[Event], bool, list[UserInfo]]:
-    """A history page with its authors' names and titles, from one read."""
+) -> tuple[list[Event], bool, list[UserInfo], list[ReactionInfo], int]:
+    """A history page with its authors' names and titles, and the reactions
+    on its messages (as of event ``as_of`` or later), from one read."""
     events, more = history(conn, user, group, kind, before, limit, max_text)
+    reactions, as_of = reactions_of(conn, [e.seq for e in events])
     # Authors are public (the directory lists them).
-    return events, more, users(conn, {getattr(e, "user", 0) for e in events})
+    authors = users(conn, {getattr(e, "user", 0) for e in events})
+    return events, more, authors, reactions, as_of
+
+
+def reactions_of(conn: sqlite3.Connection, targets: list[int]) -> tuple[list[ReactionInfo], int]:
+    """The reactions on ``targets`` (messages the caller may read), and the
+    event they are true as of at least: the head is read first, so a change
+    after it is the stream's to tell too, and wins on the client."""
+    as_of = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    found: dict[tuple[int, str], list[int]] = {}
+    for start in range(0, len(targets), 500):
+        chunk = targets[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        for target, emoji, who in conn.execute(
+            f"SELECT target, emoji, user FROM reactions WHERE target IN ({marks})"
+            " ORDER BY target, emoji, user",
+            chunk,
+        ):
+            found.setdefault((target, emoji), []).append(who)
+    infos = [ReactionInfo(target=t, emoji=e, users=u) for (t, e), u in found.items()]
+    return infos, as_of
 
 
 def recent_chat(

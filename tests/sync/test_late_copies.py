@@ -206,3 +206,27 @@ def test_a_list_that_says_we_are_in_before_the_join_event_leaves_a_hole(tmp_path
              ts=2, text="after")])  # fmt: skip
     assert texts(c) == {13: ("after", False)}
     assert c.hole_below(GROUP, "c", None) == (0, 12)  # the join found us in: no second hole
+
+
+def test_a_pages_reactions_hold_as_of_its_moment_and_newer_news_wins(tmp_path):
+    from rse_tui.protocol import ReactEvent, ReactionInfo
+
+    c = cache(tmp_path)
+    page = [ChatEvent(seq=s, group=GROUP, user=OTHER, ts=1, text=f"m{s}") for s in (5, 6)]
+
+    def present() -> set[tuple[int, int, str]]:
+        rows = c.conn.execute("SELECT target, user, emoji FROM reactions WHERE present = 1")
+        return set(rows.fetchall())
+
+    # Taken back at event 20; a page computed before (as of 15) still lists it.
+    c.apply([ReactEvent(seq=20, group=GROUP, user=OTHER, target=5, emoji="tada", on=False)])
+    listed = [ReactionInfo(target=5, emoji="tada", users=[OTHER])]
+    c.fill_hole(GROUP, "c", (0, 8), page, more=False, reactions=listed, as_of=15)
+    assert present() == set()
+    # A later page (as of 30) is the truth for what it lists and what it does not.
+    c.apply([ReactEvent(seq=25, group=GROUP, user=ME, target=6, emoji="+1")])
+    c.fill_hole(GROUP, "c", (0, 8), page, more=False, reactions=[
+        ReactionInfo(target=5, emoji="eyes", users=[OTHER, ME])], as_of=30)  # fmt: skip
+    assert present() == {(5, OTHER, "eyes"), (5, ME, "eyes")}
+    rows = {r.seq: r.reactions for r in c.messages(GROUP, "c")}
+    assert rows[5] == (("eyes", 2, True),) and rows[6] == ()

@@ -19,7 +19,7 @@ GROUPS = (
 )
 MESSAGES = "SELECT seq, grp, kind, user, ts, text, edited, pinned, reply FROM messages ORDER BY seq"
 ROLES = "SELECT grp, user, role FROM roles ORDER BY grp, user"
-REACTIONS = "SELECT target, user, emoji, grp FROM reactions ORDER BY 1, 2, 3"
+REACTIONS = "SELECT target, user, emoji, grp FROM reactions WHERE present = 1 ORDER BY 1, 2, 3"
 
 
 def _state(path) -> dict[str, list[tuple]]:
@@ -120,3 +120,32 @@ async def test_own_writes_and_pushed_events_leave_the_same_cache(server, tmp_pat
         await ana.close()
         await bob.close()
         await carol.close()
+
+
+async def test_a_new_device_gets_the_reactions_on_the_history_it_fetches(server, tmp_path):
+    from rse_tui.protocol import JoinGroup, React
+
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await ana.conn.call(JoinGroup, group=g, cid="j")
+    said = (await bob.conn.call(SendChat, group=g, text="shipped", cid="c")).seq
+    await ana.conn.call(React, target=said, emoji="rocket", cid="r1")
+    await bob.conn.call(React, target=said, emoji="rocket", cid="r2")
+    await bob.conn.call(React, target=said, emoji="eyes", cid="r3")
+    await bob.conn.call(React, target=said, emoji="eyes", on=False, cid="r4")
+    device = _device(tmp_path, server, ana.auth.token, ana.user, "ana", "new")
+    task = asyncio.create_task(device.run())
+    try:
+        async with asyncio.timeout(20):
+            await device.wait_idle()
+            while not await device.worker(device.cache.messages, g, "c"):
+                await device.load_older(g, "c", None)
+        [row] = await device.worker(device.cache.messages, g, "c")
+        assert (row.seq, row.reactions) == (said, (("rocket", 2, True),))
+    finally:
+        await device.stop()
+        await task
+        device.close()
+        await ana.close()
+        await bob.close()

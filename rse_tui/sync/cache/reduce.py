@@ -28,6 +28,7 @@ from rse_tui.protocol import (
     PinEvent,
     PostEvent,
     ReactEvent,
+    ReactionInfo,
     RequestEvent,
     Role,
     UserInfo,
@@ -290,18 +291,36 @@ class Reducer(CacheBase):
     def _on_react(self, event: ReactEvent, run: Reduction) -> None:
         if not event.group:
             return  # a message this cache does not hold: its group's history will say
-        if event.on:
-            self.conn.execute(
-                "INSERT OR IGNORE INTO reactions (target, user, emoji, grp) VALUES (?, ?, ?, ?)",
-                (event.target, event.user, event.emoji, event.group),
-            )
-        else:
-            self.conn.execute(
-                "DELETE FROM reactions WHERE target = ? AND user = ? AND emoji = ?",
-                (event.target, event.user, event.emoji),
-            )
+        self._reaction(event.target, event.user, event.emoji, event.group, event.on, event.seq)
         run.changes.messages.setdefault(event.group, []).append(event.target)
         run.changes.edited.append(event.target)
+
+    def _reaction(
+        self, target: int, user: int, emoji: str, group: int, present: bool, version: int
+    ) -> None:
+        """Only newer news of a reaction replaces older, in whatever order they come."""
+        self.conn.execute(
+            "INSERT INTO reactions (target, user, emoji, grp, present, version)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET present = excluded.present,"
+            " version = excluded.version WHERE excluded.version > reactions.version",
+            (target, user, emoji, group, int(present), version),
+        )
+
+    def _page_reactions(
+        self, group: int, targets: list[int], reactions: list[ReactionInfo], as_of: int
+    ) -> None:
+        """A page's reactions: true as of event ``as_of`` for its messages."""
+        listed = {(r.target, u, r.emoji) for r in reactions for u in r.users}
+        marks = ",".join("?" * len(targets))
+        held = self.conn.execute(
+            f"SELECT target, user, emoji FROM reactions WHERE target IN ({marks}) AND present = 1",
+            targets,
+        ).fetchall()
+        for target, user, emoji in held:
+            if (target, user, emoji) not in listed:
+                self._reaction(target, user, emoji, group, False, as_of)
+        for target, user, emoji in listed:
+            self._reaction(target, user, emoji, group, True, as_of)
 
     def _on_pin(self, event: PinEvent, run: Reduction) -> None:
         self._pin(event.target, event.on, event.seq, event.group or None)
@@ -505,7 +524,14 @@ class Reducer(CacheBase):
         return None if row is None else (row[0], row[1])
 
     def fill_hole(
-        self, group: int, kind: str, hole: tuple[int, int], events: list[Event], more: bool
+        self,
+        group: int,
+        kind: str,
+        hole: tuple[int, int],
+        events: list[Event],
+        more: bool,
+        reactions: list[ReactionInfo] | None = None,
+        as_of: int = 0,
     ) -> Changes:
         """Store a page fetched with ``before = hi + 1`` and shrink the hole to what
         is still missing below it (nothing, when the server has no more)."""
@@ -514,6 +540,8 @@ class Reducer(CacheBase):
             run = self._reduction(given_back=False, mentions=False)
             for event in events:
                 self._reduce(event, run)
+            if events and as_of:
+                self._page_reactions(group, [e.seq for e in events], reactions or [], as_of)
             self.conn.execute(
                 "DELETE FROM holes WHERE grp = ? AND kind = ? AND lo = ?", (group, kind, lo)
             )

@@ -138,11 +138,13 @@ def _deletion_versions(conn: sqlite3.Connection) -> None:
 
 
 def _reactions(conn: sqlite3.Connection) -> None:
-    """Who put which reaction on which message, as the events said."""
+    """Who put which reaction on which message: ``present`` as of event
+    ``version`` (a reaction taken back stays, absent, so that older news of
+    it, a page asked for before, does not bring it back)."""
     conn.execute(
         "CREATE TABLE reactions (target INTEGER NOT NULL, user INTEGER NOT NULL,"
-        " emoji TEXT NOT NULL, grp INTEGER NOT NULL, PRIMARY KEY (target, user, emoji))"
-        " WITHOUT ROWID"
+        " emoji TEXT NOT NULL, grp INTEGER NOT NULL, present INTEGER NOT NULL,"
+        " version INTEGER NOT NULL, PRIMARY KEY (target, user, emoji)) WITHOUT ROWID"
     )
 
 

@@ -190,7 +190,7 @@ class Views(CacheBase):
             marks = ",".join("?" * len(chunk))
             for target, emoji, count, mine in self.conn.execute(
                 "SELECT target, emoji, count(*), max(user IS ?) FROM reactions"
-                f" WHERE target IN ({marks}) GROUP BY target, emoji",
+                f" WHERE target IN ({marks}) AND present = 1 GROUP BY target, emoji",
                 (me, *chunk),
             ):
                 found.setdefault(target, []).append((emoji, count, bool(mine)))
