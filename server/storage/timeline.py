@@ -255,7 +255,9 @@ def reactions_of(conn: sqlite3.Connection, targets: list[int]) -> tuple[list[Rea
         ):
             found.setdefault((target, emoji), []).append(who)
     infos = [ReactionInfo(target=t, emoji=e, users=u) for (t, e), u in found.items()]
-    return infos, as_of
+    # No reaction, no moment: the cache's own come from the stream, which is
+    # as new as anything here (and the bytes are saved).
+    return infos, as_of if infos else 0
 
 
 def recent_chat(
