@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rse_tui.protocol import (
     AddMember,
@@ -31,17 +30,13 @@ from rse_tui.protocol import (
     SendPost,
     WriteRequest,
 )
-from rse_tui.sync.cache import new_cid
+from rse_tui.sync.cache import new_write
 from rse_tui.sync.models import GroupRow, MessageRow
 
 from .actors import Client
 
 #: A write the user makes: the protocol request the engine queues.
 Write = WriteRequest
-
-
-def _write(kind: type[WriteRequest], **fields: Any) -> WriteRequest:
-    return kind(request_id=0, cid=new_cid(), **fields)
 
 
 @dataclass
@@ -81,33 +76,33 @@ Op = Callable[[View], Awaitable[Write | None]]
 
 async def gcreate(v: View) -> Write:
     vis = v.rng.choice(["open", "open", "private", "secret"])
-    return _write(CreateGroup, name=f"g-{v.text}", visibility=vis)
+    return new_write(CreateGroup, name=f"g-{v.text}", visibility=vis)
 
 
 async def join(v: View) -> Write | None:
     outside = [g for g in v.groups if not g.in_group and g.visibility == "open"]
-    return _write(JoinGroup, group=v.rng.choice(outside).group) if outside else None
+    return new_write(JoinGroup, group=v.rng.choice(outside).group) if outside else None
 
 
 async def leave(v: View) -> Write | None:
-    return _write(LeaveGroup, group=v.rng.choice(v.mine).group) if v.mine else None
+    return new_write(LeaveGroup, group=v.rng.choice(v.mine).group) if v.mine else None
 
 
 async def add(v: View) -> Write | None:
     if not v.moderated:
         return None
-    return _write(AddMember, group=v.rng.choice(v.moderated).group, user=v.peer())
+    return new_write(AddMember, group=v.rng.choice(v.moderated).group, user=v.peer())
 
 
 async def remove(v: View) -> Write | None:
     if not v.moderated:
         return None
-    return _write(RemoveMember, group=v.rng.choice(v.moderated).group, user=v.peer())
+    return new_write(RemoveMember, group=v.rng.choice(v.moderated).group, user=v.peer())
 
 
 async def request(v: View) -> Write | None:
     private = [g for g in v.groups if not g.in_group and g.visibility == "private"]
-    return _write(RequestJoin, group=v.rng.choice(private).group) if private else None
+    return new_write(RequestJoin, group=v.rng.choice(private).group) if private else None
 
 
 async def approve(v: View) -> Write | None:
@@ -119,18 +114,18 @@ async def approve(v: View) -> Write | None:
     listing = await engine.call(JoinRequests, group=g.group)
     if not listing.requests:
         return None
-    return _write(Approve, group=g.group, user=listing.requests[0].user)
+    return new_write(Approve, group=g.group, user=listing.requests[0].user)
 
 
 async def direct(v: View) -> Write:
-    return _write(SendDirect, user=v.peer(), text=v.text)
+    return new_write(SendDirect, user=v.peer(), text=v.text)
 
 
 async def delete(v: View) -> Write | None:
     rows = await v.messages(v.mine)
     moderated = {g.group for g in v.moderated}
     rows = [r for r in rows if r.user == v.client.user or r.group in moderated]
-    return _write(DeleteMessage, target=v.rng.choice(rows).seq) if rows else None
+    return new_write(DeleteMessage, target=v.rng.choice(rows).seq) if rows else None
 
 
 async def pin(v: View) -> Write | None:
@@ -138,7 +133,7 @@ async def pin(v: View) -> Write | None:
     if not rows:
         return None
     row = v.rng.choice(rows)
-    return _write(PinMessage, target=row.seq, on=not row.pinned)
+    return new_write(PinMessage, target=row.seq, on=not row.pinned)
 
 
 async def react(v: View) -> Write | None:
@@ -148,27 +143,29 @@ async def react(v: View) -> Write | None:
     if not rows:
         return None
     emoji = v.rng.choice(Reaction.words())
-    return _write(React, target=v.rng.choice(rows).seq, emoji=emoji, on=v.rng.random() < 0.8)
+    return new_write(React, target=v.rng.choice(rows).seq, emoji=emoji, on=v.rng.random() < 0.8)
 
 
 async def edit(v: View) -> Write | None:
     rows = [r for r in await v.messages(v.mine) if r.user == v.client.user]
-    return _write(EditMessage, target=v.rng.choice(rows).seq, text=f"{v.text}e") if rows else None
+    if not rows:
+        return None
+    return new_write(EditMessage, target=v.rng.choice(rows).seq, text=f"{v.text}e")
 
 
 async def message(v: View) -> Write | None:
-    writable = [g for g in v.mine if g.may_write("c")]
+    writable = [g for g in v.mine if g.maynew_write("c")]
     if not writable:
         return None
     g = v.rng.choice(writable)
-    if v.rng.random() < 0.2 and g.may_write("p"):
-        return _write(SendPost, group=g.group, text=v.text)
+    if v.rng.random() < 0.2 and g.maynew_write("p"):
+        return new_write(SendPost, group=g.group, text=v.text)
     reply = None
     if v.rng.random() < 0.2:
         rows = [r for r in await v.messages([g]) if r.kind == "c"]
         if rows:
             reply = v.rng.choice(rows).seq
-    return _write(SendChat, group=g.group, text=v.text, reply=reply)
+    return new_write(SendChat, group=g.group, text=v.text, reply=reply)
 
 
 async def read(v: View) -> None:

@@ -51,7 +51,7 @@ from rse_tui.protocol import (
     WriteRequest,
 )
 
-from .cache import new_cid
+from .cache import new_write
 from .engine import Engine
 from .models import GroupRow, MessageRow, OutboxItem, Status
 
@@ -81,73 +81,65 @@ class Client:
 
     # -- writes: queued in the outbox, sent in order; each returns its client id -------
 
-    async def _write(self, request: WriteRequest) -> str:
-        return await self.engine.submit(request)
+    async def _write(self, kind: type[WriteRequest], **fields: Any) -> str:
+        return await self.engine.submit(new_write(kind, **fields))
 
     async def send_chat(self, group: int, text: str, *, reply: int | None = None) -> str:
         """A chat line in ``group`` (answering message ``reply``, if given)."""
-        return await self._write(
-            SendChat(request_id=0, cid=new_cid(), group=group, text=text, reply=reply)
-        )
+        return await self._write(SendChat, group=group, text=text, reply=reply)
 
     async def send_post(self, group: int, text: str) -> str:
         """A feed post (Markdown) in ``group``."""
-        return await self._write(SendPost(request_id=0, cid=new_cid(), group=group, text=text))
+        return await self._write(SendPost, group=group, text=text)
 
     async def send_direct(self, user: int, text: str) -> str:
         """A direct message to ``user`` (the server finds or makes the chat)."""
-        return await self._write(SendDirect(request_id=0, cid=new_cid(), user=user, text=text))
+        return await self._write(SendDirect, user=user, text=text)
 
     async def edit(self, message: int, text: str) -> str:
         """New text for one of my messages."""
-        return await self._write(
-            EditMessage(request_id=0, cid=new_cid(), target=message, text=text)
-        )
+        return await self._write(EditMessage, target=message, text=text)
 
     async def delete(self, message: int) -> str:
         """Delete a message (mine, or any where I moderate)."""
-        return await self._write(DeleteMessage(request_id=0, cid=new_cid(), target=message))
+        return await self._write(DeleteMessage, target=message)
 
     async def pin(self, message: int, on: bool = True) -> str:
         """Pin (or unpin) a message where I moderate."""
-        return await self._write(PinMessage(request_id=0, cid=new_cid(), target=message, on=on))
+        return await self._write(PinMessage, target=message, on=on)
 
     async def react(self, message: int, emoji: str, *, on: bool = True) -> str:
         """Put (``on``) or take back a reaction (a protocol.Reaction word) on a message."""
-        return await self._write(
-            React(request_id=0, cid=new_cid(), target=message, emoji=emoji, on=on)
-        )
+        return await self._write(React, target=message, emoji=emoji, on=on)
 
     async def create_group(self, name: str, **settings: Any) -> str:
         """A new group, with CreateGroup's settings (visibility, parent, policies...)."""
-        return await self._write(CreateGroup(request_id=0, cid=new_cid(), name=name, **settings))
+        return await self._write(CreateGroup, name=name, **settings)
 
     async def change_group(self, group: int, **changes: Any) -> str:
         """Change a group's settings (GroupSettings' fields; absent ones stay)."""
-        return await self._write(GroupSettings(request_id=0, cid=new_cid(), group=group, **changes))
+        return await self._write(GroupSettings, group=group, **changes)
 
     async def join(self, group: int) -> str:
-        return await self._write(JoinGroup(request_id=0, cid=new_cid(), group=group))
+        return await self._write(JoinGroup, group=group)
 
     async def leave(self, group: int) -> str:
-        return await self._write(LeaveGroup(request_id=0, cid=new_cid(), group=group))
+        return await self._write(LeaveGroup, group=group)
 
     async def ask_to_join(self, group: int) -> str:
         """Ask the moderators of a private group to let me in."""
-        return await self._write(RequestJoin(request_id=0, cid=new_cid(), group=group))
+        return await self._write(RequestJoin, group=group)
 
     async def approve(self, group: int, user: int) -> str:
         """Let ``user``, who asked, into ``group``."""
-        return await self._write(Approve(request_id=0, cid=new_cid(), group=group, user=user))
+        return await self._write(Approve, group=group, user=user)
 
     async def add_member(self, group: int, user: int, *, moderator: bool = False) -> str:
         """Add ``user`` to ``group`` (or change their role)."""
-        return await self._write(
-            AddMember(request_id=0, cid=new_cid(), group=group, user=user, moderator=moderator)
-        )
+        return await self._write(AddMember, group=group, user=user, moderator=moderator)
 
     async def remove_member(self, group: int, user: int) -> str:
-        return await self._write(RemoveMember(request_id=0, cid=new_cid(), group=group, user=user))
+        return await self._write(RemoveMember, group=group, user=user)
 
     async def stored_as(self, cid: str) -> int | None:
         """The sequence number of my message written as ``cid``, once stored."""

@@ -18,12 +18,12 @@ worker.py (the thread async code reaches it through).
 from __future__ import annotations
 
 from .base import KINDS
-from .outbox import Outbox, new_cid
+from .outbox import Outbox, new_cid, new_write
 from .schema import SCHEMA_VERSION
 from .views import Mark, Views
 from .worker import CacheWorker
 
-__all__ = ["KINDS", "SCHEMA_VERSION", "Cache", "CacheWorker", "Mark", "new_cid"]
+__all__ = ["KINDS", "SCHEMA_VERSION", "Cache", "CacheWorker", "Mark", "new_cid", "new_write"]
 
 
 class Cache(Outbox, Views):

@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from rse_tui.protocol import (
     GROUP_SETTINGS,
@@ -43,6 +43,15 @@ def new_cid() -> str:
     return secrets.token_urlsafe(9)
 
 
+W = TypeVar("W", bound=WriteRequest)
+
+
+def new_write(kind: type[W], **fields: Any) -> W:
+    """A write ready for the outbox: its fields and a new client id (the
+    request id is the connection's to give when it is sent)."""
+    return kind(request_id=0, cid=new_cid(), **fields)
+
+
 def shown_text(request: WriteRequest) -> str | None:
     """The text a write shows while it waits (a message, a group's name)."""
     if isinstance(request, CreateGroup):
@@ -67,10 +76,7 @@ class Outbox(Reducer):
 
     def enqueue(self, request: WriteRequest, created: float | None = None) -> str:
         """Store a write before it is sent (made at ``created``, default now); it
-        stays until acknowledged. Returns its client id (the request's, or a
-        new one when it has none)."""
-        if not request.cid:
-            request.cid = new_cid()
+        stays until acknowledged. Returns its client id."""
         group = getattr(request, "group", None)
         self.conn.execute(
             "INSERT INTO outbox (cid, op, frame, grp, text, created) VALUES (?, ?, ?, ?, ?, ?)",

@@ -54,6 +54,14 @@ def _group_row(row: tuple[Any, ...]) -> GroupRow:
     return GroupRow(*values)
 
 
+_REACTION_ORDER = {word: n for n, word in enumerate(Reaction.words())}
+
+
+def _reaction_order(reaction: tuple[str, int, bool]) -> int:
+    """Reactions in the vocabulary's order (a word from a newer server last)."""
+    return _REACTION_ORDER.get(reaction[0], len(_REACTION_ORDER))
+
+
 def _message_row(row: tuple[Any, ...]) -> MessageRow:
     seq, grp, kind, user, author, ts, text, pinned, badge, edited, reply, quote = row
     return MessageRow(
@@ -196,9 +204,8 @@ class Views(CacheBase):
                 found.setdefault(target, []).append((emoji, count, bool(mine)))
         if not found:
             return rows
-        order = {word: n for n, word in enumerate(Reaction.words())}
         return [
-            replace(r, reactions=tuple(sorted(found[r.seq], key=lambda e: order.get(e[0], 99))))
+            replace(r, reactions=tuple(sorted(found[r.seq], key=_reaction_order)))
             if r.seq in found
             else r
             for r in rows
