@@ -118,6 +118,8 @@ class Soak:
             try:
                 await self._processes(client, view)
                 write = await draw(view)
+            except (AttributeError, NameError, TypeError):
+                raise  # the soak's own code is wrong: no fault to play through
             except Exception:  # a read refused, or the link went: that is the point
                 if rng.random() < 0.5:
                     continue

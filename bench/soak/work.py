@@ -154,11 +154,11 @@ async def edit(v: View) -> Write | None:
 
 
 async def message(v: View) -> Write | None:
-    writable = [g for g in v.mine if g.maynew_write("c")]
+    writable = [g for g in v.mine if g.may_write("c")]
     if not writable:
         return None
     g = v.rng.choice(writable)
-    if v.rng.random() < 0.2 and g.maynew_write("p"):
+    if v.rng.random() < 0.2 and g.may_write("p"):
         return new_write(SendPost, group=g.group, text=v.text)
     reply = None
     if v.rng.random() < 0.2:
