@@ -12,7 +12,11 @@ import re
 EVERYONE = ("here", "all", "channel")
 
 
-def mention_pattern(name: str) -> re.Pattern[str]:
-    """A pattern that finds the mentions of ``name`` (and of everyone) in a text."""
-    who = "|".join(re.escape(w) for w in (name, *EVERYONE) if w)
+def mention_pattern(name: str, groups: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """A pattern that finds the mentions of ``name``, of everyone, and of the
+    ``groups`` (one's own: ``@ops-oncall`` calls its members) in a text. A
+    group's name is written with ``-`` or ``_`` for its spaces, or as is."""
+    words = [re.escape(w) for w in (name, *EVERYONE) if w]
+    words += [r"[\s_-]".join(re.escape(part) for part in g.split()) for g in groups if g.split()]
+    who = "|".join(sorted(words, key=len, reverse=True))
     return re.compile(rf"(?<![\w@])@(?:{who})(?![\w-])", re.IGNORECASE)

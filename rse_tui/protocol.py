@@ -190,11 +190,13 @@ class Badge(Vocabulary):
 
 
 class Kind(Vocabulary):
-    """The kinds of message: a group's chat, or its feed. Each is the ``t`` of
-    its event (ChatEvent, PostEvent) and what a ``hist`` request asks for."""
+    """The kinds of message: a group's chat, its feed, comments on its posts.
+    Each is the ``t`` of its event (ChatEvent, PostEvent, CommentEvent) and
+    what a ``hist`` request asks for."""
 
     CHAT = "c"
     POST = "p"
+    COMMENT = "m"
 
 
 class Reaction(Vocabulary):
@@ -270,6 +272,37 @@ class ReactionInfo:
 
 
 @frame
+class Poll:
+    """A poll a post carries: its options and, as of vote event ``version``,
+    how many chose each (``counts``) and how many voted (``voters``)."""
+
+    options: list[str] = wire("o")
+    multiple: bool = wire("mu", default=False)
+    #: Nobody, admins included, can learn who voted for what (docs/protocol.md).
+    anonymous: bool = wire("an", default=False)
+    closes: int | None = wire("cl", default=None)  # Unix seconds
+    counts: list[int] = wire("n", default_factory=list)
+    voters: int = wire("vt", default=0)
+    version: int = wire("v", default=0)
+
+
+@frame
+class Ballot:
+    """How ``user`` voted (a poll that is not anonymous): option numbers from 0."""
+
+    user: int = wire("u")
+    choices: list[int] = wire("c")
+
+
+@frame
+class ThreadInfo:
+    """How many comments (or replies) message ``target`` has."""
+
+    target: int = wire("tg")
+    count: int = wire("n")
+
+
+@frame
 class UserInfo:
     user: int = wire("u")
     name: str = wire("n")
@@ -323,7 +356,24 @@ class PostEvent(Event):
     group: int = wire("g")
     user: int = wire("u")
     ts: int = wire("ts")
+    text: str = wire("x")  # Markdown
+    edited: int | None = wire("ed", default=None)
+    title: str | None = wire("ti", default=None)
+    #: An announcement: its readers are asked to acknowledge it.
+    ack: bool = wire("ak", default=False)
+    poll: Poll | None = wire("po", default=None)
+
+
+@frame
+class CommentEvent(Event):
+    """A comment on feed post ``post`` (of the same group)."""
+
+    TYPE: ClassVar[str] = Kind.COMMENT
+    group: int = wire("g")
+    user: int = wire("u")
+    ts: int = wire("ts")
     text: str = wire("x")
+    post: int = wire("re")
     edited: int | None = wire("ed", default=None)
 
 
@@ -337,6 +387,8 @@ class EditEvent(Event):
     target: int = wire("tg")
     text: str = wire("x")
     ts: int = wire("ts")
+    #: A post's new title ("": none any more); None: the title did not change.
+    title: str | None = wire("ti", default=None)
 
 
 @frame
@@ -404,6 +456,53 @@ class ReactEvent(Event):
 
 
 @frame
+class VoteEvent(Event):
+    """Someone voted in poll ``target``: its results now. ``user`` and
+    ``choices`` say who and what, for a poll that is not anonymous."""
+
+    TYPE: ClassVar[str] = "v"
+    group: int = wire("g")
+    target: int = wire("tg")
+    counts: list[int] = wire("n")
+    voters: int = wire("vt")
+    user: int | None = wire("u", default=None)
+    choices: list[int] | None = wire("c", default=None)
+
+
+@frame
+class AckEvent(Event):
+    """``user`` acknowledged announcement ``target`` (sent to that user's devices)."""
+
+    TYPE: ClassVar[str] = "a"
+    group: int = wire("g")
+    user: int = wire("u")
+    target: int = wire("tg")
+
+
+@frame
+class ReadEvent(Event):
+    """The user read ``group`` (0: the inbox) up to event ``upto`` (sent to
+    that user's devices: read state follows the user)."""
+
+    TYPE: ClassVar[str] = "rd"  # ("r" is a reply's)
+    group: int = wire("g")
+    user: int = wire("u")
+    upto: int = wire("up")
+
+
+@frame
+class FeatureEvent(Event):
+    """A site admin featured (``on``) or stopped featuring post ``target``
+    for everyone."""
+
+    TYPE: ClassVar[str] = "f"
+    group: int = wire("g")
+    user: int = wire("u")
+    target: int = wire("tg")
+    on: bool = wire("on", default=True)
+
+
+@frame
 class PinEvent(Event):
     """A moderator pinned (``on``) or unpinned message ``target`` in ``group``."""
 
@@ -445,6 +544,11 @@ AnyEvent = (
     | PinEvent
     | EditEvent
     | ReactEvent
+    | CommentEvent
+    | VoteEvent
+    | AckEvent
+    | ReadEvent
+    | FeatureEvent
 )
 EVENTS: Mapping[str, type[Event]] = {
     cls.TYPE: cls
@@ -460,12 +564,21 @@ EVENTS: Mapping[str, type[Event]] = {
         PinEvent,
         EditEvent,
         ReactEvent,
+        CommentEvent,
+        VoteEvent,
+        AckEvent,
+        ReadEvent,
+        FeatureEvent,
     )
 }
 #: The servers' default text limits (characters): a client checks them before
 #: queueing, so a text is refused while it is still in the composer.
 MAX_CHAT_CHARS = 4_000
 MAX_POST_CHARS = 20_000
+MAX_TITLE_CHARS = 200
+#: A poll has 2 to MAX_POLL_OPTIONS options of at most MAX_OPTION_CHARS.
+MAX_POLL_OPTIONS = 20
+MAX_OPTION_CHARS = 200
 
 # --------------------------------------------------------------------------
 # Replies: the body of a ``{"t": "r", "i": ...}`` frame.
@@ -566,6 +679,33 @@ class Page(Reply):
     #: (the events after ``as_of`` come on the stream and win).
     reactions: list[ReactionInfo] = wire("rx", default_factory=list)
     as_of: int = wire("h", default=0)
+    #: How many comments the page's posts have (those with any).
+    threads: list[ThreadInfo] = wire("th", default_factory=list)
+
+
+@frame
+class ThreadPage(Page):
+    """A thread: ``events`` are the message, then its comments or replies."""
+
+    #: A poll that is not anonymous: who voted for what.
+    ballots: list[Ballot] = wire("bl", default_factory=list)
+    voted: bool = wire("vd", default=False)  # I voted in its poll
+    acked: bool = wire("ak", default=False)  # I acknowledged it
+
+
+@frame
+class HomePage(Page):
+    """The home portal: ``events`` are posts, featured ones first, then the
+    newest of one's groups; ``featured`` are those featured for everyone
+    (a group's featured posts are its pinned ones)."""
+
+    featured: list[int] = wire("ft", default_factory=list)
+
+
+@frame
+class AckList(Reply):
+    done: list[int] = wire("l")
+    waiting: list[int] = wire("w", default_factory=list)
 
 
 # --------------------------------------------------------------------------
@@ -710,11 +850,13 @@ class DeleteMessage(WriteRequest):
 
 @frame
 class EditMessage(WriteRequest):
-    """Change the text of one's own chat message or post."""
+    """Change the text of one's own chat message, post or comment (and a
+    post's title: "" takes it away, None leaves it)."""
 
     TYPE: ClassVar[str] = "edit"
     target: int = wire("tg")
     text: str = wire("x")
+    title: str | None = wire("ti", default=None)
 
 
 @frame
@@ -869,6 +1011,89 @@ class SendPost(WriteRequest):
     group: int = wire("g")
     text: str = wire("x")
     written: int | None = wire("w", default=None)
+    title: str | None = wire("ti", default=None)
+    ack: bool = wire("ak", default=False)
+    #: A poll: its options, multiple, anonymous and closes (results are the server's).
+    poll: Poll | None = wire("po", default=None)
+
+
+@frame
+class SendComment(WriteRequest):
+    """Comment on a feed post, where the group's comment policy lets you."""
+
+    TYPE: ClassVar[str] = "comment"
+    post: int = wire("re")
+    text: str = wire("x")
+    written: int | None = wire("w", default=None)
+
+
+@frame
+class Vote(WriteRequest):
+    """Vote in a poll: option numbers from 0 (one, unless it allows several).
+    A vote in a poll that is not anonymous may be changed; an anonymous one
+    is final."""
+
+    TYPE: ClassVar[str] = "vote"
+    target: int = wire("tg")
+    choices: list[int] = wire("ch")
+
+
+@frame
+class Acknowledge(WriteRequest):
+    """ "Got it": acknowledge an announcement."""
+
+    TYPE: ClassVar[str] = "ack"
+    target: int = wire("tg")
+
+
+@frame
+class MarkRead(WriteRequest):
+    """Read ``group`` (0: the inbox) up to event ``upto``; it never goes back."""
+
+    TYPE: ClassVar[str] = "read"
+    group: int = wire("g")
+    upto: int = wire("up")
+
+
+@frame
+class Feature(WriteRequest):
+    """Feature a post for everyone (site admins; posts of open groups), or
+    stop featuring it. Moderators feature in their group by pinning."""
+
+    TYPE: ClassVar[str] = "feature"
+    target: int = wire("tg")
+    on: bool = wire("on", default=True)
+
+
+@frame
+class GetThread(Request):
+    """A message with its comments (a post) or replies (a chat message),
+    oldest first, up to ``limit`` after ``after``."""
+
+    TYPE: ClassVar[str] = "thread"
+    REPLY: ClassVar[type[Reply]] = ThreadPage
+    target: int = wire("tg")
+    after: int = wire("a", default=0)
+    limit: int = wire("n", default=100)
+
+
+@frame
+class AckStatus(Request):
+    """Who has and who has not yet acknowledged an announcement (its author
+    and the group's moderators)."""
+
+    TYPE: ClassVar[str] = "acks"
+    REPLY: ClassVar[type[Reply]] = AckList
+    target: int = wire("tg")
+
+
+@frame
+class GetHome(Request):
+    """The home portal: featured posts, then the newest posts of one's groups."""
+
+    TYPE: ClassVar[str] = "home"
+    REPLY: ClassVar[type[Reply]] = HomePage
+    limit: int = wire("n", default=30)
 
 
 @frame
@@ -925,6 +1150,14 @@ REQUESTS: Mapping[str, type[Request]] = {
         PinMessage,
         EditMessage,
         React,
+        SendComment,
+        Vote,
+        Acknowledge,
+        MarkRead,
+        Feature,
+        GetThread,
+        AckStatus,
+        GetHome,
     )
 }
 
@@ -1010,6 +1243,11 @@ def _convert(value: Any, hint: Any, where: str, rid: int | None) -> Any:
             raise _bad(f"{where} must be an object", rid)
         return _build(hint, value, rid)
     raise TypeError(f"unsupported wire type {hint!r}")
+
+
+def from_wire(cls: type[F], obj: Mapping[str, Any]) -> F:
+    """A nested record (a Poll, say) from its wire mapping, as stored."""
+    return _build(cls, obj, None)
 
 
 def _build(cls: type[F], obj: Mapping[str, Any], rid: int | None) -> F:
@@ -1110,6 +1348,8 @@ def to_wire(obj: Any) -> dict[str, Any]:
             continue
         if isinstance(value, list):
             value = [to_wire(v) if dataclasses.is_dataclass(v) else v for v in value]
+        elif dataclasses.is_dataclass(value):
+            value = to_wire(value)
         out[f.wire] = value
     return out
 

@@ -27,15 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rse_tui.protocol import (
+    AckEvent,
     CharterEvent,
     ChatPolicy,
     ErrorCode,
     Event,
+    FeatureEvent,
     GroupEvent,
     JoinEvent,
     Kind,
     LeaveEvent,
     ProtocolError,
+    ReadEvent,
     RequestEvent,
     Role,
     Visibility,
@@ -139,7 +142,9 @@ def require_moderator(a: Access) -> Access:
 
 
 def require_write(a: Access, kind: str) -> Access:
-    """``kind``: a Kind, chat or feed post."""
+    """``kind``: a Kind, chat, feed post or comment (the comment policy)."""
+    if kind == Kind.COMMENT:
+        return require_comment(a, "comment")
     require_visible(a)
     if not a.member:
         raise forbidden("join the group before writing to it")
@@ -153,15 +158,36 @@ def require_write(a: Access, kind: str) -> Access:
     return a
 
 
-def require_react(a: Access) -> Access:
-    """Members react where the group's comment policy (``cm``) lets them."""
+def require_comment(a: Access, doing: str = "react") -> Access:
+    """Members comment and react where the group's comment policy (``cm``)
+    lets them."""
     require_visible(a)
     if not a.member:
-        raise forbidden("join the group before reacting in it")
+        raise forbidden(f"join the group before you {doing} in it")
     if not may_comment(a):
         if a.facts.comment_policy == ChatPolicy.NOBODY:
             raise forbidden("in this group, nobody may comment or react")
         raise forbidden("in this group, only its moderators may comment or react")
+    return a
+
+
+def require_react(a: Access) -> Access:
+    return require_comment(a, "react")
+
+
+def require_member(a: Access, doing: str) -> Access:
+    """Votes and acknowledgements: any member (the comment policy is for
+    what others read)."""
+    require_visible(a)
+    if not a.member:
+        raise forbidden(f"join the group before you {doing} in it")
+    return a
+
+
+def require_admin(a: Access) -> Access:
+    require_visible(a)
+    if not a.admin:
+        raise forbidden("only site admins may do this")
     return a
 
 
@@ -222,9 +248,11 @@ def audience(
     """
     if isinstance(event, CharterEvent):
         return None
+    if isinstance(event, AckEvent | ReadEvent):  # one's own
+        return {event.user}
     group = getattr(event, "group", None)
     in_group = set(members.get(group, {})) if group is not None else set()
-    if isinstance(event, GroupEvent):
+    if isinstance(event, GroupEvent | FeatureEvent):
         if visibility.get(event.group, Visibility.OPEN) != Visibility.SECRET:
             return None
         return in_group
@@ -246,27 +274,33 @@ def audience(
 # (``events_everyone``, ``events_own``; schema.py) serve only a statement that
 # names their kinds.
 
-_GROUP, _CHARTER = GroupEvent.TYPE, CharterEvent.TYPE
-_OWN_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in (JoinEvent, LeaveEvent, RequestEvent))
+_GROUP, _CHARTER, _FEATURE = GroupEvent.TYPE, CharterEvent.TYPE, FeatureEvent.TYPE
+_OWN_ONLY = (AckEvent, ReadEvent)
+_OWN_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in (JoinEvent, LeaveEvent, RequestEvent, *_OWN_ONLY))
+_OWN_ONLY_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in _OWN_ONLY)
 
-#: Charter versions, and the settings of groups that are not secret: everyone's.
+#: Charter versions, the settings of groups that are not secret, posts
+#: featured for everyone: everyone's.
 EVERYONE_SQL = (
     "SELECT seq FROM events INDEXED BY events_everyone"
-    f" WHERE kind IN ('{_GROUP}', '{_CHARTER}') AND seq > :since AND seq <= :top"
+    f" WHERE kind IN ('{_GROUP}', '{_CHARTER}', '{_FEATURE}') AND seq > :since AND seq <= :top"
     f" AND deleted = 0 AND (kind = '{_CHARTER}'"
     f" OR (SELECT visibility FROM groups WHERE id = grp) != '{Visibility.SECRET}')"
     " ORDER BY seq {order} LIMIT :n"
 )
-#: The user's own joins, leaves and join requests (in groups they may have left).
+#: The user's own joins, leaves, join requests, acknowledgements and read
+#: markers (in groups they may have left).
 OWN_SQL = (
     "SELECT seq FROM events INDEXED BY events_own"
     f" WHERE user = :u AND kind IN ({_OWN_KINDS}) AND seq > :since AND seq <= :top"
     " AND deleted = 0 ORDER BY seq {order} LIMIT :n"
 )
-#: Everything in a group the user is in; join requests only for its moderators.
+#: Everything in a group the user is in but others' own events; join
+#: requests only for its moderators.
 MEMBER_SQL = (
     "SELECT seq FROM events INDEXED BY events_grp_seq"
     " WHERE grp = :g AND seq > :since AND seq <= :top AND deleted = 0"
+    f" AND kind NOT IN ({_OWN_ONLY_KINDS})"
     f" AND (kind != '{RequestEvent.TYPE}' OR :moderator) ORDER BY seq {{order}} LIMIT :n"
 )
 #: The groups (with the user's role) whose events the user receives.

@@ -147,6 +147,42 @@ def _reactions(db: sqlite_utils.Database) -> None:
     )
 
 
+def _feed(db: sqlite_utils.Database) -> None:
+    """Posts' extras (``meta``, the PostEvent fields a post has besides its
+    text: title, announcement, poll with its results); ballots of polls that
+    are not anonymous; who voted in anonymous ones (no choice, no time, no
+    order: a WITHOUT ROWID table keeps only the key); acknowledgements;
+    read markers (group 0: the inbox); posts featured for everyone. The
+    user's own sources gain acknowledgements and read markers, everyone's
+    gain featured posts."""
+    db.execute("ALTER TABLE events ADD COLUMN meta TEXT")
+    db.execute(
+        "CREATE TABLE ballots (poll INTEGER NOT NULL, user INTEGER NOT NULL,"
+        " choices TEXT NOT NULL, PRIMARY KEY (poll, user)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE voted (poll INTEGER NOT NULL, user INTEGER NOT NULL,"
+        " PRIMARY KEY (poll, user)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE acks (post INTEGER NOT NULL, user INTEGER NOT NULL,"
+        " PRIMARY KEY (post, user)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE reads (user INTEGER NOT NULL, grp INTEGER NOT NULL,"
+        " upto INTEGER NOT NULL, PRIMARY KEY (user, grp)) WITHOUT ROWID"
+    )
+    db.execute(
+        "CREATE TABLE featured (seq INTEGER PRIMARY KEY, grp INTEGER NOT NULL, ts INTEGER NOT NULL)"
+    )
+    db.execute("DROP INDEX events_everyone")
+    db.execute("CREATE INDEX events_everyone ON events(seq) WHERE kind IN ('g', 'h', 'f')")
+    db.execute("DROP INDEX events_own")
+    db.execute(
+        "CREATE INDEX events_own ON events(user, seq) WHERE kind IN ('j', 'l', 'q', 'a', 'rd')"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
@@ -154,6 +190,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _edits,
     _catch_up_indexes,
     _reactions,
+    _feed,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -320,6 +320,7 @@ class Engine:
             page.more,
             page.reactions,
             page.as_of,
+            page.threads,
         )
         await self._learn_users()  # a no-op when the page named its authors
         changes.messages.setdefault(group, [])

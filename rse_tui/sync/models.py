@@ -58,6 +58,24 @@ class GroupRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PollState:
+    """A post's poll as the cache knows it: options, rules, results, my vote."""
+
+    options: tuple[str, ...]
+    multiple: bool = False
+    anonymous: bool = False
+    closes: int | None = None
+    counts: tuple[int, ...] = ()
+    voters: int = 0
+    #: My choices (option numbers from 0); () when I voted anonymously from
+    #: another device (the server does not say what); None: not voted.
+    mine: tuple[int, ...] | None = None
+
+    def closed(self, now: float) -> bool:
+        return self.closes is not None and now >= self.closes
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRow:
     """A chat message or feed post; ``seq`` is None while it waits in the outbox."""
 
@@ -77,6 +95,11 @@ class MessageRow:
     quote: str | None = None  # "author: text" of that message, when cached
     #: (reaction word, how many, whether one is mine), in the words' order.
     reactions: tuple[tuple[str, int, bool], ...] = ()
+    title: str | None = None  # a post's
+    ack: bool = False  # an announcement: readers acknowledge it
+    acked: bool = False  # ... and I did
+    poll: PollState | None = None
+    comments: int = 0  # a post's comments, a chat message's replies
 
     @property
     def pending(self) -> bool:
@@ -133,6 +156,8 @@ class Changes:
     users: dict[int, str] = field(default_factory=dict)  # names just learned
     charter: int = 0  # a new charter version was published (its number)
     charter_required: bool = False  # a write was refused until the charter is accepted
+    #: The portal or the inbox changed (a featured post, a read marker).
+    home: bool = False
 
     def __bool__(self) -> bool:
         return (
@@ -144,6 +169,7 @@ class Changes:
             or bool(self.forgotten)
             or bool(self.charter)
             or self.charter_required
+            or self.home
         )
 
     def merge(self, other: Changes) -> None:
@@ -156,6 +182,7 @@ class Changes:
         self.users.update(other.users)
         self.charter = self.charter or other.charter
         self.charter_required |= other.charter_required
+        self.home |= other.home
         for group, seqs in other.messages.items():
             self.messages.setdefault(group, []).extend(seqs)
         self.mentions.extend(other.mentions)

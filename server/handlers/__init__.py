@@ -13,13 +13,18 @@ from collections.abc import Mapping
 
 from rse_tui.protocol import (
     AcceptCharter,
+    Acknowledge,
+    AckStatus,
     AddMember,
     Approve,
     CreateGroup,
     CreateInvite,
     DeleteMessage,
     EditMessage,
+    Feature,
     GetCharter,
+    GetHome,
+    GetThread,
     GetUsers,
     GroupSettings,
     Hello,
@@ -30,6 +35,7 @@ from rse_tui.protocol import (
     ListGroups,
     Login,
     Logout,
+    MarkRead,
     Members,
     PinMessage,
     React,
@@ -40,14 +46,16 @@ from rse_tui.protocol import (
     Revoke,
     SearchDirectory,
     SendChat,
+    SendComment,
     SendDirect,
     SendPost,
     SetProfile,
     Sync,
     Tokens,
+    Vote,
 )
 
-from . import accounts, groups, messages
+from . import accounts, feed, groups, messages
 from .base import Caller, Handler, Services
 
 HANDLERS: Mapping[type[Request], Handler] = {
@@ -76,6 +84,14 @@ HANDLERS: Mapping[type[Request], Handler] = {
     Members: groups.members,
     JoinRequests: groups.join_requests,
     SendChat: messages.send_chat,
+    SendComment: feed.send_comment,
+    Vote: feed.vote,
+    Acknowledge: feed.acknowledge,
+    MarkRead: feed.mark_read,
+    Feature: feed.feature,
+    GetThread: feed.thread,
+    GetHome: feed.home,
+    AckStatus: feed.ack_status,
     SendPost: messages.send_post,
     SendDirect: messages.send_direct,
     History: messages.history,

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rse_tui.protocol import (
+    MAX_OPTION_CHARS,
+    MAX_POLL_OPTIONS,
+    MAX_TITLE_CHARS,
     DeleteMessage,
     EditMessage,
     ErrorCode,
@@ -10,6 +15,7 @@ from rse_tui.protocol import (
     Kind,
     Page,
     PinMessage,
+    Poll,
     ProtocolError,
     React,
     SendChat,
@@ -19,7 +25,7 @@ from rse_tui.protocol import (
 )
 
 from .. import storage
-from .base import Caller, Services, check_text, write
+from .base import Caller, Services, check_line, check_text, write
 
 
 def shown_time(svc: Services, caller: Caller, written: int | None) -> int:
@@ -53,6 +59,7 @@ async def send_chat(svc: Services, caller: Caller, req: SendChat) -> WriteOk:
 
 
 async def send_post(svc: Services, caller: Caller, req: SendPost) -> WriteOk:
+    now = shown_time(svc, caller, req.written)
     return await write(
         svc,
         caller,
@@ -62,8 +69,22 @@ async def send_post(svc: Services, caller: Caller, req: SendPost) -> WriteOk:
         kind=Kind.POST,
         text=check_text(req.text, svc.limits.max_post_chars),
         cid=req.cid,
-        now=shown_time(svc, caller, req.written),
+        now=now,
+        title=check_line(req.title, MAX_TITLE_CHARS, "a title") if req.title else None,
+        ack=req.ack,
+        poll=check_poll(req.poll, svc.now()) if req.poll is not None else None,
     )
+
+
+def check_poll(poll: Poll, now: int) -> Poll:
+    """A poll as asked: 2 to MAX_POLL_OPTIONS one-line options, a closing
+    time (if any) in the future."""
+    if not 2 <= len(poll.options) <= MAX_POLL_OPTIONS:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"a poll has 2 to {MAX_POLL_OPTIONS} options")
+    options = [check_line(o, MAX_OPTION_CHARS, "an option") for o in poll.options]
+    if poll.closes is not None and poll.closes <= now:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "a poll closes in the future")
+    return replace(poll, options=options)
 
 
 async def send_direct(svc: Services, caller: Caller, req: SendDirect) -> WriteOk:
@@ -97,6 +118,11 @@ async def edit_message(svc: Services, caller: Caller, req: EditMessage) -> Write
         limit=svc.limits.max_chat_chars,
         cid=req.cid,
         now=svc.now(),
+        title=(
+            None
+            if req.title is None
+            else check_line(req.title, MAX_TITLE_CHARS, "a title", empty=True)
+        ),
     )
 
 
@@ -130,13 +156,15 @@ async def react(svc: Services, caller: Caller, req: React) -> WriteOk:
 async def history(svc: Services, caller: Caller, req: History) -> Page:
     if not Kind.knows(req.kind):
         raise ProtocolError(
-            ErrorCode.BAD_FIELD, f"'k' is '{Kind.CHAT}' (chat) or '{Kind.POST}' (feed posts)"
+            ErrorCode.BAD_FIELD,
+            f"'k' is '{Kind.CHAT}' (chat), '{Kind.POST}' (feed posts) or '{Kind.COMMENT}'"
+            " (comments)",
         )
     if not 0 < req.limit <= svc.limits.max_history_page:
         raise ProtocolError(
             ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
         )
-    events, more, authors, reactions, as_of = await svc.db.read(
+    events, more, authors, reactions, as_of, threads = await svc.db.read(
         storage.history_page,
         user=caller.user,
         group=req.group,
@@ -153,4 +181,5 @@ async def history(svc: Services, caller: Caller, req: History) -> Page:
         users=authors,
         reactions=reactions,
         as_of=as_of,
+        threads=threads,
     )

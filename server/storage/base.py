@@ -12,21 +12,29 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from rse_tui.protocol import (
     GROUP_SETTINGS,
     RESEND_LATER,
+    AckEvent,
     CharterEvent,
     ChatEvent,
+    CommentEvent,
     DeleteEvent,
     EditEvent,
     ErrorCode,
     Event,
+    FeatureEvent,
     GroupEvent,
     JoinEvent,
     LeaveEvent,
     PinEvent,
+    Poll,
     PostEvent,
     ProtocolError,
     ReactEvent,
+    ReadEvent,
     RequestEvent,
     Role,
+    VoteEvent,
+    from_wire,
+    to_wire,
 )
 
 from ..database import Outcome
@@ -64,7 +72,7 @@ class CatchUp:
     sources: int = 0
 
 
-EVENT_COLUMNS = "seq, kind, grp, user, ts, body, ref, edited"
+EVENT_COLUMNS = "seq, kind, grp, user, ts, body, ref, edited, meta"
 
 
 @contextmanager
@@ -112,10 +120,41 @@ def _group_settings(data: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "dm": bool(data.get(_GROUP_WIRE["dm"]))}
 
 
+def post_meta(title: str | None, ack: bool, poll: Poll | None) -> str | None:
+    """What a post stores in ``meta``: its PostEvent fields besides the text,
+    under their wire names (None when it has none)."""
+    meta: dict[str, Any] = {}
+    if title:
+        meta["ti"] = title
+    if ack:
+        meta["ak"] = 1
+    if poll is not None:
+        meta["po"] = to_wire(poll)
+    return json.dumps(meta, separators=(",", ":")) if meta else None
+
+
+def _post(
+    seq: int, grp: int, user: int, ts: int, text: str, edited: int | None, meta: str | None
+) -> PostEvent:
+    data = _body(meta)
+    poll = data.get("po")
+    return PostEvent(
+        seq=seq,
+        group=grp,
+        user=user,
+        ts=ts,
+        text=text,
+        edited=edited,
+        title=data.get("ti"),
+        ack=bool(data.get("ak")),
+        poll=from_wire(Poll, poll) if poll else None,
+    )
+
+
 def event_from_row(
-    row: tuple[int, str, int | None, int, int, str | None, int | None, int | None],
+    row: tuple[int, str, int | None, int, int, str | None, int | None, int | None, str | None],
 ) -> Event:
-    seq, kind, grp, user, ts, body, ref, edited = row
+    seq, kind, grp, user, ts, body, ref, edited, meta = row
     if kind == CharterEvent.TYPE:
         return CharterEvent(seq=seq, version=int(body or 0), ts=ts)
     assert grp is not None
@@ -123,10 +162,40 @@ def event_from_row(
         text = body or ""
         return ChatEvent(seq=seq, group=grp, user=user, ts=ts, text=text, reply=ref, edited=edited)
     if kind == PostEvent.TYPE:
-        return PostEvent(seq=seq, group=grp, user=user, ts=ts, text=body or "", edited=edited)
+        return _post(seq, grp, user, ts, body or "", edited, meta)
+    if kind == CommentEvent.TYPE:
+        assert ref is not None
+        text = body or ""
+        return CommentEvent(
+            seq=seq, group=grp, user=user, ts=ts, text=text, post=ref, edited=edited
+        )
+    if kind == VoteEvent.TYPE:
+        assert ref is not None
+        data = _body(body)
+        return VoteEvent(
+            seq=seq,
+            group=grp,
+            target=ref,
+            counts=data["n"],
+            voters=data["vt"],
+            user=user or None,
+            choices=data.get("c"),
+        )
+    if kind == AckEvent.TYPE:
+        assert ref is not None
+        return AckEvent(seq=seq, group=grp, user=user, target=ref)
+    if kind == ReadEvent.TYPE:
+        return ReadEvent(seq=seq, group=grp, user=user, upto=_body(body)["up"])
+    if kind == FeatureEvent.TYPE:
+        assert ref is not None
+        on = bool(_body(body).get("on", 1))
+        return FeatureEvent(seq=seq, group=grp, user=user, target=ref, on=on)
     if kind == EditEvent.TYPE:
         assert ref is not None
-        return EditEvent(seq=seq, group=grp, user=user, target=ref, text=body or "", ts=ts)
+        title = _body(meta).get("ti") if meta else None
+        return EditEvent(
+            seq=seq, group=grp, user=user, target=ref, text=body or "", ts=ts, title=title
+        )
     if kind == GroupEvent.TYPE:
         data = _body(body)
         if not data:  # schema 1 stored the bare name
@@ -168,16 +237,18 @@ def append(
     ts: int,
     body: str | dict[str, Any] | None,
     ref: int | None = None,
+    meta: str | None = None,
 ) -> int:
     """Add one event to the log; return its sequence number.
 
-    ``ref``: the message a reply answers or an edit changes.
+    ``ref``: the message a reply, comment, edit, vote... is about; ``meta``:
+    a post's extras (see :func:`post_meta`).
     """
     if isinstance(body, dict):
         body = json.dumps({k: v for k, v in body.items() if v is not None}, separators=(",", ":"))
     cur = conn.execute(
-        "INSERT INTO events (kind, grp, user, ts, body, ref) VALUES (?, ?, ?, ?, ?, ?)",
-        (kind, grp, user, ts, body, ref),
+        "INSERT INTO events (kind, grp, user, ts, body, ref, meta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (kind, grp, user, ts, body, ref, meta),
     )
     assert cur.lastrowid is not None
     return cur.lastrowid

@@ -5,29 +5,41 @@ from __future__ import annotations
 import heapq
 import json
 import sqlite3
+from dataclasses import replace
 from itertools import islice
 from typing import Any
 
 from rse_tui.protocol import (
     ChatEvent,
+    CommentEvent,
     DeleteEvent,
     EditEvent,
     ErrorCode,
     Event,
     Kind,
     PinEvent,
+    Poll,
     PostEvent,
     ProtocolError,
     ReactEvent,
     Reaction,
     ReactionInfo,
+    ThreadInfo,
     UserInfo,
 )
 
 from .. import policy
 from ..database import Outcome
 from .accounts import users
-from .base import EVENT_COLUMNS, CatchUp, Receipt, append, event_from_row, keep_receipt
+from .base import (
+    EVENT_COLUMNS,
+    CatchUp,
+    Receipt,
+    append,
+    event_from_row,
+    keep_receipt,
+    post_meta,
+)
 from .groups import access, bring_back, direct_chat
 
 
@@ -40,41 +52,69 @@ def append_message(
     cid: str,
     now: int,
     reply: int | None = None,
+    *,
+    title: str | None = None,
+    ack: bool = False,
+    poll: Poll | None = None,
 ) -> Outcome[Receipt]:
     """Store a chat message or feed post, if the group's rules let ``user`` write.
 
     ``reply``: a chat message of the same group this one answers. Any other
     message (of another group, deleted, missing, a post) is "unknown
     message", the answer the group's rules give for a message one may not see.
+    A post may have a ``title``, ask for acknowledgement (``ack``), carry a
+    ``poll`` (checked by the handler; its results start at nothing).
     """
     a = policy.require_write(access(conn, user, group), kind)
     # In a direct chat the other person left, the message brings them back first.
     back = bring_back(conn, group, user, now) if a.facts.dm else []
-    answered = _live_message(conn, reply) if reply is not None else None
+    answered = live_message(conn, reply) if reply is not None else None
     if reply is not None and (
         kind != Kind.CHAT or answered is None or answered[:2] != (group, Kind.CHAT)
     ):
         raise policy.NotFound("message")
-    seq = append(conn, kind, group, user, now, text, ref=reply)
+    if poll is not None:
+        poll = replace(poll, counts=[0] * len(poll.options), voters=0, version=0)
+    meta = post_meta(title, ack, poll) if kind == Kind.POST else None
+    seq = append(conn, kind, group, user, now, text, ref=reply, meta=meta)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     if kind == Kind.CHAT:
         event: Event = ChatEvent(seq=seq, group=group, user=user, ts=now, text=text, reply=reply)
     else:
-        event = PostEvent(seq=seq, group=group, user=user, ts=now, text=text)
+        event = PostEvent(
+            seq=seq, group=group, user=user, ts=now, text=text, title=title or None, ack=ack,
+            poll=poll,
+        )  # fmt: skip
     return Outcome(result, [*back, event])
 
 
-def _live_message(conn: sqlite3.Connection, target: int) -> tuple[int, str, int] | None:
-    """(group, kind, author) of a live chat message or post; None otherwise."""
+def comment(
+    conn: sqlite3.Connection, user: int, post: int, text: str, cid: str, now: int
+) -> Outcome[Receipt]:
+    """A comment on a feed post, where the group's comment policy lets ``user``."""
+    a, kind, _ = message_access(conn, user, post)
+    if kind != Kind.POST:
+        raise policy.NotFound("post")
+    policy.require_write(a, Kind.COMMENT)
+    group = a.facts.group
+    seq = append(conn, Kind.COMMENT, group, user, now, text, ref=post)
+    result = Receipt(seq=seq, ts=now)
+    keep_receipt(conn, user, cid, result)
+    event = CommentEvent(seq=seq, group=group, user=user, ts=now, text=text, post=post)
+    return Outcome(result, [event])
+
+
+def live_message(conn: sqlite3.Connection, target: int) -> tuple[int, str, int] | None:
+    """(group, kind, author) of a live chat message, post or comment; None otherwise."""
     row = conn.execute(
-        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN (?, ?) AND deleted = 0",
-        (target, Kind.CHAT, Kind.POST),
+        "SELECT grp, kind, user FROM events WHERE seq = ? AND kind IN (?, ?, ?) AND deleted = 0",
+        (target, Kind.CHAT, Kind.POST, Kind.COMMENT),
     ).fetchone()
     return None if row is None else (int(row[0]), str(row[1]), int(row[2]))
 
 
-def _message_access(
+def message_access(
     conn: sqlite3.Connection, user: int, target: int
 ) -> tuple[policy.Access, str, int]:
     """(the user's access to its group, kind, author) of a live message.
@@ -84,7 +124,7 @@ def _message_access(
     user's role are read for a missing one too): neither answer nor time
     tells them apart.
     """
-    found = _live_message(conn, target)
+    found = live_message(conn, target)
     try:
         a = policy.require_visible(access(conn, user, found[0] if found else 0))
     except policy.NotFound:
@@ -95,40 +135,63 @@ def _message_access(
 
 
 def edit_message(
-    conn: sqlite3.Connection, user: int, target: int, text: str, limit: int, cid: str, now: int
+    conn: sqlite3.Connection,
+    user: int,
+    target: int,
+    text: str,
+    limit: int,
+    cid: str,
+    now: int,
+    title: str | None = None,
 ) -> Outcome[Receipt]:
     """Change the text of one's own message, where one may still write it.
 
     The message keeps its place; the log gets an edit event for those who
     missed it, and an earlier edit's text leaves the log (as a deletion's does).
     """
-    a, kind, author = _message_access(conn, user, target)
+    a, kind, author = message_access(conn, user, target)
     group = a.facts.group
     policy.require_edit(a, kind, author, user)
-    if kind == Kind.CHAT and len(text) > limit:  # the handler checked a post's limit
+    if kind != Kind.POST and len(text) > limit:  # the handler checked a post's limit
         raise ProtocolError(ErrorCode.TOO_LONG, f"text has at most {limit} characters")
+    if title is not None and kind != Kind.POST:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "only a post has a title")
     conn.execute("UPDATE events SET body = ?, edited = ? WHERE seq = ?", (text, now, target))
+    if title is not None:  # "" takes the title away
+        conn.execute(
+            "UPDATE events SET meta = CASE WHEN ? = ''"
+            " THEN json_remove(coalesce(meta, '{}'), '$.ti')"
+            " ELSE json_set(coalesce(meta, '{}'), '$.ti', ?) END WHERE seq = ?",
+            (title, title, target),
+        )
     conn.execute(
-        "UPDATE events SET body = NULL, deleted = 1 WHERE ref = ? AND kind = ?",
+        "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE ref = ? AND kind = ?",
         (target, EditEvent.TYPE),
     )
-    seq = append(conn, EditEvent.TYPE, group, user, now, text, ref=target)
+    seq = append(conn, EditEvent.TYPE, group, user, now, text, ref=target, meta=_title(title))
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
-    event = EditEvent(seq=seq, group=group, user=user, target=target, text=text, ts=now)
+    event = EditEvent(
+        seq=seq, group=group, user=user, target=target, text=text, ts=now, title=title
+    )
     return Outcome(result, [event])
+
+
+def _title(title: str | None) -> str | None:
+    return None if title is None else json.dumps({"ti": title}, separators=(",", ":"))
 
 
 def delete_message(
     conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Remove a message's text for good; its place in the log remains."""
-    a, _, author = _message_access(conn, user, target)
+    a, _, author = message_access(conn, user, target)
     group = a.facts.group
     policy.require_delete(a, author, user)
     # The text goes from the log for good: the message's own, and its edits'.
     conn.execute(
-        "UPDATE events SET body = NULL, deleted = 1 WHERE seq = ? OR (ref = ? AND kind = ?)",
+        "UPDATE events SET body = NULL, meta = NULL, deleted = 1"
+        " WHERE seq = ? OR (ref = ? AND kind = ?)",
         (target, target, EditEvent.TYPE),
     )
     conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
@@ -141,7 +204,7 @@ def delete_message(
 def pin_message(
     conn: sqlite3.Connection, user: int, target: int, on: bool, cid: str, now: int
 ) -> Outcome[Receipt]:
-    a, _, _ = _message_access(conn, user, target)
+    a, _, _ = message_access(conn, user, target)
     group = a.facts.group
     policy.require_moderator(a)
     if on:
@@ -160,7 +223,7 @@ def react(
     conn: sqlite3.Connection, user: int, target: int, emoji: str, on: bool, cid: str, now: int
 ) -> Outcome[Receipt]:
     """Put (or take back) a reaction on a message, where one may comment."""
-    a, _, _ = _message_access(conn, user, target)
+    a, _, _ = message_access(conn, user, target)
     group = a.facts.group
     policy.require_react(a)
     if not Reaction.knows(emoji):
@@ -229,14 +292,47 @@ def history_page(
     before: int | None,
     limit: int,
     max_text: int = MAX_REPLY_TEXT,
-) -> tuple[list[Event], bool, list[UserInfo], list[ReactionInfo], int]:
-    """A history page with its authors' names and titles, and the reactions
-    on its messages (as of event ``as_of`` or later), from one read."""
+) -> tuple[list[Event], bool, list[UserInfo], list[ReactionInfo], int, list[ThreadInfo]]:
+    """A history page with its authors' names and titles, the reactions on its
+    messages (as of event ``as_of`` or later) and their comment or reply
+    counts, from one read."""
     events, more = history(conn, user, group, kind, before, limit, max_text)
-    reactions, as_of = reactions_of(conn, [e.seq for e in events])
+    reactions, threads, as_of = page_extras(conn, [e.seq for e in events])
     # Authors are public (the directory lists them).
     authors = users(conn, {getattr(e, "user", 0) for e in events})
-    return events, more, authors, reactions, as_of
+    return events, more, authors, reactions, as_of, threads
+
+
+def page_extras(
+    conn: sqlite3.Connection, targets: list[int], *, always: bool = False
+) -> tuple[list[ReactionInfo], list[ThreadInfo], int]:
+    """The reactions on ``targets`` and their comment or reply counts, and the
+    event both are true as of at least (0 when there are neither, unless
+    ``always``): the head is read first, so a change after it is the
+    stream's to tell too, and wins on the client."""
+    as_of = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    reactions, _ = reactions_of(conn, targets)
+    threads = threads_of(conn, targets)
+    return reactions, threads, as_of if (always or reactions or threads) else 0
+
+
+def threads_of(conn: sqlite3.Connection, targets: list[int]) -> list[ThreadInfo]:
+    """How many live comments (a post's) or replies (a chat message's) each of
+    ``targets`` has; those with none are left out."""
+    out: list[ThreadInfo] = []
+    for start in range(0, len(targets), 500):
+        chunk = targets[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        out += [
+            ThreadInfo(target=ref, count=n)
+            for ref, n in conn.execute(
+                f"SELECT ref, count(*) FROM events WHERE ref IN ({marks})"
+                f" AND kind IN ('{Kind.CHAT}', '{Kind.COMMENT}') AND deleted = 0"
+                " GROUP BY ref ORDER BY ref",
+                chunk,
+            )
+        ]
+    return out
 
 
 def reactions_of(conn: sqlite3.Connection, targets: list[int]) -> tuple[list[ReactionInfo], int]:

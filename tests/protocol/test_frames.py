@@ -29,6 +29,8 @@ def _sample(cls: type) -> object:
             kwargs[f.attr] = [item]
         elif f.attr == "cid":
             kwargs[f.attr] = "01HZXK-abc_9"
+        elif hint not in values:  # a nested record
+            kwargs[f.attr] = _sample(hint)
         else:
             kwargs[f.attr] = values[hint]
     return cls(**kwargs)
@@ -53,7 +55,28 @@ REPLIES = [
     p.MemberList,
     p.UserList,
     p.Page,
+    p.ThreadPage,
+    p.HomePage,
+    p.AckList,
 ]
+
+
+def _frame_classes() -> list[type]:
+    nested = [p.Poll, p.Ballot, p.ThreadInfo, p.ReactionInfo, p.GroupInfo, p.UserInfo]
+    return [*p.REQUESTS.values(), *REPLIES, *p.EVENTS.values(), *nested]
+
+
+@pytest.mark.parametrize("cls", _frame_classes(), ids=lambda c: c.__name__)
+def test_no_two_fields_of_a_frame_share_a_wire_name(cls):
+    names = [f.wire for f in p._fields_of(cls)] + (["t"] if getattr(cls, "TYPE", "") else [])
+    assert len(names) == len(set(names)), sorted(names)
+
+
+def test_no_event_type_is_taken_for_a_reply_or_another_push():
+    """An event typed "r" would be read as a reply (and dropped)."""
+    others = {"r", p.Batch.TYPE, p.Gap.TYPE, p.ErrorFrame.TYPE}
+    assert others.isdisjoint(p.EVENTS)
+    assert len(p.EVENTS) == len({cls.TYPE for cls in p.EVENTS.values()})
 
 
 @pytest.mark.parametrize("cls", REPLIES, ids=[c.__name__ for c in REPLIES])

@@ -17,7 +17,7 @@ WIRE = {
     p.ChatPolicy: ("everyone", "moderators", "nobody"),
     p.Role: ("member", "moderator"),
     p.Badge: ("ambassador",),
-    p.Kind: ("c", "p"),
+    p.Kind: ("c", "p", "m"),
 }
 
 
@@ -33,7 +33,7 @@ def test_each_word_is_its_wire_string(vocabulary):
 
 
 def test_message_kinds_are_the_event_types():
-    assert (p.ChatEvent.TYPE, p.PostEvent.TYPE) == (p.Kind.CHAT, p.Kind.POST)
+    assert (p.ChatEvent.TYPE, p.PostEvent.TYPE, p.CommentEvent.TYPE) == tuple(p.Kind)
     assert p.EVENTS["c"] is p.ChatEvent and p.EVENTS["p"] is p.PostEvent
 
 

@@ -18,37 +18,47 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from rse_tui.protocol import (
+    AckEvent,
+    Acknowledge,
     AddMember,
     Approve,
     ChatEvent,
+    CommentEvent,
     CreateGroup,
     DeleteEvent,
     DeleteMessage,
     EditEvent,
     EditMessage,
+    Feature,
+    FeatureEvent,
     GroupEvent,
     GroupSettings,
     JoinEvent,
     JoinGroup,
     LeaveEvent,
     LeaveGroup,
+    MarkRead,
     PinEvent,
     PinMessage,
     PostEvent,
     React,
     ReactEvent,
+    ReadEvent,
     RemoveMember,
     RequestEvent,
     RequestJoin,
     Role,
     SendChat,
+    SendComment,
     SendDirect,
     SendPost,
+    Vote,
     WriteOk,
     WriteRequest,
     settings_of,
 )
 
+from .feed import MyVote
 from .reduce import DirectChat, Fact, NewGroup
 
 
@@ -79,7 +89,39 @@ def _chat(req: SendChat, a: Ack) -> list[Fact]:
 
 
 def _post(req: SendPost, a: Ack) -> list[Fact]:
-    return [PostEvent(seq=a.ok.seq, group=req.group, user=a.me, ts=a.ts, text=req.text)]
+    return [
+        PostEvent(
+            seq=a.ok.seq, group=req.group, user=a.me, ts=a.ts, text=req.text,
+            title=req.title or None, ack=req.ack, poll=req.poll,
+        )
+    ]  # fmt: skip
+
+
+def _comment(req: SendComment, a: Ack) -> list[Fact]:
+    group = a.known.group_of(req.post) or 0
+    if not group:
+        return []  # a post this cache does not hold: its thread will say, when read
+    return [
+        CommentEvent(seq=a.ok.seq, group=group, user=a.me, ts=a.ts, text=req.text, post=req.post)
+    ]
+
+
+def _vote(req: Vote, a: Ack) -> list[Fact]:
+    return [MyVote(target=req.target, choices=list(req.choices), seq=a.ok.seq)]
+
+
+def _acknowledge(req: Acknowledge, a: Ack) -> list[Fact]:
+    group = a.known.group_of(req.target) or 0
+    return [AckEvent(seq=a.ok.seq, group=group, user=a.me, target=req.target)]
+
+
+def _read(req: MarkRead, a: Ack) -> list[Fact]:
+    return [ReadEvent(seq=a.ok.seq, group=req.group, user=a.me, upto=req.upto)]
+
+
+def _feature(req: Feature, a: Ack) -> list[Fact]:
+    group = a.known.group_of(req.target) or 0
+    return [FeatureEvent(seq=a.ok.seq, group=group, user=a.me, target=req.target, on=req.on)]
 
 
 def _direct(req: SendDirect, a: Ack) -> list[Fact]:
@@ -146,8 +188,11 @@ def _delete(req: DeleteMessage, a: Ack) -> list[Fact]:
 def _edit(req: EditMessage, a: Ack) -> list[Fact]:
     group = a.known.group_of(req.target) or 0
     return [
-        EditEvent(seq=a.ok.seq, group=group, user=a.me, target=req.target, text=req.text, ts=a.ts)
-    ]
+        EditEvent(
+            seq=a.ok.seq, group=group, user=a.me, target=req.target, text=req.text, ts=a.ts,
+            title=req.title,
+        )
+    ]  # fmt: skip
 
 
 def _pin(req: PinMessage, a: Ack) -> list[Fact]:
@@ -182,6 +227,11 @@ OWN_EVENTS: dict[type[WriteRequest], Convert] = {
     EditMessage: _edit,
     PinMessage: _pin,
     React: _react,
+    SendComment: _comment,
+    Vote: _vote,
+    Acknowledge: _acknowledge,
+    MarkRead: _read,
+    Feature: _feature,
 }
 
 

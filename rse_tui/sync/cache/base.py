@@ -13,7 +13,8 @@ from rse_tui.protocol import ChatEvent, PostEvent
 
 from .schema import migrate
 
-#: The kinds of messages a group's history holds: chat and feed posts.
+#: The kinds of messages a group's history is paged by: chat and feed posts
+#: (comments come with their post's thread).
 KINDS = (ChatEvent.TYPE, PostEvent.TYPE)
 
 
@@ -94,11 +95,22 @@ class CacheBase:
             self.conn.execute("INSERT OR REPLACE INTO users (id, name) VALUES (?, ?)", (user, name))
 
     def _me_and_pattern(self) -> tuple[int | None, re.Pattern[str] | None]:
+        """Who we are, and what mentions us: our name, everyone, our groups."""
         if self._me is None:
             self._me, self._my_name = self.identity()
-            if self._my_name:
-                self._mention = mention_pattern(self._my_name)
+        if self._mention is None and self._my_name:
+            groups = tuple(
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT name FROM groups WHERE member = 1 AND dm IS NULL AND known = 1"
+                )
+            )
+            self._mention = mention_pattern(self._my_name, groups)
         return self._me, self._mention
+
+    def _forget_pattern(self) -> None:
+        """Our groups changed: what mentions us is read again when next needed."""
+        self._mention = None
 
     def _mentions_me(self, text: str | None) -> bool:
         _, pattern = self._me_and_pattern()

@@ -16,11 +16,14 @@ from typing import Any
 
 from rse_tui.protocol import (
     GROUP_SETTINGS,
+    AckEvent,
     CharterEvent,
     ChatEvent,
+    CommentEvent,
     DeleteEvent,
     EditEvent,
     Event,
+    FeatureEvent,
     GroupEvent,
     GroupInfo,
     JoinEvent,
@@ -29,15 +32,19 @@ from rse_tui.protocol import (
     PostEvent,
     ReactEvent,
     ReactionInfo,
+    ReadEvent,
     RequestEvent,
     Role,
+    ThreadInfo,
     UserInfo,
     Visibility,
+    VoteEvent,
     settings_of,
 )
 
 from ..models import Changes, MessageRow
-from .base import KINDS, CacheBase
+from .base import KINDS
+from .feed import FeedReducer, MyVote, poll_definition
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +69,7 @@ class NewGroup:
     seq: int = 0
 
 
-Fact = Event | DirectChat | NewGroup
+Fact = Event | DirectChat | NewGroup | MyVote
 
 
 @dataclass(slots=True)
@@ -98,7 +105,7 @@ _MARKS = ", ".join("?" * len(GROUP_SETTINGS))
 _UPDATES = ", ".join(f"{c} = excluded.{c}" for c in GROUP_SETTINGS)
 
 
-class Reducer(CacheBase):
+class Reducer(FeedReducer):
     """Applying what the server says (and what our acknowledged writes did)."""
 
     def apply(self, events: Iterable[Event], cursor: int | None = None) -> Changes:
@@ -147,16 +154,35 @@ class Reducer(CacheBase):
 
     # -- one handler per event ---------------------------------------------------------
 
-    def _on_message(self, event: ChatEvent | PostEvent, run: Reduction) -> None:
-        reply = event.reply if isinstance(event, ChatEvent) else None
+    def _on_message(self, event: ChatEvent | PostEvent | CommentEvent, run: Reduction) -> None:
+        if isinstance(event, CommentEvent):
+            reply: int | None = event.post
+        else:
+            reply = event.reply if isinstance(event, ChatEvent) else None
+        post = event if isinstance(event, PostEvent) else None
+        new = (
+            reply is not None
+            and not self.conn.execute(
+                "SELECT 1 FROM messages WHERE seq = ? UNION ALL"
+                " SELECT 1 FROM amends WHERE seq = ? AND deleted = 1",
+                (event.seq, event.seq),
+            ).fetchone()
+        )
         self.conn.execute(
-            "INSERT INTO messages (seq, grp, kind, user, ts, text, edited, reply)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(seq) DO UPDATE SET"
-            " text = excluded.text, edited = excluded.edited"
+            "INSERT INTO messages (seq, grp, kind, user, ts, text, edited, reply, title, ack,"
+            " poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(seq) DO UPDATE SET"
+            " text = excluded.text, edited = excluded.edited, title = excluded.title"
             " WHERE excluded.edited >= coalesce(messages.edited, 0)",
             (event.seq, event.group, event.TYPE, event.user, event.ts, event.text,
-             event.edited, reply),
+             event.edited, reply, post and post.title, int(bool(post and post.ack)),
+             poll_definition(post.poll) if post and post.poll else None),
         )  # fmt: skip
+        if post is not None:
+            self._post_extras(post)
+        if new and reply is not None:  # one more in its thread
+            self._thread_bump(reply, event.group, 1, event.seq)
+            run.changes.messages.setdefault(event.group, []).append(reply)
+            run.changes.edited.append(reply)
         self._amend(event.seq)
         # Reported whether or not this insert stored it: another process of
         # the profile, sharing this file, may have stored it first, and this
@@ -170,6 +196,32 @@ class Reducer(CacheBase):
         elif run.mention is not None and run.mention.search(event.text):
             run.changes.mentions.append(self._row(event))
 
+    def _on_vote_event(self, event: VoteEvent, run: Reduction) -> None:
+        target = self._on_vote(event, run.me)
+        run.changes.messages.setdefault(event.group, []).append(target)
+        run.changes.edited.append(target)
+
+    def _on_my_vote_fact(self, fact: MyVote, run: Reduction) -> None:
+        group = self._on_my_vote(fact)
+        if group is not None:
+            run.changes.messages.setdefault(group, []).append(fact.target)
+            run.changes.edited.append(fact.target)
+
+    def _on_ack_event(self, event: AckEvent, run: Reduction) -> None:
+        self._on_ack(event, run.me)
+        run.changes.messages.setdefault(event.group, []).append(event.target)
+        run.changes.edited.append(event.target)
+        run.changes.home = True
+
+    def _on_read_event(self, event: ReadEvent, run: Reduction) -> None:
+        self._on_read(event, run.me)
+        run.changes.groups = True
+        run.changes.home = True
+
+    def _on_feature_event(self, event: FeatureEvent, run: Reduction) -> None:
+        self._on_feature(event)
+        run.changes.home = True
+
     def _on_group(self, event: GroupEvent, run: Reduction) -> None:
         # A direct chat's event does not say who the other person is: until
         # the cache knows, the group is not known (see unknown_groups).
@@ -179,6 +231,7 @@ class Reducer(CacheBase):
             " known = CASE WHEN groups.dm IS NOT NULL THEN 1 ELSE excluded.known END",
             (event.group, int(not event.dm), *settings_of(event).values()),
         )
+        self._forget_pattern()  # a name we answer to may have changed
         run.changes.groups = True
 
     def _on_direct(self, event: DirectChat, run: Reduction) -> None:
@@ -230,6 +283,7 @@ class Reducer(CacheBase):
             if not known and not (event.user == run.me and was[0]):  # a role change: no new member
                 c.execute("UPDATE groups SET members = members + 1 WHERE id = ?", (event.group,))
         if event.user == run.me:
+            self._forget_pattern()
             c.execute(
                 "UPDATE groups SET member = 1, requested = 0, moderator = ?,"
                 " read_seq = max(read_seq, ?) WHERE id = ?",
@@ -259,6 +313,7 @@ class Reducer(CacheBase):
                 )
         c.execute("DELETE FROM roles WHERE grp = ? AND user = ?", (event.group, event.user))
         if event.user == run.me:
+            self._forget_pattern()
             c.execute("UPDATE groups SET member = 0, moderator = 0 WHERE id = ?", (event.group,))
             if event.by is not None:
                 run.changes.removed.append(event.group)
@@ -275,13 +330,20 @@ class Reducer(CacheBase):
         run.changes.charter = event.version
 
     def _on_delete(self, event: DeleteEvent, run: Reduction) -> None:
+        parent = self.conn.execute(
+            "SELECT reply FROM messages WHERE seq = ? AND reply IS NOT NULL", (event.target,)
+        ).fetchone()
+        if parent is not None and event.group:  # one fewer in its thread
+            self._thread_bump(parent[0], event.group, -1, event.seq)
+            run.changes.messages.setdefault(event.group, []).append(parent[0])
+            run.changes.edited.append(parent[0])
         self._delete(event.target, event.group or None, event.seq)
         if event.group:
             run.changes.messages.setdefault(event.group, []).append(event.target)
             run.changes.deleted.append(event.target)
 
     def _on_edit(self, event: EditEvent, run: Reduction) -> None:
-        self._edit(event.target, event.text, event.ts, event.seq, event.group or None)
+        self._edit(event.target, event.text, event.ts, event.seq, event.group or None, event.title)
         if event.group:
             run.changes.messages.setdefault(event.group, []).append(event.target)
             run.changes.edited.append(event.target)
@@ -320,6 +382,24 @@ class Reducer(CacheBase):
         for target, user, emoji in listed:
             self._reaction(target, user, emoji, group, True, as_of)
 
+    def _page_extras(
+        self,
+        group: int,
+        events: list[Event],
+        reactions: list[ReactionInfo],
+        threads: list[ThreadInfo],
+        as_of: int,
+    ) -> None:
+        """A page's reactions and thread counts, true as of event ``as_of`` (0:
+        the page's messages have none; only what the cache does not hold yet
+        takes that)."""
+        seqs = [e.seq for e in events]
+        if not seqs:
+            return
+        if as_of:
+            self._page_reactions(group, seqs, reactions, as_of)
+        self._page_threads(group, seqs, threads, as_of)
+
     def _on_pin(self, event: PinEvent, run: Reduction) -> None:
         self._pin(event.target, event.on, event.seq, event.group or None)
         if event.group:
@@ -338,13 +418,22 @@ class Reducer(CacheBase):
         )
         self.conn.execute("DELETE FROM messages WHERE seq = ?", (target,))
 
-    def _edit(self, target: int, text: str, ts: int, version: int, group: int | None) -> None:
+    def _edit(
+        self,
+        target: int,
+        text: str,
+        ts: int,
+        version: int,
+        group: int | None,
+        title: str | None = None,
+    ) -> None:
         """Only a later edit replaces an earlier one, in whatever order they come."""
         self.conn.execute(
-            "INSERT INTO amends (seq, grp, text, edited, edit_seq) VALUES (?, ?, ?, ?, ?)"
+            "INSERT INTO amends (seq, grp, text, edited, edit_seq, title) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(seq) DO UPDATE SET text = excluded.text, edited = excluded.edited,"
-            " edit_seq = excluded.edit_seq WHERE excluded.edit_seq > amends.edit_seq",
-            (target, group, text, ts, version),
+            " edit_seq = excluded.edit_seq, title = coalesce(excluded.title, amends.title)"
+            " WHERE excluded.edit_seq > amends.edit_seq",
+            (target, group, text, ts, version, title),
         )
         self._amend(target)
 
@@ -374,17 +463,21 @@ class Reducer(CacheBase):
     def _amend(self, seq: int) -> None:
         """Give a stored message what the cache heard of it since (or before) it came."""
         row = self.conn.execute(
-            "SELECT deleted, text, edited, pinned FROM amends WHERE seq = ?", (seq,)
+            "SELECT deleted, text, edited, pinned, title FROM amends WHERE seq = ?", (seq,)
         ).fetchone()
         if row is None:
             return
-        deleted, text, edited, pinned = row
+        deleted, text, edited, pinned, title = row
         if deleted:
             self.conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
             return
         if text is not None:
             self.conn.execute(
                 "UPDATE messages SET text = ?, edited = ? WHERE seq = ?", (text, edited, seq)
+            )
+        if title is not None:
+            self.conn.execute(
+                "UPDATE messages SET title = nullif(?, '') WHERE seq = ?", (title, seq)
             )
         if pinned is not None:
             self.conn.execute("UPDATE messages SET pinned = ? WHERE seq = ?", (pinned, seq))
@@ -393,7 +486,7 @@ class Reducer(CacheBase):
         row = self.conn.execute("SELECT name FROM users WHERE id = ?", (user,)).fetchone()
         return row[0] if row and row[0] else f"user{user}"
 
-    def _row(self, event: ChatEvent | PostEvent) -> MessageRow:
+    def _row(self, event: ChatEvent | PostEvent | CommentEvent) -> MessageRow:
         return MessageRow(
             seq=event.seq,
             group=event.group,
@@ -530,6 +623,7 @@ class Reducer(CacheBase):
         more: bool,
         reactions: list[ReactionInfo] | None = None,
         as_of: int = 0,
+        threads: list[ThreadInfo] | None = None,
     ) -> Changes:
         """Store a page fetched with ``before = hi + 1`` and shrink the hole to what
         is still missing below it (nothing, when the server has no more)."""
@@ -538,8 +632,7 @@ class Reducer(CacheBase):
             run = self._reduction(given_back=False, mentions=False)
             for event in events:
                 self._reduce(event, run)
-            if events and as_of:
-                self._page_reactions(group, [e.seq for e in events], reactions or [], as_of)
+            self._page_extras(group, events, reactions or [], threads or [], as_of)
             self.conn.execute(
                 "DELETE FROM holes WHERE grp = ? AND kind = ? AND lo = ?", (group, kind, lo)
             )
@@ -577,7 +670,8 @@ class Reducer(CacheBase):
             "DELETE FROM amends WHERE grp = ? AND seq <= ? AND edit_seq <= ? AND pin_seq <= ?",
             (group, upto, upto, upto),
         )
-        self.conn.execute("DELETE FROM reactions WHERE grp = ? AND target <= ?", (group, upto))
+        for table in ("reactions", "threads", "polls"):
+            self.conn.execute(f"DELETE FROM {table} WHERE grp = ? AND target <= ?", (group, upto))
         for kind in KINDS:  # one hole from the start, swallowing those it meets
             top = self.conn.execute(
                 "SELECT max(hi) FROM holes WHERE grp = ? AND kind = ? AND lo <= ?",
@@ -608,4 +702,10 @@ HANDLERS: dict[type, Handler] = {
     EditEvent: Reducer._on_edit,
     PinEvent: Reducer._on_pin,
     ReactEvent: Reducer._on_react,
+    CommentEvent: Reducer._on_message,
+    VoteEvent: Reducer._on_vote_event,
+    MyVote: Reducer._on_my_vote_fact,
+    AckEvent: Reducer._on_ack_event,
+    ReadEvent: Reducer._on_read_event,
+    FeatureEvent: Reducer._on_feature_event,
 }

@@ -148,6 +148,39 @@ def _reactions(conn: sqlite3.Connection) -> None:
     )
 
 
+def _feed(conn: sqlite3.Connection) -> None:
+    """A post's title, announcement flag and poll (its options, as JSON in
+    the wire's form; the results apart, in ``polls``, as of a vote event);
+    comments (messages of kind ``m`` whose ``reply`` is the post); how many
+    comments or replies a message has (``threads``, as of an event); my
+    acknowledgements and votes (``mine``: they outlive a message leaving the
+    cache); posts featured for everyone; an edit's new title in ``amends``
+    (NULL: unchanged, '': none)."""
+    conn.execute("ALTER TABLE messages ADD COLUMN title TEXT")
+    conn.execute("ALTER TABLE messages ADD COLUMN ack INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE messages ADD COLUMN poll TEXT")
+    conn.execute("CREATE INDEX messages_reply ON messages(reply) WHERE reply IS NOT NULL")
+    conn.execute("ALTER TABLE amends ADD COLUMN title TEXT")
+    for table in ("polls", "threads"):
+        value = (
+            "counts TEXT NOT NULL, voters INTEGER NOT NULL"
+            if table == "polls"
+            else ("count INTEGER NOT NULL")
+        )
+        conn.execute(
+            f"CREATE TABLE {table} (target INTEGER PRIMARY KEY, grp INTEGER NOT NULL,"
+            f" {value}, version INTEGER NOT NULL)"
+        )
+    conn.execute(
+        "CREATE TABLE mine (target INTEGER PRIMARY KEY, acked INTEGER NOT NULL DEFAULT 0,"
+        " voted TEXT)"
+    )
+    conn.execute(
+        "CREATE TABLE featured (target INTEGER PRIMARY KEY, grp INTEGER NOT NULL,"
+        " present INTEGER NOT NULL, version INTEGER NOT NULL)"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -160,6 +193,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _message_cids,
     _deletion_versions,
     _reactions,
+    _feed,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

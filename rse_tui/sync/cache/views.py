@@ -3,6 +3,7 @@ and what other processes of the profile changed in the shared file."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -18,7 +19,7 @@ from rse_tui.protocol import (
     decode_request,
 )
 
-from ..models import Changes, GroupRow, MessageRow
+from ..models import Changes, GroupRow, MessageRow, PollState
 from .base import CacheBase
 
 
@@ -37,8 +38,11 @@ _ROWS = (
     "SELECT m.seq, m.grp, m.kind, m.user, coalesce(u.name, 'user' || m.user), m.ts,"
     " m.text, m.pinned, u.badge, m.edited, m.reply,"
     " (SELECT coalesce(ru.name, 'user' || r.user) || ': ' || r.text FROM messages r"
-    "  LEFT JOIN users ru ON ru.id = r.user WHERE r.seq = m.reply)"
+    "  LEFT JOIN users ru ON ru.id = r.user WHERE r.seq = m.reply),"
+    " m.title, m.ack, m.poll, p.counts, p.voters, t.count, my.acked, my.voted"
     " FROM messages m LEFT JOIN users u ON u.id = m.user"
+    " LEFT JOIN polls p ON p.target = m.seq LEFT JOIN threads t ON t.target = m.seq"
+    " LEFT JOIN mine my ON my.target = m.seq"
 )
 
 
@@ -62,8 +66,26 @@ def _reaction_order(reaction: tuple[str, int, bool]) -> int:
     return _REACTION_ORDER.get(reaction[0], len(_REACTION_ORDER))
 
 
+def _poll(definition: str | None, counts: str | None, voters: int | None,
+          voted: str | None) -> PollState | None:  # fmt: skip
+    if definition is None:
+        return None
+    d = json.loads(definition)
+    options = tuple(d.get("o", ()))
+    return PollState(
+        options=options,
+        multiple=bool(d.get("mu")),
+        anonymous=bool(d.get("an")),
+        closes=d.get("cl"),
+        counts=tuple(json.loads(counts)) if counts else (0,) * len(options),
+        voters=voters or 0,
+        mine=None if voted is None else tuple(json.loads(voted)),
+    )
+
+
 def _message_row(row: tuple[Any, ...]) -> MessageRow:
-    seq, grp, kind, user, author, ts, text, pinned, badge, edited, reply, quote = row
+    seq, grp, kind, user, author, ts, text, pinned, badge, edited, reply, quote = row[:12]
+    title, ack, poll, counts, voters, comments, acked, voted = row[12:]
     return MessageRow(
         seq,
         grp,
@@ -77,6 +99,11 @@ def _message_row(row: tuple[Any, ...]) -> MessageRow:
         edited=edited,
         reply=reply,
         quote=quote,
+        title=title,
+        ack=bool(ack),
+        acked=bool(acked),
+        poll=_poll(poll, counts, voters, voted),
+        comments=comments or 0,
     )
 
 

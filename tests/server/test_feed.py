@@ -1,0 +1,438 @@
+"""The feed's conversation: titled posts, comments under the comment policy,
+threads, polls (anonymous ones checked in the database), acknowledgements,
+read markers that follow the user, posts featured for everyone, the home
+portal. Each refusal names its reason; a secret group's post is as unknown
+as a missing one."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import time
+
+import pytest
+
+from rse_tui.protocol import (
+    Acknowledge,
+    AckEvent,
+    AckStatus,
+    CommentEvent,
+    CreateGroup,
+    EditMessage,
+    ErrorCode,
+    Feature,
+    FeatureEvent,
+    GetHome,
+    GetThread,
+    GroupSettings,
+    History,
+    JoinGroup,
+    MarkRead,
+    PinMessage,
+    Poll,
+    PostEvent,
+    ReadEvent,
+    SendChat,
+    SendComment,
+    SendPost,
+    Sync,
+    Vote,
+    VoteEvent,
+)
+from server.app import RseServer
+
+from ..helpers import config, new_user, reconnect, refused
+from .test_governance import make_admin
+
+
+def _rows(db_path, sql: str, *args: object) -> list[tuple]:
+    db = sqlite3.connect(db_path)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+async def _group(owner, name: str, *joiners, **settings) -> int:
+    g = (await owner.conn.call(CreateGroup, name=name, cid=f"g-{abs(hash(name))}", **settings)).group
+    for n, who in enumerate(joiners):
+        await who.conn.call(JoinGroup, group=g, cid=f"j-{abs(hash(name))}-{n}")
+    return g
+
+
+def _events(pushes, kind) -> list:
+    return [e for f in pushes.frames for e in getattr(f, "events", [f]) if isinstance(e, kind)]
+
+
+async def test_a_titled_post_takes_comments_in_order_and_its_thread_shows_them(server):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = await _group(ana, "Ops", bob)
+    await bob.conn.call(Sync, since=0)
+    post = await ana.conn.call(
+        SendPost, group=g, text="# Plan\n\n- db first", title="Friday's migration", cid="p"
+    )
+    live = await bob.pushes.next(PostEvent)
+    assert (live.seq, live.title, live.text) == (
+        post.seq,
+        "Friday's migration",
+        "# Plan\n\n- db first",
+    )
+    first = await bob.conn.call(SendComment, post=post.seq, text="I take the db", cid="c1")
+    again = await bob.conn.call(SendComment, post=post.seq, text="I take the db", cid="c1")
+    assert again.seq == first.seq
+    second = await ana.conn.call(SendComment, post=post.seq, text="thanks", cid="c2")
+    told = await bob.pushes.next(CommentEvent)
+    assert (told.seq, told.post, told.user) == (second.seq, post.seq, ana.user)  # no echo
+    page = await bob.conn.call(GetThread, target=post.seq)
+    assert [e.seq for e in page.events] == [post.seq, first.seq, second.seq]
+    assert [t.count for t in page.threads if t.target == post.seq] == [2]
+    assert {u.name for u in page.users} == {"ana", "bob"}
+    # Paging: one comment at a time, after the last seen.
+    one = await bob.conn.call(GetThread, target=post.seq, limit=1)
+    assert ([e.seq for e in one.events], one.more) == ([post.seq, first.seq], True)
+    rest = await bob.conn.call(GetThread, target=post.seq, after=first.seq, limit=1)
+    assert ([e.seq for e in rest.events], rest.more) == ([post.seq, second.seq], False)
+    # A comment's thread is its post's.
+    assert [e.seq for e in (await ana.conn.call(GetThread, target=second.seq)).events][
+        0
+    ] == post.seq
+    # The feed's page counts comments.
+    feed = await bob.conn.call(History, group=g, kind="p")
+    assert [(t.target, t.count) for t in feed.threads] == [(post.seq, 2)]
+    # Edit: text and title, shown edited; the title can go.
+    await ana.conn.call(EditMessage, target=post.seq, text="# Plan v2", title="Migration", cid="e1")
+    feed = await bob.conn.call(History, group=g, kind="p")
+    assert (feed.events[0].title, feed.events[0].text) == ("Migration", "# Plan v2")
+    assert feed.events[0].edited is not None
+    await ana.conn.call(EditMessage, target=post.seq, text="# Plan v3", title="", cid="e2")
+    assert (await bob.conn.call(History, group=g, kind="p")).events[0].title is None
+    err = await refused(
+        bob.conn.call(EditMessage, target=first.seq, text="x", title="t", cid="e3"),
+        ErrorCode.BAD_FIELD,
+    )
+    assert "only a post has a title" in err.message
+    await bob.conn.call(EditMessage, target=first.seq, text="I take the db and cache", cid="e4")
+    page = await ana.conn.call(GetThread, target=post.seq)
+    assert page.events[1].text == "I take the db and cache"
+    for c in (ana, bob):
+        await c.close()
+
+
+async def test_who_may_comment(server):
+    mod = await new_user(server, "mod")
+    ana = await new_user(server, "ana")
+    eve = await new_user(server, "eve")
+    g = await _group(mod, "News", ana)
+    post = (await mod.conn.call(SendPost, group=g, text="launch", cid="p")).seq
+    chat = (await mod.conn.call(SendChat, group=g, text="hi", cid="c")).seq
+    err = await refused(
+        eve.conn.call(SendComment, post=post, text="me too", cid="e1"), ErrorCode.FORBIDDEN
+    )
+    assert "join the group" in err.message
+    # Only a post takes comments (a chat message takes replies).
+    err = await refused(ana.conn.call(SendComment, post=chat, text="x", cid="a0"))
+    assert (err.code, err.message) == (ErrorCode.NOT_FOUND, "unknown post")
+    await mod.conn.call(GroupSettings, group=g, comment_policy="moderators", cid="s1")
+    err = await refused(
+        ana.conn.call(SendComment, post=post, text="x", cid="a1"), ErrorCode.FORBIDDEN
+    )
+    assert "only its moderators" in err.message
+    await mod.conn.call(SendComment, post=post, text="pinned answer", cid="m1")
+    await mod.conn.call(GroupSettings, group=g, comment_policy="nobody", cid="s2")
+    err = await refused(
+        mod.conn.call(SendComment, post=post, text="x", cid="m2"), ErrorCode.FORBIDDEN
+    )
+    assert "nobody may comment" in err.message
+    assert _rows(server.config.db_path, "SELECT count(*) FROM events WHERE kind = 'm'") == [(1,)]
+    # An open group's thread is readable by anyone; a private one's is not.
+    assert len((await eve.conn.call(GetThread, target=post)).events) == 2
+    await mod.conn.call(GroupSettings, group=g, visibility="private", cid="s3")
+    err = await refused(eve.conn.call(GetThread, target=post), ErrorCode.FORBIDDEN)
+    for c in (mod, ana, eve):
+        await c.close()
+
+
+async def test_a_secret_groups_post_is_as_unknown_as_a_missing_one_to_every_request(server):
+    boss = await new_user(server, "boss")
+    eve = await new_user(server, "eve")
+    s = await _group(boss, "Vault", visibility="secret")
+    poll = Poll(options=["yes", "no"])
+    post = (
+        await boss.conn.call(SendPost, group=s, text="merger?", ack=True, poll=poll, cid="p")
+    ).seq
+    for request, fields in (
+        (SendComment, {"post": post, "text": "x", "cid": "e1"}),
+        (Vote, {"target": post, "choices": [0], "cid": "e2"}),
+        (Acknowledge, {"target": post, "cid": "e3"}),
+        (Feature, {"target": post, "cid": "e4"}),
+        (GetThread, {"target": post}),
+        (AckStatus, {"target": post}),
+    ):
+        hidden = await refused(eve.conn.call(request, **fields))
+        fields = {**fields, **{k: v + 10_000 for k, v in fields.items() if k in ("post", "target")}}
+        if "cid" in fields:
+            fields["cid"] += "m"
+        missing = await refused(eve.conn.call(request, **fields))
+        assert (hidden.code, hidden.message) == (missing.code, missing.message), request
+        assert hidden.code is ErrorCode.NOT_FOUND
+    assert _rows(
+        server.config.db_path, "SELECT count(*) FROM events WHERE kind IN ('m','v','a','f')"
+    ) == [(0,)]
+    for c in (boss, eve):
+        await c.close()
+
+
+async def test_a_poll_counts_votes_a_named_vote_may_change_and_results_come_live(server):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    cat = await new_user(server, "cat")
+    g = await _group(ana, "Team", bob, cat)
+    await ana.conn.call(Sync, since=0)
+    options = ["Tue", "Wed", "Thu"]
+    p = (
+        await ana.conn.call(
+            SendPost, group=g, text="retro day?", poll=Poll(options=options, multiple=True), cid="p"
+        )
+    ).seq
+    v1 = await bob.conn.call(Vote, target=p, choices=[0, 2], cid="b1")
+    await cat.conn.call(Vote, target=p, choices=[2], cid="c1")
+    live = [e for e in [await ana.pushes.next(VoteEvent), await ana.pushes.next(VoteEvent)]]
+    assert [(e.user, e.choices, e.counts, e.voters) for e in live] == [
+        (bob.user, [0, 2], [1, 0, 1], 1),
+        (cat.user, [2], [1, 0, 2], 2),
+    ]
+    # Bob changes his mind: still two voters.
+    await bob.conn.call(Vote, target=p, choices=[1], cid="b2")
+    page = await cat.conn.call(GetThread, target=p)
+    root = page.events[0]
+    assert (root.poll.counts, root.poll.voters) == ([0, 1, 1], 2)
+    assert [(b.user, b.choices) for b in page.ballots] == [(bob.user, [1]), (cat.user, [2])]
+    assert page.voted and not (await ana.conn.call(GetThread, target=p)).voted
+    # Bad votes, each with its reason; nothing changes.
+    for choices, word in (([], "one or more"), ([1, 1], "one or more"), ([3], "0 to 2")):
+        err = await refused(ana.conn.call(Vote, target=p, choices=choices, cid=f"x{len(choices)}{sum(choices)}"))
+        assert err.code is ErrorCode.BAD_FIELD and word in err.message
+    single = (
+        await ana.conn.call(SendPost, group=g, text="go?", poll=Poll(options=["y", "n"]), cid="q")
+    ).seq
+    err = await refused(ana.conn.call(Vote, target=single, choices=[0, 1], cid="x2"))
+    assert "one choice" in err.message
+    chat = (await ana.conn.call(SendChat, group=g, text="hi", cid="c")).seq
+    err = await refused(ana.conn.call(Vote, target=chat, choices=[0], cid="x3"))
+    assert (err.code, err.message) == (ErrorCode.NOT_FOUND, "unknown poll")
+    # The log keeps the newest results only.
+    assert _rows(
+        server.config.db_path,
+        "SELECT count(*) FROM events WHERE kind = 'v' AND ref = ? AND deleted = 0",
+        p,
+    ) == [(1,)]
+    assert v1.seq  # a named vote's receipt is its event
+    for c in (ana, bob, cat):
+        await c.close()
+
+
+async def test_a_poll_is_refused_with_its_reason(server):
+    ana = await new_user(server, "ana")
+    g = await _group(ana, "Team")
+    for poll, word in (
+        (Poll(options=["one"]), "2 to 20"),
+        (Poll(options=[str(n) for n in range(21)]), "2 to 20"),
+        (Poll(options=["a", "\x1b[31m"]), "printable"),
+        (Poll(options=["a", "b"], closes=1), "future"),
+    ):
+        err = await refused(
+            ana.conn.call(SendPost, group=g, text="q", poll=poll, cid=f"p{len(poll.options)}{len(word)}")
+        )
+        assert err.code is ErrorCode.BAD_FIELD and word in err.message
+    assert _rows(server.config.db_path, "SELECT count(*) FROM events WHERE kind = 'p'") == [(0,)]
+    await ana.close()
+
+
+@pytest.fixture
+async def clocked(tmp_path):
+    now = [float(int(time.time()))]
+    srv = RseServer(dataclasses.replace(config(tmp_path / "rse.db"), clock=lambda: now[0]))
+    await srv.start()
+    try:
+        yield srv, now
+    finally:
+        await srv.stop()
+
+
+async def test_an_anonymous_poll_links_no_voter_to_a_choice_anywhere_in_the_database(clocked):
+    server, now = clocked
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    cat = await new_user(server, "cat")
+    g = await _group(ana, "Team", bob, cat)
+    poll = Poll(options=["keep", "drop"], anonymous=True, closes=int(now[0]) + 3600)
+    posted = await ana.conn.call(SendPost, group=g, text="the pager rota?", poll=poll, cid="p")
+    p = posted.seq
+    await bob.conn.call(Sync, since=0)
+    now[0] += 17
+    bob_vote = await bob.conn.call(Vote, target=p, choices=[1], cid="bob-vote")
+    now[0] += 29
+    cat_vote = await cat.conn.call(Vote, target=p, choices=[0], cid="cat-vote")
+    # Final: a second vote is refused; the resend of the first answers as before.
+    err = await refused(
+        bob.conn.call(Vote, target=p, choices=[0], cid="bob-2"), ErrorCode.FORBIDDEN
+    )
+    assert "final" in err.message
+    assert (await bob.conn.call(Vote, target=p, choices=[1], cid="bob-vote")).seq == 0
+    assert bob_vote.seq == cat_vote.seq == 0  # the receipt says nothing
+    # Live and in threads: results, never a voter.
+    for event in _events(bob.pushes, VoteEvent):
+        assert event.user is None and event.choices is None
+    page = await ana.conn.call(GetThread, target=p)
+    assert (page.events[0].poll.counts, page.events[0].poll.voters, page.ballots) == ([1, 1], 2, [])
+    assert (await bob.conn.call(GetThread, target=p)).voted
+    # The database: who voted is a bare key; the results are counts; the log's
+    # vote row has no voter and the poll's own time; no receipt holds a number.
+    db = server.config.db_path
+    assert _rows(db, "SELECT * FROM voted ORDER BY user") == [(p, bob.user), (p, cat.user)]
+    assert _rows(db, "SELECT * FROM ballots") == []
+    votes = _rows(db, "SELECT user, ts, body FROM events WHERE kind = 'v'")
+    assert all(user == 0 and ts == posted.ts for user, ts, _ in votes)
+    assert [json.loads(b) for _, _, b in votes if b] == [{"n": [1, 1], "vt": 2}]
+    for user, cid in ((bob.user, "bob-vote"), (cat.user, "cat-vote")):
+        (result,) = _rows(db, "SELECT result FROM receipts WHERE user = ? AND cid = ?", user, cid)
+        assert json.loads(result[0]).get("s", 0) == 0 and "ts" not in json.loads(result[0])
+    voted_columns = [r[1] for r in _rows(db, "PRAGMA table_info(voted)")]
+    assert voted_columns == ["poll", "user"]
+    # Closed: no more votes.
+    dan = await new_user(server, "dan")
+    await dan.conn.call(JoinGroup, group=g, cid="j")
+    now[0] += 3600
+    err = await refused(dan.conn.call(Vote, target=p, choices=[0], cid="d1"), ErrorCode.FORBIDDEN)
+    assert "closed" in err.message
+    for c in (ana, bob, cat, dan):
+        await c.close()
+
+
+async def test_acknowledgements_reach_the_readers_devices_and_their_status_the_author(server):
+    mod = await new_user(server, "mod")
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = await _group(mod, "All hands", ana, bob, post_policy="moderators")
+    p = (await mod.conn.call(SendPost, group=g, text="new VPN from Monday", ack=True, cid="p")).seq
+    plain = (await mod.conn.call(SendPost, group=g, text="lunch", cid="q")).seq
+    phone, phone_pushes = await reconnect(server, ana.auth.token)
+    await phone.call(Sync, since=0)
+    await bob.conn.call(Sync, since=0)
+    ok = await ana.conn.call(Acknowledge, target=p, cid="a1")
+    told = await phone_pushes.until(lambda f: isinstance(f, AckEvent))
+    assert (told.user, told.target) == (ana.user, p)
+    # Once per person: another device's ack stores nothing new.
+    assert (await phone.call(Acknowledge, target=p, cid="a2")).seq == 0
+    status = await mod.conn.call(AckStatus, target=p)
+    assert (status.done, status.waiting) == ([ana.user], [bob.user])
+    err = await refused(bob.conn.call(AckStatus, target=p), ErrorCode.FORBIDDEN)
+    assert "author" in err.message
+    err = await refused(bob.conn.call(Acknowledge, target=plain, cid="b1"), ErrorCode.BAD_FIELD)
+    assert "does not ask" in err.message
+    assert (await ana.conn.call(GetThread, target=p)).acked
+    # Nobody else hears of ana's acknowledgement, live or on catch-up.
+    assert _events(bob.pushes, AckEvent) == []
+    late, late_pushes = await reconnect(server, bob.auth.token)
+    await late.call(Sync, since=0)
+    assert _events(late_pushes, AckEvent) == []
+    assert ok.seq
+    for c in (mod, ana, bob):
+        await c.close()
+    for c in (phone, late):
+        await c.close()
+
+
+async def test_read_markers_follow_the_user_only_forward(server):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = await _group(ana, "Ops", bob)
+    said = (await bob.conn.call(SendChat, group=g, text="hi", cid="c")).seq
+    phone, pushes = await reconnect(server, ana.auth.token)
+    await phone.call(Sync, since=0)
+    await bob.conn.call(Sync, since=0)
+    ok = await ana.conn.call(MarkRead, group=g, upto=said, cid="r1")
+    told = await pushes.until(lambda f: isinstance(f, ReadEvent))
+    assert (told.group, told.upto, told.user) == (g, said, ana.user)
+    # Backwards stores nothing; past the head is the head; the inbox is group 0.
+    assert (await ana.conn.call(MarkRead, group=g, upto=1, cid="r2")).seq == 0
+    await ana.conn.call(MarkRead, group=0, upto=10**9, cid="r3")
+    later, later_pushes = await reconnect(server, ana.auth.token)
+    await later.call(Sync, since=0)
+    await later_pushes.until(
+        lambda f: any(isinstance(e, ReadEvent) and e.group == 0 for e in getattr(f, "events", [f]))
+    )
+    marks = {e.group: e.upto for e in _events(later_pushes, ReadEvent)}
+    assert marks == {g: said, 0: ok.seq}  # the head when the inbox was read
+    assert _events(bob.pushes, ReadEvent) == []
+    # A secret group one is not in: as unknown as none.
+    s = await _group(bob, "Vault", visibility="secret")
+    hidden = await refused(ana.conn.call(MarkRead, group=s, upto=1, cid="r4"))
+    missing = await refused(ana.conn.call(MarkRead, group=s + 999, upto=1, cid="r5"))
+    assert (hidden.code, hidden.message) == (missing.code, missing.message)
+    for c in (ana, bob):
+        await c.close()
+    for c in (phone, later):
+        await c.close()
+
+
+async def test_site_admins_feature_open_groups_posts_for_everyone_and_home_shows_them(server):
+    boss = await new_user(server, "boss")
+    ana = await new_user(server, "ana")
+    eve = await new_user(server, "eve")
+    make_admin(server.config.db_path, "boss")
+    news = await _group(boss, "News")
+    team = await _group(ana, "Team")
+    closed = await _group(boss, "Board", visibility="private")
+    p = (await boss.conn.call(SendPost, group=news, text="we shipped", title="Launch", cid="p")).seq
+    hidden = (await boss.conn.call(SendPost, group=closed, text="budget", cid="q")).seq
+    await eve.conn.call(Sync, since=0)
+    err = await refused(ana.conn.call(Feature, target=p, cid="a1"), ErrorCode.FORBIDDEN)
+    assert "site admins" in err.message
+    err = await refused(boss.conn.call(Feature, target=hidden, cid="b0"), ErrorCode.FORBIDDEN)
+    assert "open groups" in err.message
+    await boss.conn.call(Feature, target=p, cid="b1")
+    told = await eve.pushes.next(FeatureEvent)  # not a member of News: featured is everyone's
+    assert (told.target, told.on) == (p, True)
+    mine = (await ana.conn.call(SendPost, group=team, text="standup moved", cid="t1")).seq
+    pinned = (await ana.conn.call(SendPost, group=team, text="team rules", cid="t2")).seq
+    await ana.conn.call(PinMessage, target=pinned, cid="pin")
+    await ana.conn.call(SendComment, post=mine, text="ok", cid="c")
+    home = await ana.conn.call(GetHome)
+    assert home.featured == [p]
+    assert [e.seq for e in home.events] == sorted({p, pinned, mine})
+    assert [(t.target, t.count) for t in home.threads] == [(mine, 1)]
+    assert {u.name for u in home.users} == {"boss", "ana"}
+    # Eve is in no group: the featured post only.
+    assert [e.seq for e in (await eve.conn.call(GetHome)).events] == [p]
+    await boss.conn.call(Feature, target=p, on=False, cid="b2")
+    assert (await eve.conn.call(GetHome)).featured == []
+    err = await refused(eve.conn.call(GetHome, limit=0), ErrorCode.BAD_FIELD)
+    for c in (boss, ana, eve):
+        await c.close()
+
+
+async def test_catch_up_carries_comments_votes_and_features_like_the_rest(server):
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    make_admin(server.config.db_path, "ana")
+    g = await _group(ana, "Ops", bob)
+    start = (await bob.conn.call(Sync, since=0)).head
+    await bob.close()
+    p = (
+        await ana.conn.call(SendPost, group=g, text="q", poll=Poll(options=["a", "b"]), cid="p")
+    ).seq
+    c = (await ana.conn.call(SendComment, post=p, text="first", cid="c")).seq
+    v = (await ana.conn.call(Vote, target=p, choices=[1], cid="v")).seq
+    f = (await ana.conn.call(Feature, target=p, cid="f")).seq
+    conn, pushes = await reconnect(server, bob.auth.token)
+    await conn.call(Sync, since=start)
+    await pushes.until(
+        lambda fr: any(getattr(e, "seq", 0) == f for e in getattr(fr, "events", [fr]))
+    )
+    seen = [e.seq for fr in pushes.frames for e in getattr(fr, "events", [fr]) if hasattr(e, "seq")]
+    assert [s for s in seen if s in (p, c, v, f)] == [p, c, v, f]
+    await conn.close()
+    await ana.close()
