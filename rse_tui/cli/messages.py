@@ -70,15 +70,22 @@ async def cmd_chat(args: argparse.Namespace) -> int:
     return await _write(args, False, _stdin_lines)
 
 
+async def _stdin_text() -> str:
+    """All of standard input, as one text."""
+    text = _decode(await asyncio.to_thread(sys.stdin.buffer.read), "standard input")
+    return text.rstrip()  # a file or a heredoc ends in a newline: not part of the text
+
+
 async def cmd_post(args: argparse.Namespace) -> int:
-    if args.text is not None:
-        text = args.text
-    else:
-        text = _decode(await asyncio.to_thread(sys.stdin.buffer.read), "standard input")
-        text = text.rstrip()  # a file or a heredoc ends in a newline: not part of the post
+    text = args.text if args.text is not None else await _stdin_text()
     if not text.strip():
         raise CliError("nothing to post", EXIT_USAGE)
-    return await _write(args, True, _one(text))
+    if args.title is None and not args.ack:
+        return await _write(args, True, _one(text))
+    async with running(args) as run:
+        group = (await run.group(args.group)).group
+        await run.queue(run.client.send_post(group, text, title=args.title, ack=args.ack))
+        return await run.deliver()
 
 
 async def cmd_dm(args: argparse.Namespace) -> int:
@@ -103,11 +110,17 @@ def _styles(stream: TextIO) -> tuple[str, str, str]:
 
 
 def format_line(row: MessageRow, styles: tuple[str, str, str] = ("", "", "")) -> str:
+    """``#ID TIME AUTHOR: TEXT``; a post's title first ("Title — text"), and
+    its comment count last ("[3 comments]")."""
     dim, bold, reset = styles
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.ts))
+    title = f"{bold}{clean_line(row.title)}{reset} \u2014 " if row.title else ""
+    count = ""
+    if row.comments and row.kind == PostEvent.TYPE:
+        count = f" {dim}[{row.comments} comment{'s' if row.comments != 1 else ''}]{reset}"
     return (
         f"{dim}#{row.seq} {when}{reset} {bold}{clean_line(row.author)}{reset}:"
-        f" {clean_line(row.text)}"
+        f" {title}{clean_line(row.text)}{count}"
     )
 
 

@@ -23,6 +23,8 @@ from ..sync.engine import Offline
 from ..sync.profile import ProfileError
 from ..textsafe import clean_line
 from .account import cmd_join, cmd_login, cmd_logout
+from .feed import COMMANDS as FEED_COMMANDS
+from .feed import add_commands as add_feed_commands
 from .groups import cmd_charter, cmd_directory, cmd_group
 from .launch import cmd_demo, cmd_sync, cmd_tui
 from .messages import cmd_chat, cmd_dm, cmd_post, cmd_react, cmd_tail
@@ -41,6 +43,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int
     "react": cmd_react,
     "directory": cmd_directory,
     "charter": cmd_charter,
+    **FEED_COMMANDS,
 }
 
 
@@ -199,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
             else "the text (default: all of standard input)"
         )
         cmd.add_argument("text", nargs="?", help=help_text)
+        if name == "post":
+            cmd.add_argument("--title", help="a title, shown above the text")
+            cmd.add_argument(
+                "--ack", action="store_true", help="an announcement its readers acknowledge"
+            )
 
     tail = add("tail", "print a group's chat (or feed), then follow it")
     tail.add_argument("group", help="group name (or #ID)")
@@ -228,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "query", nargs="?", default="", help="part of a name or title (default: everyone)"
     )
     directory.add_argument("--ambassadors", action="store_true", help="only ambassadors")
+    add_feed_commands(add, _message_id)
     charter = add("charter", "show the usage charter; --accept to accept it")
     charter.add_argument("--accept", action="store_true", help="accept the version shown")
     return parser

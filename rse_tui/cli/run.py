@@ -12,22 +12,27 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 
 from rse_tui.protocol import (
+    Acknowledge,
     AddMember,
     Approve,
     CreateGroup,
     DeleteMessage,
     EditMessage,
+    Feature,
     GroupSettings,
     JoinGroup,
     LeaveGroup,
+    MarkRead,
     PinMessage,
     React,
     RemoveMember,
     RequestJoin,
     SendChat,
+    SendComment,
     SendDirect,
     SendPost,
     UserInfo,
+    Vote,
 )
 
 from ..sync import account as accounts
@@ -93,6 +98,12 @@ class Run:
     async def queue(self, write: Awaitable[str]) -> None:
         """Queue a write of this command's (a Client write; see :meth:`deliver`)."""
         self.queued.add(await write)
+
+    async def queue_maybe(self, write: Awaitable[str | None]) -> None:
+        """Queue a write that may have had nothing to say (None)."""
+        cid = await write
+        if cid is not None:
+            self.queued.add(cid)
 
     def _changed(self, changes: Changes) -> None:
         if changes.outbox:
@@ -234,6 +245,16 @@ class Run:
                 return "pinning a message" if on else "unpinning a message"
             case React(target=target, emoji=emoji, on=on):
                 return f"{'reacting' if on else 'taking back'} :{emoji}: on #{target}"
+            case SendComment(post=post):
+                return f"your comment on #{post}{quoted}"
+            case Vote(target=target):
+                return f"your vote in #{target}"
+            case Acknowledge(target=target):
+                return f"acknowledging #{target}"
+            case Feature(target=target, on=on):
+                return f"{'featuring' if on else 'no longer featuring'} #{target}"
+            case MarkRead():
+                return "marking what you read"
         return f"a queued {item.request.TYPE}"
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from rse_tui.protocol import (
+    AckList,
+    Acknowledge,
+    AckStatus,
     AddMember,
     Approve,
     CharterText,
@@ -29,31 +32,40 @@ from rse_tui.protocol import (
     DeleteMessage,
     DirectoryEntry,
     EditMessage,
+    Feature,
     GetCharter,
+    GetHome,
+    GetThread,
     GetUsers,
     GroupSettings,
     History,
+    HomePage,
     JoinGroup,
     JoinRequestInfo,
     JoinRequests,
     LeaveGroup,
+    MarkRead,
     Members,
     Page,
     PinMessage,
+    Poll,
     React,
     RemoveMember,
     RequestJoin,
     SearchDirectory,
     SendChat,
+    SendComment,
     SendDirect,
     SendPost,
+    ThreadPage,
     UserInfo,
+    Vote,
     WriteRequest,
 )
 
 from .cache import new_write
 from .engine import Engine
-from .models import GroupRow, MessageRow, OutboxItem, Status
+from .models import GroupRow, Home, InboxItem, MessageRow, OutboxItem, Status, Thread
 
 
 class Client:
@@ -88,17 +100,43 @@ class Client:
         """A chat line in ``group`` (answering message ``reply``, if given)."""
         return await self._write(SendChat, group=group, text=text, reply=reply)
 
-    async def send_post(self, group: int, text: str) -> str:
+    async def send_post(
+        self,
+        group: int,
+        text: str,
+        *,
+        title: str | None = None,
+        ack: bool = False,
+        poll: Poll | None = None,
+    ) -> str:
         """A feed post (Markdown) in ``group``."""
-        return await self._write(SendPost, group=group, text=text)
+        return await self._write(
+            SendPost, group=group, text=text, title=title or None, ack=ack, poll=poll
+        )
+
+    async def comment(self, post: int, text: str) -> str:
+        """Comment on a feed post."""
+        return await self._write(SendComment, post=post, text=text)
+
+    async def vote(self, poll: int, choices: list[int]) -> str:
+        """Vote in the poll of post ``poll``: option numbers from 0."""
+        return await self._write(Vote, target=poll, choices=choices)
+
+    async def acknowledge(self, post: int) -> str:
+        """ "Got it": acknowledge an announcement."""
+        return await self._write(Acknowledge, target=post)
+
+    async def feature(self, post: int, on: bool = True) -> str:
+        """Feature a post for everyone (site admins), or stop."""
+        return await self._write(Feature, target=post, on=on)
 
     async def send_direct(self, user: int, text: str) -> str:
         """A direct message to ``user`` (the server finds or makes the chat)."""
         return await self._write(SendDirect, user=user, text=text)
 
-    async def edit(self, message: int, text: str) -> str:
+    async def edit(self, message: int, text: str, *, title: str | None = None) -> str:
         """New text for one of my messages."""
-        return await self._write(EditMessage, target=message, text=text)
+        return await self._write(EditMessage, target=message, text=text, title=title)
 
     async def delete(self, message: int) -> str:
         """Delete a message (mine, or any where I moderate)."""
@@ -211,8 +249,70 @@ class Client:
         return await self._worker(self._cache.pending_rows_direct, user)
 
     async def mark_read(self, group: int) -> int:
-        """Mark the group read; returns where reading stood before (a seq)."""
+        """Mark the group read here; returns where reading stood before (a seq).
+        (``share_read`` tells the user's other devices.)"""
         return await self._worker(self._cache.mark_read, group)
+
+    async def share_read(self, group: int) -> str | None:
+        """Tell the user's other devices how far ``group`` (0: the inbox) is
+        read here, if further than last told; the write id, or None."""
+        upto = await self._worker(self._cache.read_to_share, group)
+        if upto is None:
+            return None
+        return await self._write(MarkRead, group=group, upto=upto)
+
+    async def read_inbox(self) -> str | None:
+        """Everything in the inbox now is read (here, and on the user's other devices)."""
+        await self._worker(self._cache.read_inbox)
+        return await self.share_read(0)
+
+    async def inbox(self, *, unread_only: bool = False) -> list[InboxItem]:
+        return await self._worker(self._cache.inbox, unread_only=unread_only)
+
+    async def thread(self, target: int) -> Thread | None:
+        """A message with its comments or replies: asked of the server when
+        online (and stored), else as cached; None when neither has it."""
+        online = self.online
+        ballots: list[tuple[str, tuple[int, ...]]] = []
+        more = False
+        if online:
+            page: ThreadPage = await self.engine.call(GetThread, target=target)
+            await self.engine.absorb(self._cache.put_thread, page)
+            names = {u.user: u.name for u in page.users}
+            for b in page.ballots:
+                name = names.get(b.user) or await self.user_name(b.user)
+                ballots.append((name, tuple(b.choices)))
+            more = page.more
+            target = page.events[0].seq if page.events else target
+        found = await self._worker(self._cache.thread, target)
+        if found is None:
+            return None
+        return Thread(found.root, found.replies, ballots, more, online)
+
+    async def home(self, limit: int = 30) -> Home:
+        """The home portal: asked of the server when online (and stored), else as cached."""
+        online = self.online
+        if online:
+            page: HomePage = await self.engine.call(GetHome, limit=limit)
+            await self.engine.absorb(self._cache.put_home, page)
+        home = await self._worker(self._cache.home, limit)
+        return Home(home.featured, home.posts, home.groups, home.unread, online)
+
+    async def reactions(self, message: int) -> list[tuple[str, list[str]]]:
+        """Who put each reaction on a message, as cached (``thread`` refreshes it)."""
+        return await self._worker(self._cache.reactors, message)
+
+    async def ack_status(self, post: int) -> tuple[list[str], list[str]]:
+        """Who acknowledged an announcement, and who has not yet (its author
+        and the group's moderators may ask)."""
+        reply: AckList = await self.engine.call(AckStatus, target=post)
+        everyone = [*reply.done, *reply.waiting]
+        missing = await self._worker(self._cache.unnamed, everyone)
+        if missing:
+            await self.users(missing)
+        done = [await self.user_name(u) for u in reply.done]
+        waiting = [await self.user_name(u) for u in reply.waiting]
+        return done, waiting
 
     async def draft(self, group: int) -> str:
         return await self._worker(self._cache.draft, group)

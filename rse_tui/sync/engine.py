@@ -282,6 +282,14 @@ class Engine:
         """Until online, caught up and with nothing left in the outbox."""
         await self._idle.wait()
 
+    async def absorb(self, store: Callable[..., Changes], *args: Any) -> Changes:
+        """Store what the server answered (a cache method returning Changes),
+        and tell the views."""
+        changes = await self.worker(store, *args)
+        await self._learn_users()
+        self._on_change(changes)
+        return changes
+
     async def call(self, request_type: type[Request], /, **fields: Any) -> Any:
         """A request that needs the server now (listing members, say)."""
         conn = self._conn

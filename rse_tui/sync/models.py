@@ -106,6 +106,51 @@ class MessageRow:
         return self.seq is None and self.error is None
 
 
+class InboxKind(StrEnum):
+    MENTION = "mention"
+    REPLY = "reply"  # to my chat message, or a comment on my post
+    REACTION = "reaction"  # to something of mine
+    ACK = "ack"  # an announcement asks me to acknowledge it
+    POLL = "poll"  # a poll I have not voted in closes within a day
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One thing that concerns me. ``seq`` orders the inbox (the event that
+    made it); ``target`` is the message to open."""
+
+    seq: int
+    kind: InboxKind
+    group: int
+    target: int
+    who: str  # who did it
+    text: str  # what it says (a reaction: its word)
+    unread: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A message and its comments (a post) or replies (a chat message)."""
+
+    root: MessageRow
+    replies: list[MessageRow]
+    #: A poll that is not anonymous: (voter's name, their choices).
+    ballots: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    more: bool = False  # the server has more than this (asked online)
+    online: bool = True  # False: from the cache alone
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """The portal: featured posts, then the newest posts of my groups."""
+
+    featured: list[MessageRow]
+    posts: list[MessageRow]
+    groups: dict[int, str]  # the groups' names
+    unread: frozenset[int]  # posts I have not read yet
+    online: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     """A write waiting in the outbox: the request as it will be sent."""

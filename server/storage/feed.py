@@ -285,6 +285,9 @@ def thread(
                 )
             ]
             voted = any(b.user == user for b in ballots)
+            authors = users(
+                conn, {*(getattr(e, "user", 0) for e in events), *(b.user for b in ballots)}
+            )
         elif root.poll is not None:
             voted = bool(
                 conn.execute(

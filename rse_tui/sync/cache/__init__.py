@@ -9,6 +9,8 @@ The parts: schema.py (migrations), base.py (the file, transactions, who we
 are), reduce.py (the one reducer: how each event changes the cache), acks.py
 (an acknowledged write as the events it stands for), outbox.py (writes
 waiting to be sent), views.py (what the UI and the command line read),
+feed.py (the reducer's feed state: threads, polls, votes, read markers),
+portal.py (threads, the home portal and the inbox, read and stored),
 worker.py (the thread async code reaches it through).
 
 :class:`Cache` is synchronous and must be used from one thread;
@@ -19,12 +21,13 @@ from __future__ import annotations
 
 from .base import KINDS
 from .outbox import Outbox, new_cid, new_write
+from .portal import Portal
 from .schema import SCHEMA_VERSION
-from .views import Mark, Views
+from .views import Mark
 from .worker import CacheWorker
 
 __all__ = ["KINDS", "SCHEMA_VERSION", "Cache", "CacheWorker", "Mark", "new_cid", "new_write"]
 
 
-class Cache(Outbox, Views):
+class Cache(Outbox, Portal):
     """The cache of one profile. Not thread-safe: see CacheWorker."""

@@ -141,6 +141,7 @@ class FeedReducer(CacheBase):
     def _on_read(self, event: ReadEvent, me: int | None) -> None:
         if event.user != me:
             return
+        self._shared(event.group, event.upto)
         if event.group:
             self.conn.execute(
                 "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?",
@@ -148,6 +149,35 @@ class FeedReducer(CacheBase):
             )
         else:
             self.set("inbox_read", max(int(self.get("inbox_read", "0") or 0), event.upto))
+
+    def _shared(self, group: int, upto: int) -> int:
+        """The server knows ``group`` is read up to ``upto``: returns how far it
+        knew before."""
+        key = f"shared_read.{group}"
+        before = int(self.get(key, "0") or 0)
+        self.set(key, max(before, upto))
+        return before
+
+    def read_to_share(self, group: int) -> int | None:
+        """How far ``group`` (0: the inbox) is read here, if further than the
+        server knows (which this then counts as told)."""
+        with self._tx():
+            if group:
+                row = self.conn.execute(
+                    "SELECT read_seq FROM groups WHERE id = ? AND known = 1", (group,)
+                ).fetchone()
+                here = int(row[0]) if row else 0
+            else:
+                here = int(self.get("inbox_read", "0") or 0)
+            return here if here > self._shared(group, here) else None
+
+    def unnamed(self, users: list[int]) -> list[int]:
+        """Of ``users``, those the cache has no name for."""
+        return [
+            u
+            for u in users
+            if not self.conn.execute("SELECT 1 FROM users WHERE id = ?", (u,)).fetchone()
+        ]
 
     def _on_feature(self, event: FeatureEvent) -> None:
         self._feature(event.target, event.group, event.on, event.seq)

@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 from rse_tui.protocol import (
     GROUP_SETTINGS,
     ChatEvent,
+    CommentEvent,
     CreateGroup,
     PostEvent,
     SendChat,
+    SendComment,
     SendDirect,
     SendPost,
     WriteOk,
@@ -144,7 +146,7 @@ class Outbox(Reducer):
                 ack = Ack(run.me, ok, ok.ts or int(time.time()), self)
                 for event in own_events(item.request, ack):
                     self._reduce(event, run)
-                    if isinstance(event, ChatEvent | PostEvent):  # found by its id
+                    if isinstance(event, ChatEvent | PostEvent | CommentEvent):  # found by its id
                         self.conn.execute(
                             "UPDATE messages SET cid = ? WHERE seq = ?", (item.cid, event.seq)
                         )
@@ -183,7 +185,7 @@ class Outbox(Reducer):
             if row is None:
                 return False
             request = decode_request(row[0])
-            if not isinstance(request, SendChat | SendPost | SendDirect):
+            if not isinstance(request, SendChat | SendPost | SendDirect | SendComment):
                 return False
             request.text = text
             self.conn.execute(

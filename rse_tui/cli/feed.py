@@ -1,0 +1,306 @@
+"""The feed's conversation on the command line: ``rse show`` (a post or
+message with its comments or replies, reactions, poll), ``rse comment``,
+``rse reply``, ``rse edit``, ``rse poll``, ``rse vote``, ``rse ack``,
+``rse inbox``, ``rse feature``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rse_tui.protocol import ErrorCode, Kind, Poll, ProtocolError
+
+from ..sync.models import InboxItem, MessageRow, PollState, Thread
+from ..textsafe import clean, clean_line
+from .messages import _stdin_text, _styles
+from .run import EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, Run, notice, running
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+async def _thread(run: Run, target: int) -> Thread:
+    """The thread of message ``target``: the server's when it answers in
+    time, else the cache's (said on stderr); an error when neither has it."""
+    online = await run.online()
+    try:
+        thread = await run.client.thread(target)
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.NOT_FOUND:
+            raise CliError(f"unknown message #{target}") from None
+        raise
+    if thread is None:
+        if online:
+            raise CliError(f"unknown message #{target}")
+        raise CliError(f"{run.unreachable()}; message #{target} is not cached", EXIT_QUEUED)
+    if not online:
+        notice(f"{run.unreachable()}; showing what is cached")
+    return thread
+
+
+def poll_lines(poll: PollState, now: float) -> list[str]:
+    """A poll's results, its options numbered from 1 (as ``rse vote`` takes them)."""
+    rules = [
+        "anonymous" if poll.anonymous else "",
+        "several choices" if poll.multiple else "",
+        (f"closed {_when(poll.closes)}" if poll.closed(now) else f"closes {_when(poll.closes)}")
+        if poll.closes is not None
+        else "",
+    ]
+    head = ", ".join(r for r in rules if r)
+    voters = f"{poll.voters} voter{'s' if poll.voters != 1 else ''}"
+    lines = [f"poll ({head + ', ' if head else ''}{voters}):"]
+    most = max(poll.counts, default=0) or 1
+    width = max((len(clean_line(o)) for o in poll.options), default=0)
+    for n, option in enumerate(poll.options):
+        count = poll.counts[n] if n < len(poll.counts) else 0
+        bar = "#" * round(20 * count / most) if count else ""
+        mine = "  (your vote)" if poll.mine and n in poll.mine else ""
+        lines.append(f"  {n + 1}. {clean_line(option):<{width}}  {count:>4} {bar}{mine}")
+    if poll.mine == ():
+        lines.append("  you voted (anonymously)")
+    return lines
+
+
+def _body(row: MessageRow, indent: str) -> list[str]:
+    return [f"{indent}{line}" for line in clean(row.text).splitlines() or [""]]
+
+
+def _head(row: MessageRow, group: str, styles: tuple[str, str, str]) -> str:
+    dim, bold, reset = styles
+    what = {Kind.POST.value: "post", Kind.COMMENT.value: "comment"}.get(row.kind, "chat")
+    edited = f", edited {_when(row.edited)}" if row.edited else ""
+    return (
+        f"{dim}#{row.seq} {_when(row.ts)}{reset} {bold}{clean_line(row.author)}{reset}"
+        f" in {clean_line(group)} ({what}{edited})"
+    )
+
+
+async def cmd_show(args: argparse.Namespace) -> int:
+    styles = _styles(sys.stdout)
+    async with running(args) as run:
+        thread = await _thread(run, args.message)
+        root = thread.root
+        names = {g.group: g.name for g in await run.client.groups()}
+        group = names.get(root.group, f"group #{root.group}")
+        print(_head(root, group, styles))
+        if root.title:
+            print(f"{styles[1]}{clean_line(root.title)}{styles[2]}")
+        for line in _body(root, ""):
+            print(line)
+        for emoji, who in await run.client.reactions(root.seq or 0):
+            print(f":{emoji}: {len(who)} ({', '.join(clean_line(w) for w in who)})")
+        if root.poll is not None:
+            for line in poll_lines(root.poll, time.time()):
+                print(line)
+            for name, choices in thread.ballots:
+                said = ", ".join(str(c + 1) for c in choices)
+                print(f"  {clean_line(name)} voted {said}")
+        if root.ack:
+            print(
+                "announcement: you acknowledged it"
+                if root.acked
+                else f"announcement: acknowledge it with 'rse ack #{root.seq}'"
+            )
+        one, many = ("comment", "comments") if root.kind == Kind.POST else ("reply", "replies")
+        if thread.replies:
+            count = len(thread.replies)
+            print(f"{count} {one if count == 1 else many}:")
+        for reply in thread.replies:
+            mark = "(waiting) " if reply.pending else ""
+            first = f"  {styles[0]}#{reply.seq or '-'} {_when(reply.ts)}{styles[2]}"
+            print(f"{first} {mark}{styles[1]}{clean_line(reply.author)}{styles[2]}:")
+            for line in _body(reply, "    "):
+                print(line)
+        if thread.more:
+            notice("more comments on the server than shown")
+        return EXIT_OK
+
+
+async def _text_arg(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        text: str = args.text
+    else:
+        text = await _stdin_text()
+    if not text.strip():
+        raise CliError("nothing to send", EXIT_USAGE)
+    return text
+
+
+async def cmd_comment(args: argparse.Namespace) -> int:
+    text = await _text_arg(args)
+    async with running(args) as run:
+        await run.queue(run.client.comment(args.message, text))
+        return await run.deliver()
+
+
+async def cmd_reply(args: argparse.Namespace) -> int:
+    text = await _text_arg(args)
+    async with running(args) as run:
+        thread = await _thread(run, args.message)
+        if thread.root.kind != Kind.CHAT or thread.root.seq != args.message:
+            raise CliError(
+                f"#{args.message} is not a chat message: comment on a post with 'rse comment'"
+            )
+        await run.queue(run.client.send_chat(thread.root.group, text, reply=args.message))
+        return await run.deliver()
+
+
+async def cmd_edit(args: argparse.Namespace) -> int:
+    text = await _text_arg(args)
+    async with running(args) as run:
+        await run.queue(run.client.edit(args.message, text, title=args.title))
+        return await run.deliver()
+
+
+def _closing(text: str) -> int:
+    """An ISO 8601 time (local time when it names no zone) as Unix seconds."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time such as 2026-12-01T17:00"
+        ) from None
+    return int(when.timestamp())
+
+
+async def cmd_poll(args: argparse.Namespace) -> int:
+    if len(args.option) < 2:
+        raise CliError("a poll has at least two --option", EXIT_USAGE)
+    if args.closes is not None and args.closes <= time.time():
+        raise CliError("--closes is in the past", EXIT_USAGE)
+    poll = Poll(
+        options=list(args.option),
+        multiple=args.multiple,
+        anonymous=args.anonymous,
+        closes=args.closes,
+    )
+    async with running(args) as run:
+        group = (await run.group(args.group)).group
+        await run.queue(run.client.send_post(group, args.question, poll=poll))
+        return await run.deliver()
+
+
+async def cmd_vote(args: argparse.Namespace) -> int:
+    choices = [n - 1 for n in args.options]
+    async with running(args) as run:
+        await run.queue(run.client.vote(args.message, choices))
+        return await run.deliver()
+
+
+async def cmd_ack(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        if not args.status:
+            await run.queue(run.client.acknowledge(args.message))
+            return await run.deliver()
+        if not await run.online():
+            raise CliError(
+                f"{run.unreachable()}; who acknowledged is the server's to say", EXIT_QUEUED
+            )
+        done, waiting = await run.client.ack_status(args.message)
+        print(f"acknowledged ({len(done)}): {', '.join(clean_line(n) for n in done) or '-'}")
+        print(f"not yet ({len(waiting)}): {', '.join(clean_line(n) for n in waiting) or '-'}")
+        return EXIT_OK
+
+
+def inbox_line(item: InboxItem, group: str, styles: tuple[str, str, str]) -> str:
+    dim, bold, reset = styles
+    star = "*" if item.unread else " "
+    what = f":{item.text}:" if item.kind == "reaction" else clean_line(item.text)
+    short = f"{what[:120]}…" if len(what) > 121 else what
+    return (
+        f"{star} {dim}#{item.target}{reset} {item.kind:<8} {clean_line(group)}"
+        f" {bold}{clean_line(item.who)}{reset}: {short}"
+    )
+
+
+async def cmd_inbox(args: argparse.Namespace) -> int:
+    styles = _styles(sys.stdout)
+    async with running(args) as run:
+        online = await run.online()
+        items = await run.client.inbox(unread_only=args.unread)
+        names = {g.group: g.name for g in await run.client.groups()}
+        for item in items:
+            print(inbox_line(item, names.get(item.group, f"#{item.group}"), styles))
+        if not items:
+            notice("nothing unread in your inbox" if args.unread else "your inbox is empty")
+        if not online:
+            notice(f"{run.unreachable()}; showing what is cached")
+        if args.keep:
+            return EXIT_OK
+        await run.queue_maybe(run.client.read_inbox())
+        return await run.deliver() if online else EXIT_OK
+
+
+async def cmd_feature(args: argparse.Namespace) -> int:
+    async with running(args) as run:
+        await run.queue(run.client.feature(args.message, on=not args.remove))
+        return await run.deliver()
+
+
+def _option_number(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 100:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an option number (1, 2, ... as rse show prints)"
+        )
+    return int(text)
+
+
+def add_commands(
+    add: Callable[[str, str], argparse.ArgumentParser], message_id: Callable[[str], int]
+) -> None:
+    """The feed's commands on the parser (``add(name, help)`` makes one)."""
+    show = add("show", "print a post or message with its comments or replies, reactions, poll")
+    show.add_argument("message", type=message_id, metavar="ID", help="#ID, as rse tail prints")
+    for name, what in (
+        ("comment", "comment on a feed post: TEXT, or standard input"),
+        ("reply", "reply to a chat message: TEXT, or standard input"),
+        ("edit", "change the text of your message, post or comment"),
+    ):
+        cmd = add(name, what)
+        cmd.add_argument("message", type=message_id, metavar="ID", help="#ID, as rse tail prints")
+        cmd.add_argument("text", nargs="?", help="the text (default: all of standard input)")
+        if name == "edit":
+            cmd.add_argument("--title", help="a post's new title ('' removes it)")
+    poll = add("poll", "publish a poll to a group's feed")
+    poll.add_argument("group", help="group name (or #ID)")
+    poll.add_argument("question", help="the question")
+    poll.add_argument("--option", action="append", default=[], required=True, metavar="TEXT",
+                      help="an option (give two or more)")  # fmt: skip
+    poll.add_argument("--multiple", action="store_true", help="voters may choose several")
+    poll.add_argument("--anonymous", action="store_true",
+                      help="nobody, admins included, can learn who voted for what")  # fmt: skip
+    poll.add_argument("--closes", type=_closing, metavar="ISO_TIME",
+                      help="when voting ends, e.g. 2026-12-01T17:00 (local time)")  # fmt: skip
+    vote = add("vote", "vote in a poll: option numbers as rse show prints them")
+    vote.add_argument("message", type=message_id, metavar="ID", help="the poll's #ID")
+    vote.add_argument("options", type=_option_number, nargs="+", metavar="N")
+    ack = add("ack", "acknowledge an announcement ('got it'); --status: who has, who has not")
+    ack.add_argument("message", type=message_id, metavar="ID", help="the announcement's #ID")
+    ack.add_argument("--status", action="store_true",
+                     help="who has and who has not yet (its author and moderators)")  # fmt: skip
+    inbox = add("inbox", "mentions, replies, reactions to yours, announcements, closing polls")
+    inbox.add_argument("--unread", action="store_true", help="only what is unread")
+    inbox.add_argument("--keep", action="store_true", help="leave them unread")
+    feature = add("feature", "feature a post for everyone (site admins)")
+    feature.add_argument("message", type=message_id, metavar="ID", help="the post's #ID")
+    feature.add_argument("--remove", action="store_true", help="stop featuring it")
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "show": cmd_show,
+    "comment": cmd_comment,
+    "reply": cmd_reply,
+    "edit": cmd_edit,
+    "poll": cmd_poll,
+    "vote": cmd_vote,
+    "ack": cmd_ack,
+    "inbox": cmd_inbox,
+    "feature": cmd_feature,
+}
+__all__ = ["COMMANDS", "add_commands", "poll_lines"]
