@@ -279,7 +279,8 @@ def add_commands(
                       help="when voting ends, e.g. 2026-12-01T17:00 (local time)")  # fmt: skip
     vote = add("vote", "vote in a poll: option numbers as rse show prints them")
     vote.add_argument("message", type=message_id, metavar="ID", help="the poll's #ID")
-    vote.add_argument("options", type=_option_number, nargs="+", metavar="N")
+    vote.add_argument("options", type=_option_number, nargs="+", metavar="N",
+                      help="option numbers, from 1 (several where the poll allows)")  # fmt: skip
     ack = add("ack", "acknowledge an announcement ('got it'); --status: who has, who has not")
     ack.add_argument("message", type=message_id, metavar="ID", help="the announcement's #ID")
     ack.add_argument("--status", action="store_true",
