@@ -23,11 +23,17 @@ from rse_tui.protocol import (
     GroupEvent,
     JoinEvent,
     LeaveEvent,
+    VoteEvent,
     encode,
 )
 
 from . import policy
 from .peer import CLOSE_REVOKED, Peer
+
+#: Events that reach their writer's connection too: a vote's results are
+#: the server's count (the writer cannot work them out: other votes may be
+#: in flight, and its other processes may have counted them already).
+ECHOED = (VoteEvent,)
 
 
 def _cut_silent(pongs: list[tuple[Peer, Awaitable[float]]]) -> None:
@@ -126,14 +132,15 @@ class Hub:
         Each event is encoded once; each client gets its share of the batch
         in one frame (a Batch when it is several events): one compression
         and one write per client per commit, however busy the groups are.
-        The writer of an event gets its acknowledgement instead.
+        The writer of an event gets its acknowledgement instead (and the
+        event too, for the ``ECHOED`` kinds).
         """
         if len(batch) == 1 and len(batch[0][0]) == 1:  # the common case: one event
             [([event], origin)] = batch
             self._apply(event)
             data = encode(event).encode()
             for peer in self._audience(event):
-                if peer is not origin:
+                if peer is not origin or isinstance(event, ECHOED):
                     peer.deliver(event.seq, data)
             return
         outgoing: dict[Peer, list[tuple[int, bytes]]] = {}
@@ -148,7 +155,7 @@ class Hub:
                 self._apply(event)
                 item = (event.seq, encode(event).encode())
                 for peer in self._audience(event):
-                    if peer is not origin:
+                    if peer is not origin or isinstance(event, ECHOED):
                         outgoing.setdefault(peer, []).append(item)
         for peer, items in outgoing.items():
             peer.deliver_all(items)

@@ -53,6 +53,54 @@ async def test_a_soak_keeps_every_guarantee(tmp_path, capsys):
     found = run.check()
     assert any(p.startswith(f"3: {client.name}'s cache lacks #{seq}") for p in found), found
 
+    # ... a reaction, and a poll's results, that a cache holds and a new device
+    # of the same user does not (on another user's cache: one finding each).
+    for other in (c for c in run.clients if c is not client):
+        db = sqlite3.connect(run.server.db)
+        theirs = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (other.user,))]
+        db.close()
+        cache = sqlite3.connect(other.account.profile.cache_path, isolation_level=None)
+        marks = ",".join("?" * len(theirs))
+        row = cache.execute(
+            f"SELECT seq, grp FROM messages WHERE grp IN ({marks}) AND kind IN ('c', 'p')"
+            " ORDER BY seq LIMIT 1",
+            theirs,
+        ).fetchone()
+        if row is None:
+            cache.close()
+            continue
+        cache.execute(
+            "INSERT OR REPLACE INTO reactions (target, user, emoji, grp, present, version)"
+            " VALUES (?, 999999, 'rocket', ?, 1, 1)",
+            row,
+        )
+        cache.close()
+        found = run.check()
+        assert any(
+            p.startswith(f"3: {other.name}'s cache differs from a new device's")
+            and "rocket@999999" in p
+            for p in found
+        ), found
+        cache = sqlite3.connect(other.account.profile.cache_path, isolation_level=None)
+        cache.execute("DELETE FROM reactions WHERE user = 999999")
+        poll = cache.execute(
+            f"SELECT p.target FROM polls p JOIN messages m ON m.seq = p.target"
+            f" WHERE m.grp IN ({marks}) LIMIT 1",
+            theirs,
+        ).fetchone()
+        if poll is not None:
+            cache.execute("UPDATE polls SET voters = voters + 7 WHERE target = ?", poll)
+        cache.close()
+        if poll is not None:
+            found = run.check()
+            assert any(
+                p.startswith(f"3: {other.name}'s cache differs from a new device's") for p in found
+            ), found
+            cache = sqlite3.connect(other.account.profile.cache_path, isolation_level=None)
+            cache.execute("UPDATE polls SET voters = voters - 7 WHERE target = ?", poll)
+            cache.close()
+        break
+
     # ... frames that told a user of a secret group they were never in (or, in a
     # run that made none they were out of, of a group that does not exist),
     g, name = secret if secret is not None else (2**31 + 5, "nowhere")

@@ -25,7 +25,9 @@ from pathlib import Path
 from .actors import TAIL_LINE, Client
 from .frames import Membership, leaks
 
-MESSAGES = ("chat", "post", "dm", "edit")
+MESSAGES = ("chat", "post", "dm", "edit", "comment")
+#: The kind of event each message write stores.
+KIND_OF = {"edit": "e", "comment": "m"}
 
 
 def run_all(db_path: Path, log_path: Path, clients: list[Client], fresh: list[Path]) -> list[str]:
@@ -93,14 +95,14 @@ def stored_once_in_order(db: sqlite3.Connection, cache: sqlite3.Connection, c: C
         user, kind, body, deleted, edited, ref = db.execute(
             "SELECT user, kind, body, deleted, edited, ref FROM events WHERE seq = ?", (seq,)
         ).fetchone()
-        if user != c.user or kind not in ("e" if op == "edit" else "cp"):
+        if user != c.user or kind not in KIND_OF.get(op, "cp"):
             problems.append(f"1: {c.name}'s {op} {text!r}: its receipt names #{seq}, a {kind}")
         elif body != text and not deleted and not edited:
             problems.append(f"1: {c.name}'s {op} {text!r} is #{seq}, which says {body!r}")
         # Elsewhere, the text may only be the text of the message an edit changed.
         copies = db.execute(
             "SELECT count(*) FROM events WHERE body = ? AND seq NOT IN (?, ?)"
-            " AND kind IN ('c', 'p', 'e')",
+            " AND kind IN ('c', 'p', 'e', 'm')",
             (text, seq, ref if op == "edit" else seq),
         ).fetchone()[0]
         if copies:
@@ -151,7 +153,7 @@ def same_state(db: sqlite3.Connection, cache: sqlite3.Connection, c: Client) -> 
         server = {
             seq: (kind, body, seq in pins)
             for seq, kind, body in db.execute(
-                "SELECT seq, kind, body FROM events WHERE grp = ? AND kind IN ('c', 'p')"
+                "SELECT seq, kind, body FROM events WHERE grp = ? AND kind IN ('c', 'p', 'm')"
                 " AND deleted = 0",
                 (g,),
             )
@@ -178,6 +180,8 @@ def same_state(db: sqlite3.Connection, cache: sqlite3.Connection, c: Client) -> 
                     f"the server: {server.get(seq)}"
                 ]
         for seq, (kind, body, _) in sorted(server.items()):
+            if kind == "m":  # comments come with their post's thread: those held are checked
+                continue
             if seq not in mine and not any(k == kind and lo <= seq <= hi for k, lo, hi in holes):
                 return [
                     f"3: {c.name}'s cache lacks #{seq} {body!r} of group {g}, and no hole says so"
@@ -190,10 +194,14 @@ def same_as_new_device(db: sqlite3.Connection, c: Client, fresh: Path) -> list[s
     is in, both hold the same messages (every history fetched on both), with
     the same reactions."""
     members = [g for (g,) in db.execute("SELECT grp FROM members WHERE user = ?", (c.user,))]
+    # Comments come with their post's thread, when read: not compared. A
+    # poll's results are.
     rows = (
         "SELECT seq, kind, text, pinned, edited, (SELECT group_concat(who, ' ') FROM"
         " (SELECT emoji || '@' || user AS who FROM reactions r WHERE r.target = m.seq"
-        " AND r.present = 1 ORDER BY emoji, user)) FROM messages m WHERE grp = ? ORDER BY seq"
+        " AND r.present = 1 ORDER BY emoji, user)),"
+        " (SELECT counts || '/' || voters FROM polls p WHERE p.target = m.seq)"
+        " FROM messages m WHERE grp = ? AND kind IN ('c', 'p') ORDER BY seq"
     )
     old = sqlite3.connect(c.account.profile.cache_path)
     new = sqlite3.connect(fresh)

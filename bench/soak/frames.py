@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rse_tui.protocol import (
+    AckEvent,
     Batch,
     CharterEvent,
     Directory,
@@ -20,6 +21,7 @@ from rse_tui.protocol import (
     MemberList,
     Members,
     Page,
+    ReadEvent,
     RequestEvent,
     RequestList,
 )
@@ -64,7 +66,9 @@ def _event_leak(e: Event, user: int, m: Membership, lo: int, hi: int) -> str | N
     group = getattr(e, "group", None)
     if group is None or isinstance(e, CharterEvent):
         return None
-    if isinstance(e, JoinEvent | LeaveEvent | RequestEvent) and e.user == user:
+    if isinstance(e, JoinEvent | LeaveEvent | RequestEvent | AckEvent | ReadEvent) and (
+        e.user == user
+    ):
         return None  # one's own joins, leaves and requests
     if isinstance(e, GroupEvent) and m.visibility.get(group) != "secret":
         return None  # the settings of groups that are not secret are everyone's

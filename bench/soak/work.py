@@ -9,25 +9,32 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rse_tui.protocol import (
+    Acknowledge,
     AddMember,
     Approve,
     CreateGroup,
     DeleteMessage,
     EditMessage,
+    GetHome,
+    GetThread,
     History,
     JoinGroup,
     JoinRequests,
     LeaveGroup,
+    MarkRead,
     Members,
     PinMessage,
+    Poll,
     React,
     Reaction,
     RemoveMember,
     RequestJoin,
     SearchDirectory,
     SendChat,
+    SendComment,
     SendDirect,
     SendPost,
+    Vote,
     WriteRequest,
 )
 from rse_tui.sync.cache import new_write
@@ -146,6 +153,68 @@ async def react(v: View) -> Write | None:
     return new_write(React, target=v.rng.choice(rows).seq, emoji=emoji, on=v.rng.random() < 0.8)
 
 
+async def posts(v: View) -> list[MessageRow]:
+    """Cached feed posts of a group one is in."""
+    if not v.mine:
+        return []
+    engine = v.client.engine
+    assert engine is not None
+    g = v.rng.choice(v.mine)
+    rows = await engine.worker(engine.cache.messages, g.group, "p", limit=30)
+    return [r for r in rows if r.seq is not None and "~" not in r.text]
+
+
+async def comment(v: View) -> Write | None:
+    """A comment on a post (the comment policy may refuse it: checked too)."""
+    rows = await posts(v)
+    return new_write(SendComment, post=v.rng.choice(rows).seq, text=v.text) if rows else None
+
+
+async def vote(v: View) -> Write | None:
+    """A vote in a poll (a closed one, or a second anonymous vote, is refused)."""
+    rows = [r for r in await posts(v) if r.poll is not None]
+    if not rows:
+        return None
+    row = v.rng.choice(rows)
+    assert row.poll is not None
+    options = range(len(row.poll.options))
+    count = v.rng.randint(1, len(options)) if row.poll.multiple else 1
+    choices = sorted(v.rng.sample(options, count))
+    return new_write(Vote, target=row.seq, choices=choices)
+
+
+async def acknowledge(v: View) -> Write | None:
+    rows = [r for r in await posts(v) if r.ack]
+    return new_write(Acknowledge, target=v.rng.choice(rows).seq) if rows else None
+
+
+async def mark_read(v: View) -> Write | None:
+    """A read marker, for a group one is in or the inbox (0), possibly behind
+    the one the server has (it never goes back)."""
+    rows = await v.messages(v.mine)
+    if not rows:
+        return None
+    row = v.rng.choice(rows)
+    assert row.seq is not None
+    return new_write(MarkRead, group=v.rng.choice([row.group, 0]), upto=row.seq)
+
+
+def _post(v: View, group: int) -> Write:
+    """A feed post: now and then with a title, as an announcement, or a poll."""
+    roll = v.rng.random()
+    if roll < 0.3:
+        poll = Poll(
+            options=[f"{v.text}-{n}" for n in range(v.rng.randint(2, 4))],
+            multiple=v.rng.random() < 0.5,
+            anonymous=v.rng.random() < 0.5,
+        )
+        return new_write(SendPost, group=group, text=v.text, poll=poll)
+    if roll < 0.5:
+        return new_write(SendPost, group=group, text=v.text, ack=True)
+    title = f"T{v.text}" if roll < 0.7 else None
+    return new_write(SendPost, group=group, text=v.text, title=title)
+
+
 async def edit(v: View) -> Write | None:
     rows = [r for r in await v.messages(v.mine) if r.user == v.client.user]
     if not rows:
@@ -159,7 +228,7 @@ async def message(v: View) -> Write | None:
         return None
     g = v.rng.choice(writable)
     if v.rng.random() < 0.2 and g.may_write("p"):
-        return new_write(SendPost, group=g.group, text=v.text)
+        return _post(v, g.group)
     reply = None
     if v.rng.random() < 0.2:
         rows = [r for r in await v.messages([g]) if r.kind == "c"]
@@ -177,8 +246,14 @@ async def read(v: View) -> None:
     ids = [g.group for g in v.groups] + [v.rng.randrange(1, 2**31)]
     target = v.rng.choice(ids)
     roll = v.rng.random()
-    if roll < 0.4:
+    if roll < 0.3:
         await engine.call(History, group=target, kind=v.rng.choice("cp"), limit=20)
+    elif roll < 0.4:  # a thread: of any message number seen, or made up
+        rows = await v.messages(v.groups)
+        seq = v.rng.choice(rows).seq if rows else v.rng.randrange(1, 10_000)
+        await engine.call(GetThread, target=seq or 1)
+    elif roll < 0.5:
+        await engine.call(GetHome)
     elif roll < 0.7:
         await engine.call(Members, group=target)
     elif roll < 0.85:
@@ -203,8 +278,12 @@ OPERATIONS: list[tuple[float, Op]] = [
     (2, pin),
     (3, edit),
     (4, react),
+    (3, comment),
+    (3, vote),
+    (2, acknowledge),
+    (2, mark_read),
     (6, read),
-    (49, message),
+    (39, message),
 ]
 
 

@@ -190,6 +190,7 @@ async def test_a_poll_counts_votes_a_named_vote_may_change_and_results_come_live
     cat = await new_user(server, "cat")
     g = await _group(ana, "Team", bob, cat)
     await ana.conn.call(Sync, since=0)
+    await bob.conn.call(Sync, since=0)
     options = ["Tue", "Wed", "Thu"]
     p = (
         await ana.conn.call(
@@ -203,6 +204,9 @@ async def test_a_poll_counts_votes_a_named_vote_may_change_and_results_come_live
         (bob.user, [0, 2], [1, 0, 1], 1),
         (cat.user, [2], [1, 0, 2], 2),
     ]
+    # The voter's own connection hears the results too (its client cannot count them).
+    mine = await bob.pushes.next(VoteEvent)
+    assert (mine.seq, mine.counts) == (v1.seq, [1, 0, 1])
     # Bob changes his mind: still two voters.
     await bob.conn.call(Vote, target=p, choices=[1], cid="b2")
     page = await cat.conn.call(GetThread, target=p)

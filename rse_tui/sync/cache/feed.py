@@ -107,32 +107,11 @@ class FeedReducer(CacheBase):
         return event.target
 
     def _on_my_vote(self, fact: MyVote) -> int | None:
-        """My vote, acknowledged: the results as they stand here, with it."""
-        row = self.conn.execute(
-            "SELECT m.grp, p.counts, p.voters, p.version, (SELECT voted FROM mine"
-            " WHERE target = m.seq) FROM messages m JOIN polls p ON p.target = m.seq"
-            " WHERE m.seq = ?",
-            (fact.target,),
-        ).fetchone()
+        """My vote, acknowledged: what I chose (the results come as the vote's
+        event, which the server sends the voter too)."""
         self._mine(fact.target, voted=fact.choices)
-        if row is None:
-            return None
-        group, counts_text, voters, version, before = row
-        counts = json.loads(counts_text)
-        if before is None:
-            voters += 1
-        else:
-            for c in json.loads(before):
-                if 0 <= c < len(counts):
-                    counts[c] = max(counts[c] - 1, 0)
-        for c in fact.choices:
-            if 0 <= c < len(counts):
-                counts[c] += 1
-        self.conn.execute(
-            "UPDATE polls SET counts = ?, voters = ?, version = ? WHERE target = ?",
-            (json.dumps(counts), voters, max(version, fact.seq), fact.target),
-        )
-        return int(group)
+        row = self.conn.execute("SELECT grp FROM messages WHERE seq = ?", (fact.target,)).fetchone()
+        return None if row is None else int(row[0])
 
     def _on_ack(self, event: AckEvent, me: int | None) -> None:
         if event.user == me:
