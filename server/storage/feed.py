@@ -62,10 +62,10 @@ def vote(
     conn: sqlite3.Connection, user: int, target: int, choices: list[int], cid: str, now: int
 ) -> Outcome[Receipt]:
     a, post = _post_access(conn, user, target, "poll")
+    policy.require_member(a, "vote")  # before saying anything of the post
     poll = post.poll
     if poll is None:
         raise policy.NotFound("poll")
-    policy.require_member(a, "vote")
     if poll.closes is not None and now >= poll.closes:
         raise policy.forbidden("this poll is closed")
     if not choices or len(set(choices)) != len(choices):
@@ -134,9 +134,9 @@ def acknowledge(
     conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
     a, post = _post_access(conn, user, target, "announcement")
+    policy.require_member(a, "acknowledge")  # before saying anything of the post
     if not post.ack:
         raise ProtocolError(ErrorCode.BAD_FIELD, "this post does not ask for acknowledgement")
-    policy.require_member(a, "acknowledge")
     added = conn.execute(
         "INSERT OR IGNORE INTO acks (post, user) VALUES (?, ?)", (target, user)
     ).rowcount

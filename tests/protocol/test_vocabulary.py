@@ -33,7 +33,7 @@ def test_each_word_is_its_wire_string(vocabulary):
 
 
 def test_message_kinds_are_the_event_types():
-    assert (p.ChatEvent.TYPE, p.PostEvent.TYPE, p.CommentEvent.TYPE) == tuple(p.Kind)
+    assert tuple(p.Kind) == (p.ChatEvent.TYPE, p.PostEvent.TYPE, p.CommentEvent.TYPE)
     assert p.EVENTS["c"] is p.ChatEvent and p.EVENTS["p"] is p.PostEvent
 
 

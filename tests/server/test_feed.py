@@ -14,8 +14,8 @@ import time
 import pytest
 
 from rse_tui.protocol import (
-    Acknowledge,
     AckEvent,
+    Acknowledge,
     AckStatus,
     CommentEvent,
     CreateGroup,
@@ -55,7 +55,9 @@ def _rows(db_path, sql: str, *args: object) -> list[tuple]:
 
 
 async def _group(owner, name: str, *joiners, **settings) -> int:
-    g = (await owner.conn.call(CreateGroup, name=name, cid=f"g-{abs(hash(name))}", **settings)).group
+    g = (
+        await owner.conn.call(CreateGroup, name=name, cid=f"g-{abs(hash(name))}", **settings)
+    ).group
     for n, who in enumerate(joiners):
         await who.conn.call(JoinGroup, group=g, cid=f"j-{abs(hash(name))}-{n}")
     return g
@@ -95,9 +97,8 @@ async def test_a_titled_post_takes_comments_in_order_and_its_thread_shows_them(s
     rest = await bob.conn.call(GetThread, target=post.seq, after=first.seq, limit=1)
     assert ([e.seq for e in rest.events], rest.more) == ([post.seq, second.seq], False)
     # A comment's thread is its post's.
-    assert [e.seq for e in (await ana.conn.call(GetThread, target=second.seq)).events][
-        0
-    ] == post.seq
+    via_comment = await ana.conn.call(GetThread, target=second.seq)
+    assert via_comment.events[0].seq == post.seq
     # The feed's page counts comments.
     feed = await bob.conn.call(History, group=g, kind="p")
     assert [(t.target, t.count) for t in feed.threads] == [(post.seq, 2)]
@@ -216,7 +217,9 @@ async def test_a_poll_counts_votes_a_named_vote_may_change_and_results_come_live
     assert page.voted and not (await ana.conn.call(GetThread, target=p)).voted
     # Bad votes, each with its reason; nothing changes.
     for choices, word in (([], "one or more"), ([1, 1], "one or more"), ([3], "0 to 2")):
-        err = await refused(ana.conn.call(Vote, target=p, choices=choices, cid=f"x{len(choices)}{sum(choices)}"))
+        err = await refused(
+            ana.conn.call(Vote, target=p, choices=choices, cid=f"x{len(choices)}{sum(choices)}")
+        )
         assert err.code is ErrorCode.BAD_FIELD and word in err.message
     single = (
         await ana.conn.call(SendPost, group=g, text="go?", poll=Poll(options=["y", "n"]), cid="q")
@@ -247,7 +250,9 @@ async def test_a_poll_is_refused_with_its_reason(server):
         (Poll(options=["a", "b"], closes=1), "future"),
     ):
         err = await refused(
-            ana.conn.call(SendPost, group=g, text="q", poll=poll, cid=f"p{len(poll.options)}{len(word)}")
+            ana.conn.call(
+                SendPost, group=g, text="q", poll=poll, cid=f"p{len(poll.options)}{len(word)}"
+            )
         )
         assert err.code is ErrorCode.BAD_FIELD and word in err.message
     assert _rows(server.config.db_path, "SELECT count(*) FROM events WHERE kind = 'p'") == [(0,)]
@@ -440,3 +445,30 @@ async def test_catch_up_carries_comments_votes_and_features_like_the_rest(server
     assert [s for s in seen if s in (p, c, v, f)] == [p, c, v, f]
     await conn.close()
     await ana.close()
+
+
+async def test_a_private_groups_post_tells_outsiders_nothing_of_its_content(server):
+    """Outside a private group, a vote or an acknowledgement is refused the same
+    way whether the post has a poll or asks for acknowledgement or not."""
+    boss = await new_user(server, "boss")
+    eve = await new_user(server, "eve")
+    g = await _group(boss, "Board", visibility="private")
+    poll = Poll(options=["a", "b"])
+    rich = (await boss.conn.call(SendPost, group=g, text="x", poll=poll, ack=True, cid="p")).seq
+    plain = (await boss.conn.call(SendPost, group=g, text="y", cid="q")).seq
+    for request, fields in (
+        (Vote, {"choices": [0]}),
+        (Acknowledge, {}),
+        (SendComment, {"text": "z"}),
+    ):
+        key = "post" if request is SendComment else "target"
+        one = await refused(
+            eve.conn.call(request, **{key: rich, "cid": f"r{key}{len(fields)}", **fields})
+        )
+        two = await refused(
+            eve.conn.call(request, **{key: plain, "cid": f"p{key}{len(fields)}", **fields})
+        )
+        assert (one.code, one.message) == (two.code, two.message), request
+        assert one.code is ErrorCode.FORBIDDEN
+    for c in (boss, eve):
+        await c.close()

@@ -242,7 +242,11 @@ async def test_a_word_outside_the_vocabulary_is_refused_naming_the_words(server,
             {"group": g, "comment_policy": "x"},
             "comment policy is one of: everyone, moderators, nobody",
         ),
-        (History, {"group": g, "kind": "zz"}, "'k' is 'c' (chat), 'p' (feed posts) or 'm' (comments)"),
+        (
+            History,
+            {"group": g, "kind": "zz"},
+            "'k' is 'c' (chat), 'p' (feed posts) or 'm' (comments)",
+        ),
         (SearchDirectory, {"badge": "hero"}, "badges are: ambassador"),
     ]
     for request, fields, message in refusals:
