@@ -80,6 +80,7 @@ async def thread(svc: Services, caller: Caller, req: GetThread) -> ThreadPage:
         target=req.target,
         after=req.after,
         limit=_page_size(svc, req.limit),
+        max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(caller.user, len(events) + len(ballots))
     return ThreadPage(
@@ -98,7 +99,10 @@ async def thread(svc: Services, caller: Caller, req: GetThread) -> ThreadPage:
 
 async def home(svc: Services, caller: Caller, req: GetHome) -> HomePage:
     events, featured, authors, reactions, as_of, threads = await svc.db.read(
-        storage.home, user=caller.user, limit=_page_size(svc, req.limit)
+        storage.home,
+        user=caller.user,
+        limit=_page_size(svc, req.limit),
+        max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(caller.user, len(events))
     return HomePage(

@@ -37,7 +37,7 @@ from ..database import Outcome
 from .accounts import users
 from .base import EVENT_COLUMNS, Receipt, append, event_from_row, keep_receipt
 from .groups import access
-from .timeline import message_access, page_extras
+from .timeline import MAX_REPLY_TEXT, message_access, page_extras
 
 
 def _post(conn: sqlite3.Connection, target: int) -> PostEvent:
@@ -244,8 +244,23 @@ def _events(conn: sqlite3.Connection, seqs: list[int]) -> list[Event]:
     return [event_from_row(r) for r in rows]
 
 
+def _within(events: list[Event], budget: int) -> list[Event]:
+    """The first of ``events`` whose text fits in ``budget`` characters (at least one)."""
+    total = 0
+    for n, event in enumerate(events):
+        total += len(getattr(event, "text", "") or "")
+        if total > budget and n:
+            return events[:n]
+    return events
+
+
 def thread(
-    conn: sqlite3.Connection, user: int, target: int, after: int, limit: int
+    conn: sqlite3.Connection,
+    user: int,
+    target: int,
+    after: int,
+    limit: int,
+    max_text: int = MAX_REPLY_TEXT,
 ) -> tuple[
     list[Event], bool, list[UserInfo], list[ReactionInfo], int, list[ThreadInfo],
     list[Ballot], bool, bool,
@@ -268,8 +283,8 @@ def thread(
             (target, children, after, limit + 1),
         )
     ]
-    more = len(seqs) > limit
-    events = _events(conn, [target, *seqs[:limit]])
+    events = _within(_events(conn, [target, *seqs[:limit]]), max_text)
+    more = len(seqs) > len(events) - 1
     shown = [e.seq for e in events]
     reactions, counts, as_of = page_extras(conn, shown, always=True)
     authors = users(conn, {getattr(e, "user", 0) for e in events})
@@ -303,7 +318,7 @@ def thread(
 
 
 def home(
-    conn: sqlite3.Connection, user: int, limit: int
+    conn: sqlite3.Connection, user: int, limit: int, max_text: int = MAX_REPLY_TEXT
 ) -> tuple[list[Event], list[int], list[UserInfo], list[ReactionInfo], int, list[ThreadInfo]]:
     """The home portal: featured posts (for everyone, of groups still open;
     pinned in one's groups), then the newest ``limit`` posts of one's groups;
@@ -342,8 +357,13 @@ def home(
         ),
         reverse=True,
     )
-    seqs = list(dict.fromkeys([*featured, *pinned, *islice(newest, limit)]))
-    events = _events(conn, seqs)
+    ranked = list(dict.fromkeys([*featured, *pinned, *islice(newest, limit)]))
+    by_seq = {e.seq: e for e in _events(conn, ranked)}
+    # Featured first, then the newest, as long as their text fits.
+    kept = _within([by_seq[s] for s in ranked if s in by_seq], max_text)
+    events = sorted(kept, key=lambda e: e.seq)
+    seqs = [e.seq for e in events]
+    featured = [s for s in featured if s in set(seqs)]
     reactions, threads, _ = page_extras(conn, seqs)
     authors = users(conn, {getattr(e, "user", 0) for e in events})
     return events, featured, authors, reactions, top, threads

@@ -472,3 +472,23 @@ async def test_a_private_groups_post_tells_outsiders_nothing_of_its_content(serv
         assert one.code is ErrorCode.FORBIDDEN
     for c in (boss, eve):
         await c.close()
+
+
+async def test_a_thread_or_the_portal_never_carries_more_than_the_reply_budget(tmp_path):
+    """500 comments of 4,000 characters would be a 2 MB reply, 500 posts of
+    20,000 a 10 MB one: both stop at the text budget (and say there is more)."""
+    cfg = config(tmp_path / "rse.db", max_reply_text=10_000)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        g = await _group(ana, "Big")
+        posts = [
+            (await ana.conn.call(SendPost, group=g, text="p" * 4_000, cid=f"p{n}")).seq
+            for n in range(5)
+        ]
+        for n in range(5):
+            await ana.conn.call(SendComment, post=posts[0], text="c" * 3_000, cid=f"c{n}")
+        page = await ana.conn.call(GetThread, target=posts[0], limit=500)
+        assert (len(page.events), page.more) == (3, True)  # 4,000 + 2 x 3,000: a third passes it
+        home = await ana.conn.call(GetHome, limit=500)
+        assert [e.seq for e in home.events] == posts[-2:]  # the newest that fit
+        await ana.close()
