@@ -102,11 +102,13 @@ async def cmd_show(args: argparse.Namespace) -> int:
                 said = ", ".join(str(c + 1) for c in choices)
                 print(f"  {clean_line(name)} voted {said}")
         if root.ack:
-            print(
-                "announcement: you acknowledged it"
-                if root.acked
-                else f"announcement: acknowledge it with 'rse ack #{root.seq}'"
-            )
+            me, _ = await run.client.identity()
+            if root.user == me:
+                print(f"announcement: who acknowledged it: 'rse ack #{root.seq} --status'")
+            elif root.acked:
+                print("announcement: you acknowledged it")
+            else:
+                print(f"announcement: acknowledge it with 'rse ack #{root.seq}'")
         one, many = ("comment", "comments") if root.kind == Kind.POST else ("reply", "replies")
         if thread.replies:
             count = len(thread.replies)
@@ -135,8 +137,7 @@ async def _text_arg(args: argparse.Namespace) -> str:
 async def cmd_comment(args: argparse.Namespace) -> int:
     text = await _text_arg(args)
     async with running(args) as run:
-        await run.queue(run.client.comment(args.message, text))
-        return await run.deliver()
+        return await run.deliver_one(run.client.comment(args.message, text))
 
 
 async def cmd_reply(args: argparse.Namespace) -> int:
@@ -147,8 +148,9 @@ async def cmd_reply(args: argparse.Namespace) -> int:
             raise CliError(
                 f"#{args.message} is not a chat message: comment on a post with 'rse comment'"
             )
-        await run.queue(run.client.send_chat(thread.root.group, text, reply=args.message))
-        return await run.deliver()
+        return await run.deliver_one(
+            run.client.send_chat(thread.root.group, text, reply=args.message)
+        )
 
 
 async def cmd_edit(args: argparse.Namespace) -> int:
@@ -182,8 +184,7 @@ async def cmd_poll(args: argparse.Namespace) -> int:
     )
     async with running(args) as run:
         group = (await run.group(args.group)).group
-        await run.queue(run.client.send_post(group, args.question, poll=poll))
-        return await run.deliver()
+        return await run.deliver_one(run.client.send_post(group, args.question, poll=poll))
 
 
 async def cmd_vote(args: argparse.Namespace) -> int:

@@ -80,12 +80,10 @@ async def cmd_post(args: argparse.Namespace) -> int:
     text = args.text if args.text is not None else await _stdin_text()
     if not text.strip():
         raise CliError("nothing to post", EXIT_USAGE)
-    if args.title is None and not args.ack:
-        return await _write(args, True, _one(text))
     async with running(args) as run:
         group = (await run.group(args.group)).group
-        await run.queue(run.client.send_post(group, text, title=args.title, ack=args.ack))
-        return await run.deliver()
+        cid = run.client.send_post(group, text, title=args.title, ack=args.ack)
+        return await run.deliver_one(cid)
 
 
 async def cmd_dm(args: argparse.Namespace) -> int:

@@ -99,6 +99,17 @@ class Run:
         """Queue a write of this command's (a Client write; see :meth:`deliver`)."""
         self.queued.add(await write)
 
+    async def deliver_one(self, write: Awaitable[str]) -> int:
+        """Queue one write and deliver it; once stored, print its ``#ID`` (what
+        ``rse show``, ``comment``, ``vote``... take)."""
+        cid = await write
+        self.queued.add(cid)
+        code = await self.deliver()
+        seq = await self.client.stored_as(cid) if code == EXIT_OK else None
+        if seq is not None:
+            print(f"#{seq}", flush=True)
+        return code
+
     async def queue_maybe(self, write: Awaitable[str | None]) -> None:
         """Queue a write that may have had nothing to say (None)."""
         cid = await write

@@ -110,7 +110,7 @@ async def test_poll_vote_and_results(rse, server):
     await bob.conn.call(Vote, target=poll.seq, choices=[2], cid="v")
     voted = await rse("vote", f"#{poll.seq}", "1", "3")
     assert voted.code == 0, voted.err
-    told = await bob.pushes.next(VoteEvent)
+    told = await bob.pushes.until(lambda f: isinstance(f, VoteEvent) and f.user != bob.user)
     assert (told.choices, told.counts) == ([0, 2], [1, 0, 2])
     shown = (await rse("show", str(poll.seq))).out
     assert "poll (several choices, 2 voters):" in shown
@@ -155,6 +155,7 @@ async def test_acknowledgements_and_their_status(rse, server):
     made = await rse("post", "Ops", "VPN changes Monday", "--ack")
     assert made.code == 0, made.err
     post = await bob.pushes.next(PostEvent)
+    assert made.out == f"#{post.seq}\n"  # what it got, for the next command
     assert post.ack
     await bob.conn.call(Acknowledge, target=post.seq, cid="a")
     status = await rse("ack", f"#{post.seq}", "--status")
