@@ -98,13 +98,13 @@ async def thread(svc: Services, caller: Caller, req: GetThread) -> ThreadPage:
 
 
 async def home(svc: Services, caller: Caller, req: GetHome) -> HomePage:
-    events, featured, authors, reactions, as_of, threads = await svc.db.read(
+    events, featured, authors, reactions, as_of, threads, groups = await svc.db.read(
         storage.home,
         user=caller.user,
         limit=_page_size(svc, req.limit),
         max_text=svc.limits.max_reply_text,
     )
-    svc.charge_items(caller.user, len(events))
+    svc.charge_items(caller.user, len(events) + groups)  # one read per group
     return HomePage(
         request_id=req.request_id,
         events=events,

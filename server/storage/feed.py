@@ -319,10 +319,11 @@ def thread(
 
 def home(
     conn: sqlite3.Connection, user: int, limit: int, max_text: int = MAX_REPLY_TEXT
-) -> tuple[list[Event], list[int], list[UserInfo], list[ReactionInfo], int, list[ThreadInfo]]:
+) -> tuple[list[Event], list[int], list[UserInfo], list[ReactionInfo], int, list[ThreadInfo], int]:
     """The home portal: featured posts (for everyone, of groups still open;
     pinned in one's groups), then the newest ``limit`` posts of one's groups;
-    the list of featured posts is true as of event ``top`` (read first)."""
+    the list of featured posts is true as of event ``top`` (read first). The
+    last value is how many groups were read (what the call cost)."""
     top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
     featured = [
         r[0]
@@ -366,4 +367,4 @@ def home(
     featured = [s for s in featured if s in set(seqs)]
     reactions, threads, _ = page_extras(conn, seqs)
     authors = users(conn, {getattr(e, "user", 0) for e in events})
-    return events, featured, authors, reactions, top, threads
+    return events, featured, authors, reactions, top, threads, len(groups)
