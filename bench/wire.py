@@ -9,7 +9,9 @@ Figures (medians over runs; ratios from the same run):
 
 1. bytes per chat message received live (server -> receiver);
 2. bytes per chat message sent, acknowledgement included (both ways);
-3. bytes to catch up after N missed messages (reconnect included);
+3. bytes to catch up after N missed messages (reconnect included), and
+   after 100 missed events of a mixed feed: 50 chat messages, 15 posts
+   (titles, Markdown, polls, announcements), 20 comments, 15 reactions;
 4. idle cost per hour (keepalive), measured per ping and scaled to the
    server's default interval.
 """
@@ -36,16 +38,21 @@ from rse_tui.protocol import (
     CreateGroup,
     ErrorCode,
     JoinGroup,
+    Poll,
     ProtocolError,
+    React,
     Redeem,
     SendChat,
+    SendComment,
+    SendPost,
     Sync,
+    WriteRequest,
 )
 from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection
 from server.admin import mint_invite, open_db
 
-from .corpus import lines
+from .corpus import Item, lines, mixed
 from .serverproc import spawn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,14 +172,48 @@ class RseServer:
 
 async def chat(conn: Connection, group: int, text: str) -> Any:
     """Send like the engine does: wait out a rate limit, then send again (same id)."""
+    return await write(conn, SendChat, group=group, text=text)
+
+
+async def write(conn: Connection, kind: type[WriteRequest], **fields: Any) -> Any:
+    """Any write, sent like the engine does (see chat)."""
     cid = new_cid()
     while True:
         try:
-            return await conn.call(SendChat, group=group, text=text, cid=cid)
+            return await conn.call(kind, cid=cid, **fields)
         except ProtocolError as exc:
             if exc.code is not ErrorCode.RATE_LIMITED:
                 raise
             await asyncio.sleep(exc.retry_after or 0.5)
+
+
+#: The mixed feed a client misses (figure 3, mixed): realistic proportions.
+MIXED = {"chat": 50, "posts": 15, "comments": 20, "reactions": 15}
+
+
+async def write_mixed(conn: Connection, group: int, items: list[Item]) -> int:
+    """Write a mixed feed (bench.corpus.mixed) to ``group``; the last seq."""
+    seqs: list[int] = []
+    for item in items:
+        if item.kind == "c":
+            done = await write(conn, SendChat, group=group, text=item.text)
+        elif item.kind == "p":
+            poll = Poll(options=list(item.poll)) if item.poll else None
+            done = await write(
+                conn,
+                SendPost,
+                group=group,
+                text=item.text,
+                title=item.title,
+                ack=item.ack,
+                poll=poll,
+            )
+        elif item.kind == "m":
+            done = await write(conn, SendComment, post=seqs[item.target], text=item.text)
+        else:
+            done = await write(conn, React, target=seqs[item.target], emoji=item.text)
+        seqs.append(done.seq)
+    return max(seqs, default=0)
 
 
 class Inbox(list):  # type: ignore[type-arg]
@@ -259,6 +300,40 @@ async def rse_catch_up(tmp: Path, corpus: list[str], missed: list[int]) -> dict[
             cursor = max(done.head, last)
         await sender.close()
     return out
+
+
+async def rse_catch_up_mixed(tmp: Path, seed: int = 23) -> dict[str, Any]:
+    """Figure 3, mixed: reconnect and catch up after a missed mixed feed (MIXED)."""
+    items = mixed(**MIXED, seed=seed)
+    async with RseServer(tmp) as server:
+        sender, _ = await server.user("alice")
+        receiver, token = await server.user("bob")
+        g = (await sender.call(CreateGroup, name="Ops", cid=new_cid())).group
+        await receiver.call(JoinGroup, group=g, cid=new_cid())
+        cursor = (await receiver.call(Sync, since=0)).head
+        await receiver.close()
+        await write_mixed(sender, g, items)
+        async with Link(server.port, tmp) as link:
+            pushes: list = []
+            conn = await Connection.open(server.url(link.port), token=token, on_push=pushes.append)
+            await conn.call(Sync, since=cursor)
+            events = [e for f in pushes if isinstance(f, Batch) for e in f.events]
+            assert len(events) == len(items), (len(events), len(items))
+            stats = await link.settle()  # caught up: what follows is not catching up
+            await conn.close()
+        await sender.close()
+    return {
+        "events": len(items),
+        "mix": MIXED,
+        "bytes": stats["up_bytes"] + stats["down_bytes"],
+        "received": stats["down_bytes"],
+        "pages": sum(isinstance(f, Batch) for f in pushes),
+        "round_trips": 1,
+        "text_bytes": sum(
+            len((i.text + (i.title or "") + "".join(i.poll or ())).encode()) for i in items
+        ),
+        "target": 600 + 40 * len(items),
+    }
 
 
 async def rse_idle(tmp: Path, seconds: float = 6.0, interval: float = 1.0) -> dict[str, float]:
@@ -387,6 +462,25 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
 
+def mixed_words() -> str:
+    """MIXED in words: "50 chat, 15 posts, 20 comments, 15 reactions"."""
+    return ", ".join(f"{n} {what}" for what, n in MIXED.items())
+
+
+def mixed_median(found: list[dict[str, Any]], plain_100: int) -> dict[str, Any]:
+    """The mixed catch-up over runs: median bytes, and the ratio to 100 chat
+    messages missed (figure 3, same run)."""
+    size = statistics.median(r["bytes"] for r in found)
+    return {
+        **found[0],
+        "bytes": round(size),
+        "received": round(statistics.median(r["received"] for r in found)),
+        "runs": len(found),
+        "all_bytes": [r["bytes"] for r in found],
+        "ratio_to_chat_100": round(size / plain_100, 2),
+    }
+
+
 async def run(messages: int, runs: int) -> dict[str, Any]:
     corpus = lines(messages + 50, seed=11)
     rse_runs, irc_runs, ratios_rx, ratios_tx = [], [], [], []
@@ -400,6 +494,10 @@ async def run(messages: int, runs: int) -> dict[str, Any]:
         ratios_tx.append(ours["sent_per_msg"] / theirs["sent_per_msg"])
     with tempfile.TemporaryDirectory() as c:
         catch = await rse_catch_up(Path(c), corpus, [0, 10, 100, 1000])
+    mixed_runs = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as e:
+            mixed_runs.append(await rse_catch_up_mixed(Path(e)))
     with tempfile.TemporaryDirectory() as d:
         idle = await rse_idle(Path(d))
     result = {
@@ -417,6 +515,7 @@ async def run(messages: int, runs: int) -> dict[str, Any]:
             "target_ratio": 1.0,
         },
         "catch_up": {str(n): {**v, "target": 600 + 40 * n} for n, v in catch.items()},
+        "catch_up_mixed": mixed_median(mixed_runs, catch[100]["bytes"]),
         "idle": {**{k: round(v, 1) for k, v in idle.items()}, "target_per_hour": 3000},
         "runs": runs,
         "messages": messages,
@@ -455,6 +554,17 @@ def table(result: dict[str, Any]) -> str:
                 v["bytes"] <= v["target"],
             )
         )
+    mix = result["catch_up_mixed"]
+    rows.append(
+        (
+            f"3 catch-up after {mix['events']} mixed missed",
+            f"{mix['bytes']} B",
+            f"{mix['pages']} pages",
+            f"{mix['ratio_to_chat_100']}x",
+            f"<= {mix['target']} B",
+            mix["bytes"] <= mix["target"],
+        )
+    )
     rows.append(
         (
             "4 idle cost per hour",
@@ -477,7 +587,10 @@ def table(result: dict[str, Any]) -> str:
 
 async def catch_up_only() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as c:
-        return await rse_catch_up(Path(c), [], [0, 10, 100, 1000])
+        found: dict[Any, Any] = await rse_catch_up(Path(c), [], [0, 10, 100, 1000])
+    with tempfile.TemporaryDirectory() as e:
+        found["mixed"] = await rse_catch_up_mixed(Path(e))
+    return found
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -489,8 +602,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.catch_up:
         found = asyncio.run(catch_up_only())
+        mix = found.pop("mixed")
         for n, v in found.items():
             print(f"catch-up after {n}: {v['bytes']} B (target {600 + 40 * n}), {v['pages']} pages")
+        print(
+            f"catch-up after {mix['events']} mixed ({mixed_words()}): {mix['bytes']} B"
+            f" ({mix['received']} B received; target {mix['target']}), {mix['pages']} pages,"
+            f" {mix['bytes'] / found[100]['bytes']:.2f}x the 100 chat messages"
+        )
+        found["mixed"] = mix
         return found
     result = asyncio.run(run(args.messages, args.runs))
     print(table(result))

@@ -112,3 +112,53 @@ def test_a_group_row_reads_every_field_from_its_own_column(tmp_path):
         assert (row.unread, row.mentions) == (0, 0)
     finally:
         cache.close()
+
+
+def test_unread_mentions_are_counted_and_only_lines_with_an_at_sign_reach_the_pattern(tmp_path):
+    """The group list's mention count asks Python's pattern only about unread
+    lines that have an "@" (every mention has one): a cache with thousands
+    of unread lines lists its groups without a call into Python for each."""
+    from rse_tui.protocol import ChatEvent, CommentEvent, GroupInfo, PostEvent, UserInfo
+
+    cache = Cache(tmp_path / "cache.db")
+    try:
+        cache.set_identity(1, "ana")
+        cache.put_users([UserInfo(user=3, name="bo")])
+        cache.put_groups(
+            [
+                GroupInfo(group=7, name="Ops oncall", member=True, members=3),
+                GroupInfo(group=8, name="direct", member=True, members=2, dm=3),
+            ]
+        )
+        texts = [
+            "hi @Ana, can you look",  # me, in any case
+            "@here the deploy is out",  # everyone
+            "@ops-oncall please check db3",  # my group, its space written as -
+            "mail ana@example.com",  # an address: no mention
+            "@anabel will do it",  # someone else
+            "nothing for anyone",
+        ]
+        events = [ChatEvent(seq=10, group=7, user=1, ts=1, text="@ana mine: read")]
+        events += [
+            ChatEvent(seq=11 + n, group=7, user=2, ts=1, text=x) for n, x in enumerate(texts)
+        ]
+        events += [
+            PostEvent(seq=30, group=7, user=2, ts=1, text="**@ana** a post", title="T"),
+            CommentEvent(seq=31, group=7, user=2, ts=1, text="and @all", post=30),
+            ChatEvent(seq=40, group=8, user=3, ts=1, text="no at sign, a direct message"),
+        ]
+        cache.apply(events)
+        asked: list[str] = []
+        pattern = cache._mentions_me
+
+        def counted(text: str | None) -> bool:
+            asked.append(text or "")
+            return pattern(text)
+
+        cache.conn.create_function("mentions_me", 1, counted)
+        rows = {r.group: r for r in cache.groups()}
+        assert (rows[7].unread, rows[7].mentions) == (8, 5)
+        assert (rows[8].unread, rows[8].mentions) == (1, 1)  # a direct message calls me
+        assert asked and all("@" in text for text in asked)
+    finally:
+        cache.close()

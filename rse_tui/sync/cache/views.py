@@ -122,8 +122,11 @@ class Views(CacheBase):
             " g.member, g.members,"
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
             "  AND m.user IS NOT ?),"
+            # Every mention has an "@": the pattern (a call into Python) runs
+            # only on the lines that have one.
             " (SELECT count(*) FROM messages m WHERE m.grp = g.id AND m.seq > g.read_seq"
-            "  AND m.user IS NOT ? AND (g.dm IS NOT NULL OR mentions_me(m.text))),"
+            "  AND m.user IS NOT ? AND (g.dm IS NOT NULL"
+            "  OR (instr(m.text, '@') > 0 AND mentions_me(m.text)))),"
             " g.parent, g.visibility, g.moderator, g.post_policy, g.chat_policy,"
             " g.comment_policy, g.description, g.dm, g.requested, g.pending,"
             # The last join or leave still in the outbox: it counts already for
