@@ -160,6 +160,8 @@ class RseServer:
         await self._server.start_serving()
         if config.compressor_idle:
             self._tasks.append(asyncio.create_task(self._sweep(config.compressor_idle)))
+        if config.tally_every:
+            self._tasks.append(asyncio.create_task(self._tally(config.tally_every)))
         if config.ping_interval:
             self._tasks.append(
                 asyncio.create_task(self.hub.keep_alive(config.ping_interval, config.ping_timeout))
@@ -173,6 +175,15 @@ class RseServer:
                 # Freed compressors sit between live objects; without this the
                 # process keeps their pages.
                 trim(0)
+
+    async def _tally(self, every: float) -> None:
+        """Publish anonymous polls' new results, a batch at a time."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.db.write(storage.publish_tallies)
+            except Exception:
+                log.exception("publishing poll results failed")
 
     async def stop(self) -> None:
         for task in self._tasks:

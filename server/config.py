@@ -132,6 +132,10 @@ class ServerConfig:
     #: A connection that sent nothing for this long (up to twice as long)
     #: gives back its compressor; 0 keeps compressors for good.
     compressor_idle: float = 30.0
+    #: Anonymous polls' new votes are counted in the post, and their results
+    #: published, every this many seconds, a batch at a time: a result that
+    #: moved at once would point at whoever was active just then.
+    tally_every: float = 30.0
     #: How often an idle server looks for events another process stored (such as
     #: ``rse-server charter set``), to push them.
     look_every: float = 2.0

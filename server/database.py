@@ -56,6 +56,9 @@ class Outcome(Generic[T]):
     #: Refused for good: the refusal is kept (committed) as the write's answer,
     #: and the handler raises it once the transaction is done.
     refused: ProtocolError | None = None
+    #: What it wrote must not linger in the write-ahead log: the writer
+    #: checkpoints and truncates the log after the commit (an anonymous vote).
+    forget: bool = False
 
 
 @dataclass(slots=True)
@@ -63,6 +66,18 @@ class _Job:
     fn: Callable[[sqlite3.Connection], Any]
     future: asyncio.Future[Any]
     origin: object
+
+
+def _truncate_log(conn: sqlite3.Connection) -> None:
+    """Copy the write-ahead log into the file and empty it (best effort: a
+    reader still on an older snapshot leaves it for the next time)."""
+    conn.execute("PRAGMA busy_timeout = 200")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        log.warning("could not empty the write-ahead log", exc_info=True)
+    finally:
+        conn.execute("PRAGMA busy_timeout = 10000")
 
 
 def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) -> sqlite3.Connection:
@@ -81,6 +96,8 @@ def connect(path: Path, *, synchronous: str = "FULL", readonly: bool = False) ->
         conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA foreign_keys = ON")
+    # What is deleted or overwritten is zeroed, not left in free space.
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
@@ -236,6 +253,8 @@ class Database:
                         break
                     batch.append(more)
                 results = self._run_batch(conn, batch)
+                if any(isinstance(v, Outcome) and v.forget for v, _ in results):
+                    _truncate_log(conn)
                 ours = [
                     e.seq
                     for value, exc in results

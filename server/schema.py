@@ -7,6 +7,7 @@ migration at the end of ``MIGRATIONS``; never edit one that has shipped.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -183,6 +184,26 @@ def _feed(db: sqlite_utils.Database) -> None:
     )
 
 
+def _unordered_ballots(db: sqlite_utils.Database) -> None:
+    """Who voted in an anonymous poll, with no order: one sorted list per poll
+    (``[user, write id]`` pairs), rewritten whole at each vote; a table of
+    rows kept the order they came in (a page holds its cells in arrival
+    order). The votes not yet counted in the post are a sum per poll,
+    published every ``tally_every`` seconds (see storage.feed)."""
+    db.execute(
+        "CREATE TABLE anon_voters (poll INTEGER PRIMARY KEY, voters TEXT NOT NULL, pending TEXT)"
+    )
+    polls: dict[int, list[list[int | str]]] = {}
+    for poll, user in db.execute("SELECT poll, user FROM voted").fetchall():
+        polls.setdefault(poll, []).append([user, ""])
+    for poll, voters in polls.items():
+        db.execute(
+            "INSERT INTO anon_voters (poll, voters) VALUES (?, ?)",
+            (poll, json.dumps(sorted(voters), separators=(",", ":"))),
+        )
+    db.execute("DROP TABLE voted")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
@@ -191,6 +212,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _catch_up_indexes,
     _reactions,
     _feed,
+    _unordered_ballots,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -31,6 +31,7 @@ def config(db_path: Path, **limits: Any) -> ServerConfig:
         scrypt=ScryptParams(n=2**10, r=8, p=1),
         limits=dataclasses.replace(base, **limits),
         synchronous="NORMAL",
+        tally_every=0.05,
     )
 
 

@@ -172,6 +172,11 @@ def has_control(text: str, allowed: str = "") -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text)
 
 
+def _breaks_line(text: str) -> bool:
+    """A line or paragraph separator (U+2028, U+2029) in what is one line."""
+    return any(unicodedata.category(ch) in ("Zl", "Zp") for ch in text)
+
+
 def _shows_other_than_it_is(text: str) -> bool:
     return not _BIDI_CONTROLS.isdisjoint(text)
 
@@ -199,7 +204,7 @@ def check_password(password: str, limits: Limits) -> str:
 def check_line(text: str, limit: int, what: str, *, empty: bool = False) -> str:
     """A one-line, printable, bounded text (names, titles)."""
     text = text.strip()
-    if (not text and not empty) or has_control(text):
+    if (not text and not empty) or has_control(text) or _breaks_line(text):
         raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} is printable text, not empty")
     if _shows_other_than_it_is(text):  # names must read as they are
         raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} may not hold direction controls")

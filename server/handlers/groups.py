@@ -99,7 +99,7 @@ def _group_list(
         return GroupList(request_id=request_id, groups=groups)
     members = [g.group for g in groups if g.member]
     events, users = storage.recent_chat(conn, user, members, recent)
-    reactions, as_of = storage.reactions_of(conn, [e.seq for e in events])
+    reactions, as_of = storage.reactions_of(conn, [e.seq for e in events], members)
     return GroupList(
         request_id=request_id,
         groups=groups,

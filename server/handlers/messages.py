@@ -82,6 +82,8 @@ def check_poll(poll: Poll, now: int) -> Poll:
     if not 2 <= len(poll.options) <= MAX_POLL_OPTIONS:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"a poll has 2 to {MAX_POLL_OPTIONS} options")
     options = [check_line(o, MAX_OPTION_CHARS, "an option") for o in poll.options]
+    if len({o.casefold() for o in options}) != len(options):
+        raise ProtocolError(ErrorCode.BAD_FIELD, "a poll's options are all different")
     if poll.closes is not None and poll.closes <= now:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a poll closes in the future")
     return replace(poll, options=options)

@@ -1,11 +1,17 @@
 """The feed's interactions: polls and votes, acknowledgements, read markers,
 featured posts; threads and the home portal (reads).
 
-Anonymous polls keep no link between a voter and a choice: the results are
-counts in the post's ``meta``; who voted is a key in ``voted`` (no time, no
-order, no choice); the vote's event carries no voter and the poll's own
-time; its receipt carries no sequence number; each vote's event replaces
-the last (the log does not keep one ballot's difference from the next).
+Anonymous polls keep no link between a voter and a choice. Who voted is one
+sorted list per poll (``anon_voters``: no time, no order, no choice; each
+entry keeps its write id, so that a vote sent again is answered, not
+refused). A vote adds its choices to the poll's pending sum and stores
+nothing else: no event, no receipt. Every ``tally_every`` seconds
+:func:`publish_tallies` adds the pending sums to the results in the post and
+publishes one vote event per poll (no voter, the poll's own time),
+replacing the last: a batch of votes moves the results together, and what
+they were before is gone. The server's connections zero what they delete
+(``secure_delete``) and the writer empties its write-ahead log after such a
+write (``Outcome.forget``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from __future__ import annotations
 import heapq
 import json
 import sqlite3
+from collections.abc import Callable
 from itertools import islice
+from typing import Any
 
 from rse_tui.protocol import (
     AckEvent,
@@ -48,41 +56,45 @@ def _post(conn: sqlite3.Connection, target: int) -> PostEvent:
 
 
 def _post_access(
-    conn: sqlite3.Connection, user: int, target: int, what: str
+    conn: sqlite3.Connection,
+    user: int,
+    target: int,
+    what: str,
+    check: Callable[[policy.Access], object],
 ) -> tuple[policy.Access, PostEvent]:
     """The user's access to the group of live post ``target``, and the post.
-    Any other message is "unknown ``what``", as a missing one is."""
+    ``check`` (a policy rule) runs first: one refused learns nothing of the
+    message, not even that it is a post. Any other message is "unknown
+    ``what``", as a missing one is."""
     a, kind, _ = message_access(conn, user, target)
+    check(a)
     if kind != Kind.POST:
         raise policy.NotFound(what)
     return a, _post(conn, target)
 
 
+def _member_to(doing: str) -> Callable[[policy.Access], object]:
+    return lambda a: policy.require_member(a, doing)
+
+
 def vote(
     conn: sqlite3.Connection, user: int, target: int, choices: list[int], cid: str, now: int
 ) -> Outcome[Receipt]:
-    a, post = _post_access(conn, user, target, "poll")
-    policy.require_member(a, "vote")  # before saying anything of the post
+    a, post = _post_access(conn, user, target, "poll", _member_to("vote"))
     poll = post.poll
     if poll is None:
         raise policy.NotFound("poll")
     if poll.closes is not None and now >= poll.closes:
         raise policy.forbidden("this poll is closed")
     if not choices or len(set(choices)) != len(choices):
-        raise ProtocolError(ErrorCode.BAD_FIELD, "'c' names one or more different options")
+        raise ProtocolError(ErrorCode.BAD_FIELD, "'ch' names one or more different options")
     if not poll.multiple and len(choices) != 1:
         raise ProtocolError(ErrorCode.BAD_FIELD, "this poll takes one choice")
     if any(c >= len(poll.options) for c in choices):
         raise ProtocolError(ErrorCode.BAD_FIELD, f"the options are 0 to {len(poll.options) - 1}")
     counts, voters = list(poll.counts), poll.voters
     if poll.anonymous:
-        done = conn.execute(
-            "SELECT 1 FROM voted WHERE poll = ? AND user = ?", (target, user)
-        ).fetchone()
-        if done:
-            raise policy.forbidden("you voted in this poll already (an anonymous vote is final)")
-        conn.execute("INSERT INTO voted (poll, user) VALUES (?, ?)", (target, user))
-        voters += 1
+        return _vote_anonymously(conn, user, target, len(poll.options), choices, cid)
     else:
         row = conn.execute(
             "SELECT choices FROM ballots WHERE poll = ? AND user = ?", (target, user)
@@ -99,24 +111,16 @@ def vote(
         )
     for c in choices:
         counts[c] += 1
-    # The newest results replace the last vote's event: the log keeps no
-    # trace of one ballot's difference from the next.
+    # The voter's new vote replaces their last one in the log (each voter's
+    # newest stays, for devices catching up; the newest of all has the results).
     conn.execute(
-        "UPDATE events SET body = NULL, deleted = 1 WHERE ref = ? AND kind = ?",
-        (target, VoteEvent.TYPE),
+        "UPDATE events SET body = NULL, deleted = 1 WHERE ref = ? AND kind = ? AND user = ?",
+        (target, VoteEvent.TYPE, user),
     )
-    named = not poll.anonymous
-    body = {"n": counts, "vt": voters, "c": sorted(choices) if named else None}
-    seq = append(
-        conn, VoteEvent.TYPE, a.facts.group, user if named else 0, now if named else post.ts,
-        body, ref=target,
-    )  # fmt: skip
-    conn.execute(
-        "UPDATE events SET meta = json_set(meta, '$.po.n', json(?), '$.po.vt', ?, '$.po.v', ?)"
-        " WHERE seq = ?",
-        (json.dumps(counts), voters, seq, target),
-    )
-    result = Receipt(seq=seq if named else 0)  # an anonymous vote's receipt says nothing
+    body = {"n": counts, "vt": voters, "c": sorted(choices)}
+    seq = append(conn, VoteEvent.TYPE, a.facts.group, user, now, body, ref=target)
+    _set_results(conn, target, counts, voters, seq)
+    result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     event = VoteEvent(
         seq=seq,
@@ -124,17 +128,81 @@ def vote(
         target=target,
         counts=counts,
         voters=voters,
-        user=user if named else None,
-        choices=sorted(choices) if named else None,
+        user=user,
+        choices=sorted(choices),
     )
     return Outcome(result, [event])
+
+
+def _set_results(
+    conn: sqlite3.Connection, target: int, counts: list[int], voters: int, version: int
+) -> None:
+    conn.execute(
+        "UPDATE events SET meta = json_set(meta, '$.po.n', json(?), '$.po.vt', ?, '$.po.v', ?)"
+        " WHERE seq = ?",
+        (json.dumps(counts), voters, version, target),
+    )
+
+
+def _vote_anonymously(
+    conn: sqlite3.Connection, user: int, target: int, options: int, choices: list[int], cid: str
+) -> Outcome[Receipt]:
+    """Note that ``user`` voted, add the choices to the pending sum: nothing
+    else (see the module's docstring)."""
+    row = conn.execute(
+        "SELECT voters, pending FROM anon_voters WHERE poll = ?", (target,)
+    ).fetchone()
+    voters: list[list[int | str]] = json.loads(row[0]) if row else []
+    before = [v for v in voters if v[0] == user]
+    if before:
+        if before[0][1] == cid:  # sent again: the same answer
+            return Outcome(Receipt(seq=0), replayed=True)
+        raise policy.forbidden("you voted in this poll already (an anonymous vote is final)")
+    voters = sorted([*voters, [user, cid]], key=lambda v: (v[0], str(v[1])))
+    pending: dict[str, Any] = json.loads(row[1]) if row and row[1] else {"n": [0] * options, "b": 0}
+    for c in choices:
+        pending["n"][c] += 1
+    pending["b"] += 1
+    conn.execute(
+        "INSERT INTO anon_voters (poll, voters, pending) VALUES (?, ?, ?)"
+        " ON CONFLICT (poll) DO UPDATE SET voters = excluded.voters, pending = excluded.pending",
+        (target, json.dumps(voters, separators=(",", ":")), json.dumps(pending)),
+    )
+    return Outcome(Receipt(seq=0), forget=True)
+
+
+def publish_tallies(conn: sqlite3.Connection) -> Outcome[int]:
+    """Count the anonymous votes waiting in each poll and publish the results,
+    one event per poll replacing the last (see the module's docstring)."""
+    events: list[Event] = []
+    for poll, pending_text in conn.execute(
+        "SELECT poll, pending FROM anon_voters WHERE pending IS NOT NULL ORDER BY poll"
+    ).fetchall():
+        pending = json.loads(pending_text)
+        conn.execute("UPDATE anon_voters SET pending = NULL WHERE poll = ?", (poll,))
+        found = conn.execute(
+            "SELECT grp, deleted FROM events WHERE seq = ? AND kind = ?", (poll, Kind.POST)
+        ).fetchone()
+        if found is None or found[1]:
+            continue  # deleted meanwhile
+        post = _post(conn, poll)
+        assert post.poll is not None
+        counts = [a + b for a, b in zip(post.poll.counts, pending["n"], strict=False)]
+        voters = post.poll.voters + pending["b"]
+        conn.execute("DELETE FROM events WHERE ref = ? AND kind = ?", (poll, VoteEvent.TYPE))
+        seq = append(conn, VoteEvent.TYPE, post.group, 0, post.ts, {"n": counts, "vt": voters},
+                     ref=poll)  # fmt: skip
+        _set_results(conn, poll, counts, voters, seq)
+        events.append(
+            VoteEvent(seq=seq, group=post.group, target=poll, counts=counts, voters=voters)
+        )
+    return Outcome(len(events), events, forget=bool(events))
 
 
 def acknowledge(
     conn: sqlite3.Connection, user: int, target: int, cid: str, now: int
 ) -> Outcome[Receipt]:
-    a, post = _post_access(conn, user, target, "announcement")
-    policy.require_member(a, "acknowledge")  # before saying anything of the post
+    a, post = _post_access(conn, user, target, "announcement", _member_to("acknowledge"))
     if not post.ack:
         raise ProtocolError(ErrorCode.BAD_FIELD, "this post does not ask for acknowledgement")
     added = conn.execute(
@@ -153,8 +221,7 @@ def acknowledge(
 def ack_status(conn: sqlite3.Connection, user: int, target: int) -> tuple[list[int], list[int]]:
     """Who acknowledged announcement ``target``, and which members have not
     yet (its author aside): for its author and the group's moderators."""
-    a, post = _post_access(conn, user, target, "announcement")
-    policy.require_readable(a)
+    a, post = _post_access(conn, user, target, "announcement", policy.require_readable)
     if not post.ack:
         raise ProtocolError(ErrorCode.BAD_FIELD, "this post does not ask for acknowledgement")
     if post.user != user and not policy.moderates(a):
@@ -213,13 +280,15 @@ def feature(
     conn: sqlite3.Connection, user: int, target: int, on: bool, cid: str, now: int
 ) -> Outcome[Receipt]:
     """A site admin features a post of an open group for everyone (or stops)."""
-    a, _ = _post_access(conn, user, target, "post")
-    policy.require_admin(a)
+    a, _ = _post_access(conn, user, target, "post", policy.require_admin)
     if on and a.facts.visibility != Visibility.OPEN:
         raise policy.forbidden(
             "only posts of open groups are featured for everyone (a moderator pins the others)"
         )
     group = a.facts.group
+    featured = conn.execute("SELECT 1 FROM featured WHERE seq = ?", (target,)).fetchone()
+    if not on and not featured:  # nothing to tell anyone
+        raise ProtocolError(ErrorCode.BAD_FIELD, "this post is not featured")
     if on:
         conn.execute(
             "INSERT OR IGNORE INTO featured (seq, grp, ts) VALUES (?, ?, ?)", (target, group, now)
@@ -286,7 +355,7 @@ def thread(
     events = _within(_events(conn, [target, *seqs[:limit]]), max_text)
     more = len(seqs) > len(events) - 1
     shown = [e.seq for e in events]
-    reactions, counts, as_of = page_extras(conn, shown, always=True)
+    reactions, counts, as_of = page_extras(conn, shown, [a.facts.group], always=True)
     authors = users(conn, {getattr(e, "user", 0) for e in events})
     ballots: list[Ballot] = []
     voted = acked = False
@@ -304,11 +373,10 @@ def thread(
                 conn, {*(getattr(e, "user", 0) for e in events), *(b.user for b in ballots)}
             )
         elif root.poll is not None:
-            voted = bool(
-                conn.execute(
-                    "SELECT 1 FROM voted WHERE poll = ? AND user = ?", (target, user)
-                ).fetchone()
-            )
+            row = conn.execute(
+                "SELECT voters FROM anon_voters WHERE poll = ?", (target,)
+            ).fetchone()
+            voted = row is not None and any(v[0] == user for v in json.loads(row[0]))
         acked = bool(
             conn.execute(
                 "SELECT 1 FROM acks WHERE post = ? AND user = ?", (target, user)
@@ -322,9 +390,8 @@ def home(
 ) -> tuple[list[Event], list[int], list[UserInfo], list[ReactionInfo], int, list[ThreadInfo], int]:
     """The home portal: featured posts (for everyone, of groups still open;
     pinned in one's groups), then the newest ``limit`` posts of one's groups;
-    the list of featured posts is true as of event ``top`` (read first). The
-    last value is how many groups were read (what the call cost)."""
-    top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    the list of featured posts is true as of event ``top``. The last value is
+    how many groups were read (what the call cost)."""
     featured = [
         r[0]
         for r in conn.execute(
@@ -365,6 +432,9 @@ def home(
     events = sorted(kept, key=lambda e: e.seq)
     seqs = [e.seq for e in events]
     featured = [s for s in featured if s in set(seqs)]
-    reactions, threads, _ = page_extras(conn, seqs)
+    # True as of the newest event of the groups they come from, or of one's
+    # groups (a featured post's group may be none of them), read after.
+    involved = {getattr(e, "group", 0) for e in events} | set(groups)
+    reactions, threads, top = page_extras(conn, seqs, involved, always=True)
     authors = users(conn, {getattr(e, "user", 0) for e in events})
     return events, featured, authors, reactions, top, threads, len(groups)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import replace
 from itertools import islice
 from typing import Any
@@ -164,6 +165,13 @@ def edit_message(
             " ELSE json_set(coalesce(meta, '{}'), '$.ti', ?) END WHERE seq = ?",
             (title, title, target),
         )
+    if kind == Kind.POST:
+        # Each edit of a post says its title: the newest replaces the others
+        # in the log, and a device catching up learns the title from it alone.
+        found = conn.execute(
+            "SELECT json_extract(meta, '$.ti') FROM events WHERE seq = ?", (target,)
+        ).fetchone()
+        title = (found[0] if found else None) or ""
     conn.execute(
         "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE ref = ? AND kind = ?",
         (target, EditEvent.TYPE),
@@ -188,11 +196,17 @@ def delete_message(
     a, _, author = message_access(conn, user, target)
     group = a.facts.group
     policy.require_delete(a, author, user)
-    # The text goes from the log for good: the message's own, and its edits'.
+    # The text goes from the log for good: the message's own, its edits', and
+    # a post's comments (and theirs: a thread goes with its post).
+    conn.execute(
+        "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE ref IN"
+        " (SELECT seq FROM events WHERE ref = ? AND kind = ?) AND kind = ?",
+        (target, Kind.COMMENT, EditEvent.TYPE),
+    )
     conn.execute(
         "UPDATE events SET body = NULL, meta = NULL, deleted = 1"
-        " WHERE seq = ? OR (ref = ? AND kind = ?)",
-        (target, target, EditEvent.TYPE),
+        " WHERE seq = ? OR (ref = ? AND kind IN (?, ?))",
+        (target, target, EditEvent.TYPE, Kind.COMMENT),
     )
     conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
     seq = append(conn, DeleteEvent.TYPE, group, user, now, {"tg": target})
@@ -297,21 +311,21 @@ def history_page(
     messages (as of event ``as_of`` or later) and their comment or reply
     counts, from one read."""
     events, more = history(conn, user, group, kind, before, limit, max_text)
-    reactions, threads, as_of = page_extras(conn, [e.seq for e in events])
+    reactions, threads, as_of = page_extras(conn, [e.seq for e in events], [group])
     # Authors are public (the directory lists them).
     authors = users(conn, {getattr(e, "user", 0) for e in events})
     return events, more, authors, reactions, as_of, threads
 
 
 def page_extras(
-    conn: sqlite3.Connection, targets: list[int], *, always: bool = False
+    conn: sqlite3.Connection, targets: list[int], groups: Iterable[int], *, always: bool = False
 ) -> tuple[list[ReactionInfo], list[ThreadInfo], int]:
-    """The reactions on ``targets`` and their comment or reply counts, and the
-    event both are true as of at least (0 when there are neither, unless
-    ``always``): the head is read first, so a change after it is the
-    stream's to tell too, and wins on the client."""
-    as_of = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-    reactions, _ = reactions_of(conn, targets)
+    """The reactions on ``targets`` (messages of ``groups``) and their comment
+    or reply counts, and the event both are true as of at least (0 when
+    there are neither, unless ``always``): see :func:`reactions_of`."""
+    groups = set(groups)
+    as_of = groups_head(conn, groups)
+    reactions, _ = reactions_of(conn, targets, groups)
     threads = threads_of(conn, targets)
     return reactions, threads, as_of if (always or reactions or threads) else 0
 
@@ -335,11 +349,29 @@ def threads_of(conn: sqlite3.Connection, targets: list[int]) -> list[ThreadInfo]
     return out
 
 
-def reactions_of(conn: sqlite3.Connection, targets: list[int]) -> tuple[list[ReactionInfo], int]:
-    """The reactions on ``targets`` (messages the caller may read), and the
-    event they are true as of at least: the head is read first, so a change
-    after it is the stream's to tell too, and wins on the client."""
-    as_of = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+def groups_head(conn: sqlite3.Connection, groups: Iterable[int]) -> int:
+    """The newest event of ``groups`` (groups the caller may read): what a
+    page of theirs is true as of. Not the log's head, which would tell anyone
+    asking for pages when anything happens anywhere, secret groups included."""
+    return max(
+        (
+            conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE grp = ?", (g,)).fetchone()[
+                0
+            ]
+            for g in set(groups)
+        ),
+        default=0,
+    )
+
+
+def reactions_of(
+    conn: sqlite3.Connection, targets: list[int], groups: Iterable[int]
+) -> tuple[list[ReactionInfo], int]:
+    """The reactions on ``targets`` (messages of ``groups``, which the caller
+    may read), and the event they are true as of at least: their groups' head
+    is read first, so a change after it is the stream's to tell too, and wins
+    on the client."""
+    as_of = groups_head(conn, groups)
     found: dict[tuple[int, str], list[int]] = {}
     for start in range(0, len(targets), 500):
         chunk = targets[start : start + 500]

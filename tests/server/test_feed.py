@@ -6,10 +6,12 @@ as a missing one."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +42,7 @@ from rse_tui.protocol import (
     Vote,
     VoteEvent,
 )
+from server import storage
 from server.app import RseServer
 
 from ..helpers import config, new_user, reconnect, refused
@@ -229,12 +232,12 @@ async def test_a_poll_counts_votes_a_named_vote_may_change_and_results_come_live
     chat = (await ana.conn.call(SendChat, group=g, text="hi", cid="c")).seq
     err = await refused(ana.conn.call(Vote, target=chat, choices=[0], cid="x3"))
     assert (err.code, err.message) == (ErrorCode.NOT_FOUND, "unknown poll")
-    # The log keeps the newest results only.
+    # The log keeps each voter's newest vote (the newest of all has the results).
     assert _rows(
         server.config.db_path,
         "SELECT count(*) FROM events WHERE kind = 'v' AND ref = ? AND deleted = 0",
         p,
-    ) == [(1,)]
+    ) == [(2,)]
     assert v1.seq  # a named vote's receipt is its event
     for c in (ana, bob, cat):
         await c.close()
@@ -259,10 +262,17 @@ async def test_a_poll_is_refused_with_its_reason(server):
     await ana.close()
 
 
+def _wal_size(db: Path) -> int:
+    wal = Path(f"{db}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
 @pytest.fixture
 async def clocked(tmp_path):
     now = [float(int(time.time()))]
-    srv = RseServer(dataclasses.replace(config(tmp_path / "rse.db"), clock=lambda: now[0]))
+    # Anonymous results are published when the test says (tally_every 0).
+    cfg = dataclasses.replace(config(tmp_path / "rse.db"), clock=lambda: now[0], tally_every=0)
+    srv = RseServer(cfg)
     await srv.start()
     try:
         yield srv, now
@@ -284,32 +294,39 @@ async def test_an_anonymous_poll_links_no_voter_to_a_choice_anywhere_in_the_data
     bob_vote = await bob.conn.call(Vote, target=p, choices=[1], cid="bob-vote")
     now[0] += 29
     cat_vote = await cat.conn.call(Vote, target=p, choices=[0], cid="cat-vote")
+    # The write-ahead log was emptied after each vote: no history of the list.
+    assert await asyncio.to_thread(_wal_size, server.config.db_path) == 0
     # Final: a second vote is refused; the resend of the first answers as before.
     err = await refused(
         bob.conn.call(Vote, target=p, choices=[0], cid="bob-2"), ErrorCode.FORBIDDEN
     )
     assert "final" in err.message
     assert (await bob.conn.call(Vote, target=p, choices=[1], cid="bob-vote")).seq == 0
-    assert bob_vote.seq == cat_vote.seq == 0  # the receipt says nothing
-    # Live and in threads: results, never a voter.
-    for event in _events(bob.pushes, VoteEvent):
-        assert event.user is None and event.choices is None
+    assert bob_vote.seq == cat_vote.seq == 0  # the answer says nothing
+    # Nothing moves at a vote: no event, no result, no receipt; only a sorted
+    # list says who voted.
+    db = server.config.db_path
+    assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'v'") == [(0,)]
+    page = await ana.conn.call(GetThread, target=p)
+    assert (page.events[0].poll.counts, page.events[0].poll.voters) == ([0, 0], 0)
+    assert _rows(db, "SELECT count(*) FROM receipts WHERE cid IN ('bob-vote', 'cat-vote')") == [
+        (0,)
+    ]
+    (voters,) = _rows(db, "SELECT voters FROM anon_voters WHERE poll = ?", p)
+    listed = json.loads(voters[0])
+    assert [v[0] for v in listed] == sorted([bob.user, cat.user])
+    # The batch: both votes counted at once, one event, no voter, the poll's time.
+    assert (await server.db.write(storage.publish_tallies)).value == 1
+    told = await bob.pushes.until(lambda f: isinstance(f, VoteEvent))
+    assert (told.counts, told.voters, told.user, told.choices) == ([1, 1], 2, None, None)
     page = await ana.conn.call(GetThread, target=p)
     assert (page.events[0].poll.counts, page.events[0].poll.voters, page.ballots) == ([1, 1], 2, [])
     assert (await bob.conn.call(GetThread, target=p)).voted
-    # The database: who voted is a bare key; the results are counts; the log's
-    # vote row has no voter and the poll's own time; no receipt holds a number.
-    db = server.config.db_path
-    assert _rows(db, "SELECT * FROM voted ORDER BY user") == [(p, bob.user), (p, cat.user)]
+    assert not (await ana.conn.call(GetThread, target=p)).voted
+    votes = _rows(db, "SELECT user, ts, body, deleted FROM events WHERE kind = 'v'")
+    assert votes == [(0, posted.ts, json.dumps({"n": [1, 1], "vt": 2}, separators=(",", ":")), 0)]
     assert _rows(db, "SELECT * FROM ballots") == []
-    votes = _rows(db, "SELECT user, ts, body FROM events WHERE kind = 'v'")
-    assert all(user == 0 and ts == posted.ts for user, ts, _ in votes)
-    assert [json.loads(b) for _, _, b in votes if b] == [{"n": [1, 1], "vt": 2}]
-    for user, cid in ((bob.user, "bob-vote"), (cat.user, "cat-vote")):
-        (result,) = _rows(db, "SELECT result FROM receipts WHERE user = ? AND cid = ?", user, cid)
-        assert json.loads(result[0]).get("s", 0) == 0 and "ts" not in json.loads(result[0])
-    voted_columns = [r[1] for r in _rows(db, "PRAGMA table_info(voted)")]
-    assert voted_columns == ["poll", "user"]
+    assert _rows(db, "PRAGMA secure_delete") == [(1,)]
     # Closed: no more votes.
     dan = await new_user(server, "dan")
     await dan.conn.call(JoinGroup, group=g, cid="j")
@@ -492,3 +509,28 @@ async def test_a_thread_or_the_portal_never_carries_more_than_the_reply_budget(t
         home = await ana.conn.call(GetHome, limit=500)
         assert [e.seq for e in home.events] == posts[-2:]  # the newest that fit
         await ana.close()
+
+
+async def test_a_pages_moment_tells_nothing_of_groups_one_cannot_read(server):
+    """``h`` (what a page is true as of) is its groups' newest event, not the
+    log's: polling it does not time what happens in a secret group."""
+    ana = await new_user(server, "ana")
+    boss = await new_user(server, "boss")
+    g = await _group(ana, "Open")
+    post = (await ana.conn.call(SendPost, group=g, text="hello", cid="p")).seq
+    await ana.conn.call(SendComment, post=post, text="first", cid="c")
+    vault = await _group(boss, "Vault", visibility="secret")
+
+    async def moments() -> tuple[int, int, int]:
+        home = await ana.conn.call(GetHome)
+        thread = await ana.conn.call(GetThread, target=post)
+        feed = await ana.conn.call(History, group=g, kind="p")
+        return home.as_of, thread.as_of, feed.as_of
+
+    before = await moments()
+    assert all(before)
+    for n in range(5):
+        await boss.conn.call(SendChat, group=vault, text=f"psst {n}", cid=f"s{n}")
+    assert await moments() == before
+    for c in (ana, boss):
+        await c.close()

@@ -27,6 +27,7 @@ from rse_tui.protocol import (
     GroupEvent,
     GroupInfo,
     JoinEvent,
+    Kind,
     LeaveEvent,
     PinEvent,
     PostEvent,
@@ -338,6 +339,11 @@ class Reducer(FeedReducer):
             run.changes.messages.setdefault(event.group, []).append(parent[0])
             run.changes.edited.append(parent[0])
         self._delete(event.target, event.group or None, event.seq)
+        # A post's thread goes with it.
+        for (comment,) in self.conn.execute(
+            "SELECT seq FROM messages WHERE reply = ? AND kind = ?", (event.target, Kind.COMMENT)
+        ).fetchall():
+            self._delete(comment, event.group or None, event.seq)
         if event.group:
             run.changes.messages.setdefault(event.group, []).append(event.target)
             run.changes.deleted.append(event.target)
