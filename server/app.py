@@ -282,13 +282,16 @@ class RseServer:
             # Over the rate, a connection waits its turn: it is read no further
             # meanwhile, so it slows down (its writes keep their order, and a
             # flood of refusals or bad frames costs the server no more than the
-            # rate). Only a wait past the bound is refused. Before sign-in the
-            # bucket is the connection's own (the object, not its reused id()).
+            # rate). Only a wait past the bound is refused, and the refusal
+            # waits the bound first: refusals are never a free loop. Before
+            # sign-in the bucket is the connection's own (the object, not its
+            # reused id()).
             if peer.user is not None:
                 wait = svc.user_limiter.reserve(peer.user, limits.rate_max_delay)
             else:
                 wait = svc.conn_limiter.reserve(peer, limits.rate_max_delay)
-            delay, wait = (wait, 0.0) if wait <= limits.rate_max_delay else (0.0, wait)
+            bound = limits.rate_max_delay
+            delay, wait = (wait, 0.0) if wait <= bound else (bound, wait - bound)
             if delay:  # before anything else: a refusal waits its turn as well
                 await asyncio.sleep(delay)
             if len(data) > limits.max_frame // 4 and _size(data) > limits.max_frame:

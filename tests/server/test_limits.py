@@ -242,7 +242,7 @@ async def test_rate_limit_gives_retry_after_and_stores_nothing_extra(tmp_path):
 
 
 async def test_login_attempts_are_rate_limited(tmp_path):
-    cfg = config(tmp_path / "rse.db", anon_burst=3, anon_per_second=0.01)
+    cfg = config(tmp_path / "rse.db", anon_burst=3, anon_per_second=0.01, rate_max_delay=0.2)
     async with RseServer(cfg) as srv:
         from rse_tui.protocol import Login
 
@@ -535,3 +535,23 @@ async def test_a_client_refused_at_a_limit_is_told_the_server_is_busy(tmp_path):
         assert describe_failure(refused.value, srv.url) == (
             f"{srv.url} is busy (too many connections; retry later)"
         )
+
+
+async def test_a_refusal_for_the_rate_waits_the_bound_first(tmp_path):
+    """Past the rate, a refusal is not free: it waits ``rate_max_delay`` (the
+    connection read no further meanwhile), so a loop of them cannot make the
+    server answer thousands a second."""
+    cfg = config(tmp_path / "rse.db", rate_burst=2, rate_per_second=0.01, rate_max_delay=0.05)
+    async with RseServer(cfg) as srv:
+        ana = await new_user(srv, "ana")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        codes = []
+        for _ in range(12):
+            try:
+                await ana.conn.call(ListGroups)
+            except ProtocolError as exc:
+                codes.append(exc.code)
+        assert codes.count(ErrorCode.RATE_LIMITED) >= 10
+        assert loop.time() - start >= 10 * 0.05
+        await ana.close()
