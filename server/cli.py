@@ -154,6 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         tls_key=args.tls_key,
         ping_interval=args.ping_interval,
         compressor_idle=args.compressor_idle,
+        tally_every=args.tally_every,
         limits=Limits(
             rate_per_second=args.rate_limit,
             rate_burst=3 * args.rate_limit,
@@ -343,6 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="S",
         help="a connection quiet for S to 2S seconds frees its compressor (default 30; 0 never)",
+    )
+    serve.add_argument(
+        "--tally-every",
+        type=_positive,
+        default=30.0,
+        metavar="S",
+        help="anonymous polls' new votes are counted and published every S seconds, a batch"
+        " at a time (default 30)",
     )
     serve.set_defaults(func=cmd_serve)
     invite = sub.add_parser(

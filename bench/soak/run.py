@@ -65,9 +65,11 @@ class Soak:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        # Anonymous votes counted every half second: quiescence waits a second.
         self.server = ServerProcess(
-            self.tmp / "rse.db", self.tmp / "server.log", "--rate-limit", "200"
-        )
+            self.tmp / "rse.db", self.tmp / "server.log", "--rate-limit", "200",
+            "--tally-every", "0.5",
+        )  # fmt: skip
         os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
     def count(self, table: dict[str, int], key: str) -> None:
