@@ -269,10 +269,14 @@ class Client:
     async def inbox(self, *, unread_only: bool = False) -> list[InboxItem]:
         return await self._worker(self._cache.inbox, unread_only=unread_only)
 
-    async def thread(self, target: int) -> Thread | None:
+    async def thread(self, target: int, *, cached: bool = False) -> Thread | None:
         """A message with its comments or replies: asked of the server when
-        online (and stored), else as cached; None when neither has it."""
-        online = self.online
+        online (and stored), else as cached; None when neither has it.
+
+        ``cached``: the cache's alone, at once, without asking the server (a
+        view shows that first, then what the server answers).
+        """
+        online = self.online and not cached
         ballots: list[tuple[str, tuple[int, ...]]] = []
         more = False
         if online:
@@ -289,9 +293,10 @@ class Client:
             return None
         return Thread(found.root, found.replies, ballots, more, online)
 
-    async def home(self, limit: int = 30) -> Home:
-        """The home portal: asked of the server when online (and stored), else as cached."""
-        online = self.online
+    async def home(self, limit: int = 30, *, cached: bool = False) -> Home:
+        """The home portal: asked of the server when online (and stored), else
+        as cached (``cached``: the cache's alone, at once, without asking)."""
+        online = self.online and not cached
         if online:
             page: HomePage = await self.engine.call(GetHome, limit=limit)
             await self.engine.absorb(self._cache.put_home, page)
