@@ -16,7 +16,7 @@ from rse_tui.ui.screens.people import DirectoryScreen, RequestsScreen
 from rse_tui.ui.screens.settings import SettingsScreen
 
 from ..helpers import new_user
-from .conftest import burst, until
+from .conftest import back_to_last_group, burst, until
 
 GROUPS = ("General", "Engineering", "Incidents")
 
@@ -292,6 +292,7 @@ async def test_esc_cancels_an_edit_and_its_text_is_never_a_draft(server, profile
         await app.action_quit()
     again = profiles.app(account)
     async with again.run_test(size=(80, 24)) as pilot:
+        await back_to_last_group(pilot)
         await until(pilot, lambda: _open(again) == "Incidents")
         await pilot.pause(0.3)
         assert again.composer.text == ""

@@ -86,7 +86,10 @@ class Timeline(ScrollView, can_focus=True):
         self._clock = clock
         self.rows: list[MessageRow] = []
         self.more_above = False
-        self.loading = False
+        #: Older rows are being fetched (not Textual's ``loading``, whose
+        #: indicator covers the list and keeps it from taking the focus: alt+↑
+        #: then selected nothing, and the letters after it were typed).
+        self.fetching = False
         #: ``@me``, ``@here``...: highlighted in messages (set by the app).
         self.mention: re.Pattern[str] | None = None
         self.empty_text = "No messages yet."
@@ -105,6 +108,7 @@ class Timeline(ScrollView, can_focus=True):
         self._unseen = 0  # rows that arrived below while scrolled up
         self._first_unread: int | None = None  # seq under the "new" line
         self._deleted: set[int | None] = set()
+        self._land_when_sized = False
 
     # -- content -------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Timeline(ScrollView, can_focus=True):
         first unread one (``first_unread``, a seq) when the unread do not fit."""
         self.rows = list(rows)
         self.more_above = more_above
-        self.loading = False
+        self.fetching = False
         self._rendered.clear()
         self._deleted.clear()
         self._first_unread = first_unread
@@ -123,6 +127,8 @@ class Timeline(ScrollView, can_focus=True):
         self.selected = None
         self._follow = True
         self._layout()
+        # Not laid out yet (shown again after Home): it lands once it has a size.
+        self._land_when_sized = not self.scrollable_content_region.height
         self._land()
 
     def _land(self) -> None:
@@ -148,7 +154,7 @@ class Timeline(ScrollView, can_focus=True):
     def prepend(self, rows: Sequence[MessageRow], *, more_above: bool) -> None:
         """Add older rows above, keeping what is on screen in place."""
         self.more_above = more_above
-        self.loading = False
+        self.fetching = False
         before = len(self._lines)
         if rows:
             self.rows = [*rows, *self.rows]
@@ -275,9 +281,9 @@ class Timeline(ScrollView, can_focus=True):
             lines.append(self._note(text, style, width))
             owners.append(_NOT_A_ROW)
 
-        if not self.more_above and not self.loading:
+        if not self.more_above and not self.fetching:
             note("start of the history" if self.rows else self.empty_text)
-        elif not self.rows and not self.loading:
+        elif not self.rows and not self.fetching:
             # Nothing here, but the server has its history: say so, not a blank pane.
             note(EARLIER_ON_SERVER)
         day = None
@@ -299,6 +305,9 @@ class Timeline(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self._layout()
+        if self._land_when_sized and self.scrollable_content_region.height:
+            self._land_when_sized = False
+            self._land()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -324,8 +333,8 @@ class Timeline(ScrollView, can_focus=True):
             self._unseen = 0
         elif self._unseen:  # those scrolled into view are seen
             self._unseen = min(self._unseen, self._rows_below())
-        if new < 1 and self.more_above and not self.loading and self.rows:
-            self.loading = True
+        if new < 1 and self.more_above and not self.fetching and self.rows:
+            self.fetching = True
             self.post_message(self.NeedOlder())
 
     def watch_selected(self, old: int | None, new: int | None) -> None:
@@ -350,8 +359,8 @@ class Timeline(ScrollView, can_focus=True):
             self.scroll_to(y=start, animate=False, immediate=True, force=True)
         elif end > top + height:
             self.scroll_to(y=max(end - height, 0), animate=False, immediate=True, force=True)
-        if index == 0 and self.more_above and not self.loading:
-            self.loading = True
+        if index == 0 and self.more_above and not self.fetching:
+            self.fetching = True
             self.post_message(self.NeedOlder())
 
     def action_select_previous(self) -> None:
