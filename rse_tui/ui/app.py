@@ -902,9 +902,14 @@ class RseApp(App[int]):
                         if self.focused is None:
                             self.action_to_composer()
             elif rows and not self.view.home:  # a new device's first groups
-                first = await self._initial_group(rows)
-                if first is not None:
-                    await self._open(first)
+                # Home, as at start; what was typed ahead goes to a group.
+                typed = bool(self.typeahead) or self._typeahead_waits
+                if not typed and self.view.new_direct is None and any(r.member for r in rows):
+                    await self.show_home()
+                else:
+                    first = await self._initial_group(rows)
+                    if first is not None:
+                        await self._open(first)
             current = self.view.group.group if self.view.group else None
             self.groups.show(rows, current, home=self.view.home)
             self.show_status()

@@ -116,3 +116,14 @@ async def back_to_last_group(pilot) -> None:
 def screen_text(app) -> str:
     """What the terminal shows now, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def in_group(pilot, name: str) -> None:
+    """Open group ``name`` once the app has it (as ctrl+k does): a new device
+    lands on Home when its first groups arrive."""
+    app = pilot.app
+    await until(pilot, lambda: any(r.name == name and r.member for r in app.groups.rows))
+    if app.view.group is None or app.view.group.name != name:
+        await app.open_group(next(r for r in app.groups.rows if r.name == name))
+        app.action_to_composer()
+    await pilot.pause()

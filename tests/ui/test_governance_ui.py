@@ -24,7 +24,7 @@ from rse_tui.ui.screens.settings import SettingsScreen
 from server import storage
 
 from ..helpers import new_user
-from .conftest import back_to_last_group, burst, until
+from .conftest import back_to_last_group, burst, in_group, until
 
 
 async def _online(app, pilot) -> None:
@@ -67,6 +67,7 @@ async def test_moderator_edits_settings_and_answers_requests(server, profiles):
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -224,6 +225,7 @@ async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         g = app.view.group.group
         await bob.conn.call(JoinGroup, group=g, cid="j")
@@ -258,6 +260,7 @@ async def _settings_fit(profiles, account, size: tuple[int, int]) -> None:
             await back_to_last_group(pilot)
         if app.view.group is None:
             await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -331,6 +334,7 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
     async with app.run_test(size=(80, 24)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None)
         app.action_to_composer()
         _publish(server, "# Charter", 1)
@@ -361,6 +365,7 @@ async def test_an_edit_refused_puts_its_text_back_in_the_composer(server, profil
     async with app.run_test(size=(80, 24)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None)
         await app.client.edit(987654, "the fixed text")
         await until(pilot, lambda: "the fixed text" in app.composer.text)
