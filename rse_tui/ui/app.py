@@ -416,12 +416,19 @@ class RseApp(App[int]):
 
         The keys that answer another dialog or move its focus (Esc, Tab,
         Enter...: see ``screens.dialog``) go round its focused widget and act
-        when they come back; the keys typed after them wait until then.
+        when they come back; the keys typed after them wait until then. Over
+        the post view and the inbox, the keys that open a dialog (ctrl+k, F1...)
+        work as on the main screen (a text field's own ctrl+k would take it).
         """
         from .screens.charter import CharterScreen  # imported by then if it is shown
         from .screens.dialog import Answers
 
         dialog = self.screen
+        opening = isinstance(event, events.Key) and event.key in self._opening
+        if isinstance(dialog, Follows) and isinstance(event, events.Key) and opening:
+            gate = self.gates.gate(event.key)
+            self._send_round(event, partial(self._open_by_key, event.key, gate))
+            return True
         if isinstance(dialog, Answers) and not isinstance(dialog, CharterScreen):
             if isinstance(event, events.Key):
                 if dialog.waits(event):

@@ -173,7 +173,7 @@ async def test_a_comment_written_offline_waits_and_is_delivered_once(server, pro
             link.set_down(False)
             await until(pilot, lambda: app.engine.status.outbox == 0 and app.engine.online)
             await until(pilot, lambda: all(r.seq for r in screen.thread.replies))
-            assert "waiting to send" not in screen_text(app)
+            await until(pilot, lambda: "waiting to send" not in screen_text(app))
             await app.action_quit()
         texts = [c.text for c in await _stored(bob, g, "m")]
         assert texts == ["online first", "written offline"]  # each once
@@ -193,10 +193,11 @@ async def test_voting_shows_the_results_and_a_vote_can_change(server, profiles, 
         await _in_ops(app, pilot, g)
         screen = await _open_post(app, pilot, post)
         await until(pilot, lambda: "1 voter" in screen_text(app))
-        assert "1-9 chooses, Enter votes" in screen_text(app)
+        assert "to vote: Tab, then 1-9 and Enter" in screen_text(app)  # digits are typing
         await burst(pilot, "tab", "3", "enter", *"done", "enter")  # votes, then comments
         await until(pilot, lambda: screen.root.poll is not None and screen.root.poll.mine == (2,))
         await until(pilot, lambda: "2 voters" in screen_text(app))
+        await until(pilot, lambda: "Votes: ana (3); bob (2)" in screen_text(app))
         shown = screen_text(app)
         assert "you voted" in shown and "(your vote)" in shown
         assert "3 (*)    1 ######......  50% Thursday  (your vote)" in shown
@@ -205,6 +206,7 @@ async def test_voting_shows_the_results_and_a_vote_can_change(server, profiles, 
         # Someone else votes: the results follow.
         await bob.conn.call(Vote, target=post, choices=[2], cid="v2")  # bob changes his
         await until(pilot, lambda: screen.root.poll is not None and screen.root.poll.counts[2] == 2)
+        await until(pilot, lambda: "Votes: ana (3); bob (3)" in screen_text(app))  # asked again
         # Mine changes too (not anonymous): ↓ to an option, Enter chooses it and votes.
         await burst(pilot, "tab", "down", "enter")
         await until(pilot, lambda: screen.root.poll is not None and screen.root.poll.mine == (0,))
@@ -468,5 +470,32 @@ async def test_esc_goes_back_and_a_comment_begun_is_kept(server, profiles):
         await until(pilot, lambda: app.screen is app.screen_stack[0])
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert [c.text for c in await _stored(bob, g, "m")] == ["I can, unless it rains"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_the_quick_switcher_and_help_work_over_a_post(server, profiles):
+    """Found in tmux: ctrl+k in the post view deleted to the end of the line
+    (the comment field's own key) instead of opening the quick switcher."""
+    account, bob, g = await _room(server, profiles)
+    other = (await bob.conn.call(CreateGroup, name="Other", cid="g2")).group
+    post = await _post(bob, g, "Read me", "p")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await app.client.join(other)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await _open_post(app, pilot, post)
+        await burst(pilot, "ctrl+k", *"Other", "enter", *"hello", "enter")
+        await until(pilot, lambda: app.view.group is not None and app.view.group.group == other)
+        assert app.screen is app.screen_stack[0]  # the post view closed
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert [e.text for e in await _stored(bob, other, "c")] == ["hello"]
+        await _open_post(app, pilot, post)
+        await burst(pilot, "f1")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        await burst(pilot, "escape", *"x")
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        await until(pilot, lambda: app.screen.composer.text == "x")
         await app.action_quit()
     await bob.close()

@@ -109,9 +109,7 @@ class InboxScreen(Dialog[None], Follows):
             listed.add_option(
                 Option(
                     Content.styled(
-                        "Nothing here yet: mentions of you, replies, reactions to yours,"
-                        " announcements and closing polls come here.",
-                        "italic",
+                        "Nothing yet: mentions, replies, reactions come here.", "italic"
                     ),
                     disabled=True,
                 )

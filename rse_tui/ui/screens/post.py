@@ -51,6 +51,7 @@ from ..widgets.feed import (
     reactions_line,
     reply_block,
     title_line,
+    with_my_ballot,
 )
 from ..widgets.field import Field
 from ..widgets.panes import StatusBar
@@ -161,6 +162,8 @@ class PostScreen(Answers, Follows, Screen[None]):
     PostScreen #replies-head, PostScreen #poll-head, PostScreen #poll-ballots,
     PostScreen #more { padding: 0 0 0 2; }
     PostScreen SafeMarkdown > MarkdownBlock:first-child { margin-top: 0; }
+    PostScreen SafeMarkdown > MarkdownBlock:last-child { margin-bottom: 0; }
+    PostScreen #root-reactions, PostScreen #root-ack { margin-top: 1; }
     PostScreen SafeMarkdown MarkdownHeader { margin: 1 0 0 0; }
     PostScreen #title-field { display: none; }
     PostScreen.-titled #title-field { display: block; }
@@ -181,6 +184,9 @@ class PostScreen(Answers, Follows, Screen[None]):
         self.gone = False
         self.online = thread.online
         self.reactors: list[tuple[str, list[str]]] = []
+        #: The poll's results when the ballots were asked for (None: not yet).
+        self.ballot_counts: tuple[int, ...] | None = None
+        self.my_name = ""
         #: Where each key that decides was typed (see ``decides``).
         self._typed_in: dict[int, Widget | None] = {}
         self._keys = keys.actions("post")
@@ -230,6 +236,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         yield StatusBar(id="post-status")
 
     async def on_mount(self) -> None:
+        self.my_name = (await self.surface.client.identity())[1] or ""
         await self.show_thread(self.thread)
         if self.root.seq is not None:
             self.composer.text = self.surface.post_drafts.pop(self.root.seq, "")
@@ -288,6 +295,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         self.root = root = thread.root
         if thread.online:
             self.ballots, self.more = thread.ballots, thread.more
+            self.ballot_counts = root.poll.counts if root.poll is not None else ()
         if root.seq is not None:
             self.reactors = await self.surface.client.reactions(root.seq)
         now = self.surface.clock()
@@ -347,7 +355,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         if poll is None:
             await options.remove_children()
             return
-        self.query_one("#poll-head", Static).update(poll_head(poll, now, self.sent_vote))
+        self._poll_head()
         have = list(options.children)
         if len(have) != len(poll.options):
             await options.remove_children()
@@ -357,7 +365,23 @@ class PostScreen(Answers, Follows, Screen[None]):
             have = list(options.children)
         for n, widget in enumerate(have):
             cast(Static, widget).update(option_line(poll, n, n in self.choices, plain))
-        self._shown("#poll-ballots", ballots_line(self.ballots) if self.ballots else Text())
+        ballots = self.ballots
+        if not poll.anonymous and self.my_name:
+            ballots = with_my_ballot(ballots, self.my_name, poll.mine)
+        self._shown("#poll-ballots", ballots_line(ballots) if ballots else Text())
+        if (
+            not poll.anonymous
+            and poll.counts != self.ballot_counts
+            and self.surface.client.online
+            and self.is_mounted
+        ):
+            self.ask_server()  # someone voted: who, and for what, is the server's to say
+
+    def _poll_head(self) -> None:
+        poll = self.root.poll
+        if poll is not None:
+            head = poll_head(poll, self.surface.clock(), self.sent_vote, self.post_selected)
+            self.query_one("#poll-head", Static).update(head)
 
     async def _show_replies(self, now: float, plain: bool) -> None:
         replies = self.thread.replies
@@ -389,7 +413,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         else:
             why = why_not_write(self._group(), self.root)
             what = "a comment" if self.root.kind == Kind.POST else "a reply"
-            acts = "react, edit…"
+            acts = "react, edit…" if self.root.user == self.surface.me else "react…"
             if self.root.poll is not None:
                 acts = "vote, react…"
             elif self.root.ack and not self.root.acked:
@@ -413,6 +437,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         for n, item in enumerate(self.items):
             item.set_class(focused and n == self.cursor, "-selected")
         self._placeholder()
+        self._poll_head()
 
     def _show_item(self, index: int) -> None:
         items = self.items
@@ -603,9 +628,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         plain = self.surface.plain_symbols
         for n, widget in enumerate(self.query_one("#options").children):
             cast(Static, widget).update(option_line(poll, n, n in self.choices, plain))
-        self.query_one("#poll-head", Static).update(
-            poll_head(poll, self.surface.clock(), self.sent_vote)
-        )
+        self._poll_head()
 
     async def action_vote_or_write(self) -> None:
         poll = self.root.poll

@@ -139,8 +139,11 @@ def reactions_line(
     return text
 
 
-def poll_head(poll: PollState, now: float, sent: tuple[int, ...] | None = None) -> Text:
-    """What the poll is and where my vote stands."""
+def poll_head(
+    poll: PollState, now: float, sent: tuple[int, ...] | None = None, selected: bool = False
+) -> Text:
+    """What the poll is and where my vote stands; how to vote (``selected``:
+    the post is selected, its keys act)."""
     rules = ["Poll"]
     rules.append("several choices" if poll.multiple else "one choice")
     if poll.anonymous:
@@ -159,7 +162,8 @@ def poll_head(poll: PollState, now: float, sent: tuple[int, ...] | None = None) 
         final = ": final" if poll.anonymous else ""
         text.append(f"  you voted{final}", MUTED)
     elif not poll.closed(now):
-        text.append("  1-9 chooses, Enter votes", MUTED)
+        how = "1-9 chooses, Enter votes" if selected else "to vote: Tab, then 1-9 and Enter"
+        text.append(f"  {how}", MUTED)
     return text
 
 
@@ -186,6 +190,17 @@ def option_line(
     if mine:
         text.append("  ✓ your vote" if not plain else "  (your vote)", MUTED)
     return text
+
+
+def with_my_ballot(
+    ballots: Sequence[tuple[str, tuple[int, ...]]], me: str, mine: tuple[int, ...] | None
+) -> list[tuple[str, tuple[int, ...]]]:
+    """The server's list of who voted for what, with my vote as this device
+    knows it now (it may have changed since the list was asked for)."""
+    out = [(name, choices) for name, choices in ballots if name != me]
+    if mine:
+        out.append((me, mine))
+    return sorted(out)
 
 
 def ballots_line(ballots: Sequence[tuple[str, tuple[int, ...]]]) -> Text:
