@@ -33,7 +33,7 @@ _CHARTER = """# Usage charter
 _TITLES = {
     "Welcome to the network!": ("Welcome to the network", False),
     "Launch: the terminal": ("Launch: the network is open to every team", True),
-    "## Runbook: VPN down": ("Runbook: VPN down", False),
+    "1. Check the status page": ("Runbook: VPN down", False),
 }
 _GAME_DAY = "Game day: which day suits the on-call rota?"
 
@@ -79,7 +79,7 @@ _GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]
             (
                 Kind.POST,
                 "tomas",
-                "## Runbook: VPN down\n1. Check the status page\n2. Page the on-call network"
+                "1. Check the status page\n2. Page the on-call network"
                 " engineer\n3. Keep updates in this group's chat",
             ),
             (Kind.CHAT, "tomas", "Status: all systems nominal."),
@@ -152,7 +152,7 @@ def seed(conn: sqlite3.Connection, now: int) -> bool:
 def _engage(conn: sqlite3.Connection, ids: dict[str, int], posts: dict[str, int], now: int) -> None:
     """What makes the feed look alive: a featured post, comments, votes."""
     welcome = next(seq for text, seq in posts.items() if text.startswith("Welcome"))
-    runbook = next(seq for text, seq in posts.items() if text.startswith("## Runbook"))
+    runbook = next(seq for text, seq in posts.items() if text.startswith("1. Check"))
     storage.feature(conn, ids["camille"], welcome, True, secrets.token_hex(8), now)
     for author, text in (
         ("lea", "Step 2: the on-call number changed last week, see the directory (F2)."),

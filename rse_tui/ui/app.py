@@ -185,6 +185,8 @@ class RseApp(App[int]):
             where: keys.actions(where, routed=True) for where in ("composer", "timeline", "portal")
         }
         self._opening = keys.opening()
+        #: The app's keys that are not dialogs (ctrl+↓, ctrl+t...).
+        self._app_keys = {k: a for k, a in keys.actions("app").items() if k not in self._opening}
         #: Keys that wait while something under way decides where they go.
         self.gates = Gates(lambda: self.call_later(self._let_through))
         #: Keys sent round the widgets, acted on when they come back (by id).
@@ -358,11 +360,17 @@ class RseApp(App[int]):
             gate = self.gates.gate(event.key)  # the keys after it wait for its dialog
             self._send_round(event, partial(self._open_by_key, event.key, gate))
             return True
-        if isinstance(event, events.Key) and focused is portal and event.key == "enter":
+        on_home = focused is portal and self.view.home
+        if isinstance(event, events.Key) and on_home and event.key == "enter":
             # The post under the cursor once the keys before it have moved it;
             # the keys after it wait for the post view.
             gate = self.gates.gate("post")
             self._send_round(event, partial(self._open_portal_post, gate))
+            return True
+        if isinstance(event, events.Key) and on_home and event.key in self._app_keys:
+            # ctrl+↓, alt+a...: leave Home for a group; the keys after it go there.
+            gate = self.gates.gate(event.key)
+            self._send_round(event, partial(self._app_key, self._app_keys[event.key], gate))
             return True
         if isinstance(event, events.Key):
             where = (
@@ -395,6 +403,12 @@ class RseApp(App[int]):
             timeline.selected = None
             self.set_focus(composer)
         return False
+
+    async def _app_key(self, action: str, gate: Gate) -> None:
+        try:
+            await self.run_action(action)
+        finally:
+            gate.open()
 
     async def _open_portal_post(self, gate: Gate) -> None:
         try:
@@ -565,6 +579,8 @@ class RseApp(App[int]):
         if self.view.home:
             self.view.home = False
             self.screen_stack[0].remove_class("-home")
+            if self.focused is self.portal:  # hidden now: the keys typed next are text
+                self.set_focus(self.composer)
         self.part(Title).show(group, self.view.kind)
         self.part(Details).show(group, None)
         if group is None:

@@ -499,3 +499,47 @@ async def test_the_quick_switcher_and_help_work_over_a_post(server, profiles):
         await until(pilot, lambda: app.screen.composer.text == "x")
         await app.action_quit()
     await bob.close()
+
+
+async def test_from_home_a_burst_to_a_group_feed_opens_its_post(server, profiles):
+    """Found in tmux: ctrl+↓ from Home left the focus on the hidden portal,
+    and Enter after alt+↑ opened Home's first post, not the feed's."""
+    account, bob, g = await _room(server, profiles)
+    featured = await _post(bob, g, "Everyone reads this", "p1", title="Featured one")
+    await bob.conn.call(Feature, target=featured, cid="f")
+    newest = await _post(bob, g, "In the feed", "p2", title="Newest in Ops")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await burst(pilot, "alt+h")
+        await until(pilot, lambda: "Featured one" in app.portal.visible_text())
+        await burst(pilot, "ctrl+down", "ctrl+t", "alt+up", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        assert app.screen.root.seq == newest
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_group_with_a_few_new_messages_shows_the_older_ones_too(server, profiles):
+    """Found in tmux: sitting on Home while replies arrived in a group whose
+    history this device never fetched, the group opened on those replies
+    alone ("↳ an earlier message"): its view did not fill, so it never
+    reached the top that asks for older messages."""
+    from rse_tui.protocol import AddMember
+
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(AddMember, group=g, user=account.settings.user, cid="a")
+    root = (await bob.conn.call(SendChat, group=g, text="who is on call?", cid="c1")).seq
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.engine.status.link is Link.ONLINE and app.view.home)
+        await bob.conn.call(SendChat, group=g, text="me", reply=root, cid="c2")
+        await until(pilot, lambda: any(r.group == g and r.unread for r in app.groups.rows))
+        await app.open_group(next(r for r in app.groups.rows if r.group == g))
+        await until(pilot, lambda: "who is on call?" in [r.text for r in app.timeline.rows])
+        await until(pilot, lambda: "start of the history" in app.timeline.visible_text())
+        assert "↳ bob: who is on call?" in app.timeline.visible_text()
+        await app.action_quit()
+    await bob.close()

@@ -157,7 +157,18 @@ class Timeline(ScrollView, can_focus=True):
         self.fetching = False
         before = len(self._lines)
         if rows:
-            self.rows = [*rows, *self.rows]
+            # Replies read before what they answer was here: quoted now.
+            older = {r.seq: r for r in rows if r.seq is not None}
+            later = [
+                replace(r, quote=f"{older[r.reply].author}: {older[r.reply].text}")
+                if r.reply in older and r.quote is None
+                else r
+                for r in self.rows
+            ]
+            for r, was in zip(later, self.rows, strict=True):
+                if r is not was:
+                    self._rendered.pop(_key(r), None)
+            self.rows = [*rows, *later]
             if self.selected is not None:
                 self.selected += len(rows)
         self._layout()
@@ -302,6 +313,16 @@ class Timeline(ScrollView, can_focus=True):
         if self._follow:
             self.scroll_end(animate=False, immediate=True, force=True)
         self.refresh()
+        height = self.scrollable_content_region.height
+        if height and len(lines) < height:
+            # The top is in view already, and no scrolling will reach it: a
+            # few new messages over a history the cache does not hold yet.
+            self._want_older()
+
+    def _want_older(self) -> None:
+        if self.more_above and not self.fetching and self.rows:
+            self.fetching = True
+            self.post_message(self.NeedOlder())
 
     def on_resize(self) -> None:
         self._layout()
@@ -333,9 +354,8 @@ class Timeline(ScrollView, can_focus=True):
             self._unseen = 0
         elif self._unseen:  # those scrolled into view are seen
             self._unseen = min(self._unseen, self._rows_below())
-        if new < 1 and self.more_above and not self.fetching and self.rows:
-            self.fetching = True
-            self.post_message(self.NeedOlder())
+        if new < 1:
+            self._want_older()
 
     def watch_selected(self, old: int | None, new: int | None) -> None:
         self.refresh()
@@ -359,9 +379,8 @@ class Timeline(ScrollView, can_focus=True):
             self.scroll_to(y=start, animate=False, immediate=True, force=True)
         elif end > top + height:
             self.scroll_to(y=max(end - height, 0), animate=False, immediate=True, force=True)
-        if index == 0 and self.more_above and not self.fetching:
-            self.fetching = True
-            self.post_message(self.NeedOlder())
+        if index == 0:
+            self._want_older()
 
     def action_select_previous(self) -> None:
         self._select((self.selected if self.selected is not None else len(self.rows)) - 1)
