@@ -1092,7 +1092,7 @@ class RseApp(App[int]):
             if event.row is not None:
                 # The composer says what the letters do now, and how to get back.
                 self.composer.placeholder = Content(
-                    "Selected: e edit · r reply · d delete · p pin · ↑↓ · Esc: write"
+                    "Selected: Enter open · e edit · r reply · : react · d delete · p pin · Esc"
                 )
             elif self.view.group is not None:
                 self._composer_state(self.view.group)
