@@ -248,10 +248,12 @@ class Client:
         """First messages to ``user``, waiting while the direct chat does not exist yet."""
         return await self._worker(self._cache.pending_rows_direct, user)
 
-    async def mark_read(self, group: int) -> int:
-        """Mark the group read here; returns where reading stood before (a seq).
-        (``share_read`` tells the user's other devices.)"""
-        return await self._worker(self._cache.mark_read, group)
+    async def mark_read(self, group: int, upto: int | None = None) -> int:
+        """Mark the group read here (up to message ``upto``, the newest a view
+        has shown: a message cached meanwhile stays unread); returns where
+        reading stood before (a seq). (``share_read`` tells the user's other
+        devices.)"""
+        return await self._worker(self._cache.mark_read, group, upto)
 
     async def share_read(self, group: int) -> str | None:
         """Tell the user's other devices how far ``group`` (0: the inbox) is

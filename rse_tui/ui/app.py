@@ -594,7 +594,8 @@ class RseApp(App[int]):
         async with self._refreshing:
             rows = await self.client.messages(group.group, self.view.kind, limit=FIRST_PAGE)
             hole = await self.client.history_missing(group.group, self.view.kind, None)
-            read = await self.client.mark_read(group.group)
+            shown = max((r.seq for r in rows if r.seq is not None), default=0)
+            read = await self.client.mark_read(group.group, upto=shown)
             unread = (
                 r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me
             )
@@ -855,7 +856,10 @@ class RseApp(App[int]):
             newer, pending = await self.client.tail(
                 group.group, self.view.kind, self.timeline.newest_seq
             )
-            read = await self.client.mark_read(group.group)
+            # What is shown now, not what reached the cache since the tail was
+            # read (a catch-up's rest stays unread, under its "new" line).
+            shown = max((r.seq or 0 for r in newer), default=self.timeline.newest_seq)
+            read = await self.client.mark_read(group.group, upto=shown)
             first_unread = next(
                 (r.seq for r in newer if r.seq is not None and r.seq > read and r.user != self.me),
                 None,

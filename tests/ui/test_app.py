@@ -603,7 +603,7 @@ async def test_a_group_opens_at_the_first_unread_under_a_new_line(server, profil
         await until(pilot, lambda: any(r.text == "while away 79" for r in again.timeline.rows))
         text = again.timeline.visible_text()
         assert "─ new ─" in text.splitlines()[0] and "while away 40" in text
-        assert "while away 79" not in text
+        assert "while away 79" not in text and "new ↓" in text  # how many wait below
         await again.action_quit()
     await bob.close()
 

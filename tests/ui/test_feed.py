@@ -543,3 +543,29 @@ async def test_a_group_with_a_few_new_messages_shows_the_older_ones_too(server, 
         assert "↳ bob: who is on call?" in app.timeline.visible_text()
         await app.action_quit()
     await bob.close()
+
+
+async def test_a_vote_and_an_acknowledgement_made_offline_say_they_wait(server, profiles):
+    link = await LinkProxy(server.port).start()
+    account, bob, g = await _room(server, profiles, url=link.url)
+    poll = Poll(options=["yes", "no"])
+    post = await _post(bob, g, "Move the standup?", "p", title="Standup", ack=True, poll=poll)
+    app = profiles.app(account)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _in_ops(app, pilot, g)
+            screen = await _open_post(app, pilot, post)
+            link.set_down(True)
+            await until(pilot, lambda: not app.engine.online)
+            await burst(pilot, "tab", "1", "enter", "tab", "a")
+            await until(pilot, lambda: "your vote waits to be sent" in screen_text(app))
+            await until(pilot, lambda: "acknowledged · ⋯ waiting to send" in screen_text(app))
+            link.set_down(False)
+            await until(pilot, lambda: app.engine.status.outbox == 0 and app.engine.online)
+            await until(pilot, lambda: screen.root.acked and screen.root.poll.mine == (0,))
+            await until(pilot, lambda: "you voted" in screen_text(app))
+            await until(pilot, lambda: "acknowledged ✓" in screen_text(app))
+            await app.action_quit()
+    finally:
+        await link.stop()
+        await bob.close()

@@ -102,3 +102,37 @@ def test_a_chat_message_with_replies_says_how_many():
 
 def _lines_of(row: MessageRow, width: int = 60) -> list[str]:
     return [s.text.rstrip() for s in row_lines(row, Console(width=200), width, NOW)]
+
+
+def test_feed_pieces_neutralise_what_a_server_should_have_refused():
+    """Titles, options and names with control characters (an old server, a
+    hostile one): shown as stand-ins, never sent to the terminal."""
+    from rse_tui.sync.models import PollState
+    from rse_tui.ui.widgets.feed import (
+        first_line,
+        head_line,
+        option_line,
+        reactions_line,
+        reply_block,
+        title_line,
+    )
+
+    evil = "\x1b]0;PWNED\x07\x1b[2J\u202e"
+    poll = PollState(options=(f"yes{evil}", "no"), counts=(1, 0), voters=1, mine=(0,))
+    row = MessageRow(
+        1, 1, "p", 2, f"bob{evil}", NOW, f"# {evil}head\nbody", title=f"T{evil}", poll=poll,
+        reactions=(("+1", 1, False),),
+    )  # fmt: skip
+    texts = [
+        title_line(row).plain,
+        head_line(row, f"Ops{evil}", NOW).plain,
+        option_line(poll, 0, True, plain=True).plain,
+        reactions_line(row, [("+1", [f"eve{evil}"])], plain=True).plain,
+        reply_block(row, NOW, plain=True).plain,
+        first_line(row.text),
+    ]
+    for text in texts:
+        assert not any(ord(c) < 32 and c != "\n" for c in text), text
+        assert "\u202e" not in text and "\x1b" not in text
+    assert texts[0] == "T␛]0;PWNED␇␛[2J\ufffd"
+    assert texts[2].startswith(" 1 (*)    1 ############ 100% yes␛]0;PWNED")

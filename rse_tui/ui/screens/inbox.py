@@ -10,6 +10,7 @@ the inbox marks everything in it read, here and on my other devices.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, cast
 
 from textual import events, on, work
@@ -17,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
@@ -129,7 +131,10 @@ class InboxScreen(Dialog[None], Follows):
 
     @work(exclusive=True, group="reload")
     async def reload(self) -> None:
-        await self.load()
+        if self.answered:
+            return
+        with contextlib.suppress(NoMatches):  # closed meanwhile: its parts are gone
+            await self.load()
 
     def decides(self, event: events.Key) -> bool:
         return event.key == "enter" or super().decides(event)

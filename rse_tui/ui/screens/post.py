@@ -21,6 +21,7 @@ the keys). Each key there decides where the next keys go
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,6 +30,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
@@ -447,6 +449,8 @@ class PostScreen(Answers, Follows, Screen[None]):
     # -- following the cache -------------------------------------------------------------
 
     def cache_changed(self, changes: Changes) -> None:
+        if self.answered:  # closing
+            return
         if (
             self.root.group in changes.messages
             or changes.outbox
@@ -458,7 +462,11 @@ class PostScreen(Answers, Follows, Screen[None]):
 
     @work(exclusive=True, group="reload")
     async def reload(self) -> None:
-        if self.root.seq is None:
+        with contextlib.suppress(NoMatches):  # closed meanwhile: its parts are gone
+            await self._reload()
+
+    async def _reload(self) -> None:
+        if self.root.seq is None or self.answered:
             return
         thread = await self.surface.client.thread(self.root.seq, cached=True)
         if thread is None:
@@ -475,7 +483,11 @@ class PostScreen(Answers, Follows, Screen[None]):
     @work(group="ask")
     async def ask_server(self) -> None:
         """The thread as the server has it now: every comment, the ballots."""
-        if self.root.seq is None:
+        with contextlib.suppress(NoMatches):  # closed meanwhile: its parts are gone
+            await self._ask_server()
+
+    async def _ask_server(self) -> None:
+        if self.root.seq is None or self.answered:
             return
         try:
             thread = await self.surface.client.thread(self.root.seq)

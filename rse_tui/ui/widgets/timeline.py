@@ -139,6 +139,7 @@ class Timeline(ScrollView, can_focus=True):
         if marker is not None and height and len(self._lines) - marker > height:
             self._follow = False
             self.scroll_to(y=marker, animate=False, immediate=True, force=True)
+            self._unseen = self._rows_below()  # "12 new ↓ PgDn": how many wait below
         else:
             self._follow = True
             self.scroll_end(animate=False, immediate=True, force=True)
@@ -211,12 +212,17 @@ class Timeline(ScrollView, can_focus=True):
                 None,
             )
             height = self.scrollable_content_region.height
-            if start is not None and height and len(self._lines) - start > height:
+            if start is not None and not height:
+                # Not laid out yet (just shown again after Home): it lands,
+                # at the "new" line if the unread are taller, once it has a size.
+                self._first_unread = first_unread
+                self._land_when_sized = True
+                self._layout()
+            elif start is not None and len(self._lines) - start > height:
                 self._first_unread = first_unread
                 self._follow = False
                 self._layout()
                 self._land()
-                self._unseen = self._rows_below()
 
     def _rows_below(self) -> int:
         """How many rows start below the bottom of the view."""
