@@ -54,3 +54,49 @@ async def test_home_and_thread_from_the_cache_alone(server, tmp_path):
         engine.close()
         await ana.close()
         await bob.close()
+
+
+async def test_mark_read_up_to_what_a_view_shows(server, tmp_path):
+    """A message cached after a view read its rows stays unread (the rest of a
+    catch-up, under the view's "new" line)."""
+    from rse_tui.protocol import SendChat
+
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await ana.conn.call(JoinGroup, group=g, cid="j")
+    cache = Cache(tmp_path / "ana.db")
+    cache.set_identity(ana.user, "ana")
+    engine = Engine(
+        cache,
+        url=f"ws://127.0.0.1:{server.port}/ws",
+        token=ana.auth.token,
+        backoff=Backoff(first=0.05, cap=0.3),
+        open_timeout=3,
+    )
+    client = Client(engine)
+    task = asyncio.create_task(engine.run())
+    try:
+        async with asyncio.timeout(30):
+            await engine.wait_idle()
+            seqs = []
+            for n in range(3):
+                seqs.append((await bob.conn.call(SendChat, group=g, text=f"m{n}", cid=f"c{n}")).seq)
+            for _ in range(500):  # pushed to ana's device
+                if len(await client.messages(g, "c")) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            before = await client.mark_read(g, upto=seqs[0])
+            assert before < seqs[0]
+            [ops] = [r for r in await client.groups() if r.group == g]
+            assert ops.unread == 2
+            assert await client.mark_read(g, upto=seqs[0] - 1) == seqs[0]  # never back
+            await client.mark_read(g)  # everything cached
+            [ops] = [r for r in await client.groups() if r.group == g]
+            assert ops.unread == 0
+    finally:
+        await engine.stop()
+        await task
+        engine.close()
+        await ana.close()
+        await bob.close()
