@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 
-from rse_tui.protocol import Badge, Kind, PostPolicy, Visibility
+from rse_tui.protocol import Badge, Kind, Poll, PostPolicy, Visibility
 
 from . import auth, storage
 
@@ -28,6 +28,14 @@ _CHARTER = """# Usage charter
 3. Nothing confidential in open groups; use private or secret groups.
 4. Announcements are for moderators; discuss in the chat.
 """
+
+#: A post's extras in the demo: its title, and whether it is an announcement.
+_TITLES = {
+    "Welcome to the network!": ("Welcome to the network", False),
+    "Launch: the terminal": ("Launch: the network is open to every team", True),
+    "1. Check the status page": ("Runbook: VPN down", False),
+}
+_GAME_DAY = "Game day: which day suits the on-call rota?"
 
 # name: (settings, parent, items)
 _GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]] = {
@@ -71,10 +79,11 @@ _GROUPS: dict[str, tuple[dict[str, str], str | None, list[tuple[str, str, str]]]
             (
                 Kind.POST,
                 "tomas",
-                "## Runbook: VPN down\n1. Check the status page\n2. Page the on-call network"
+                "1. Check the status page\n2. Page the on-call network"
                 " engineer\n3. Keep updates in this group's chat",
             ),
             (Kind.CHAT, "tomas", "Status: all systems nominal."),
+            (Kind.POST, "tomas", _GAME_DAY),
         ],
     ),
     "Platform": (
@@ -105,6 +114,7 @@ def seed(conn: sqlite3.Connection, now: int) -> bool:
             if badge:
                 storage.set_badge(conn, name, badge)
         groups: dict[str, int] = {}
+        posts: dict[str, int] = {}
         for group, (settings, parent, items) in _GROUPS.items():
             owner = ids["camille"]  # the site admin sets the platform up
             made = storage.create_group(
@@ -123,8 +133,31 @@ def seed(conn: sqlite3.Connection, now: int) -> bool:
                 if uid != owner:
                     storage.add_member(conn, owner, gid, uid, False, secrets.token_hex(8), now)
             for kind, author, text in items:
-                storage.append_message(
-                    conn, ids[author], gid, kind, text, secrets.token_hex(8), now
-                )
+                extras = [extra for start, extra in _TITLES.items() if text.startswith(start)]
+                title, ack = extras[0] if extras else ("", False)
+                poll = None
+                if text == _GAME_DAY:
+                    days = ["Tuesday", "Wednesday", "Thursday"]
+                    poll = Poll(options=days, closes=now + 7 * 86400)
+                posted = storage.append_message(
+                    conn, ids[author], gid, kind, text, secrets.token_hex(8), now,
+                    title=title or None, ack=ack, poll=poll,
+                )  # fmt: skip
+                posts[text] = posted.value.seq
+        _engage(conn, ids, posts, now)
         storage.publish_charter(conn, _CHARTER, now)
     return True
+
+
+def _engage(conn: sqlite3.Connection, ids: dict[str, int], posts: dict[str, int], now: int) -> None:
+    """What makes the feed look alive: a featured post, comments, votes."""
+    welcome = next(seq for text, seq in posts.items() if text.startswith("Welcome"))
+    runbook = next(seq for text, seq in posts.items() if text.startswith("1. Check"))
+    storage.feature(conn, ids["camille"], welcome, True, secrets.token_hex(8), now)
+    for author, text in (
+        ("lea", "Step 2: the on-call number changed last week, see the directory (F2)."),
+        ("tomas", "Updated, thanks."),
+    ):
+        storage.comment(conn, ids[author], runbook, text, secrets.token_hex(8), now)
+    for voter, day in (("karim", 1), ("lea", 1), ("camille", 2)):
+        storage.vote(conn, ids[voter], posts[_GAME_DAY], [day], secrets.token_hex(8), now)

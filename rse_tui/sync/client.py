@@ -248,10 +248,12 @@ class Client:
         """First messages to ``user``, waiting while the direct chat does not exist yet."""
         return await self._worker(self._cache.pending_rows_direct, user)
 
-    async def mark_read(self, group: int) -> int:
-        """Mark the group read here; returns where reading stood before (a seq).
-        (``share_read`` tells the user's other devices.)"""
-        return await self._worker(self._cache.mark_read, group)
+    async def mark_read(self, group: int, upto: int | None = None) -> int:
+        """Mark the group read here (up to message ``upto``, the newest a view
+        has shown: a message cached meanwhile stays unread); returns where
+        reading stood before (a seq). (``share_read`` tells the user's other
+        devices.)"""
+        return await self._worker(self._cache.mark_read, group, upto)
 
     async def share_read(self, group: int) -> str | None:
         """Tell the user's other devices how far ``group`` (0: the inbox) is
@@ -269,10 +271,14 @@ class Client:
     async def inbox(self, *, unread_only: bool = False) -> list[InboxItem]:
         return await self._worker(self._cache.inbox, unread_only=unread_only)
 
-    async def thread(self, target: int) -> Thread | None:
+    async def thread(self, target: int, *, cached: bool = False) -> Thread | None:
         """A message with its comments or replies: asked of the server when
-        online (and stored), else as cached; None when neither has it."""
-        online = self.online
+        online (and stored), else as cached; None when neither has it.
+
+        ``cached``: the cache's alone, at once, without asking the server (a
+        view shows that first, then what the server answers).
+        """
+        online = self.online and not cached
         ballots: list[tuple[str, tuple[int, ...]]] = []
         more = False
         if online:
@@ -289,9 +295,10 @@ class Client:
             return None
         return Thread(found.root, found.replies, ballots, more, online)
 
-    async def home(self, limit: int = 30) -> Home:
-        """The home portal: asked of the server when online (and stored), else as cached."""
-        online = self.online
+    async def home(self, limit: int = 30, *, cached: bool = False) -> Home:
+        """The home portal: asked of the server when online (and stored), else
+        as cached (``cached``: the cache's alone, at once, without asking)."""
+        online = self.online and not cached
         if online:
             page: HomePage = await self.engine.call(GetHome, limit=limit)
             await self.engine.absorb(self._cache.put_home, page)

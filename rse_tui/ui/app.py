@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,6 +23,7 @@ from textual.app import App, ComposeResult
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.message import Message
 from textual.widget import Widget
@@ -45,10 +47,12 @@ from rse_tui.textsafe import clean_line, editable
 
 from . import alerts, commands, editing, keys, pastes
 from .gates import Gate, Gates
+from .screens.dialog import Follows
 from .surface import View
 from .widgets.composer import Composer, Mode
-from .widgets.groups import GroupList
+from .widgets.groups import HOME, GroupList
 from .widgets.panes import Details, StatusBar, Title
+from .widgets.portal import Portal
 from .widgets.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -65,6 +69,9 @@ FIRST_PAGE = 60  # enough to fill a tall terminal; older rows load as you scroll
 QUIT_WAITS = 300
 #: How many times (10 ms apart) alt+↑ or ↑ waits for a message just sent to be shown.
 SENDS_SHOWN_WAITS = 300
+#: How many times (20 ms apart) a quit waits for a read marker to leave, online.
+MARKER_WAITS = 50
+HOME_POSTS = 30  # posts of my groups on the home portal
 NARROW = 100  # columns below which the side panes fold away
 ALERT_EVERY = 5.0  # seconds between two alerts for one group
 ROUND_TRIP = 5.0  # seconds after which a key sent round is taken as lost (never seen)
@@ -109,6 +116,8 @@ class GroupCommands(Provider):
                 yield f"Asked to join {name}", lambda r=row: app.enter_group(r), "waiting"
             else:
                 yield f"Ask to join {name}", lambda r=row: app.enter_group(r), "private group"
+        yield "Home: featured and newest posts", app.action_home, "alt+h"
+        yield "Inbox: mentions, replies, reactions", app.action_inbox, "F5"
         yield "Directory: find people", app.action_directory, "F2"
         yield "Join requests", app.action_requests, "F3"
         yield "Group settings", app.action_settings, "F4"
@@ -162,6 +171,10 @@ class RseApp(App[int]):
         self.account_name = account_name
         self.view = View()
         self.me: int | None = None
+        #: Unread items in the inbox (the status bar says so).
+        self.inbox_unread = 0
+        #: Comments begun in a post view and left unsent, by post (this session).
+        self.post_drafts: dict[int, str] = {}
         #: Keys typed before the app had the terminal (see rse_tui.typeahead).
         self.typeahead = ""
         self._quit_waits = 0
@@ -169,9 +182,11 @@ class RseApp(App[int]):
         self._typeahead_waits = False
         self._alerted: dict[int, float] = {}  # group -> when it last rang
         self._routed = {
-            where: keys.actions(where, routed=True) for where in ("composer", "timeline")
+            where: keys.actions(where, routed=True) for where in ("composer", "timeline", "portal")
         }
         self._opening = keys.opening()
+        #: The app's keys that are not dialogs (ctrl+↓, ctrl+t...).
+        self._app_keys = {k: a for k, a in keys.actions("app").items() if k not in self._opening}
         #: Keys that wait while something under way decides where they go.
         self.gates = Gates(lambda: self.call_later(self._let_through))
         #: Keys sent round the widgets, acted on when they come back (by id).
@@ -197,6 +212,7 @@ class RseApp(App[int]):
             with Vertical(id="center"):
                 yield Title(id="title")
                 yield Timeline(id="timeline", clock=self.clock)
+                yield Portal(id="portal")
                 yield Composer(id="composer", scratch_dir=self.client.profile_dir)
             yield Details(id="details")
         yield StatusBar(id="status")
@@ -205,7 +221,10 @@ class RseApp(App[int]):
         """A widget of the main screen, even while a dialog is on top of it."""
         if not self.screen_stack:
             raise Closing
-        return self.screen_stack[0].query_one(kind)
+        try:
+            return self.screen_stack[0].query_one(kind)
+        except NoMatches:  # its widgets are being taken down: the app is closing
+            raise Closing from None
 
     @property
     def groups(self) -> GroupList:
@@ -219,6 +238,10 @@ class RseApp(App[int]):
     def composer(self) -> Composer:
         return self.part(Composer)
 
+    @property
+    def portal(self) -> Portal:
+        return self.part(Portal)
+
     async def on_mount(self) -> None:
         self._fold(self.size.width)
         self.part(StatusBar).show(self._status)
@@ -228,12 +251,18 @@ class RseApp(App[int]):
         kind = await self.client.setting("ui.kind")
         if kind in (ChatEvent.TYPE, PostEvent.TYPE):
             self.view.kind = kind
-        start = await self._initial_group(await self.client.groups())
-        await self._open(start)
-        self.groups.show(await self.client.groups(), start.group if start else None)
-        self.action_to_composer()
+        rows = await self.client.groups()
+        if not self.typeahead and any(r.member for r in rows):
+            # Home, from the cache at once; the server's answer follows online.
+            await self.show_home()
+        else:  # what was typed ahead goes where the user was last
+            start = await self._initial_group(rows)
+            await self._open(start)
+            self.groups.show(rows, start.group if start else None)
+            self.action_to_composer()
         self.call_after_refresh(self._replay_typeahead)  # once the composer has the focus
         self.call_after_refresh(self.run_sync)  # the cache is on screen first
+        self.call_after_refresh(self.refresh_inbox_count)
         self.set_interval(1.0, self._tick)
 
     async def _initial_group(self, rows: list[GroupRow]) -> GroupRow | None:
@@ -247,7 +276,8 @@ class RseApp(App[int]):
         group is open: on a new device, the first one arrives with the sync)."""
         if not self.typeahead or self._driver is None:
             return
-        if self.view.group is None and self.view.new_direct is None and not self._typeahead_waits:
+        waiting = self.view.group is None and self.view.new_direct is None and not self.view.home
+        if waiting and not self._typeahead_waits:
             self._typeahead_waits = True
             self.set_timer(5.0, self._replay_typeahead)  # no group comes: typed anyway, kept
             return
@@ -305,6 +335,10 @@ class RseApp(App[int]):
 
         self.set_timer(ROUND_TRIP, lost)
 
+    def returning(self, event: events.Key) -> bool:
+        """Whether ``event`` was sent round the widgets and is waited for."""
+        return id(event) in self._returning
+
     def _route(self, event: events.Key | events.Paste) -> bool:
         """Decide, as each key arrives and before the next, where it goes.
 
@@ -321,13 +355,33 @@ class RseApp(App[int]):
         if len(self.screen_stack) != 1:
             return self._route_under_dialog(event)
         focused = self.focused
-        composer, timeline = self.composer, self.timeline
+        composer, timeline, portal = self.composer, self.timeline, self.portal
         if isinstance(event, events.Key) and event.key in self._opening:
             gate = self.gates.gate(event.key)  # the keys after it wait for its dialog
             self._send_round(event, partial(self._open_by_key, event.key, gate))
             return True
+        on_home = focused is portal and self.view.home
+        if isinstance(event, events.Key) and on_home and event.key == "enter":
+            # The post under the cursor once the keys before it have moved it;
+            # the keys after it wait for the post view.
+            gate = self.gates.gate("post")
+            self._send_round(event, partial(self._open_portal_post, gate))
+            return True
+        if isinstance(event, events.Key) and on_home and event.key in self._app_keys:
+            # ctrl+↓, alt+a...: leave Home for a group; the keys after it go there.
+            gate = self.gates.gate(event.key)
+            self._send_round(event, partial(self._app_key, self._app_keys[event.key], gate))
+            return True
         if isinstance(event, events.Key):
-            where = "composer" if focused is composer else "timeline" if focused is timeline else ""
+            where = (
+                "composer"
+                if focused is composer
+                else "timeline"
+                if focused is timeline
+                else "portal"
+                if focused is portal
+                else ""
+            )
             action = self._routed.get(where, {}).get(event.key)
             if event.is_printable and not (focused is timeline and timeline.claims(event.key)):
                 action = None  # a letter acts only on a message selected on purpose
@@ -350,6 +404,18 @@ class RseApp(App[int]):
             self.set_focus(composer)
         return False
 
+    async def _app_key(self, action: str, gate: Gate) -> None:
+        try:
+            await self.run_action(action)
+        finally:
+            gate.open()
+
+    async def _open_portal_post(self, gate: Gate) -> None:
+        try:
+            self.action_open_post()
+        finally:
+            gate.open()
+
     async def _open_by_key(self, key: str, gate: Gate) -> None:
         try:
             await self.run_action(self._opening[key])  # its dialog's gate closes now
@@ -364,12 +430,19 @@ class RseApp(App[int]):
 
         The keys that answer another dialog or move its focus (Esc, Tab,
         Enter...: see ``screens.dialog``) go round its focused widget and act
-        when they come back; the keys typed after them wait until then.
+        when they come back; the keys typed after them wait until then. Over
+        the post view and the inbox, the keys that open a dialog (ctrl+k, F1...)
+        work as on the main screen (a text field's own ctrl+k would take it).
         """
         from .screens.charter import CharterScreen  # imported by then if it is shown
         from .screens.dialog import Answers
 
         dialog = self.screen
+        opening = isinstance(event, events.Key) and event.key in self._opening
+        if isinstance(dialog, Follows) and isinstance(event, events.Key) and opening:
+            gate = self.gates.gate(event.key)
+            self._send_round(event, partial(self._open_by_key, event.key, gate))
+            return True
         if isinstance(dialog, Answers) and not isinstance(dialog, CharterScreen):
             if isinstance(event, events.Key):
                 if dialog.waits(event):
@@ -399,7 +472,9 @@ class RseApp(App[int]):
 
     async def _decide(self, dialog: Answers, event: events.Key) -> None:
         if dialog.is_active:
-            dialog.decide(event)
+            done = dialog.decide(event)
+            if inspect.isawaitable(done):
+                await done  # a write it queues is queued before the next key acts
         dialog.decided()
 
     # -- dialogs ------------------------------------------------------------------------
@@ -437,15 +512,21 @@ class RseApp(App[int]):
         self.set_focus(self.composer)
 
     def action_to_messages(self) -> None:
-        self.set_focus(self.timeline)
+        self.set_focus(self.portal if self.view.home else self.timeline)
 
     async def action_edit_last(self) -> None:
+        if self.view.home:  # nothing of mine to edit on Home: ↑ goes to the posts
+            self.set_focus(self.portal)
+            return
         # From the composer's own key, awaited before its next key: the message
         # just sent is shown first (it is the one to edit), then the mode starts.
         await self._sends_shown()
         editing.start_edit(self, editing.last_of_mine(self), now=True)
 
     def action_select_message(self) -> None:
+        if self.view.home:
+            self.set_focus(self.portal)
+            return
         self.set_focus(self.timeline)
         self.timeline.action_last()
 
@@ -465,10 +546,16 @@ class RseApp(App[int]):
             gate.open()
 
     def action_messages_page_up(self) -> None:
-        self.timeline.action_page_up()
+        if self.view.home:
+            self.portal.action_page_up()
+        else:
+            self.timeline.action_page_up()
 
     def action_messages_page_down(self) -> None:
-        self.timeline.action_page_down()
+        if self.view.home:
+            self.portal.action_page_down()
+        else:
+            self.timeline.action_page_down()
 
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
@@ -486,7 +573,14 @@ class RseApp(App[int]):
 
     async def _open(self, group: GroupRow | None) -> None:
         previous = self.view.group
+        if previous is not None and (group is None or group.group != previous.group):
+            self._share_read(previous)
         self.view.group = group
+        if self.view.home:
+            self.view.home = False
+            self.screen_stack[0].remove_class("-home")
+            if self.focused is self.portal:  # hidden now: the keys typed next are text
+                self.set_focus(self.composer)
         self.part(Title).show(group, self.view.kind)
         self.part(Details).show(group, None)
         if group is None:
@@ -500,7 +594,8 @@ class RseApp(App[int]):
         async with self._refreshing:
             rows = await self.client.messages(group.group, self.view.kind, limit=FIRST_PAGE)
             hole = await self.client.history_missing(group.group, self.view.kind, None)
-            read = await self.client.mark_read(group.group)
+            shown = max((r.seq for r in rows if r.seq is not None), default=0)
+            read = await self.client.mark_read(group.group, upto=shown)
             unread = (
                 r.seq for r in rows if r.seq is not None and r.seq > read and r.user != self.me
             )
@@ -567,11 +662,143 @@ class RseApp(App[int]):
     async def open_group(self, group: GroupRow) -> None:
         # An edit ends with the view it was started in (its text goes: it is
         # no draft); a reply's text stays, as the draft of the group left.
+        self._close_views()
         self.composer.set_mode(None, clear=True)
         await self.save_draft()
         self.view.new_direct = None
         await self._open(group)
         self.groups.show(await self.client.groups(), group.group)
+
+    def _share_read(self, group: GroupRow) -> None:
+        """Tell my other devices how far I read ``group`` (left now): one marker
+        for the visit, and none when nothing new was read."""
+        if group.member:
+            self.run_worker(self.client.share_read(group.group), group="markers")
+
+    def _close_views(self) -> None:
+        """Close the post views and the inbox on top of the main screen (a
+        group opened from there by ctrl+k, say, is shown at once)."""
+        from .screens.dialog import Answers
+
+        while len(self.screen_stack) > 1:
+            top = self.screen_stack[-1]
+            if not isinstance(top, Follows) or not isinstance(top, Answers) or top.answered:
+                return
+            top.dismiss(None)
+
+    async def show_home(self) -> None:
+        """The home portal: as cached at once, then as the server has it (online)."""
+        self._close_views()
+        self.composer.set_mode(None, clear=True)
+        await self.save_draft()
+        previous = self.view.group
+        if previous is not None:
+            self._share_read(previous)
+        self.view.group = None
+        self.view.new_direct = None
+        self.view.home = True
+        self.screen_stack[0].add_class("-home")
+        self.part(Title).show_home(self.engine.online)
+        self.part(Details).show(None, None)
+        self.composer.text = ""
+        self.composer.placeholder = Content(
+            "Home: ↑↓ choose a post, Enter opens it · ctrl+k or ctrl+↓ for a group · F1 keys"
+        )
+        home = await self.client.home(HOME_POSTS, cached=True)
+        self.portal.show(home, self.clock(), self.plain_symbols, keep=False)
+        self._show_portal_details()
+        self.groups.show(await self.client.groups(), None, home=True)
+        self.set_focus(self.portal)
+        if self.engine.online:
+            self.refresh_portal(ask=True)
+
+    def refresh_portal(self, ask: bool = False) -> None:
+        """Read the portal again: the cache's, or (``ask``) the server's. A read
+        of the cache never cancels a question to the server (its answer is
+        stored, and drawn, when it comes)."""
+        (self._ask_portal if ask else self._read_portal)()
+
+    @work(exclusive=True, group="portal-ask")
+    async def _ask_portal(self) -> None:
+        await self._show_portal(ask=True)
+
+    @work(exclusive=True, group="portal")
+    async def _read_portal(self) -> None:
+        await self._show_portal(ask=False)
+
+    async def _show_portal(self, ask: bool) -> None:
+        try:
+            home = await self.client.home(HOME_POSTS, cached=not ask)
+        except (Offline, LinkDown, ProtocolError) as exc:
+            self.log.warning(f"home: {exc}")
+            home = await self.client.home(HOME_POSTS, cached=True)
+        with contextlib.suppress(Closing):
+            if self.view.home:
+                self.portal.show(home, self.clock(), self.plain_symbols)
+                self.part(Title).show_home(self.engine.online)
+                self._show_portal_details()
+
+    @on(OptionList.OptionHighlighted, "#portal")
+    def _portal_moved(self) -> None:
+        with contextlib.suppress(Closing):
+            self._show_portal_details()
+
+    def _show_portal_details(self) -> None:
+        row = self.portal.selected_post
+        home = self.portal.home
+        if row is None or home is None:
+            self.part(Details).show(None, None)
+            return
+        name = home.groups.get(row.group, f"group {row.group}")
+        self.part(Details).show_post(row, name, self.clock())
+
+    def open_thread(self, target: int) -> None:
+        """The post view of message ``target`` (a post with its comments, a
+        chat message's thread); the keys typed next wait for it and go to it."""
+        from .screens.post import open_post  # loaded on first use, not at start-up
+
+        self.dialog_flow("post", partial(open_post, self, target))
+
+    def action_open_post(self) -> None:
+        row = self.portal.selected_post
+        if row is not None and row.seq is not None:
+            self.open_thread(row.seq)
+
+    def action_open_selected(self) -> None:
+        if self.timeline.selected is None:  # nothing selected: back to writing
+            self.action_to_composer()
+            return
+        self._act_on_selected(lambda app, row: app.open_thread(row.seq or 0))
+
+    def action_react_picker_selected(self) -> None:
+        from .screens.picker import pick_reaction
+
+        def pick(app: RseApp, row: MessageRow) -> None:
+            async def flow(gate: Gate) -> None:
+                await pick_reaction(app, row, gate)
+
+            app.dialog_flow("react", flow)
+            app.action_to_composer()  # one action; then typing is text again
+
+        self._act_on_selected(pick)
+
+    async def action_home(self) -> None:
+        await self.show_home()
+
+    def action_inbox(self) -> None:
+        from .screens.inbox import open_inbox
+
+        self.dialog_flow("inbox", partial(open_inbox, self))
+
+    @work(exclusive=True, group="inbox-count")
+    async def refresh_inbox_count(self) -> None:
+        """Count the unread in the inbox for the status bar (once per burst of news)."""
+        await asyncio.sleep(0.2)
+        count = len(await self.client.inbox(unread_only=True))
+        with contextlib.suppress(Closing):
+            if count != self.inbox_unread:
+                self.inbox_unread = count
+                self.show_status()
 
     async def reread(self, row: GroupRow) -> GroupRow:
         """``row`` as the cache has it now (a join or leave just queued counts);
@@ -629,7 +856,10 @@ class RseApp(App[int]):
             newer, pending = await self.client.tail(
                 group.group, self.view.kind, self.timeline.newest_seq
             )
-            read = await self.client.mark_read(group.group)
+            # What is shown now, not what reached the cache since the tail was
+            # read (a catch-up's rest stays unread, under its "new" line).
+            shown = max((r.seq or 0 for r in newer), default=self.timeline.newest_seq)
+            read = await self.client.mark_read(group.group, upto=shown)
             first_unread = next(
                 (r.seq for r in newer if r.seq is not None and r.seq > read and r.user != self.me),
                 None,
@@ -698,12 +928,18 @@ class RseApp(App[int]):
                         self.fill_newest()
                         if self.focused is None:
                             self.action_to_composer()
-            elif rows:
-                first = await self._initial_group(rows)
-                if first is not None:
-                    await self._open(first)
-            self.groups.show(rows, self.view.group.group if self.view.group else None)
-            self._show_status()
+            elif rows and not self.view.home:  # a new device's first groups
+                # Home, as at start; what was typed ahead goes to a group.
+                typed = bool(self.typeahead) or self._typeahead_waits
+                if not typed and self.view.new_direct is None and any(r.member for r in rows):
+                    await self.show_home()
+                else:
+                    first = await self._initial_group(rows)
+                    if first is not None:
+                        await self._open(first)
+            current = self.view.group.group if self.view.group else None
+            self.groups.show(rows, current, home=self.view.home)
+            self.show_status()
         if self.view.new_direct is not None and (changes.groups or changes.outbox):
             direct = await self.client.direct_with(self.view.new_direct[0])
             if direct is not None:
@@ -717,6 +953,14 @@ class RseApp(App[int]):
             self.check_charter()
         for row in changes.mentions:
             self._alert(row)
+        feed = changes.home or changes.messages or changes.groups or changes.users
+        if self.view.home and (feed or changes.deleted):
+            self.refresh_portal()
+        for screen in self.screen_stack[1:]:
+            if isinstance(screen, Follows):
+                screen.cache_changed(changes)
+        if changes.home or changes.messages or changes.groups:
+            self.refresh_inbox_count()
 
     def _alert(self, row: MessageRow) -> None:
         # One alert per group per ALERT_EVERY seconds: sixty mentions in a burst
@@ -742,10 +986,12 @@ class RseApp(App[int]):
             return
         went_online = message.status.link is Link.ONLINE and self._status.link is not Link.ONLINE
         self._status = message.status
-        self._show_status()
+        self.show_status()
         if went_online:
             self.fill_newest()
             self.check_charter()
+            if self.view.home:
+                self.refresh_portal(ask=True)
 
     @work(group="charter")
     async def check_charter(self) -> None:
@@ -776,18 +1022,24 @@ class RseApp(App[int]):
         if not self.showing:
             return
         self._status = self.engine.status
-        self._show_status()
+        self.show_status()
 
-    def _show_status(self) -> None:
-        """The link, the outbox, the bytes, and the groups with news (the hotlist)."""
+    def show_status(self) -> None:
+        """The link, the outbox, the inbox, the bytes, and the groups with news
+        (the hotlist): on the main screen and on the post views over it."""
         here = self.view.group.group if self.view.group else None
         hot = [r for r in self.groups.rows if r.member and r.unread and r.group != here]
-        self.part(StatusBar).show(self._status, hotlist=hot)
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.show(self._status, hotlist=hot, inbox=self.inbox_unread)
 
     # -- widget messages ------------------------------------------------------------------------
 
     @on(OptionList.OptionSelected, "#groups")
     async def _group_chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option_id == HOME:
+            await self.show_home()
+            return
         row = next((r for r in self.groups.rows if str(r.group) == event.option_id), None)
         if row is not None:
             await self.enter_group(row)
@@ -816,7 +1068,7 @@ class RseApp(App[int]):
     async def _older(self) -> None:
         group, timeline = self.view.group, self.timeline
         if group is None:
-            timeline.loading = False
+            timeline.fetching = False
             return
         self.load_older(group.group, self.view.kind, timeline.oldest_seq)
 
@@ -844,7 +1096,7 @@ class RseApp(App[int]):
             if event.row is not None:
                 # The composer says what the letters do now, and how to get back.
                 self.composer.placeholder = Content(
-                    "Selected: e edit · r reply · d delete · p pin · ↑↓ · Esc: write"
+                    "Selected: Enter open · e edit · r reply · : react · d delete · p pin · Esc"
                 )
             elif self.view.group is not None:
                 self._composer_state(self.view.group)
@@ -925,7 +1177,14 @@ class RseApp(App[int]):
             await self.client.send_direct(self.view.new_direct[0], text)
             return
         group = self.view.group
-        why = "Open a group first (ctrl+k)" if group is None else self._may_not_write(group)
+        if group is None:
+            why = (
+                "Home lists posts: open a group to write there (ctrl+k, or the groups pane)"
+                if self.view.home
+                else "Open a group first (ctrl+k)"
+            )
+        else:
+            why = self._may_not_write(group)
         if group is None or why:
             self.composer.restore(text)
             self.notify(why, severity="warning", markup=False)
@@ -1067,8 +1326,22 @@ class RseApp(App[int]):
             self.set_timer(0.01, self.action_quit)
             return
         await self.save_draft()
+        await self._share_read_before_quitting()
         await self.engine.stop()
         self.exit(0)
+
+    async def _share_read_before_quitting(self) -> None:
+        """The open group's read marker, for my other devices: queued, and
+        given a moment to leave when online (else it leaves next time)."""
+        group = self.view.group
+        if group is None or not group.member:
+            return
+        if await self.client.share_read(group.group) is None or not self.engine.online:
+            return
+        for _ in range(MARKER_WAITS):
+            if not self.engine.status.outbox:
+                return
+            await asyncio.sleep(0.02)
 
 
 def run_tui(

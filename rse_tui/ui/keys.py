@@ -1,9 +1,10 @@
 """The one key-binding table: the app's bindings and the help screen come from it.
 
 Each entry says where it works ("app" everywhere, "timeline" in the message
-list, "composer" while writing), its keys, and what it does in words. The
-help screen (F1 or ?) is generated from this table, and a test checks that
-every entry is bound.
+list, "composer" while writing, "portal" on Home, "post" and
+"post_composer" in the post view, "inbox"), its keys, and what it does in
+words. The help screen (F1) is generated from this table, and a test checks
+that every entry is bound.
 
 Typing always reaches the composer: printable keys are never commands unless
 a message was selected on purpose (alt+up, or Esc then an arrow), and then
@@ -11,6 +12,8 @@ only the few letters below act on it. The composer handles its own keys, and
 the app's keys while it has focus, in the order they were typed. The keys
 that open a dialog (``opens``) go round the focused widget, after the keys
 typed before them, and the keys typed after them wait for the dialog.
+The post view follows the same rule: its letters act once the post is
+selected on purpose (Tab), and one action done, typing is text again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class Key:
     routed: bool = False
     #: Opens a dialog: the keys typed after it wait for it, then go to it.
     opens: bool = False
+    #: Each key is a digit, handed to the action (``toggle_option(3)``).
+    numbered: bool = False
 
 
 KEYMAP: tuple[Key, ...] = (
@@ -46,6 +51,15 @@ KEYMAP: tuple[Key, ...] = (
     Key("app", "f2", "directory", "Directory: find people, write to them", show=True, opens=True),
     Key("app", "f3", "requests", "Join requests waiting for you (moderators)", opens=True),
     Key("app", "f4", "settings", "Group settings (moderators)", opens=True),
+    Key(
+        "app",
+        "f5,ctrl+n",
+        "inbox",
+        "Inbox: mentions, replies, reactions, announcements, polls",
+        show=True,
+        opens=True,
+    ),
+    Key("app", "alt+h", "home", "Home: featured posts and the newest of your groups"),
     Key("app", "ctrl+q", "quit", "Quit", show=True),
     Key("timeline", "up,k", "select_previous", "Previous message"),
     Key("timeline", "down,j", "select_next", "Next message"),
@@ -68,16 +82,24 @@ KEYMAP: tuple[Key, ...] = (
         "React +1 to the message (again: take it back)",
         routed=True,
     ),
-    Key("timeline", "e", "edit_selected", "Edit the message (yours)", routed=True),
-    Key("timeline", "r", "reply_selected", "Reply to the message", routed=True),
-    Key("timeline", "alt+up", "select_message", "Select the newest message", routed=True),
     Key(
         "timeline",
-        "escape,enter",
-        "to_composer",
-        "Back to writing (typing does it too)",
+        "colon",
+        "react_picker_selected",
+        "React: choose among all the reactions",
         routed=True,
     ),
+    Key("timeline", "e", "edit_selected", "Edit the message (yours)", routed=True),
+    Key("timeline", "r", "reply_selected", "Reply to the message", routed=True),
+    Key(
+        "timeline",
+        "enter",
+        "open_selected",
+        "Open the post or thread: comments, replies, poll, acknowledging",
+        routed=True,
+    ),
+    Key("timeline", "alt+up", "select_message", "Select the newest message", routed=True),
+    Key("timeline", "escape", "to_composer", "Back to writing (typing does it too)", routed=True),
     Key("composer", "enter", "send", "Send"),
     # Not alt+enter: terminals send it as ESC CR, which arrives as a plain Enter.
     Key("composer", "ctrl+j", "newline", "New line"),
@@ -94,9 +116,47 @@ KEYMAP: tuple[Key, ...] = (
     Key("composer", "escape", "escape", "Leave an edit or reply; else go to the messages"),
     Key("composer", "pageup", "messages_page_up", "Scroll the messages up", routed=True),
     Key("composer", "pagedown", "messages_page_down", "Scroll the messages down", routed=True),
-    Key("groups", "enter", "open", "Open the group (join it, or ask to, if needed)"),
+    Key("groups", "enter", "open", "Open the group (join it, or ask to, if needed), or Home"),
     Key("groups", "left", "collapse", "Fold the branch"),
     Key("groups", "right", "expand", "Unfold the branch"),
+    Key("portal", "up", "cursor_up", "Previous post"),
+    Key("portal", "down", "cursor_down", "Next post"),
+    Key("portal", "pageup", "page_up", "Page up"),
+    Key("portal", "pagedown", "page_down", "Page down"),
+    Key("portal", "home", "first", "First post"),
+    Key("portal", "end", "last", "Last post"),
+    Key("portal", "enter", "open_post", "Open the post", routed=True),
+    Key("portal", "escape", "to_composer", "Back to writing (typing does it too)", routed=True),
+    # The post view: its keys act once the post is selected on purpose (Tab
+    # from its composer, or ↑ in an empty one); letters typed there otherwise
+    # go to the composer, as on the main screen.
+    Key("post", "up,k", "select_previous", "Previous: the post, a poll option, a comment"),
+    Key("post", "down,j", "select_next", "Next"),
+    Key("post", "pageup", "page_up", "Page up"),
+    Key("post", "pagedown", "page_down", "Page down"),
+    Key("post", "home,g", "first", "The post"),
+    Key("post", "end,G", "last", "The last comment"),
+    Key(
+        "post",
+        "1,2,3,4,5,6,7,8,9",
+        "toggle_option",
+        "Choose poll option 1-9 (again: unchoose)",
+        numbered=True,
+    ),
+    Key("post", "space,x", "toggle_selected", "Choose the poll option under the cursor"),
+    Key("post", "enter", "vote_or_write", "Vote for the options chosen; else write a comment"),
+    Key("post", "a", "acknowledge", "Acknowledge the announcement (got it)"),
+    Key("post", "plus", "react_plus_one", "React +1 (again: take it back)"),
+    Key("post", "colon", "react_picker", "React: choose among all the reactions"),
+    Key("post", "e", "edit_selected", "Edit it (yours; a post: its title too)"),
+    Key("post", "r,c", "write", "Write a comment or a reply"),
+    Key("post", "escape", "close", "Back to where you were"),
+    Key("post_composer", "enter", "send", "Send the comment or reply (or save the edit)"),
+    Key("post_composer", "tab", "title", "Select the post, to act on it (editing: the title)"),
+    Key("post_composer", "up", "to_post", "In an empty composer: select the last comment"),
+    Key("post_composer", "escape", "escape", "Back (leaves an edit first; text: keeps it)"),
+    Key("inbox", "enter", "open", "Open it where it was said (the post or the thread)"),
+    Key("inbox", "escape", "close", "Leave the inbox: everything in it is read"),
 )
 
 
@@ -112,7 +172,7 @@ def bindings(where: str, *, priority: bool = False) -> list[BindingType]:
 
 #: Printable keys Textual names by a word: a command, like a letter, only in
 #: the message list with a message selected on purpose.
-PRINTABLE_NAMES = frozenset({"plus"})
+PRINTABLE_NAMES = frozenset({"plus", "colon", "space"})
 
 
 def actions(where: str, *, routed: bool = False) -> dict[str, str]:
@@ -138,6 +198,9 @@ def _pretty_one(key: str) -> str:
     names = {
         "question_mark": "?",
         "plus": "+",
+        "colon": ":",
+        "space": "Space",
+        "tab": "Tab",
         "pageup": "PgUp",
         "pagedown": "PgDn",
         "escape": "Esc",
@@ -162,5 +225,8 @@ def _pretty_one(key: str) -> str:
 
 
 def pretty(keys: str) -> str:
-    """How a binding's keys are written in the help: ``^K``, ``M-↓``, ``F1``."""
-    return " / ".join(_pretty_one(k) for k in keys.split(","))
+    """How a binding's keys are written in the help: ``^K``, ``M-↓``, ``F1``, ``1-9``."""
+    split = keys.split(",")
+    if len(split) > 2 and all(k.isdigit() for k in split):
+        return f"{split[0]}-{split[-1]}"
+    return " / ".join(_pretty_one(k) for k in split)

@@ -108,6 +108,16 @@ def reaction_label(word: str, plain: bool) -> str:
     return f":{word}:" if plain or word not in EMOJI else EMOJI[word]
 
 
+def replies_label(row: MessageRow) -> str:
+    """``3 comments`` under a post, ``1 reply`` under a chat message ("" with none)."""
+    n = row.comments
+    if not n:
+        return ""
+    if row.kind == PostEvent.TYPE:
+        return f"{n} comment" if n == 1 else f"{n} comments"
+    return f"{n} reply" if n == 1 else f"{n} replies"
+
+
 def _state(row: MessageRow, text: Text, plain: bool = False) -> None:
     if row.edited is not None:
         text.append(" (edited)", MUTED)
@@ -116,10 +126,36 @@ def _state(row: MessageRow, text: Text, plain: bool = False) -> None:
     for n, (word, count, mine) in enumerate(row.reactions):
         label = f"{'  ' if n == 0 else ' '}{reaction_label(word, plain)} {count}"
         text.append(label, Style(bold=True) if mine else MUTED)
+    replies = replies_label(row)
+    if replies:  # Enter on the message opens them
+        text.append(f"  ▸ {replies}", Style(bold=True))
     if row.error is not None:
         text.append(f"  ✗ not sent: {clean_line(row.error)}", _FAILED)
     elif row.pending:
         text.append("  ⋯ waiting to send", _PENDING)
+
+
+def post_state(row: MessageRow, now: float | None = None) -> str:
+    """A post's poll and announcement in one line: ``poll · 4 voters · you voted``."""
+    parts: list[str] = []
+    poll = row.poll
+    if poll is not None:
+        voters = f"{poll.voters} voter" + ("" if poll.voters == 1 else "s")
+        parts += ["poll", f"{len(poll.options)} options", voters]
+        closed = poll.closed(now if now is not None else time.time())
+        if poll.mine is not None:
+            parts.append("you voted")
+        elif not closed:
+            parts.append("not voted yet")
+        if closed:
+            parts.append("closed")
+        elif poll.closes is not None:
+            parts.append(f"closes {when(poll.closes, now)}")
+    if row.ack:
+        parts.append(
+            "announcement: acknowledged" if row.acked else "announcement: please acknowledge"
+        )
+    return " · ".join(parts)
 
 
 def _strips(console: Console, renderable: RenderableType, width: int) -> list[Strip]:
@@ -144,8 +180,17 @@ def row_lines(
         _state(row, head, plain)
         from rich.markdown import Markdown  # loaded on the first post, not at start-up
 
+        lines = _strips(console, head, width)
+        if row.title:
+            title = Text(clean_line(row.title), style=Style(bold=True), no_wrap=True)
+            title.truncate(width, overflow="ellipsis")
+            lines += _strips(console, title, width)
         post = Markdown(task_boxes(clean(row.text)), hyperlinks=False)
-        return [*_strips(console, head, width), *_strips(console, post, width), Strip.blank(0)]
+        lines += _strips(console, post, width)
+        extra = post_state(row, now)
+        if extra:
+            lines += _strips(console, Text(extra, style=MUTED), width)
+        return [*lines, Strip.blank(0)]
     head = Text()
     head.append(clock(row.ts), MUTED)
     action = row.text.startswith("/me ")  # "* ana is rolling back", as on IRC

@@ -41,6 +41,8 @@ T = TypeVar("T")
 class View:
     group: GroupRow | None = None
     kind: str = ChatEvent.TYPE
+    #: The home portal is open (no group is).
+    home: bool = False
     #: Writing to someone with no direct chat yet: (user id, name).
     new_direct: tuple[int, str] | None = None
 
@@ -52,6 +54,11 @@ class AppSurface(Protocol):
     client: Client
     view: View
     me: int | None
+    #: Reactions as ``:word:`` rather than emoji (NO_COLOR, or RSE_ASCII=1).
+    plain_symbols: bool
+    clock: Callable[[], float]
+    #: Comments begun in a post view and left unsent, by post (this session).
+    post_drafts: dict[int, str]
     #: The charter's dialog is open (or being asked for): one at a time.
     charter_open: bool
 
@@ -95,3 +102,9 @@ class AppSurface(Protocol):
     async def reread(self, row: GroupRow) -> GroupRow: ...
 
     async def send_text(self, text: str, mode: Mode | None = None) -> None: ...
+
+    def open_thread(self, target: int) -> None: ...
+
+    def show_status(self) -> None: ...
+
+    def refresh_inbox_count(self) -> object: ...

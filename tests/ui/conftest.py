@@ -98,3 +98,32 @@ async def burst(pilot, *keys: str) -> None:
         event.set_sender(app)
         app._driver.send_message(event)
     await pilot.pause()
+
+
+async def back_to_last_group(pilot) -> None:
+    """The app lands on Home when the user has groups: go to the group open
+    last time (as Enter on it in the groups pane, or ctrl+k, does)."""
+    app = pilot.app
+    await until(pilot, lambda: app.view.home or app.view.group is not None)
+    if not app.view.home:
+        return
+    remembered = await app.client.setting("ui.group")
+    await app.open_group(next(r for r in app.groups.rows if str(r.group) == remembered))
+    app.action_to_composer()
+    await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows now, as plain text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def in_group(pilot, name: str) -> None:
+    """Open group ``name`` once the app has it (as ctrl+k does): a new device
+    lands on Home when its first groups arrive."""
+    app = pilot.app
+    await until(pilot, lambda: any(r.name == name and r.member for r in app.groups.rows))
+    if app.view.group is None or app.view.group.name != name:
+        await app.open_group(next(r for r in app.groups.rows if r.name == name))
+        app.action_to_composer()
+    await pilot.pause()

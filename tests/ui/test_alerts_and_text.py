@@ -141,7 +141,7 @@ async def test_drafts_pastes_and_loaded_texts_reach_the_composer_neutralised(ser
     stand-ins, newlines and tabs kept, CR line breaks (as terminals paste) new lines."""
     from textual import events
 
-    from .conftest import until
+    from .conftest import back_to_last_group, until
     from .test_app import _join_ops, _room
 
     account, bob, g = await _room(server, profiles)
@@ -154,6 +154,7 @@ async def test_drafts_pastes_and_loaded_texts_reach_the_composer_neutralised(ser
     cache.close()
     app = profiles.app(account)
     async with app.run_test(size=(80, 24)) as pilot:
+        await back_to_last_group(pilot)
         await until(pilot, lambda: app.composer.text != "")
         assert app.composer.text == SHOWN
         app.composer.move_cursor(app.composer.document.end)
@@ -187,7 +188,7 @@ async def test_dialog_fields_hold_no_controls(tmp_path):
     from rse_tui.ui.screens.people import DirectoryScreen
     from rse_tui.ui.screens.settings import SettingsScreen
 
-    from .conftest import until
+    from .conftest import back_to_last_group, until
 
     cache = Cache(tmp_path / "cache.db")
     cache.set_identity(1, "ana")
@@ -205,7 +206,7 @@ async def test_dialog_fields_hold_no_controls(tmp_path):
         app._driver.send_message(event)
 
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause()
+        await back_to_last_group(pilot)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
         screen = app.screen

@@ -29,7 +29,7 @@ from rse_tui.ui.widgets.panes import Details, StatusBar, Title
 from server.app import RseServer
 
 from ..helpers import config, new_user
-from .conftest import burst, until
+from .conftest import back_to_last_group, burst, until
 
 
 def _texts(app: RseApp) -> list[str]:
@@ -49,8 +49,8 @@ async def _join_ops(app: RseApp, pilot) -> None:
     await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
     await until(pilot, lambda: any(r.name == "Ops" for r in app.groups.rows))
     app.groups.focus()
-    ops = next(i for i, r in enumerate(app.groups.rows) if r.name == "Ops")
-    app.groups.highlighted = ops
+    ops = next(r.group for r in app.groups.rows if r.name == "Ops")
+    app.groups.highlighted = app.groups.index_of(ops)
     await pilot.press("enter")  # opens it, joining first
     await until(pilot, lambda: app.view.group is not None and app.view.group.member)
 
@@ -89,8 +89,11 @@ async def test_opens_from_cache_with_the_server_down(server, profiles, tmp_path)
 
     again = profiles.app(account)
     async with again.run_test(size=(120, 40)) as pilot:
-        # Content is there at once, from the cache, with no server at all.
+        # Content is there at once, from the cache, with no server at all:
+        # Home first, then the group.
         await pilot.pause()
+        assert again.view.home
+        await back_to_last_group(pilot)
         assert "runbook: restart the VPN" in _texts(again)
         assert again.view.group is not None and again.view.group.name == "Ops"
         await until(pilot, lambda: again.engine.status.link is Link.RECONNECTING)
@@ -118,6 +121,7 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
     # Offline: write two messages, see them pending, quit.
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
+        await back_to_last_group(pilot)
         await pilot.press(*"first while down", "enter")
         await pilot.press(*"second while down", "enter")
         await until(pilot, lambda: len([r for r in app.timeline.rows if r.pending]) == 2)
@@ -132,6 +136,7 @@ async def test_offline_writes_survive_a_restart_and_arrive_once(profiles, tmp_pa
     try:
         app = profiles.app(account)
         async with app.run_test(size=(120, 40)) as pilot:
+            await back_to_last_group(pilot)
             await until(
                 pilot,
                 lambda: app.engine.status.outbox == 0 and app.engine.status.link is Link.ONLINE,
@@ -206,9 +211,21 @@ async def test_help_lists_the_key_table_and_question_mark_is_typed(server, profi
 
 def test_every_key_in_the_table_has_an_action():
     from rse_tui.ui.keys import KEYMAP
+    from rse_tui.ui.screens.inbox import InboxScreen
+    from rse_tui.ui.screens.post import PostComposer, PostScreen
+    from rse_tui.ui.widgets.portal import Portal
     from rse_tui.ui.widgets.timeline import Timeline
 
-    owners = {"app": RseApp, "timeline": Timeline, "composer": Composer, "groups": GroupList}
+    owners = {
+        "app": RseApp,
+        "timeline": Timeline,
+        "composer": Composer,
+        "groups": GroupList,
+        "portal": Portal,
+        "post": PostScreen,
+        "post_composer": PostComposer,
+        "inbox": InboxScreen,
+    }
     for key in KEYMAP:
         owner = RseApp if key.routed else owners[key.where]
         assert hasattr(owner, f"action_{key.action}"), key
@@ -256,7 +273,7 @@ async def test_drafts_are_kept_per_group_across_restarts(server, profiles):
         await app.action_quit()
     again = profiles.app(account)
     async with again.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await back_to_last_group(pilot)
         assert again.view.group is not None and again.view.group.name == "Ops"
         assert again.composer.text == "half a thought"
         await burst(pilot, *" goes on")  # after the draft, not before it
@@ -319,7 +336,7 @@ async def test_history_loads_older_pages_lazily(server, profiles):
         app.timeline.focus()
         for _ in range(6):
             await pilot.press("home")
-            await until(pilot, lambda: not app.timeline.loading)
+            await until(pilot, lambda: not app.timeline.fetching)
         assert len(app.timeline.rows) == 450
         assert app.timeline.rows[0].text == "line 0"
         page = await bob.conn.call(History, group=g, kind="c", limit=1)
@@ -525,6 +542,7 @@ async def test_a_long_group_opens_at_its_newest_message_and_follows(server, prof
     # Opened again from the cache: at the newest message too.
     again = profiles.app(account)
     async with again.run_test(size=(80, 24)) as pilot:
+        await back_to_last_group(pilot)
         await until(pilot, lambda: "my own" in again.timeline.visible_text())
         await again.action_quit()
     await bob.close()
@@ -566,6 +584,7 @@ async def test_a_group_opens_at_the_first_unread_under_a_new_line(server, profil
     again = profiles.app(account)
     async with again.run_test(size=(80, 24)) as pilot:
         # Caught up as the app opens: the view stops at the first unread.
+        await back_to_last_group(pilot)
         await until(pilot, lambda: any(r.text == "while away 39" for r in again.timeline.rows))
         await pilot.pause()
         text = again.timeline.visible_text()
@@ -580,10 +599,11 @@ async def test_a_group_opens_at_the_first_unread_under_a_new_line(server, profil
     cache.close()
     again = profiles.app(account)
     async with again.run_test(size=(80, 24)) as pilot:
+        await back_to_last_group(pilot)
         await until(pilot, lambda: any(r.text == "while away 79" for r in again.timeline.rows))
         text = again.timeline.visible_text()
         assert "─ new ─" in text.splitlines()[0] and "while away 40" in text
-        assert "while away 79" not in text
+        assert "while away 79" not in text and "new ↓" in text  # how many wait below
         await again.action_quit()
     await bob.close()
 

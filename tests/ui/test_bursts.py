@@ -16,7 +16,7 @@ from rse_tui.ui.screens.people import DirectoryScreen, RequestsScreen
 from rse_tui.ui.screens.settings import SettingsScreen
 
 from ..helpers import new_user
-from .conftest import burst, until
+from .conftest import back_to_last_group, burst, in_group, until
 
 GROUPS = ("General", "Engineering", "Incidents")
 
@@ -191,6 +191,7 @@ async def test_settings_and_requests_answer_once(server, profiles):
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
         await app.client.create_group("Ops", visibility="private")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         g = app.view.group.group
         await pilot.press("f4")
@@ -227,6 +228,7 @@ async def test_every_dialog_answers_once(server, profiles):
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.engine.status.link is Link.ONLINE)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
 
         async def no_search(query, badge):
@@ -292,6 +294,7 @@ async def test_esc_cancels_an_edit_and_its_text_is_never_a_draft(server, profile
         await app.action_quit()
     again = profiles.app(account)
     async with again.run_test(size=(80, 24)) as pilot:
+        await back_to_last_group(pilot)
         await until(pilot, lambda: _open(again) == "Incidents")
         await pilot.pause(0.3)
         assert again.composer.text == ""

@@ -11,6 +11,7 @@ from rse_tui import demo
 from rse_tui.sync.engine import Backoff, Engine
 from rse_tui.sync.models import Link
 from rse_tui.ui.app import RseApp
+from rse_tui.ui.widgets.panes import StatusBar
 
 from .conftest import until
 
@@ -47,6 +48,16 @@ async def test_demo_platform_is_ready_and_reused(tmp_path):
             await until(pilot, lambda: len(app.groups.rows) >= 3)
             names = {r.name for r in app.groups.rows if r.member}
             assert {"General", "Announcements", "Incidents"} <= names
+            # A first start lands on Home: the featured welcome, then the news.
+            await until(pilot, lambda: app.view.home)
+            await until(pilot, lambda: "Game day" in app.portal.visible_text())
+            listed = app.portal.visible_text()
+            assert listed.index("Featured") < listed.index("Welcome to the network")
+            assert "Runbook: VPN down" in listed and "2 comments" in listed
+            assert "please acknowledge" in listed  # the launch announcement
+            await until(pilot, lambda: "inbox" in app.part(StatusBar).text)
+            general = next(r for r in app.groups.rows if r.name == "General")
+            await app.open_group(general)
             await until(pilot, lambda: len(app.timeline.rows) > 0)
             await app.action_quit()
         app.engine.close()

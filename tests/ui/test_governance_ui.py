@@ -24,7 +24,7 @@ from rse_tui.ui.screens.settings import SettingsScreen
 from server import storage
 
 from ..helpers import new_user
-from .conftest import burst, until
+from .conftest import back_to_last_group, burst, in_group, until
 
 
 async def _online(app, pilot) -> None:
@@ -32,7 +32,8 @@ async def _online(app, pilot) -> None:
 
 
 def _labels(app) -> list[str]:
-    return [str(o.prompt) for o in app.groups.options]
+    """The groups' lines (Home, the first, aside)."""
+    return [str(o.prompt) for o in app.groups.options if o.id != "home"]
 
 
 async def test_tree_with_marks_folds_and_unfolds(server, profiles):
@@ -50,7 +51,7 @@ async def test_tree_with_marks_folds_and_unfolds(server, profiles):
         assert labels[1].strip().startswith("+ SRE") and "private" in labels[1]
         assert not any("Board" in label for label in labels)  # secret: not there at all
         app.groups.focus()
-        app.groups.highlighted = 0
+        app.groups.highlighted = app.groups.index_of(top)
         await pilot.press("left")
         assert len(app.groups.rows) == 1 and _labels(app)[0].startswith(" ▸")
         await pilot.press("right")
@@ -66,6 +67,7 @@ async def test_moderator_edits_settings_and_answers_requests(server, profiles):
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -154,6 +156,8 @@ async def test_charter_is_shown_until_accepted(server, profiles):
     typing = profiles.app(account)
     async with typing.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(typing.screen, CharterScreen))
+        # Over Home, where the app lands: Ops is opened under the charter.
+        await typing.open_group(next(r for r in typing.groups.rows if r.group == g))
         await pilot.pause(CharterScreen.GRACE)  # on screen: keys typed from now on are its
         # Enter accepts; what is typed right behind it, in one burst, is sent.
         await burst(pilot, "enter", *"alpha", "enter", *"beta", "enter", *"gamma", "enter")
@@ -201,7 +205,7 @@ async def test_non_member_private_group_enter_asks_to_join(server, profiles):
         await _online(app, pilot)
         await until(pilot, lambda: any(r.group == g for r in app.groups.rows))
         app.groups.focus()
-        app.groups.highlighted = next(i for i, r in enumerate(app.groups.rows) if r.group == g)
+        app.groups.highlighted = app.groups.index_of(g)
         await pilot.press("enter")
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await until(pilot, lambda: any(r.group == g and r.requested for r in app.groups.rows))
@@ -221,6 +225,7 @@ async def test_moderator_deletes_and_pins_from_the_timeline(server, profiles):
     async with app.run_test(size=(120, 40)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         g = app.view.group.group
         await bob.conn.call(JoinGroup, group=g, cid="j")
@@ -251,8 +256,11 @@ async def _settings_fit(profiles, account, size: tuple[int, int]) -> None:
     app = profiles.app(account)
     async with app.run_test(size=size) as pilot:
         await _online(app, pilot)
+        if app.view.home:  # a second time: Ops is there, and the app lands on Home
+            await back_to_last_group(pilot)
         if app.view.group is None:
             await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None and app.view.group.moderator)
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, SettingsScreen))
@@ -326,6 +334,7 @@ async def test_a_charter_pushed_while_typing_neither_takes_the_keys_nor_outstays
     async with app.run_test(size=(80, 24)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None)
         app.action_to_composer()
         _publish(server, "# Charter", 1)
@@ -356,6 +365,7 @@ async def test_an_edit_refused_puts_its_text_back_in_the_composer(server, profil
     async with app.run_test(size=(80, 24)) as pilot:
         await _online(app, pilot)
         await app.client.create_group("Ops")
+        await in_group(pilot, "Ops")
         await until(pilot, lambda: app.view.group is not None)
         await app.client.edit(987654, "the fixed text")
         await until(pilot, lambda: "the fixed text" in app.composer.text)

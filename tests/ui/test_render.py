@@ -72,3 +72,67 @@ def test_replies_quote_what_they_answer_and_edits_say_so():
     assert lines == ["          ↳ karim: who is ␛[31mon call?", "14:13 lea me (edited)"]
     unknown = MessageRow(2, 1, "c", 3, "lea", NOW, "me", reply=1)
     assert "↳ an earlier message" in row_lines(unknown, Console(width=200), 40, NOW)[0].text
+
+
+def test_posts_show_their_title_poll_announcement_and_comments():
+    from rse_tui.sync.models import PollState
+
+    poll = PollState(options=("yes", "no", "later"), counts=(2, 1, 0), voters=3, mine=(0,))
+    row = MessageRow(
+        5, 1, "p", 2, "karim", NOW, "Shall we?", title="Move the \x1b[2Jstandup", poll=poll,
+        ack=True, comments=2, reactions=(("+1", 1, False),),
+    )  # fmt: skip
+    lines = [s.text.rstrip() for s in row_lines(row, Console(width=200), 90, NOW, plain=True)]
+    assert lines[0] == "karim · 14:13  :+1: 1  ▸ 2 comments"
+    assert lines[1] == "Move the ␛[2Jstandup"
+    assert "Shall we?" in lines[2]
+    assert lines[3] == (
+        "poll · 3 options · 3 voters · you voted · announcement: please acknowledge"
+    )
+    long = MessageRow(6, 1, "p", 2, "karim", NOW, "x", title="t" * 500)
+    assert all(len(s.text) <= 40 for s in row_lines(long, Console(width=200), 40, NOW))
+
+
+def test_a_chat_message_with_replies_says_how_many():
+    one = MessageRow(1, 1, "c", 2, "karim", NOW, "who is on call?", comments=1)
+    assert _lines_of(one)[0] == "14:13 karim who is on call?  ▸ 1 reply"
+    three = MessageRow(1, 1, "c", 2, "karim", NOW, "who?", comments=3)
+    assert _lines_of(three)[0] == "14:13 karim who?  ▸ 3 replies"
+
+
+def _lines_of(row: MessageRow, width: int = 60) -> list[str]:
+    return [s.text.rstrip() for s in row_lines(row, Console(width=200), width, NOW)]
+
+
+def test_feed_pieces_neutralise_what_a_server_should_have_refused():
+    """Titles, options and names with control characters (an old server, a
+    hostile one): shown as stand-ins, never sent to the terminal."""
+    from rse_tui.sync.models import PollState
+    from rse_tui.ui.widgets.feed import (
+        first_line,
+        head_line,
+        option_line,
+        reactions_line,
+        reply_block,
+        title_line,
+    )
+
+    evil = "\x1b]0;PWNED\x07\x1b[2J\u202e"
+    poll = PollState(options=(f"yes{evil}", "no"), counts=(1, 0), voters=1, mine=(0,))
+    row = MessageRow(
+        1, 1, "p", 2, f"bob{evil}", NOW, f"# {evil}head\nbody", title=f"T{evil}", poll=poll,
+        reactions=(("+1", 1, False),),
+    )  # fmt: skip
+    texts = [
+        title_line(row).plain,
+        head_line(row, f"Ops{evil}", NOW).plain,
+        option_line(poll, 0, True, plain=True).plain,
+        reactions_line(row, [("+1", [f"eve{evil}"])], plain=True).plain,
+        reply_block(row, NOW, plain=True).plain,
+        first_line(row.text),
+    ]
+    for text in texts:
+        assert not any(ord(c) < 32 and c != "\n" for c in text), text
+        assert "\u202e" not in text and "\x1b" not in text
+    assert texts[0] == "T␛]0;PWNED␇␛[2J\ufffd"
+    assert texts[2].startswith(" 1 (*)    1 ############ 100% yes␛]0;PWNED")

@@ -23,6 +23,7 @@ from rse_tui.ui.app import RseApp
 from server.app import RseServer
 
 from ..helpers import PASSWORD, config, invite, new_user
+from .conftest import back_to_last_group
 
 NOW = 1_790_000_000  # 2026-09-21 14:13 UTC
 
@@ -86,13 +87,27 @@ def _app(account: accounts.Account) -> RseApp:
     return RseApp(engine, account.settings.name, clock=lambda: NOW + 60)
 
 
+#: The app's reads after its first paint (the inbox's count, the portal, a post).
+READING = {"inbox-count", "portal", "reload"}
+
+
 async def _offline(pilot) -> None:
+    """Offline, and what the app reads after its first paint is on screen."""
     app = pilot.app
     async with asyncio.timeout(10):
         while app.engine.status.link is not Link.RECONNECTING:
             await pilot.pause(0.02)
+        while any(w.group in READING and not w.is_finished for w in app.workers):
+            await pilot.pause(0.02)
     app._tick()
     await pilot.pause()
+
+
+async def _offline_in_the_group(pilot) -> None:
+    """The app lands on Home: the group open last time, as a user opens it."""
+    await _offline(pilot)
+    await back_to_last_group(pilot)
+    await _offline(pilot)
 
 
 @pytest.fixture
@@ -113,16 +128,16 @@ def account(tmp_path, monkeypatch):
 
 
 def test_snapshot_80x24(snap_compare, account):
-    assert snap_compare(_app(account), terminal_size=(80, 24), run_before=_offline)
+    assert snap_compare(_app(account), terminal_size=(80, 24), run_before=_offline_in_the_group)
 
 
 def test_snapshot_120x40(snap_compare, account):
-    assert snap_compare(_app(account), terminal_size=(120, 40), run_before=_offline)
+    assert snap_compare(_app(account), terminal_size=(120, 40), run_before=_offline_in_the_group)
 
 
 def test_snapshot_120x40_feed(snap_compare, account):
     assert snap_compare(
-        _app(account), terminal_size=(120, 40), run_before=_offline, press=["ctrl+t"]
+        _app(account), terminal_size=(120, 40), run_before=_offline_in_the_group, press=["ctrl+t"]
     )
 
 
@@ -132,8 +147,8 @@ def no_color(monkeypatch):
 
 
 def test_snapshot_80x24_no_color(snap_compare, account, no_color):
-    assert snap_compare(_app(account), terminal_size=(80, 24), run_before=_offline)
+    assert snap_compare(_app(account), terminal_size=(80, 24), run_before=_offline_in_the_group)
 
 
 def test_snapshot_120x40_no_color(snap_compare, account, no_color):
-    assert snap_compare(_app(account), terminal_size=(120, 40), run_before=_offline)
+    assert snap_compare(_app(account), terminal_size=(120, 40), run_before=_offline_in_the_group)

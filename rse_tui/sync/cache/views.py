@@ -277,14 +277,21 @@ class Views(CacheBase):
                 )
         return out
 
-    def mark_read(self, group: int) -> int:
-        """Mark the group read; returns where the reading stood before (a seq)."""
+    def mark_read(self, group: int, upto: int | None = None) -> int:
+        """Mark the group read (up to message ``upto``: what a view has shown,
+        not what reached the cache since); returns where the reading stood
+        before (a seq)."""
         before = self.conn.execute("SELECT read_seq FROM groups WHERE id = ?", (group,)).fetchone()
-        self.conn.execute(
-            "UPDATE groups SET read_seq = max(read_seq, (SELECT coalesce(max(seq), 0)"
-            " FROM messages WHERE grp = ?)) WHERE id = ?",
-            (group, group),
-        )
+        if upto is None:
+            self.conn.execute(
+                "UPDATE groups SET read_seq = max(read_seq, (SELECT coalesce(max(seq), 0)"
+                " FROM messages WHERE grp = ?)) WHERE id = ?",
+                (group, group),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?", (upto, group)
+            )
         return int(before[0]) if before else 0
 
     # -- drafts ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ answered, until the app has acted on the answer.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import events
@@ -31,6 +32,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button
 
 if TYPE_CHECKING:
+    from rse_tui.sync.models import Changes
+
     from ..gates import Gate
 
     _Screen = ModalScreen[Any]
@@ -90,8 +93,10 @@ class Answers(_Screen):
         its own what it does (and then calls ``decided``)."""
         return False
 
-    def decide(self, event: events.Key) -> None:
-        """Act on a key that ``decides``, now that the keys typed before it are handled."""
+    def decide(self, event: events.Key) -> Awaitable[None] | None:
+        """Act on a key that ``decides``, now that the keys typed before it are
+        handled. What it returns is awaited before the next keys go on (a write
+        queued, say: it is not left half done by an Esc typed right behind)."""
         key = event.key
         focused = self.focused
         if key in self.CLOSE_KEYS:
@@ -100,6 +105,7 @@ class Answers(_Screen):
             (self.focus_next if key == "tab" else self.focus_previous)()
         elif key == "enter" and isinstance(focused, Button):
             self.pressed(focused)
+        return None
 
     def cancel(self) -> None:
         self.dismiss(None)
@@ -112,3 +118,11 @@ class Answers(_Screen):
 
 class Dialog(Answers, ModalScreen[T]):
     """A modal dialog of the app."""
+
+
+class Follows:
+    """A screen that shows what the cache holds, and follows its changes
+    (the post view, the inbox): the app hands it every batch of changes."""
+
+    def cache_changed(self, changes: Changes) -> None:
+        """Read again what ``changes`` touch (a worker: never wait here)."""

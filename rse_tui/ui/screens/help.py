@@ -17,6 +17,10 @@ _TITLES = {
     "timeline": "Message list",
     "composer": "Composer",
     "groups": "Groups pane",
+    "portal": "Home (the portal)",
+    "post": "Post view, selected",
+    "post_composer": "Post view, writing",
+    "inbox": "Inbox (F5)",
 }
 
 

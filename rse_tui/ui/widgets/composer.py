@@ -53,6 +53,10 @@ class Mode:
 
 
 class Composer(TextArea):
+    #: Where its keys are in the key table (the first place's win).
+    KEYS: tuple[str, ...] = ("composer",)
+    #: Its actions that only act in an empty composer (else the key edits the text).
+    WHEN_EMPTY: frozenset[str] = frozenset({"edit_last"})
     DEFAULT_CSS = """
     Composer { height: auto; min-height: 3; max-height: 10; border: tall $panel; }
     Composer:focus { border: tall $accent; }
@@ -88,7 +92,7 @@ class Composer(TextArea):
         self._restored = ""
         #: Texts sent (Enter) that the app has not yet queued and shown.
         self.in_flight = 0
-        self._own = keys.actions("composer")
+        self._own = {k: a for where in reversed(self.KEYS) for k, a in keys.actions(where).items()}
         self._app_keys = keys.actions("app")
         self._opening = keys.opening()
 
@@ -109,9 +113,9 @@ class Composer(TextArea):
                 self.insert("\n")
             self._restored = ""
         action = self._own.get(event.key)
-        if action is not None and (action != "edit_last" or not self.text):
+        if action is not None and (action not in self.WHEN_EMPTY or not self.text):
             event.prevent_default()
-            event.stop()
+            self._stop(event)
             # Run to the end before the next key (edit_last fills the composer,
             # escape may leave a mode or go to the messages).
             done = getattr(self, f"action_{action}")()
@@ -121,7 +125,7 @@ class Composer(TextArea):
         action = self._app_keys.get(event.key)
         if action is not None and _command(event):
             event.prevent_default()
-            event.stop()
+            self._stop(event)
             # Run to the end before the next key: typing after ctrl+down lands in
             # the group switched to, never in the one left.
             await self.app.run_action(action)
@@ -129,7 +133,7 @@ class Composer(TextArea):
         editing = self._bindings.key_to_bindings.get(event.key)
         if event.key == "tab":  # to the next pane, after the keys typed before it
             event.prevent_default()
-            event.stop()
+            self._stop(event)
             await self.app.run_action("focus_next")
             return
         if editing and _command(event):
@@ -139,10 +143,18 @@ class Composer(TextArea):
             # typed as "a", "c", then the last letter deleted. Run them here,
             # in typing order.
             event.prevent_default()
-            event.stop()
+            self._stop(event)
             await self.run_action(editing[0].action)
             return
         await super()._on_key(event)
+
+    def _stop(self, event: events.Key) -> None:
+        """Stop a key handled here, unless the app sent it round the widgets
+        and waits for it to come back (``RseApp.returning``: the post view's
+        Esc, which moves the focus, acts on the keys after it once back)."""
+        returning = getattr(self.app, "returning", None)
+        if returning is None or not returning(event):
+            event.stop()
 
     def action_send(self) -> None:
         text = self.text

@@ -1,4 +1,5 @@
-"""The groups pane: the tree of groups, then direct chats, with unread counts.
+"""The groups pane: Home (the portal), the tree of groups, then direct chats,
+with unread counts.
 
 Each line shows the group's place in the tree (▾ expanded, ▸ collapsed), a
 mark for what it is to you (# a group you are in, + one you are not, @ a
@@ -49,6 +50,15 @@ def _label(row: GroupRow, depth: int, fold: str, current: bool = False) -> Conte
     return Content.assemble(*parts)
 
 
+#: The option id of the Home entry, at the top of the pane.
+HOME = "home"
+
+
+def _home_label(current: bool) -> Content:
+    here = ("▶", "bold") if current else (" ", "")
+    return Content.assemble(here, ("  ⌂ ", "dim"), ("Home", "bold"))
+
+
 def tree_order(rows: Sequence[GroupRow], collapsed: set[int]) -> list[tuple[GroupRow, int, str]]:
     """Rows in tree order with their depth and fold mark; direct chats last."""
     groups = [r for r in rows if r.dm is None]
@@ -74,7 +84,7 @@ def tree_order(rows: Sequence[GroupRow], collapsed: set[int]) -> list[tuple[Grou
 
 
 class GroupList(OptionList):
-    """Groups as options whose ids are the group ids."""
+    """Home, then the groups as options whose ids are the group ids."""
 
     BINDINGS = keys.bindings("groups")
     DEFAULT_CSS = """
@@ -91,44 +101,53 @@ class GroupList(OptionList):
         self._shown: list[tuple[GroupRow, int, str]] = []
         self._all: list[GroupRow] = []
         self._current: int | None = None
+        self._home = False
 
-    def show(self, rows: Sequence[GroupRow], current: int | None) -> None:
+    def show(self, rows: Sequence[GroupRow], current: int | None, *, home: bool = False) -> None:
+        """The groups, ``current`` marked as open (or Home, ``home``)."""
         self._all = list(rows)
         ordered = tree_order(rows, self.collapsed)
-        if ordered == self._shown and current == self._current:
-            self._highlight(current)
+        if ordered == self._shown and current == self._current and home == self._home:
+            self._highlight(current, home)
             return
         self._shown = ordered
         self._current = current
+        self._home = home
         self.rows = [row for row, _, _ in ordered]
         highlighted = self.highlighted
         self.clear_options()
         self.add_options(
             [
-                Option(_label(row, depth, fold, row.group == current), id=str(row.group))
-                for row, depth, fold in ordered
+                Option(_home_label(home), id=HOME),
+                *(
+                    Option(_label(row, depth, fold, row.group == current), id=str(row.group))
+                    for row, depth, fold in ordered
+                ),
             ]
         )
-        if current is not None:
-            self._highlight(current)
-        elif highlighted is not None and ordered:
-            self.highlighted = min(highlighted, len(ordered) - 1)
+        if current is not None or home:
+            self._highlight(current, home)
+        elif highlighted is not None:
+            self.highlighted = min(highlighted, len(ordered))
 
-    def _highlight(self, group: int | None) -> None:
-        for index, row in enumerate(self.rows):
-            if row.group == group:
-                self.highlighted = index
-                return
+    def index_of(self, group: int) -> int | None:
+        """The option of ``group`` (Home is the first)."""
+        return next((n + 1 for n, row in enumerate(self.rows) if row.group == group), None)
+
+    def _highlight(self, group: int | None, home: bool = False) -> None:
+        index = 0 if home else self.index_of(group) if group is not None else None
+        if index is not None:
+            self.highlighted = index
 
     def _fold(self, collapse: bool) -> None:
-        if self.highlighted is None or not self.rows:
+        if not self.highlighted or not self.rows:  # nothing, or Home
             return
-        row = self.rows[self.highlighted]
+        row = self.rows[self.highlighted - 1]
         if collapse:
             self.collapsed.add(row.group)
         else:
             self.collapsed.discard(row.group)
-        self.show(self._all, self._current)
+        self.show(self._all, self._current, home=self._home)
         self._highlight(row.group)
 
     def action_collapse(self) -> None:

@@ -12,7 +12,7 @@ from rse_tui.protocol import ChatEvent, Visibility
 from rse_tui.sync.models import GroupRow, Link, MessageRow, Status
 from rse_tui.textsafe import clean, clean_line
 
-from ..render import author_style
+from ..render import author_style, post_state, replies_label
 
 
 def size(n: int) -> str:
@@ -60,6 +60,14 @@ class Title(Static):
                 text.append(f"  · not a member: Enter in the groups pane {join}", "italic")
         self.update(text)
 
+    def show_home(self, online: bool = True) -> None:
+        text = Text()
+        text.append("⌂ Home", "bold")
+        text.append("  featured posts, then the newest of your groups", "dim")
+        if not online:
+            text.append("  · from the cache", "italic")
+        self.update(text)
+
     def show_direct(self, name: str) -> None:
         text = Text()
         text.append(f"@ {clean_line(name)}", "bold")
@@ -98,7 +106,25 @@ class Details(Static):
             else:
                 text.append("\nwaiting to send", "italic")
             text.append("\n\n")
+            if row.title:
+                text.append(f"{clean_line(row.title)}\n", "bold")
             text.append(clean(row.text))
+        self.update(text)
+
+    def show_post(self, row: MessageRow, group: str, now: float | None = None) -> None:
+        """A post chosen on Home: where, who, when, what it holds; not its
+        Markdown source (Enter shows it rendered)."""
+        text = Text()
+        text.append(f"# {clean_line(group)}\n\n", "bold")
+        text.append(clean_line(row.author), author_style(row.author))
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.ts))
+        text.append(f"\n{stamp}  #{row.seq}\n\n", "dim")
+        if row.title:
+            text.append(f"{clean_line(row.title)}\n", "bold")
+        state = [s for s in (replies_label(row), post_state(row, now)) if s]
+        if state:
+            text.append(f"{' · '.join(state)}\n", "dim")
+        text.append("\nEnter opens it", "italic")
         self.update(text)
 
 
@@ -109,7 +135,11 @@ class StatusBar(Static):
     text = ""
 
     def show(
-        self, status: Status, now: float | None = None, hotlist: Sequence[GroupRow] = ()
+        self,
+        status: Status,
+        now: float | None = None,
+        hotlist: Sequence[GroupRow] = (),
+        inbox: int = 0,
     ) -> None:
         now = time.monotonic() if now is None else now
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -130,6 +160,9 @@ class StatusBar(Static):
                 text.append(f" · retry in {wait} (^R now)", "dim")
         if status.outbox:
             text.append(f" · {status.outbox} waiting to send", "bold yellow")
+        if inbox:
+            text.append(f" · inbox {inbox}", "bold")
+            text.append(" (F5)", "dim")
         if hotlist:
             text.append(" · ")
             _hotlist(text, hotlist)

@@ -86,7 +86,10 @@ class Timeline(ScrollView, can_focus=True):
         self._clock = clock
         self.rows: list[MessageRow] = []
         self.more_above = False
-        self.loading = False
+        #: Older rows are being fetched (not Textual's ``loading``, whose
+        #: indicator covers the list and keeps it from taking the focus: alt+↑
+        #: then selected nothing, and the letters after it were typed).
+        self.fetching = False
         #: ``@me``, ``@here``...: highlighted in messages (set by the app).
         self.mention: re.Pattern[str] | None = None
         self.empty_text = "No messages yet."
@@ -105,6 +108,7 @@ class Timeline(ScrollView, can_focus=True):
         self._unseen = 0  # rows that arrived below while scrolled up
         self._first_unread: int | None = None  # seq under the "new" line
         self._deleted: set[int | None] = set()
+        self._land_when_sized = False
 
     # -- content -------------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Timeline(ScrollView, can_focus=True):
         first unread one (``first_unread``, a seq) when the unread do not fit."""
         self.rows = list(rows)
         self.more_above = more_above
-        self.loading = False
+        self.fetching = False
         self._rendered.clear()
         self._deleted.clear()
         self._first_unread = first_unread
@@ -123,6 +127,8 @@ class Timeline(ScrollView, can_focus=True):
         self.selected = None
         self._follow = True
         self._layout()
+        # Not laid out yet (shown again after Home): it lands once it has a size.
+        self._land_when_sized = not self.scrollable_content_region.height
         self._land()
 
     def _land(self) -> None:
@@ -133,6 +139,7 @@ class Timeline(ScrollView, can_focus=True):
         if marker is not None and height and len(self._lines) - marker > height:
             self._follow = False
             self.scroll_to(y=marker, animate=False, immediate=True, force=True)
+            self._unseen = self._rows_below()  # "12 new ↓ PgDn": how many wait below
         else:
             self._follow = True
             self.scroll_end(animate=False, immediate=True, force=True)
@@ -148,10 +155,21 @@ class Timeline(ScrollView, can_focus=True):
     def prepend(self, rows: Sequence[MessageRow], *, more_above: bool) -> None:
         """Add older rows above, keeping what is on screen in place."""
         self.more_above = more_above
-        self.loading = False
+        self.fetching = False
         before = len(self._lines)
         if rows:
-            self.rows = [*rows, *self.rows]
+            # Replies read before what they answer was here: quoted now.
+            older = {r.seq: r for r in rows if r.seq is not None}
+            later = [
+                replace(r, quote=f"{older[r.reply].author}: {older[r.reply].text}")
+                if r.reply in older and r.quote is None
+                else r
+                for r in self.rows
+            ]
+            for r, was in zip(later, self.rows, strict=True):
+                if r is not was:
+                    self._rendered.pop(_key(r), None)
+            self.rows = [*rows, *later]
             if self.selected is not None:
                 self.selected += len(rows)
         self._layout()
@@ -194,12 +212,17 @@ class Timeline(ScrollView, can_focus=True):
                 None,
             )
             height = self.scrollable_content_region.height
-            if start is not None and height and len(self._lines) - start > height:
+            if start is not None and not height:
+                # Not laid out yet (just shown again after Home): it lands,
+                # at the "new" line if the unread are taller, once it has a size.
+                self._first_unread = first_unread
+                self._land_when_sized = True
+                self._layout()
+            elif start is not None and len(self._lines) - start > height:
                 self._first_unread = first_unread
                 self._follow = False
                 self._layout()
                 self._land()
-                self._unseen = self._rows_below()
 
     def _rows_below(self) -> int:
         """How many rows start below the bottom of the view."""
@@ -275,9 +298,9 @@ class Timeline(ScrollView, can_focus=True):
             lines.append(self._note(text, style, width))
             owners.append(_NOT_A_ROW)
 
-        if not self.more_above and not self.loading:
+        if not self.more_above and not self.fetching:
             note("start of the history" if self.rows else self.empty_text)
-        elif not self.rows and not self.loading:
+        elif not self.rows and not self.fetching:
             # Nothing here, but the server has its history: say so, not a blank pane.
             note(EARLIER_ON_SERVER)
         day = None
@@ -296,9 +319,22 @@ class Timeline(ScrollView, can_focus=True):
         if self._follow:
             self.scroll_end(animate=False, immediate=True, force=True)
         self.refresh()
+        height = self.scrollable_content_region.height
+        if height and len(lines) < height:
+            # The top is in view already, and no scrolling will reach it: a
+            # few new messages over a history the cache does not hold yet.
+            self._want_older()
+
+    def _want_older(self) -> None:
+        if self.more_above and not self.fetching and self.rows:
+            self.fetching = True
+            self.post_message(self.NeedOlder())
 
     def on_resize(self) -> None:
         self._layout()
+        if self._land_when_sized and self.scrollable_content_region.height:
+            self._land_when_sized = False
+            self._land()
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -324,9 +360,8 @@ class Timeline(ScrollView, can_focus=True):
             self._unseen = 0
         elif self._unseen:  # those scrolled into view are seen
             self._unseen = min(self._unseen, self._rows_below())
-        if new < 1 and self.more_above and not self.loading and self.rows:
-            self.loading = True
-            self.post_message(self.NeedOlder())
+        if new < 1:
+            self._want_older()
 
     def watch_selected(self, old: int | None, new: int | None) -> None:
         self.refresh()
@@ -350,9 +385,8 @@ class Timeline(ScrollView, can_focus=True):
             self.scroll_to(y=start, animate=False, immediate=True, force=True)
         elif end > top + height:
             self.scroll_to(y=max(end - height, 0), animate=False, immediate=True, force=True)
-        if index == 0 and self.more_above and not self.loading:
-            self.loading = True
-            self.post_message(self.NeedOlder())
+        if index == 0:
+            self._want_older()
 
     def action_select_previous(self) -> None:
         self._select((self.selected if self.selected is not None else len(self.rows)) - 1)
