@@ -72,6 +72,9 @@ SENDS_SHOWN_WAITS = 300
 #: How many times (20 ms apart) a quit waits for a read marker to leave, online.
 MARKER_WAITS = 50
 HOME_POSTS = 30  # posts of my groups on the home portal
+#: Seconds a recount of the inbox waits (one count for a burst of news: the
+#: count reads every cached message for mentions, on the cache's one thread).
+INBOX_EVERY = 1.0
 NARROW = 100  # columns below which the side panes fold away
 ALERT_EVERY = 5.0  # seconds between two alerts for one group
 ROUND_TRIP = 5.0  # seconds after which a key sent round is taken as lost (never seen)
@@ -793,7 +796,7 @@ class RseApp(App[int]):
     @work(exclusive=True, group="inbox-count")
     async def refresh_inbox_count(self) -> None:
         """Count the unread in the inbox for the status bar (once per burst of news)."""
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(INBOX_EVERY)
         count = len(await self.client.inbox(unread_only=True))
         with contextlib.suppress(Closing):
             if count != self.inbox_unread:

@@ -569,3 +569,48 @@ async def test_a_vote_and_an_acknowledgement_made_offline_say_they_wait(server, 
     finally:
         await link.stop()
         await bob.close()
+
+
+async def test_a_group_opened_from_home_and_written_to_at_once_shows_each_message_once(
+    server, profiles
+):
+    """Found in tmux: "ctrl+k General⏎ hello⏎" from Home, on a device without
+    the group's history, showed that history twice (asked for as the newest
+    page, it was put on top of itself)."""
+    from rse_tui.protocol import AddMember
+
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(AddMember, group=g, user=account.settings.user, cid="a")
+    for n in range(3):
+        await bob.conn.call(SendChat, group=g, text=f"before {n}", cid=f"b{n}")
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.engine.status.link is Link.ONLINE and app.view.home)
+        await burst(pilot, *"hello", "enter")  # on Home: refused, kept
+        await until(pilot, lambda: app.composer.text == "hello")
+        await burst(pilot, "ctrl+k", *"Ops", "enter", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: "before 0" in [r.text for r in app.timeline.rows])
+        await pilot.pause(0.5)
+        texts = [r.text for r in app.timeline.rows]
+        assert texts == ["before 0", "before 1", "before 2", "hello"]
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_older_rows_the_view_holds_already_are_not_shown_twice(server, profiles):
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await app.open_group(next(r for r in app.groups.rows if r.group == g))
+        for n in range(3):
+            await bob.conn.call(SendChat, group=g, text=f"m{n}", cid=f"m{n}")
+        await until(pilot, lambda: [r.text for r in app.timeline.rows] == ["m0", "m1", "m2"])
+        shown = list(app.timeline.rows)
+        app.timeline.prepend(shown, more_above=False)  # the newest page, come late
+        assert [r.text for r in app.timeline.rows] == ["m0", "m1", "m2"]
+        await app.action_quit()
+    await bob.close()

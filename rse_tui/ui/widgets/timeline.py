@@ -153,9 +153,18 @@ class Timeline(ScrollView, can_focus=True):
         return None
 
     def prepend(self, rows: Sequence[MessageRow], *, more_above: bool) -> None:
-        """Add older rows above, keeping what is on screen in place."""
+        """Add older rows above, keeping what is on screen in place. Rows not
+        older than the oldest one shown are left out: a page asked for while
+        only waiting rows were shown is the newest page, which the view may
+        have been given meanwhile (it was shown twice)."""
         self.more_above = more_above
         self.fetching = False
+        oldest = self.oldest_seq
+        if oldest is not None:
+            rows = [r for r in rows if r.seq is not None and r.seq < oldest]
+        else:
+            held = {r.seq for r in self.rows}
+            rows = [r for r in rows if r.seq is not None and r.seq not in held]
         before = len(self._lines)
         if rows:
             # Replies read before what they answer was here: quoted now.
@@ -326,7 +335,9 @@ class Timeline(ScrollView, can_focus=True):
             self._want_older()
 
     def _want_older(self) -> None:
-        if self.more_above and not self.fetching and self.rows:
+        # Older than a stored row: with only waiting rows, "older" would be
+        # the newest page, which the view gets as new rows anyway.
+        if self.more_above and not self.fetching and self.oldest_seq is not None:
             self.fetching = True
             self.post_message(self.NeedOlder())
 
