@@ -174,6 +174,7 @@ class RseApp(App[int]):
         self.account_name = account_name
         self.view = View()
         self.me: int | None = None
+        self.my_name: str | None = None
         #: Unread items in the inbox (the status bar says so).
         self.inbox_unread = 0
         #: Comments begun in a post view and left unsent, by post (this session).
@@ -248,13 +249,12 @@ class RseApp(App[int]):
     async def on_mount(self) -> None:
         self._fold(self.size.width)
         self.part(StatusBar).show(self._status)
-        self.me, name = await self.client.identity()
-        if name:
-            self.timeline.mention = mention_pattern(name)
+        self.me, self.my_name = await self.client.identity()
         kind = await self.client.setting("ui.kind")
         if kind in (ChatEvent.TYPE, PostEvent.TYPE):
             self.view.kind = kind
         rows = await self.client.groups()
+        self._mentions(rows)
         if not self.typeahead and any(r.member for r in rows):
             # Home, from the cache at once; the server's answer follows online.
             await self.show_home()
@@ -267,6 +267,13 @@ class RseApp(App[int]):
         self.call_after_refresh(self.run_sync)  # the cache is on screen first
         self.call_after_refresh(self.refresh_inbox_count)
         self.set_interval(1.0, self._tick)
+
+    def _mentions(self, rows: list[GroupRow]) -> None:
+        """What the timeline highlights as calling me: my name, everyone, and
+        the groups I am in (``@ops`` calls the members of ops)."""
+        if self.my_name:
+            groups = tuple(r.name for r in rows if r.member and r.dm is None)
+            self.timeline.mention = mention_pattern(self.my_name, groups)
 
     async def _initial_group(self, rows: list[GroupRow]) -> GroupRow | None:
         """The group the user was last in, else the first one they belong to."""
@@ -914,6 +921,7 @@ class RseApp(App[int]):
             await self._refresh_open()
         if changes.groups or changes.messages or changes.users:
             rows = await self.client.groups()
+            self._mentions(rows)
             if group is not None:
                 fresh = next((r for r in rows if r.group == group.group), None)
                 if fresh is None and group.dm is None:  # gone (a secret group one left)

@@ -320,6 +320,36 @@ async def test_mentions_raise_an_alert_once_per_burst(server, profiles):
     await bob.close()
 
 
+async def test_a_mention_of_my_group_calls_me(server, profiles):
+    """``@ops-team`` calls the members of "Ops team": an alert, and the
+    timeline marks it as it marks ``@ana``."""
+    account, bob, _ = await _room(server, profiles)
+    team = (await bob.conn.call(CreateGroup, name="Ops team", cid="g2")).group
+    app = profiles.app(account)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _join_ops(app, pilot)
+        await app.client.join(team)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(
+            pilot,
+            lambda: (
+                app.timeline.mention is not None
+                and app.timeline.mention.search("@OPS-TEAM") is not None
+            ),
+        )
+        app.app_focus = False
+        await bob.conn.call(SendChat, group=team, text="@ops-team the pager is yours", cid="m")
+        await until(
+            pilot,
+            lambda: any(
+                "mentioned you" in n.title and "pager" in n.message for n in app._notifications
+            ),
+        )
+        assert app.timeline.mention.search("@ops-teamwork") is None
+        await app.action_quit()
+    await bob.close()
+
+
 async def test_history_loads_older_pages_lazily(server, profiles):
     account, bob, g = await _room(server, profiles)
     await bob.conn.call(JoinGroup, group=g, cid="j")
