@@ -232,3 +232,11 @@ def test_no_import_circles():
     assert not new, "import circle: " + "; ".join(_one_circle(graph, c) for c in new)
     gone = KNOWN_CIRCLES - {frozenset(c) for c in circles}
     assert not gone, f"no longer a circle, take it off KNOWN_CIRCLES: {sorted(map(sorted, gone))}"
+
+
+def test_the_app_starts_without_the_markdown_parser():
+    """markdown-it (about 40 ms of imports) loads when a post is first opened,
+    not before the first paint."""
+    code = "import sys, rse_tui.ui.app; print('markdown_it' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

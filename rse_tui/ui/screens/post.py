@@ -45,7 +45,6 @@ from .. import keys
 from ..render import replies_label
 from ..widgets.composer import Composer, Mode
 from ..widgets.feed import (
-    SafeMarkdown,
     ballots_line,
     head_line,
     option_line,
@@ -56,6 +55,7 @@ from ..widgets.feed import (
     with_my_ballot,
 )
 from ..widgets.field import Field
+from ..widgets.markdown import SafeMarkdown
 from ..widgets.panes import StatusBar
 from .dialog import Answers, Follows
 
