@@ -108,7 +108,8 @@ class MessageRow:
 
 class InboxKind(StrEnum):
     MENTION = "mention"
-    REPLY = "reply"  # to my chat message, or a comment on my post
+    REPLY = "reply"  # to my chat message
+    COMMENT = "comment"  # on my post
     REACTION = "reaction"  # to something of mine
     ACK = "ack"  # an announcement asks me to acknowledge it
     POLL = "poll"  # a poll I have not voted in closes within a day

@@ -778,7 +778,14 @@ class RseApp(App[int]):
         if self.timeline.selected is None:  # nothing selected: back to writing
             self.action_to_composer()
             return
-        self._act_on_selected(lambda app, row: app.open_thread(row.seq or 0))
+
+        def open_it(app: RseApp, row: MessageRow) -> None:
+            app.open_thread(row.seq or 0)
+            # One action: back from the post view, typing is text again (a
+            # selection left behind made the next letters commands).
+            app.action_to_composer()
+
+        self._act_on_selected(open_it)
 
     def action_react_picker_selected(self) -> None:
         from .screens.picker import pick_reaction

@@ -270,7 +270,7 @@ async def test_the_inbox_counts_opens_in_context_and_is_read_when_left(server, p
         await until(pilot, lambda: len(inbox.items) == 2)
         lines = [str(o.prompt) for o in inbox.query_one("#inbox").options]
         assert lines[0].startswith("● mention") and "bob: @ana on call?" in lines[0]
-        assert lines[1].startswith("● reply") and "step 3 is wrong" in lines[1]
+        assert lines[1].startswith("● comment") and "step 3 is wrong" in lines[1]
         # Enter: the mention in its thread, with a reply typed right behind it.
         await burst(pilot, "enter", *"yes", "enter")
         await until(pilot, lambda: isinstance(app.screen, PostScreen))
@@ -320,6 +320,12 @@ async def test_a_chat_message_with_replies_opens_as_a_thread(server, profiles):
         await burst(pilot, "escape")
         await until(pilot, lambda: app.screen is app.screen_stack[0])
         await until(pilot, lambda: "▸ 2 replies" in app.timeline.visible_text())
+        # Back from the thread, letters are text again, not commands on the
+        # message it was opened from ("ready" was a reply "eady"; "done", a delete).
+        await burst(pilot, *"ready now", "enter", *"done deal", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        stored = [e for e in await _stored(bob, g, "c") if e.text in ("ready now", "done deal")]
+        assert [(e.text, e.reply) for e in stored] == [("ready now", None), ("done deal", None)]
         await app.action_quit()
     await bob.close()
 

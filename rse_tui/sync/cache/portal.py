@@ -169,23 +169,27 @@ class Portal(Reducer, Views):
         ):
             items.append(InboxItem(seq, InboxKind.MENTION, grp, seq, who, text))
         mentioned = {i.seq for i in items}
-        for seq, grp, who, text in self.conn.execute(
-            f"SELECT m.seq, m.grp, {name.format('m')}, m.text FROM messages m"
+        for seq, grp, who, text, kind in self.conn.execute(
+            f"SELECT m.seq, m.grp, {name.format('m')}, m.text, m.kind FROM messages m"
             " JOIN messages p ON p.seq = m.reply AND p.user = ?"
             " LEFT JOIN users u ON u.id = m.user"
             " WHERE m.user != ? AND m.kind IN (?, ?) ORDER BY m.seq DESC LIMIT ?",
             (me, me, Kind.CHAT, Kind.COMMENT, INBOX_LIMIT),
         ):
             if seq not in mentioned:
-                items.append(InboxItem(seq, InboxKind.REPLY, grp, seq, who, text))
-        for version, grp, target, who, emoji in self.conn.execute(
-            f"SELECT r.version, r.grp, r.target, {name.format('r')}, r.emoji FROM reactions r"
+                what = InboxKind.COMMENT if kind == Kind.COMMENT else InboxKind.REPLY
+                items.append(InboxItem(seq, what, grp, seq, who, text))
+        # A reaction counts from the event that put it (a page that only
+        # confirms one is no news: put_seq 0).
+        for put, grp, target, who, emoji in self.conn.execute(
+            f"SELECT r.put_seq, r.grp, r.target, {name.format('r')}, r.emoji FROM reactions r"
             " JOIN messages m ON m.seq = r.target AND m.user = ?"
             " LEFT JOIN users u ON u.id = r.user"
-            " WHERE r.user != ? AND r.present = 1 ORDER BY r.version DESC LIMIT ?",
+            " WHERE r.user != ? AND r.present = 1 AND r.put_seq > 0"
+            " ORDER BY r.put_seq DESC LIMIT ?",
             (me, me, INBOX_LIMIT),
         ):
-            items.append(InboxItem(version, InboxKind.REACTION, grp, target, who, emoji))
+            items.append(InboxItem(put, InboxKind.REACTION, grp, target, who, emoji))
         for seq, grp, who, title, text, poll in self.conn.execute(
             f"SELECT m.seq, m.grp, {name.format('m')}, m.title, m.text, m.poll FROM messages m"
             " JOIN groups g ON g.id = m.grp AND g.member = 1"

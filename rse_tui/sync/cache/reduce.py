@@ -358,6 +358,12 @@ class Reducer(FeedReducer):
         if not event.group:
             return  # a message this cache does not hold: its group's history will say
         self._reaction(event.target, event.user, event.emoji, event.group, event.on, event.seq)
+        if event.on:  # when it was put, for the inbox (a page's confirmations move version)
+            self.conn.execute(
+                "UPDATE reactions SET put_seq = ? WHERE target = ? AND user = ? AND emoji = ?"
+                " AND put_seq < ?",
+                (event.seq, event.target, event.user, event.emoji, event.seq),
+            )
         run.changes.messages.setdefault(event.group, []).append(event.target)
         run.changes.edited.append(event.target)
 

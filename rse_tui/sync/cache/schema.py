@@ -181,6 +181,13 @@ def _feed(conn: sqlite3.Connection) -> None:
     )
 
 
+def _reaction_moments(conn: sqlite3.Connection) -> None:
+    """When a reaction was put: the sequence number of the event that put it
+    (0: known only from a page). ``version`` moves with every page that
+    confirms it, so the inbox orders and marks reactions by this instead."""
+    conn.execute("ALTER TABLE reactions ADD COLUMN put_seq INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -194,6 +201,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _deletion_versions,
     _reactions,
     _feed,
+    _reaction_moments,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

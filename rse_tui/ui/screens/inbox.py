@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 _WORDS = {
     InboxKind.MENTION: "mention",
     InboxKind.REPLY: "reply",
+    InboxKind.COMMENT: "comment",
     InboxKind.REACTION: "reaction",
     InboxKind.ACK: "to acknowledge",
     InboxKind.POLL: "poll closing",
