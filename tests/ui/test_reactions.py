@@ -76,8 +76,9 @@ async def test_plus_on_a_selected_message_reacts_and_again_takes_it_back(
         await burst(pilot, "alt+up", "plus", *"nice", "enter")
         await until(pilot, lambda: ":+1: 1" in app.timeline.visible_text())
         await until(pilot, lambda: app.engine.status.outbox == 0)
-        # The + acted on the message; what followed was a message of its own.
-        assert [r.text for r in app.timeline.rows if r.seq][-1] == "nice"
+        # The + acted on the message; what followed was a message of its own
+        # (shown stored once the view has caught up with the acknowledgement).
+        await until(pilot, lambda: [r.text for r in app.timeline.rows if r.seq][-1] == "nice")
         assert next(r for r in app.timeline.rows if r.seq == said).reactions == (("+1", 1, True),)
         await burst(pilot, "alt+up", "up", "plus")
         await until(pilot, lambda: ":+1:" not in app.timeline.visible_text())
