@@ -767,7 +767,8 @@ class RseApp(App[int]):
         chat message's thread); the keys typed next wait for it and go to it."""
         from .screens.post import open_post  # loaded on first use, not at start-up
 
-        self.dialog_flow("post", partial(open_post, self, target))
+        # One flow per message: from a post view, the inbox opens another.
+        self.dialog_flow(f"post-{target}", partial(open_post, self, target))
 
     def action_open_post(self) -> None:
         row = self.portal.selected_post

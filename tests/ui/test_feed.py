@@ -253,6 +253,26 @@ async def test_acknowledging_an_announcement(server, profiles):
     await bob.close()
 
 
+async def test_the_inbox_opened_from_a_post_view_opens_another(server, profiles):
+    """Found by a new user: Enter did nothing in an inbox opened over a post."""
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        post = await _post(bob, g, "notes", "p")
+        await _open_post(app, pilot, post)
+        question = (await bob.conn.call(SendChat, group=g, text="@ana here?", cid="m")).seq
+        await until(pilot, lambda: "inbox 1" in app.part(StatusBar).text)
+        await burst(pilot, "f5")
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen) and app.screen.items)
+        await burst(pilot, "enter")
+        await until(
+            pilot, lambda: isinstance(app.screen, PostScreen) and app.screen.root.seq == question
+        )
+        await app.action_quit()
+    await bob.close()
+
+
 async def test_the_inbox_counts_opens_in_context_and_is_read_when_left(server, profiles):
     account, bob, g = await _room(server, profiles)
     app = profiles.app(account)
