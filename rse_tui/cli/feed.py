@@ -64,6 +64,8 @@ def poll_lines(poll: PollState, now: float) -> list[str]:
         lines.append(f"  {n + 1}. {clean_line(option):<{width}}  {count:>4} {bar}{mine}")
     if poll.mine == ():
         lines.append("  you voted (anonymously)")
+    if poll.anonymous and poll.mine is not None and not poll.closed(now):
+        lines.append("  (an anonymous poll's votes are counted in batches, every 30 s or so)")
     return lines
 
 

@@ -95,7 +95,9 @@ def poll_head(
     elif poll.mine == ():
         text.append("  you voted (anonymously, from another device)", MUTED)
     elif poll.mine is not None:
-        final = ": final" if poll.anonymous else ""
+        # An anonymous poll's results move in batches (every 30 s, by default):
+        # a vote not counted yet is not lost.
+        final = ": final, counted with the next batch" if poll.anonymous else ""
         text.append(f"  you voted{final}", MUTED)
     elif not poll.closed(now):
         how = "1-9 chooses, Enter votes" if selected else "to vote: Tab, then 1-9 and Enter"
