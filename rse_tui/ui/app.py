@@ -257,7 +257,7 @@ class RseApp(App[int]):
         self._mentions(rows)
         if not self.typeahead and any(r.member for r in rows):
             # Home, from the cache at once; the server's answer follows online.
-            await self.show_home()
+            await self.show_home(rows)
         else:  # what was typed ahead goes where the user was last
             start = await self._initial_group(rows)
             await self._open(start)
@@ -696,8 +696,10 @@ class RseApp(App[int]):
                 return
             top.dismiss(None)
 
-    async def show_home(self) -> None:
-        """The home portal: as cached at once, then as the server has it (online)."""
+    async def show_home(self, rows: list[GroupRow] | None = None) -> None:
+        """The home portal: as cached at once, then as the server has it
+        (online). ``rows``: the group list just read (at start: not read twice
+        before the first paint)."""
         self._close_views()
         self.composer.set_mode(None, clear=True)
         await self.save_draft()
@@ -717,7 +719,7 @@ class RseApp(App[int]):
         home = await self.client.home(HOME_POSTS, cached=True)
         self.portal.show(home, self.clock(), self.plain_symbols, keep=False)
         self._show_portal_details()
-        self.groups.show(await self.client.groups(), None, home=True)
+        self.groups.show(rows if rows is not None else await self.client.groups(), None, home=True)
         self.set_focus(self.portal)
         if self.engine.online:
             self.refresh_portal(ask=True)

@@ -136,13 +136,26 @@ class Portal(Reducer, Views):
         top = self._with_reactions([_message_row(r) for r in featured])
         newest = self._with_reactions([_message_row(r) for r in posts])
         shown = {r.group for r in [*top, *newest]}
-        names = {g.group: g.name for g in self.groups() if g.group in shown}
+        # Names only: the group list's unread counts are not needed here.
+        marks = ",".join("?" * len(shown))
+        names = {
+            gid: name
+            for gid, name in self.conn.execute(
+                "SELECT g.id, CASE WHEN g.dm IS NOT NULL THEN (SELECT name FROM users"
+                f" WHERE id = g.dm) ELSE g.name END FROM groups g WHERE g.id IN ({marks})"
+                " AND g.known = 1",
+                sorted(shown),
+            )
+            if name is not None
+        }
         me, _ = self._me_and_pattern()
         unread = frozenset(
             r[0]
             for r in self.conn.execute(
-                "SELECT m.seq FROM messages m JOIN groups g ON g.id = m.grp"
-                " WHERE m.kind = ? AND m.seq > g.read_seq AND m.user IS NOT ?",
+                # From each group, the posts past its read mark (an index range;
+                # not a walk through every message, which cost the first paint).
+                "SELECT m.seq FROM groups g CROSS JOIN messages m ON m.grp = g.id"
+                " AND m.kind = ? AND m.seq > g.read_seq WHERE m.user IS NOT ?",
                 (Kind.POST, me),
             )
         )
