@@ -259,10 +259,7 @@ class RseApp(App[int]):
             # Home, from the cache at once; the server's answer follows online.
             await self.show_home(rows)
         else:  # what was typed ahead goes where the user was last
-            start = await self._initial_group(rows)
-            await self._open(start)
-            self.groups.show(rows, start.group if start else None)
-            self.action_to_composer()
+            await self._open_last_group(rows)
         self.call_after_refresh(self._replay_typeahead)  # once the composer has the focus
         self.call_after_refresh(self.run_sync)  # the cache is on screen first
         self.call_after_refresh(self.refresh_inbox_count)
@@ -274,6 +271,22 @@ class RseApp(App[int]):
         if self.my_name:
             groups = tuple(r.name for r in rows if r.member and r.dm is None)
             self.timeline.mention = mention_pattern(self.my_name, groups)
+
+    async def _open_last_group(self, rows: list[GroupRow]) -> None:
+        """Open the group the user was last in, ready to write there."""
+        start = await self._initial_group(rows)
+        await self._open(start)
+        self.groups.show(rows, start.group if start else None)
+        self.action_to_composer()
+
+    async def _write_from_home(self, gate: Gate) -> None:
+        """Typing on Home writes where the user was last (Home lists posts, it
+        takes no message): that group opens, then the keys go to it."""
+        try:
+            if self.view.home:
+                await self._open_last_group(await self.client.groups())
+        finally:
+            gate.open()
 
     async def _initial_group(self, rows: list[GroupRow]) -> GroupRow | None:
         """The group the user was last in, else the first one they belong to."""
@@ -381,6 +394,14 @@ class RseApp(App[int]):
             # ctrl+↓, alt+a...: leave Home for a group; the keys after it go there.
             gate = self.gates.gate(event.key)
             self._send_round(event, partial(self._app_key, self._app_keys[event.key], gate))
+            return True
+        if self.view.home and (isinstance(event, events.Paste) or event.is_printable):
+            # Text typed on Home ("alpha⏎beta⏎" right after the charter's
+            # Enter): the last group opens first; this key and those after it
+            # wait, in order, and then go to its composer.
+            gate = self.gates.gate("write")
+            self.gates.held.appendleft(event)
+            self.run_worker(self._write_from_home(gate), group="home-write")
             return True
         if isinstance(event, events.Key):
             where = (
@@ -714,7 +735,7 @@ class RseApp(App[int]):
         self.part(Details).show(None, None)
         self.composer.text = ""
         self.composer.placeholder = Content(
-            "Home: ↑↓ choose a post, Enter opens it · ctrl+k or ctrl+↓ for a group · F1 keys"
+            "Home: ↑↓ Enter open a post · typing goes to your last group · F1 keys"
         )
         home = await self.client.home(HOME_POSTS, cached=True)
         self.portal.show(home, self.clock(), self.plain_symbols, keep=False)
@@ -1198,14 +1219,7 @@ class RseApp(App[int]):
             await self.client.send_direct(self.view.new_direct[0], text)
             return
         group = self.view.group
-        if group is None:
-            why = (
-                "Home lists posts: open a group to write there (ctrl+k, or the groups pane)"
-                if self.view.home
-                else "Open a group first (ctrl+k)"
-            )
-        else:
-            why = self._may_not_write(group)
+        why = "Open a group first (ctrl+k)" if group is None else self._may_not_write(group)
         if group is None or why:
             self.composer.restore(text)
             self.notify(why, severity="warning", markup=False)

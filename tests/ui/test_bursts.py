@@ -342,3 +342,20 @@ async def test_lines_typed_just_before_ctrl_q_are_sent(server, profiles):
     stored = await _stored(bob, groups["Incidents"])
     assert [t for t in ("v1", "v2") if t in queued or t in stored] == ["v1", "v2"]
     await bob.close()
+
+
+async def test_typing_on_home_writes_to_the_last_group_in_order(server, profiles):
+    """Home lists posts and takes no message: a burst typed there (or a paste)
+    opens the group the user was last in and goes there, every key in order."""
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await app.action_home()
+        await until(pilot, lambda: app.view.home)
+        await burst(pilot, *"alpha", "enter", *"beta", "enter", *"gamma", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert (await _stored(bob, groups["Incidents"]))[-3:] == ["alpha", "beta", "gamma"]
+        assert not app.view.home and _open(app) == "Incidents"
+        await app.action_quit()
+    await bob.close()

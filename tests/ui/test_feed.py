@@ -614,9 +614,7 @@ async def test_a_group_opened_from_home_and_written_to_at_once_shows_each_messag
     app = profiles.app(account)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.engine.status.link is Link.ONLINE and app.view.home)
-        await burst(pilot, *"hello", "enter")  # on Home: refused, kept
-        await until(pilot, lambda: app.composer.text == "hello")
-        await burst(pilot, "ctrl+k", *"Ops", "enter", "enter")
+        await burst(pilot, "ctrl+k", *"Ops", "enter", *"hello", "enter")
         await until(pilot, lambda: app.engine.status.outbox == 0)
         await until(pilot, lambda: "before 0" in [r.text for r in app.timeline.rows])
         await pilot.pause(0.5)
