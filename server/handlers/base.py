@@ -222,6 +222,13 @@ def check_group_name(name: str, limits: Limits) -> str:
     return name
 
 
+def check_page(limit: int, limits: Limits) -> int:
+    """How many items a page asks for (``n``): 1 to ``max_history_page``."""
+    if not 0 < limit <= limits.max_history_page:
+        raise ProtocolError(ErrorCode.BAD_FIELD, f"'n' is between 1 and {limits.max_history_page}")
+    return limit
+
+
 def check_text(text: str, limit: int) -> str:
     if not text.strip():
         raise ProtocolError(ErrorCode.BAD_FIELD, "text is empty")

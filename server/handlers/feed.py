@@ -7,13 +7,11 @@ from rse_tui.protocol import (
     AckList,
     Acknowledge,
     AckStatus,
-    ErrorCode,
     Feature,
     GetHome,
     GetThread,
     HomePage,
     MarkRead,
-    ProtocolError,
     SendComment,
     ThreadPage,
     Vote,
@@ -21,7 +19,7 @@ from rse_tui.protocol import (
 )
 
 from .. import storage
-from .base import Caller, Services, check_text, write
+from .base import Caller, Services, check_page, check_text, write
 from .messages import shown_time
 
 
@@ -65,21 +63,13 @@ async def feature(svc: Services, caller: Caller, req: Feature) -> WriteOk:
     )  # fmt: skip
 
 
-def _page_size(svc: Services, limit: int) -> int:
-    if not 0 < limit <= svc.limits.max_history_page:
-        raise ProtocolError(
-            ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
-        )
-    return limit
-
-
 async def thread(svc: Services, caller: Caller, req: GetThread) -> ThreadPage:
     events, more, authors, reactions, as_of, threads, ballots, voted, acked = await svc.db.read(
         storage.thread,
         user=caller.user,
         target=req.target,
         after=req.after,
-        limit=_page_size(svc, req.limit),
+        limit=check_page(req.limit, svc.limits),
         max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(caller.user, len(events) + len(ballots))
@@ -101,7 +91,7 @@ async def home(svc: Services, caller: Caller, req: GetHome) -> HomePage:
     events, featured, authors, reactions, as_of, threads, groups = await svc.db.read(
         storage.home,
         user=caller.user,
-        limit=_page_size(svc, req.limit),
+        limit=check_page(req.limit, svc.limits),
         max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(caller.user, len(events) + groups)  # one read per group

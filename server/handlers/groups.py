@@ -99,14 +99,15 @@ def _group_list(
         return GroupList(request_id=request_id, groups=groups)
     members = [g.group for g in groups if g.member]
     events, users = storage.recent_chat(conn, user, members, recent)
-    reactions, as_of = storage.reactions_of(conn, [e.seq for e in events], members)
+    as_of = storage.groups_head(conn, members)  # read first: see storage.page_extras
+    reactions = storage.reactions_of(conn, [e.seq for e in events])
     return GroupList(
         request_id=request_id,
         groups=groups,
         recent=events,
         users=users,
         reactions=reactions,
-        as_of=as_of,
+        as_of=as_of if reactions else 0,
     )
 
 

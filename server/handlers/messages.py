@@ -25,7 +25,7 @@ from rse_tui.protocol import (
 )
 
 from .. import storage
-from .base import Caller, Services, check_line, check_text, write
+from .base import Caller, Services, check_line, check_page, check_text, write
 
 
 def shown_time(svc: Services, caller: Caller, written: int | None) -> int:
@@ -162,17 +162,13 @@ async def history(svc: Services, caller: Caller, req: History) -> Page:
             f"'k' is '{Kind.CHAT}' (chat), '{Kind.POST}' (feed posts) or '{Kind.COMMENT}'"
             " (comments)",
         )
-    if not 0 < req.limit <= svc.limits.max_history_page:
-        raise ProtocolError(
-            ErrorCode.BAD_FIELD, f"'n' is between 1 and {svc.limits.max_history_page}"
-        )
     events, more, authors, reactions, as_of, threads = await svc.db.read(
         storage.history_page,
         user=caller.user,
         group=req.group,
         kind=req.kind,
         before=req.before,
-        limit=req.limit,
+        limit=check_page(req.limit, svc.limits),
         max_text=svc.limits.max_reply_text,
     )
     svc.charge_items(caller.user, len(events))

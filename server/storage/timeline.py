@@ -321,11 +321,12 @@ def page_extras(
     conn: sqlite3.Connection, targets: list[int], groups: Iterable[int], *, always: bool = False
 ) -> tuple[list[ReactionInfo], list[ThreadInfo], int]:
     """The reactions on ``targets`` (messages of ``groups``) and their comment
-    or reply counts, and the event both are true as of at least (0 when
-    there are neither, unless ``always``): see :func:`reactions_of`."""
-    groups = set(groups)
+    or reply counts, and the event both are true as of at least: their groups'
+    head, read first, so a change after it is the stream's to tell too, and
+    wins on the client. No reaction and no count, no moment (0, unless
+    ``always``): the cache's own come from the stream (and the bytes are saved)."""
     as_of = groups_head(conn, groups)
-    reactions, _ = reactions_of(conn, targets, groups)
+    reactions = reactions_of(conn, targets)
     threads = threads_of(conn, targets)
     return reactions, threads, as_of if (always or reactions or threads) else 0
 
@@ -364,14 +365,9 @@ def groups_head(conn: sqlite3.Connection, groups: Iterable[int]) -> int:
     )
 
 
-def reactions_of(
-    conn: sqlite3.Connection, targets: list[int], groups: Iterable[int]
-) -> tuple[list[ReactionInfo], int]:
-    """The reactions on ``targets`` (messages of ``groups``, which the caller
-    may read), and the event they are true as of at least: their groups' head
-    is read first, so a change after it is the stream's to tell too, and wins
-    on the client."""
-    as_of = groups_head(conn, groups)
+def reactions_of(conn: sqlite3.Connection, targets: list[int]) -> list[ReactionInfo]:
+    """The reactions on ``targets`` (messages the caller may read). What they
+    are true as of is the caller's to read first (``groups_head``)."""
     found: dict[tuple[int, str], list[int]] = {}
     for start in range(0, len(targets), 500):
         chunk = targets[start : start + 500]
@@ -382,10 +378,7 @@ def reactions_of(
             chunk,
         ):
             found.setdefault((target, emoji), []).append(who)
-    infos = [ReactionInfo(target=t, emoji=e, users=u) for (t, e), u in found.items()]
-    # No reaction, no moment: the cache's own come from the stream, which is
-    # as new as anything here (and the bytes are saved).
-    return infos, as_of if infos else 0
+    return [ReactionInfo(target=t, emoji=e, users=u) for (t, e), u in found.items()]
 
 
 def recent_chat(
