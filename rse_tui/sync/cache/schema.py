@@ -188,6 +188,18 @@ def _reaction_moments(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE reactions ADD COLUMN put_seq INTEGER NOT NULL DEFAULT 0")
 
 
+def _count_indexes(conn: sqlite3.Connection) -> None:
+    """The group list's counts and the portal's pinned posts from indexes:
+    unread lines by group, sequence and author (covering), mentions among the
+    lines that have an "@" (a partial index: only those rows are read for their
+    text), and pinned posts."""
+    conn.execute("CREATE INDEX messages_grp_user ON messages(grp, seq, user)")
+    conn.execute("DROP INDEX messages_grp_seq")
+    conn.execute("CREATE INDEX messages_at ON messages(grp, seq) WHERE instr(text, '@') > 0")
+    # The portal's pinned posts, without a walk through every post.
+    conn.execute("CREATE INDEX messages_pinned ON messages(grp, seq) WHERE pinned = 1")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -202,6 +214,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _reactions,
     _feed,
     _reaction_moments,
+    _count_indexes,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
