@@ -284,6 +284,7 @@ class RseApp(App[int]):
         takes no message): that group opens, then the keys go to it."""
         try:
             if self.view.home:
+                self.view.kind = ChatEvent.TYPE  # a line typed is a message, not a post
                 await self._open_last_group(await self.client.groups())
         finally:
             gate.open()
@@ -390,8 +391,10 @@ class RseApp(App[int]):
             gate = self.gates.gate("post")
             self._send_round(event, partial(self._open_portal_post, gate))
             return True
-        if isinstance(event, events.Key) and on_home and event.key in self._app_keys:
-            # ctrl+↓, alt+a...: leave Home for a group; the keys after it go there.
+        if isinstance(event, events.Key) and event.key in self._app_keys:
+            # ctrl+↓, alt+a, alt+h, ctrl+t...: another group, Home or the other
+            # view; the keys typed after it wait and go there ("ctrl+↓ hi⏎"
+            # never writes hi to the group left, "alt+h ↓" moves on Home).
             gate = self.gates.gate(event.key)
             self._send_round(event, partial(self._app_key, self._app_keys[event.key], gate))
             return True
@@ -697,6 +700,11 @@ class RseApp(App[int]):
         self.composer.set_mode(None, clear=True)
         await self.save_draft()
         self.view.new_direct = None
+        if self.view.group is None or self.view.group.group != group.group:
+            # Another group opens on its chat: a line typed right after ctrl+k
+            # NAME Enter is a message, never a post to everyone by surprise
+            # because the feed was the view left in the group before.
+            self.view.kind = ChatEvent.TYPE
         await self._open(group)
         self.groups.show(await self.client.groups(), group.group)
 

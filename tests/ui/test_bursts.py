@@ -8,7 +8,7 @@ from __future__ import annotations
 from textual.command import CommandPalette
 from textual.widgets import Button, Input, OptionList
 
-from rse_tui.protocol import CreateGroup, History, RequestJoin, Sync
+from rse_tui.protocol import CreateGroup, History, RequestJoin, SendPost, Sync
 from rse_tui.sync.models import Link
 from rse_tui.ui.screens.charter import ConfirmScreen
 from rse_tui.ui.screens.help import HelpScreen
@@ -357,5 +357,75 @@ async def test_typing_on_home_writes_to_the_last_group_in_order(server, profiles
         await until(pilot, lambda: app.engine.status.outbox == 0)
         assert (await _stored(bob, groups["Incidents"]))[-3:] == ["alpha", "beta", "gamma"]
         assert not app.view.home and _open(app) == "Incidents"
+        await app.action_quit()
+    await bob.close()
+
+
+async def _stored_posts(bob, g) -> list[str]:
+    page = await bob.conn.call(History, group=g, kind="p", limit=100)
+    return [e.text for e in page.events]
+
+
+async def test_a_group_switched_to_opens_on_its_chat(server, profiles):
+    """Found by a new user: left on Engineering's feed, "ctrl+k General⏎
+    hello⏎" posted hello to General's feed, for everyone, as a post. Another
+    group opens on its chat; the feed is one ctrl+t away. Typing on Home goes
+    to the last group's chat too."""
+    account, bob, groups = await _network(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups, start="Engineering")
+        await burst(pilot, "ctrl+t")
+        await until(pilot, lambda: app.view.kind == "p")
+        await burst(pilot, "ctrl+k", *"General", "enter", *"hello", "enter")
+        await until(pilot, lambda: _open(app) == "General" and app.engine.status.outbox == 0)
+        await until(pilot, lambda: "hello" in [r.text for r in app.timeline.rows if r.seq])
+        assert await _stored(bob, groups["General"]) == ["hello"]
+        assert await _stored_posts(bob, groups["General"]) == []
+        # The same group's feed stays where the user put it...
+        await burst(pilot, "ctrl+t")
+        await until(pilot, lambda: app.view.kind == "p")
+        # ... and typing on Home writes chat to it.
+        await burst(pilot, "alt+h")
+        await until(pilot, lambda: app.view.home)
+        await burst(pilot, *"from home", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0 and not app.view.home)
+        await until(pilot, lambda: "from home" in [r.text for r in app.timeline.rows if r.seq])
+        assert await _stored(bob, groups["General"]) == ["hello", "from home"]
+        assert await _stored_posts(bob, groups["General"]) == []
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_keys_after_a_key_that_moves_the_focus_go_where_it_leaves_it(server, profiles):
+    """Found by a new user: "alt+h ↓" typed in a group left ↓ in its composer
+    (Home's cursor stayed on the first post); "ctrl+↓ hi⏎" from the message
+    list must write hi in the next group. Each such key acts once, and the
+    keys after it wait for it."""
+    account, bob, groups = await _network(server, profiles)
+    for n in range(3):
+        await bob.conn.call(
+            SendPost, group=groups["General"], text=f"post {n}", title=f"P{n}", cid=f"p{n}"
+        )
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_all(app, pilot, groups)
+        await burst(pilot, "alt+h", "down")
+        await until(pilot, lambda: app.view.home and app.portal.has_focus)
+        await until(pilot, lambda: "P0" in app.portal.visible_text())
+        await pilot.pause(0.2)
+        selected = app.portal.selected_post
+        assert selected is not None and selected.text == "post 1", selected  # newest first
+        assert app.composer.text == ""
+        # From the message list of a group: the next group gets the line.
+        await back_to_last_group(pilot)
+        here = _open(app)
+        app.timeline.focus()
+        await pilot.pause()
+        await burst(pilot, "ctrl+down", *"hi", "enter")
+        await until(pilot, lambda: _open(app) != here and app.engine.status.outbox == 0)
+        await until(pilot, lambda: "hi" in [r.text for r in app.timeline.rows if r.seq])
+        assert await _stored(bob, groups[_open(app)]) == ["hi"]
+        assert "hi" not in await _stored(bob, groups[here])
         await app.action_quit()
     await bob.close()

@@ -125,6 +125,12 @@ class Composer(TextArea):
         action = self._app_keys.get(event.key)
         if action is not None and _command(event):
             event.prevent_default()
+            returning = getattr(self.app, "returning", None)
+            if returning is not None and returning(event):
+                # The app acts on it once it is back, the keys typed after it
+                # waiting until then: they go where it leaves the focus
+                # ("alt+h ↓" moves on Home, not in this composer).
+                return
             self._stop(event)
             # Run to the end before the next key: typing after ctrl+down lands in
             # the group switched to, never in the one left.
