@@ -255,6 +255,11 @@ class Client:
         devices.)"""
         return await self._worker(self._cache.mark_read, group, upto)
 
+    async def see_post(self, seq: int) -> bool:
+        """Post ``seq`` was opened: Home shows it read on this device (True
+        when it was unread)."""
+        return await self._worker(self._cache.see_post, seq)
+
     async def share_read(self, group: int) -> str | None:
         """Tell the user's other devices how far ``group`` (0: the inbox) is
         read here, if further than last told; the write id, or None."""
@@ -326,6 +331,13 @@ class Client:
 
     async def save_draft(self, group: int, text: str) -> None:
         await self._worker(self._cache.save_draft, group, text)
+
+    async def comment_draft(self, target: int) -> str:
+        """A comment (or reply) begun under post or message ``target``."""
+        return await self._worker(self._cache.draft, -target)
+
+    async def save_comment_draft(self, target: int, text: str) -> None:
+        await self._worker(self._cache.save_draft, -target, text)
 
     async def setting(self, key: str, default: str | None = None) -> str | None:
         """A setting of this device (the group last open, say)."""

@@ -178,7 +178,6 @@ class RseApp(App[int]):
         #: Unread items in the inbox (the status bar says so).
         self.inbox_unread = 0
         #: Comments begun in a post view and left unsent, by post (this session).
-        self.post_drafts: dict[int, str] = {}
         #: Keys typed before the app had the terminal (see rse_tui.typeahead).
         self.typeahead = ""
         self._quit_waits = 0
@@ -1369,6 +1368,10 @@ class RseApp(App[int]):
             self.set_timer(0.01, self.action_quit)
             return
         await self.save_draft()
+        for screen in self.screen_stack:  # a comment begun in a post view, too
+            saving = getattr(screen, "save_draft", None)
+            if saving is not None:
+                await saving()
         await self._share_read_before_quitting()
         await self.engine.stop()
         self.exit(0)

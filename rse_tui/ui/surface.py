@@ -57,8 +57,6 @@ class AppSurface(Protocol):
     #: Reactions as ``:word:`` rather than emoji (NO_COLOR, or RSE_ASCII=1).
     plain_symbols: bool
     clock: Callable[[], float]
-    #: Comments begun in a post view and left unsent, by post (this session).
-    post_drafts: dict[int, str]
     #: The charter's dialog is open (or being asked for): one at a time.
     charter_open: bool
 
@@ -104,6 +102,8 @@ class AppSurface(Protocol):
     async def send_text(self, text: str, mode: Mode | None = None) -> None: ...
 
     def open_thread(self, target: int) -> None: ...
+
+    def refresh_portal(self, ask: bool = False) -> None: ...
 
     def show_status(self) -> None: ...
 

@@ -500,6 +500,56 @@ async def test_esc_goes_back_and_a_comment_begun_is_kept(server, profiles):
     await bob.close()
 
 
+async def test_a_comment_begun_survives_quitting_and_a_group_opened_over_it(server, profiles):
+    """Found by a new user: a comment begun in a post view was lost when the
+    app quit (it was kept in memory only)."""
+    account, bob, g = await _room(server, profiles)
+    post = await _post(bob, g, "Who takes the night shift?", "p", title="Night shift")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await _open_post(app, pilot, post)
+        await burst(pilot, *"I can, unless", "ctrl+q")
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        screen = await _open_post(again, pilot, post)
+        assert screen.composer.text == "I can, unless"
+        # Closed by a key that opens something else: kept too.
+        await burst(pilot, *" it rains", "alt+h")
+        await until(pilot, lambda: again.view.home and again.screen is again.screen_stack[0])
+        screen = await _open_post(again, pilot, post)
+        assert screen.composer.text == "I can, unless it rains"
+        await burst(pilot, "enter")
+        await until(pilot, lambda: again.engine.status.outbox == 0)
+        assert await again.client.comment_draft(post) == ""  # sent: no draft left
+        await again.action_quit()
+    await bob.close()
+
+
+async def test_comments_written_at_80x24_come_into_view(server, profiles):
+    """Found in tmux: at 80x24, the third comment written in a row was below
+    the composer, out of view, and stayed there."""
+    account, bob, g = await _room(server, profiles)
+    post = await _post(bob, g, "Step one\n\nStep two\n\nStep three", "p", title="Runbook")
+    for n in range(2):
+        await bob.conn.call(SendComment, post=post, text=f"earlier {n}", cid=f"e{n}")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        screen = await _open_post(app, pilot, post)
+        keys = [k for n in range(5) for k in (*f"mine {n}", "enter")]
+        await burst(pilot, *keys)
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        await until(pilot, lambda: "mine 4" in screen_text(app))
+        pane = screen.pane
+        await until(pilot, lambda: pane.max_scroll_y > 0 and pane.scroll_y == pane.max_scroll_y)
+        # A comment from someone else while I read at the end comes into view too.
+        await bob.conn.call(SendComment, post=post, text="bob answers", cid="b")
+        await until(pilot, lambda: "bob answers" in screen_text(app))
+        await app.action_quit()
+    await bob.close()
+
+
 async def test_the_quick_switcher_and_help_work_over_a_post(server, profiles):
     """Found in tmux: ctrl+k in the post view deleted to the end of the line
     (the comment field's own key) instead of opening the quick switcher."""
@@ -595,6 +645,63 @@ async def test_a_vote_and_an_acknowledgement_made_offline_say_they_wait(server, 
     finally:
         await link.stop()
         await bob.close()
+
+
+async def test_a_vote_changed_offline_marks_only_the_new_choice(server, profiles):
+    """Found by a new user: a vote changed offline showed two marks, the
+    counted one ("✓ your vote" on yes) and the chosen one (no)."""
+    link = await LinkProxy(server.port).start()
+    account, bob, g = await _room(server, profiles, url=link.url)
+    poll = Poll(options=["yes", "no", "later"])
+    post = await _post(bob, g, "Move the standup?", "p", title="Standup", poll=poll)
+    app = profiles.app(account)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _in_ops(app, pilot, g)
+            screen = await _open_post(app, pilot, post)
+            await burst(pilot, "tab", "1", "enter")
+            await until(pilot, lambda: screen.root.poll.mine == (0,))
+            link.set_down(True)
+            await until(pilot, lambda: not app.engine.online)
+            await burst(pilot, "tab", "2", "enter")
+            await until(pilot, lambda: "your vote waits to be sent" in screen_text(app))
+            lines = [x for x in screen_text(app).splitlines() if "✓ your vote" in x]
+            assert len(lines) == 1 and " no " in lines[0] and "yes" not in lines[0], lines
+            link.set_down(False)
+            await until(pilot, lambda: app.engine.status.outbox == 0 and app.engine.online)
+            await until(pilot, lambda: screen.root.poll.mine == (1,))
+            await until(pilot, lambda: "waits to be sent" not in screen_text(app))
+            lines = [x for x in screen_text(app).splitlines() if "✓ your vote" in x]
+            assert len(lines) == 1 and " no " in lines[0], lines
+            await app.action_quit()
+    finally:
+        await link.stop()
+        await bob.close()
+
+
+async def test_a_post_opened_from_home_is_no_longer_unread_there(server, profiles):
+    """Found by a new user: a post read in its post view was still marked
+    unread on Home (its group's chat stays unread: only the post is read)."""
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await burst(pilot, "alt+h")
+        await until(pilot, lambda: app.view.home)
+        await _post(bob, g, "Older one.", "p1", title="Older one")
+        await _post(bob, g, "Read me.", "p2", title="Read me")
+        await bob.conn.call(SendChat, group=g, text="chat stays unread", cid="c")
+        await until(pilot, lambda: "● Read me" in app.portal.visible_text())
+        await until(pilot, lambda: "● Older one" in app.portal.visible_text())
+        await burst(pilot, "enter")  # the newest: "Read me"
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        await burst(pilot, "escape")
+        await until(pilot, lambda: app.screen is app.screen_stack[0])
+        await until(pilot, lambda: "● Read me" not in app.portal.visible_text())
+        assert "● Older one" in app.portal.visible_text()
+        assert any(r.group == g and r.unread for r in app.groups.rows)  # the chat line
+        await app.action_quit()
+    await bob.close()
 
 
 async def test_a_group_opened_from_home_and_written_to_at_once_shows_each_message_once(

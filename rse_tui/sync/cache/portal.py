@@ -176,10 +176,19 @@ class Portal(Reducer, Views):
                 f"SELECT id, read_seq FROM groups WHERE id IN ({marks})", sorted(shown)
             ).fetchall()
         )
+        seen = {
+            seq
+            for (seq,) in self.conn.execute(
+                f"SELECT seq FROM seen WHERE grp IN ({marks})", sorted(shown)
+            ).fetchall()
+        }
         unread = frozenset(
             r.seq
             for r in [*top, *newest]
-            if r.seq is not None and r.user != me and r.seq > (marks_of.get(r.group) or 0)
+            if r.seq is not None
+            and r.user != me
+            and r.seq > (marks_of.get(r.group) or 0)
+            and r.seq not in seen
         )
         return Home(top, newest, names, unread)
 

@@ -200,6 +200,12 @@ def _count_indexes(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_pinned ON messages(grp, seq) WHERE pinned = 1")
 
 
+def _seen_posts(conn: sqlite3.Connection) -> None:
+    """Posts opened on this device past their group's read mark (Home shows
+    them read); a row goes when the group's mark passes it."""
+    conn.execute("CREATE TABLE seen (seq INTEGER PRIMARY KEY, grp INTEGER NOT NULL)")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _initial,
     _governance,
@@ -215,6 +221,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _feed,
     _reaction_moments,
     _count_indexes,
+    _seen_posts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -295,11 +295,32 @@ class Views(CacheBase):
             self.conn.execute(
                 "UPDATE groups SET read_seq = max(read_seq, ?) WHERE id = ?", (upto, group)
             )
+        self.conn.execute(
+            "DELETE FROM seen WHERE grp = ? AND seq <= (SELECT read_seq FROM groups WHERE id = ?)",
+            (group, group),
+        )
         return int(before[0]) if before else 0
+
+    def see_post(self, seq: int) -> bool:
+        """Post ``seq`` was opened here: Home shows it read (its group's mark,
+        which counts the chat too, stays where it is). True when it was unread."""
+        found = self.conn.execute(
+            "SELECT m.grp FROM messages m JOIN groups g ON g.id = m.grp"
+            " WHERE m.seq = ? AND m.seq > g.read_seq",
+            (seq,),
+        ).fetchone()
+        if found is None:
+            return False
+        added = self.conn.execute(
+            "INSERT OR IGNORE INTO seen (seq, grp) VALUES (?, ?)", (seq, found[0])
+        )
+        return added.rowcount > 0
 
     # -- drafts ------------------------------------------------------------------------
 
     def draft(self, group: int) -> str:
+        """What was begun in ``group`` and not sent. Group numbers are
+        positive: a negative one, -N, is a comment begun under post N."""
         row = self.conn.execute("SELECT text FROM drafts WHERE grp = ?", (group,)).fetchone()
         return row[0] if row else ""
 

@@ -21,12 +21,13 @@ the keys). Each key there decides where the next keys go
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
-from textual import events, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
@@ -184,6 +185,10 @@ class PostScreen(Answers, Follows, Screen[None]):
         self.sent_vote: tuple[int, ...] | None = None
         self.sent_ack = False
         self.gone = False
+        #: The comment being written here, as last typed (None: untouched).
+        self.draft: str | None = None
+        #: A comment or reply of mine was just written: show the end once drawn.
+        self.follow = False
         self.online = thread.online
         self.reactors: list[tuple[str, list[str]]] = []
         #: The poll's results when the ballots were asked for (None: not yet).
@@ -241,7 +246,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         self.my_name = (await self.surface.client.identity())[1] or ""
         await self.show_thread(self.thread)
         if self.root.seq is not None:
-            self.composer.text = self.surface.post_drafts.pop(self.root.seq, "")
+            self.composer.text = await self.surface.client.comment_draft(self.root.seq)
             self.composer.move_cursor(self.composer.document.end)
         self.composer.focus()
         if self.focus_on is not None:
@@ -316,9 +321,23 @@ class PostScreen(Answers, Follows, Screen[None]):
         self._shown("#root-reactions", reactions)
         self._shown("#root-ack", self._ack_text())
         await self._show_poll(now, plain)
+        pane = self.pane
+        # Reading the newest comments at the end, or just wrote one: what is
+        # new comes into view, as in a chat (the composer hides the end).
+        before = len(self.query_one("#replies").children)
+        drawn = self.is_mounted and pane.max_scroll_y > 0
+        at_end = drawn and pane.scroll_y >= pane.max_scroll_y - 1
         await self._show_replies(now, plain)
         self.highlight()
         self._placeholder()
+        grew = len(thread.replies) > before
+        # (The flag and the anchor go together: a draw cancelled by the next
+        # one in between would leave the written comment out of view.)
+        if self.follow or (grew and at_end):
+            # Kept at the end as what follows is drawn (Textual's anchor),
+            # until the user scrolls or selects away.
+            pane.anchor()
+            self.follow = False
 
     def _shown(self, selector: str, text: Text | str) -> None:
         widget = self.query_one(selector, Static)
@@ -366,7 +385,9 @@ class PostScreen(Answers, Follows, Screen[None]):
             )
             have = list(options.children)
         for n, widget in enumerate(have):
-            cast(Static, widget).update(option_line(poll, n, n in self.choices, plain))
+            cast(Static, widget).update(
+                option_line(poll, n, n in self.choices, plain, sent=self.sent_vote)
+            )
         ballots = self.ballots
         if not poll.anonymous and self.my_name:
             ballots = with_my_ballot(ballots, self.my_name, poll.mine)
@@ -586,11 +607,37 @@ class PostScreen(Answers, Follows, Screen[None]):
         self.composer.focus()
 
     def action_close(self) -> None:
+        self.dismiss(None)  # the comment begun is saved as it goes (on_unmount)
+
+    async def save_draft(self) -> None:
+        """A comment begun and left (closed, or the app quit): back in the
+        composer when the post opens again, here or after a restart."""
+        with contextlib.suppress(NoMatches):  # the text as typed so far, if still here
+            if self.composer.mode is None and self.composer.text != (self.draft or ""):
+                self.draft = self.composer.text
+        if self.root.seq is not None and self.draft is not None:
+            await self.surface.client.save_comment_draft(self.root.seq, self.draft)
+
+    @on(PostComposer.Changed)
+    def _draft_changed(self) -> None:
         composer = self.composer
-        if self.root.seq is not None and composer.mode is None:
-            # A comment begun and left: back in the composer if the post opens again.
-            self.surface.post_drafts[self.root.seq] = composer.text
-        self.dismiss(None)
+        if composer.mode is None:  # an edit's text is no draft
+            self.draft = composer.text
+            self.save_draft_later()
+
+    @work(exclusive=True, group="post-draft")
+    async def save_draft_later(self) -> None:
+        await asyncio.sleep(0.5)  # one write per pause in typing, not per key
+        await self.save_draft()
+
+    def on_unmount(self) -> None:
+        # However the view closes (Esc, a group opened over it, Home), the
+        # last text goes to the cache: on the app, which outlives this view.
+        if self.root.seq is not None and self.draft is not None:
+            self.app.run_worker(
+                self.surface.client.save_comment_draft(self.root.seq, self.draft),
+                group="post-drafts",
+            )
 
     def _may_vote(self) -> str:
         """Why I may not vote now ("" when I may)."""
@@ -639,7 +686,9 @@ class PostScreen(Answers, Follows, Screen[None]):
             return
         plain = self.surface.plain_symbols
         for n, widget in enumerate(self.query_one("#options").children):
-            cast(Static, widget).update(option_line(poll, n, n in self.choices, plain))
+            cast(Static, widget).update(
+                option_line(poll, n, n in self.choices, plain, sent=self.sent_vote)
+            )
         self._poll_head()
 
     async def action_vote_or_write(self) -> None:
@@ -745,10 +794,14 @@ class PostScreen(Answers, Follows, Screen[None]):
             composer.restore(text)
             self.notify(why, severity="warning", markup=False)
             return
+        self.follow = True
         if self.root.kind == Kind.POST:
             await client.comment(self.root.seq, text)
         else:
             await client.send_chat(self.root.group, text, reply=self.root.seq)
+        if self.draft:  # sent: no draft left of it (only what is typed after it)
+            self.draft = composer.text if composer.mode is None else ""
+            await client.save_comment_draft(self.root.seq, self.draft)
         self.reload()
 
     async def _save_edit(self, text: str, row: MessageRow) -> None:
@@ -799,4 +852,8 @@ async def open_post(app: AppSurface, target: int, gate: Gate) -> None:
             markup=False,
         )
         return
+    root = thread.root
+    seen = root.kind == Kind.POST and root.seq is not None and await client.see_post(root.seq)
     await app.ask(PostScreen(thread, focus_on=target), gate)
+    if seen and app.view.home:
+        app.refresh_portal()  # the post is read now

@@ -106,9 +106,17 @@ def poll_head(
 
 
 def option_line(
-    poll: PollState, index: int, chosen: bool, plain: bool, bar_width: int = 12
+    poll: PollState,
+    index: int,
+    chosen: bool,
+    plain: bool,
+    bar_width: int = 12,
+    *,
+    sent: tuple[int, ...] | None = None,
 ) -> Text:
-    """`` 2 (•)   12 ██████░░░░░░ 40% Friday``: number, choice, count, bar, option."""
+    """`` 2 (•)   12 ██████░░░░░░ 40% Friday``: number, choice, count, bar, option.
+    ``sent``: my vote as written here and not yet counted by the server (it
+    is the one marked "your vote", instead of the one counted)."""
     count = poll.counts[index] if index < len(poll.counts) else 0
     total = poll.voters or sum(poll.counts) or 1
     share = min(count / total, 1.0)
@@ -116,7 +124,7 @@ def option_line(
     fill, empty = ("#", ".") if plain else ("█", "░")
     marks = ("[x]", "[ ]") if poll.multiple else ("(*)", "( )")
     mark = marks[0] if chosen else marks[1]
-    number = f"{index + 1:>2}" if index < 9 else "  "
+    number = f"{index + 1:>2}"
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{number} {mark} ", _BOLD if chosen else Style())
     text.append(f"{count:>4} ")
@@ -124,8 +132,10 @@ def option_line(
     text.append(empty * (bar_width - full), MUTED)
     text.append(f" {round(share * 100):>3}% ", MUTED)
     text.append(clean_line(poll.options[index]), _BOLD if chosen else Style())
-    mine = poll.mine is not None and index in poll.mine
-    if mine:
+    waiting = sent is not None and tuple(sorted(sent)) != tuple(sorted(poll.mine or ()))
+    mine = sent if waiting else poll.mine
+    if mine is not None and index in mine:
+        # (Whether it waits to be sent, the poll's head line says.)
         text.append("  ✓ your vote" if not plain else "  (your vote)", MUTED)
     return text
 
