@@ -127,6 +127,7 @@ class InboxItem:
     who: str  # who did it
     text: str  # what it says (a reaction: its word)
     unread: bool = True
+    ts: float = 0.0  # when it was said (0: not known, a reaction)
 
 
 @dataclass(frozen=True, slots=True)

@@ -291,6 +291,10 @@ async def test_the_inbox_counts_opens_in_context_and_is_read_when_left(server, p
         lines = [str(o.prompt) for o in inbox.query_one("#inbox").options]
         assert lines[0].startswith("● mention") and "bob: @ana on call?" in lines[0]
         assert lines[1].startswith("● comment") and "step 3 is wrong" in lines[1]
+        # When, and where (found by a new user: rows said neither when).
+        import re
+
+        assert all(re.search(r" \d\d:\d\d #Ops · bob", line) for line in lines), lines
         # Enter: the mention in its thread, with a reply typed right behind it.
         await burst(pilot, "enter", *"yes", "enter")
         await until(pilot, lambda: isinstance(app.screen, PostScreen))

@@ -136,3 +136,39 @@ def test_feed_pieces_neutralise_what_a_server_should_have_refused():
         assert "\u202e" not in text and "\x1b" not in text
     assert texts[0] == "T␛]0;PWNED␇␛[2J\ufffd"
     assert texts[2].startswith(" 1 (*)    1 ############ 100% yes␛]0;PWNED")
+
+
+async def test_the_status_bar_keeps_link_outbox_and_inbox_on_a_narrow_terminal():
+    """Found by a new user: offline at 80 columns, the bar ran out of room
+    and the end was cut; the least useful parts go first now (the keys
+    hint, ^R, F5, the bytes), and the link, the outbox and the inbox stay."""
+    import time
+
+    from textual.app import App
+
+    from rse_tui.sync.models import GroupRow, Link, Status
+    from rse_tui.ui.widgets.panes import StatusBar
+
+    class Bar(App[None]):
+        def compose(self):
+            yield StatusBar()
+
+    status = Status(Link.OFFLINE, retry_at=time.monotonic() + 45, outbox=3, sent=12_000)
+    hot = [
+        GroupRow(group=n, name=f"incident-room-{n}", member=True, members=3, unread=n)
+        for n in (1, 2)
+    ]
+    for width, gone in ((200, ()), (80, ("F1 keys", "(^R now)", "(F5)")), (50, ("↑",))):
+        app = Bar()
+        async with app.run_test(size=(width, 3)) as pilot:
+            bar = app.query_one(StatusBar)
+            bar.show(status, hotlist=hot, inbox=2)
+            await pilot.pause()
+            shown = bar.text
+            for needed in ("○ offline", "3 waiting to send", "inbox 2"):
+                assert needed in shown, (width, shown)
+            for part in gone:
+                assert part not in shown, (width, shown)
+            if width == 200:
+                assert "F1 keys" in shown and "Act: #incident-room-2 2" in shown
+            assert len(shown) <= width or "Act:" in shown, (width, shown)  # only the list is cut

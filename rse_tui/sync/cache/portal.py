@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from rse_tui.protocol import (
@@ -205,16 +206,19 @@ class Portal(Reducer, Views):
         read = int(self.get("inbox_read", "0") or 0)
         items: list[InboxItem] = []
         name = "coalesce(u.name, 'user' || {0}.user)"
-        for seq, grp, who, text in self.conn.execute(
-            f"SELECT m.seq, m.grp, {name.format('m')}, m.text FROM messages m"
+        for seq, grp, who, text, ts in self.conn.execute(
+            f"SELECT m.seq, m.grp, {name.format('m')}, m.text, m.ts FROM messages m"
             " LEFT JOIN users u ON u.id = m.user"
-            " WHERE m.user != ? AND mentions_me(m.text) ORDER BY m.seq DESC LIMIT ?",
+            # Only the lines with an "@" (the partial index messages_at) reach
+            # the pattern: every mention has one.
+            " WHERE instr(m.text, '@') > 0 AND m.user != ? AND mentions_me(m.text)"
+            " ORDER BY m.seq DESC LIMIT ?",
             (me, INBOX_LIMIT),
         ):
-            items.append(InboxItem(seq, InboxKind.MENTION, grp, seq, who, text))
+            items.append(InboxItem(seq, InboxKind.MENTION, grp, seq, who, text, ts=ts))
         mentioned = {i.seq for i in items}
-        for seq, grp, who, text, kind in self.conn.execute(
-            f"SELECT m.seq, m.grp, {name.format('m')}, m.text, m.kind FROM messages m"
+        for seq, grp, who, text, kind, ts in self.conn.execute(
+            f"SELECT m.seq, m.grp, {name.format('m')}, m.text, m.kind, m.ts FROM messages m"
             " JOIN messages p ON p.seq = m.reply AND p.user = ?"
             " LEFT JOIN users u ON u.id = m.user"
             " WHERE m.user != ? AND m.kind IN (?, ?) ORDER BY m.seq DESC LIMIT ?",
@@ -222,7 +226,7 @@ class Portal(Reducer, Views):
         ):
             if seq not in mentioned:
                 what = InboxKind.COMMENT if kind == Kind.COMMENT else InboxKind.REPLY
-                items.append(InboxItem(seq, what, grp, seq, who, text))
+                items.append(InboxItem(seq, what, grp, seq, who, text, ts=ts))
         # A reaction counts from the event that put it (a page that only
         # confirms one is no news: put_seq 0).
         for put, grp, target, who, emoji in self.conn.execute(
@@ -234,8 +238,9 @@ class Portal(Reducer, Views):
             (me, me, INBOX_LIMIT),
         ):
             items.append(InboxItem(put, InboxKind.REACTION, grp, target, who, emoji))
-        for seq, grp, who, title, text, poll in self.conn.execute(
-            f"SELECT m.seq, m.grp, {name.format('m')}, m.title, m.text, m.poll FROM messages m"
+        for seq, grp, who, title, text, poll, ts in self.conn.execute(
+            f"SELECT m.seq, m.grp, {name.format('m')}, m.title, m.text, m.poll, m.ts"
+            " FROM messages m"
             " JOIN groups g ON g.id = m.grp AND g.member = 1"
             " LEFT JOIN users u ON u.id = m.user LEFT JOIN mine my ON my.target = m.seq"
             " WHERE m.kind = ? AND m.user != ? AND ((m.ack = 1 AND coalesce(my.acked, 0) = 0)"
@@ -245,11 +250,11 @@ class Portal(Reducer, Views):
         ):
             shown = title or text
             if poll is None:
-                items.append(InboxItem(seq, InboxKind.ACK, grp, seq, who, shown, True))
+                items.append(InboxItem(seq, InboxKind.ACK, grp, seq, who, shown, True, ts))
                 continue
             closes = json.loads(poll).get("cl")
             if closes is not None and now < closes <= now + POLL_SOON:
-                items.append(InboxItem(seq, InboxKind.POLL, grp, seq, who, shown, True))
+                items.append(InboxItem(seq, InboxKind.POLL, grp, seq, who, shown, True, ts))
         out = []
         for item in sorted(items, key=lambda i: i.seq, reverse=True)[:INBOX_LIMIT]:
             # Something to do stays unread until done; the rest until the inbox is read.
@@ -257,8 +262,7 @@ class Portal(Reducer, Views):
                 item.unread if item.kind in (InboxKind.ACK, InboxKind.POLL) else (item.seq > read)
             )
             if unread or not unread_only:
-                out.append(InboxItem(item.seq, item.kind, item.group, item.target, item.who,
-                                     item.text, unread))  # fmt: skip
+                out.append(replace(item, unread=unread))
         return out
 
     def read_inbox(self) -> int:

@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 from rse_tui.sync.models import Changes, InboxItem, InboxKind
 from rse_tui.textsafe import clean_line
 
-from ..render import reaction_label
+from ..render import reaction_label, when
 from .dialog import Dialog, Follows
 
 if TYPE_CHECKING:
@@ -42,16 +42,16 @@ _WORDS = {
 }
 
 
-def inbox_line(item: InboxItem, group: str, plain: bool) -> Content:
-    """``● reply       #Ops · bob: on it``."""
+def inbox_line(item: InboxItem, group: str, plain: bool, now: float | None = None) -> Content:
+    """``● reply       14:05 #Ops · bob: on it``."""
     what = _WORDS.get(item.kind, str(item.kind))
     parts: list[str | tuple[str, str]] = [
-        ("● " if item.unread else "  ", "bold"),
+        ("* " if plain else "● ", "bold") if item.unread else "  ",
         (f"{what:<14}", "bold" if item.unread else "dim"),
-        (f" #{clean_line(group)}", "dim"),
-        " · ",
-        (clean_line(item.who), "bold"),
     ]
+    if item.ts:
+        parts.append((f" {when(item.ts, now)}", "dim"))
+    parts += [(f" #{clean_line(group)}", "dim"), " · ", (clean_line(item.who), "bold")]
     if item.kind == InboxKind.REACTION:
         parts.append(f" {reaction_label(item.text, plain)} on yours")
     else:
@@ -104,6 +104,7 @@ class InboxScreen(Dialog[None], Follows):
         items = await self.surface.client.inbox()
         names = {r.group: r.label for r in self.surface.groups.rows}
         plain = self.surface.plain_symbols
+        now = self.surface.clock()
         listed = self.query_one(OptionList)
         kept = listed.highlighted
         self.items = items
@@ -120,7 +121,7 @@ class InboxScreen(Dialog[None], Follows):
             return
         listed.add_options(
             [
-                Option(inbox_line(item, names.get(item.group, f"group {item.group}"), plain))
+                Option(inbox_line(item, names.get(item.group, f"group {item.group}"), plain, now))
                 for item in items
             ]
         )

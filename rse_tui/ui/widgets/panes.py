@@ -142,32 +142,45 @@ class StatusBar(Static):
         inbox: int = 0,
     ) -> None:
         now = time.monotonic() if now is None else now
-        text = Text(no_wrap=True, overflow="ellipsis")
+        # (rank, part): on a narrow terminal the highest ranks go first, so
+        # that the link, the outbox and the inbox always show.
+        parts: list[tuple[int, Text]] = []
         link = status.link
         if link is Link.ONLINE:
-            text.append("● online", "bold green")
+            parts.append((0, Text("● online", "bold green")))
         elif link is Link.SYNCING:
-            text.append("⟳ syncing", "yellow")
+            parts.append((0, Text("⟳ syncing", "yellow")))
         elif link is Link.CONNECTING:
-            text.append("◌ connecting", "yellow")
+            parts.append((0, Text("◌ connecting", "yellow")))
         elif link is Link.LOGGED_OUT:
-            text.append("✗ logged out: run rse login", "bold red")
+            parts.append((0, Text("✗ logged out: run rse login", "bold red")))
         else:
-            text.append("○ offline", "bold red")
+            parts.append((0, Text("○ offline", "bold red")))
             if status.retry_at is not None:
                 left = max(0, round(status.retry_at - now))
                 wait = f"{left} s" if left < 90 else f"{-(-left // 60)} min"
-                text.append(f" · retry in {wait} (^R now)", "dim")
+                parts.append((2, Text(f" · retry in {wait}", "dim")))
+                parts.append((4, Text(" (^R now)", "dim")))
         if status.outbox:
-            text.append(f" · {status.outbox} waiting to send", "bold yellow")
+            parts.append((0, Text(f" · {status.outbox} waiting to send", "bold yellow")))
         if inbox:
-            text.append(f" · inbox {inbox}", "bold")
-            text.append(" (F5)", "dim")
+            parts.append((0, Text(f" · inbox {inbox}", "bold")))
+            parts.append((5, Text(" (F5)", "dim")))
         if hotlist:
-            text.append(" · ")
-            _hotlist(text, hotlist)
-        text.append(f" · ↑{size(status.sent)} ↓{size(status.received)}", "dim")
-        text.append(" · F1 keys", "dim")
+            listed = Text(" · ")
+            _hotlist(listed, hotlist)
+            parts.append((1, listed))  # cut at the end (…) rather than dropped
+        parts.append((3, Text(f" · ↑{size(status.sent)} ↓{size(status.received)}", "dim")))
+        parts.append((6, Text(" · F1 keys", "dim")))
+        room = self.content_size.width
+        while room and sum(p.cell_len for _, p in parts) > room:
+            worst = max(parts, key=lambda p: p[0])
+            if worst[0] <= 1:
+                break
+            parts.remove(worst)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for _, part in parts:
+            text.append_text(part)
         self.text = text.plain
         self.update(text)
 
