@@ -1,4 +1,5 @@
-"""Slash commands typed in the composer: /join, /leave, /me, /dm, /quit, /help.
+"""Slash commands typed in the composer: /join, /leave, /me, /dm, /post,
+/poll, /announce, /quit, /help.
 
 A line is a command only when its first word is a slash and letters
 (``/join ops``); a path such as ``/etc/hosts is full`` is a message, and
@@ -14,7 +15,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rse_tui.protocol import (
+    MAX_CHAT_CHARS,
+    MAX_OPTION_CHARS,
+    MAX_POLL_OPTIONS,
+    MAX_TITLE_CHARS,
+    Kind,
+    Poll,
+)
 from rse_tui.sync.engine import LinkDown, Offline
+from rse_tui.sync.models import GroupRow
 from rse_tui.textsafe import clean_line
 
 if TYPE_CHECKING:
@@ -93,6 +103,76 @@ async def _dm(app: AppSurface, rest: str) -> None:
     await app.open_direct(user, name)
 
 
+def _feed_group(app: AppSurface) -> GroupRow:
+    """The open group, if I may post to its feed (else why not)."""
+    group = app.view.group
+    if group is None or group.dm is not None:
+        raise Refused("open a group first: posts go to a group's feed")
+    if not group.may_write(Kind.POST):
+        raise Refused(f"you may not post in #{clean_line(group.name)}")
+    return group
+
+
+def _title_and_body(rest: str) -> tuple[str | None, str]:
+    """``TITLE | BODY`` (or ``BODY`` alone), each checked."""
+    title, bar, body = rest.partition("|")
+    if not bar:
+        title, body = "", title
+    title, body = title.strip(), body.strip()
+    if not body:
+        raise UsageError
+    if len(title) > MAX_TITLE_CHARS:
+        raise Refused(f"a title has at most {MAX_TITLE_CHARS} characters")
+    if "\n" in title:
+        raise Refused("a title is one line")
+    if len(body) > MAX_CHAT_CHARS:
+        raise Refused(f"too long: {len(body):,} characters, at most {MAX_CHAT_CHARS:,}")
+    return title or None, body
+
+
+async def _post(app: AppSurface, rest: str) -> None:
+    group = _feed_group(app)
+    title, body = _title_and_body(rest)
+    await app.client.send_post(group.group, body, title=title)
+    app.notify(f"posted to #{clean_line(group.name)}'s feed (ctrl+t shows it)", markup=False)
+
+
+async def _announce(app: AppSurface, rest: str) -> None:
+    group = _feed_group(app)
+    title, body = _title_and_body(rest)
+    await app.client.send_post(group.group, body, title=title, ack=True)
+    app.notify(f"announced in #{clean_line(group.name)}: readers are asked to acknowledge",
+               markup=False)  # fmt: skip
+
+
+_POLL_FLAGS = {"-m": "multiple", "--multiple": "multiple", "-a": "anonymous",
+               "--anonymous": "anonymous"}  # fmt: skip
+
+
+async def _poll(app: AppSurface, rest: str) -> None:
+    group = _feed_group(app)
+    flags: set[str] = set()
+    words = rest.split(maxsplit=1)
+    while words and words[0] in _POLL_FLAGS:
+        flags.add(_POLL_FLAGS[words[0]])
+        words = words[1].split(maxsplit=1) if len(words) > 1 else []
+    question, *options = [part.strip() for part in " ".join(words).split("|")]
+    if not question or len(options) < 2 or not all(options):
+        raise UsageError
+    if len(options) > MAX_POLL_OPTIONS:
+        raise Refused(f"a poll has at most {MAX_POLL_OPTIONS} options")
+    if len({o.casefold() for o in options}) < len(options):
+        raise Refused("two options are the same")
+    if any(len(o) > MAX_OPTION_CHARS or "\n" in o for o in options):
+        raise Refused(f"an option is one line of at most {MAX_OPTION_CHARS} characters")
+    if len(question) > MAX_CHAT_CHARS:
+        raise Refused(f"too long: {len(question):,} characters, at most {MAX_CHAT_CHARS:,}")
+    poll = Poll(options=options, multiple="multiple" in flags, anonymous="anonymous" in flags)
+    await app.client.send_post(group.group, question, poll=poll)
+    app.notify(f"poll posted to #{clean_line(group.name)}'s feed (ctrl+t shows it)",
+               markup=False)  # fmt: skip
+
+
 async def _quit(app: AppSurface, rest: str) -> None:
     await app.action_quit()
 
@@ -106,6 +186,15 @@ COMMANDS: dict[str, Command] = {
     "leave": Command("/leave", "leave the open group", _leave),
     "me": Command("/me TEXT", "say what you are doing (* ana is rolling back)", _me),
     "dm": Command("/dm NAME [TEXT]", "write to someone directly", _dm),
+    "post": Command("/post [TITLE |] TEXT", "a post to the open group's feed", _post),
+    "poll": Command(
+        "/poll [-m] [-a] QUESTION | OPTION | OPTION...",
+        "a poll in the feed (-m: several choices, -a: anonymous)",
+        _poll,
+    ),
+    "announce": Command(
+        "/announce [TITLE |] TEXT", "an announcement readers acknowledge", _announce
+    ),
     "quit": Command("/quit", "quit", _quit),
     "help": Command("/help", "show the keys", _help),
 }

@@ -749,3 +749,43 @@ async def test_older_rows_the_view_holds_already_are_not_shown_twice(server, pro
         assert [r.text for r in app.timeline.rows] == ["m0", "m1", "m2"]
         await app.action_quit()
     await bob.close()
+
+
+async def test_posts_polls_and_announcements_written_in_the_composer(server, profiles):
+    """Found by a new user: the app could not make a titled post, a poll or
+    an announcement (only `rse post/poll` could). /post, /poll and
+    /announce do; a wrong one is refused at once and its text kept."""
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await app.open_group(next(r for r in app.groups.rows if r.group == g))
+        app.action_to_composer()
+        lines = [
+            "/post Night shift | Who takes it? **Friday** first",
+            "/poll -m Which day? | Monday | Tuesday | Friday",
+            "/announce Freeze | No deploys after 16:00",
+            "/post a post without a title",
+        ]
+        keys = [k for line in lines for k in (*line, "enter")]
+        await burst(pilot, *keys)
+        await until(pilot, lambda: app.engine.status.outbox == 0 and app.composer.text == "")
+        posts = await _stored(bob, g, "p")
+        assert [(p.title, p.text) for p in posts] == [
+            ("Night shift", "Who takes it? **Friday** first"),
+            (None, "Which day?"),
+            ("Freeze", "No deploys after 16:00"),
+            (None, "a post without a title"),
+        ]
+        assert posts[1].poll.options == ["Monday", "Tuesday", "Friday"] and posts[1].poll.multiple
+        assert posts[2].ack and not posts[0].ack
+        assert await _stored(bob, g, "c") == []  # nothing went to the chat
+        # Refused at once, the text back in the composer, nothing sent.
+        for wrong in ("/poll Only one? | yes", "/poll Same? | a | A", "/post"):
+            await burst(pilot, *wrong, "enter")
+            await until(pilot, lambda w=wrong: app.composer.text == w)
+            app.composer.text = ""
+        await pilot.pause(0.3)
+        assert len(await _stored(bob, g, "p")) == 4
+        await app.action_quit()
+    await bob.close()
