@@ -188,8 +188,8 @@ COMMANDS: dict[str, Command] = {
     "dm": Command("/dm NAME [TEXT]", "write to someone directly", _dm),
     "post": Command("/post [TITLE |] TEXT", "a post to the open group's feed", _post),
     "poll": Command(
-        "/poll [-m] [-a] QUESTION | OPTION | OPTION...",
-        "a poll in the feed (-m: several choices, -a: anonymous)",
+        "/poll [-m] [-a] Q | A | B",
+        "a poll in the feed (options after |; -m several, -a anonymous)",
         _poll,
     ),
     "announce": Command(
