@@ -6,13 +6,14 @@ message with its comments or replies, reactions, poll), ``rse comment``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rse_tui.protocol import ErrorCode, Kind, Poll, ProtocolError
+from rse_tui.protocol import MAX_POLL_OPTIONS, ErrorCode, Kind, Poll, ProtocolError
 
 from ..sync.models import InboxItem, MessageRow, PollState, Thread
 from ..textsafe import clean, clean_line
@@ -57,11 +58,13 @@ def poll_lines(poll: PollState, now: float) -> list[str]:
     lines = [f"poll ({head + ', ' if head else ''}{voters}):"]
     most = max(poll.counts, default=0) or 1
     width = max((len(clean_line(o)) for o in poll.options), default=0)
+    digits = len(str(len(poll.options)))  # " 9." above "10.": the options in one column
     for n, option in enumerate(poll.options):
         count = poll.counts[n] if n < len(poll.counts) else 0
         bar = "#" * round(20 * count / most) if count else ""
         mine = "  (your vote)" if poll.mine and n in poll.mine else ""
-        lines.append(f"  {n + 1}. {clean_line(option):<{width}}  {count:>4} {bar}{mine}")
+        line = f"  {n + 1:>{digits}}. {clean_line(option):<{width}}  {count:>4} {bar}{mine}"
+        lines.append(line.rstrip())
     if poll.mine == ():
         lines.append("  you voted (anonymously)")
     if poll.anonymous and poll.mine is not None and not poll.closed(now):
@@ -189,9 +192,25 @@ async def cmd_poll(args: argparse.Namespace) -> int:
         return await run.deliver_one(run.client.send_post(group, args.question, poll=poll))
 
 
+async def _options(run: Run, target: int) -> int | None:
+    """How many options the poll ``target`` has: the cache's, else the
+    server's when it answers in time; None when neither says."""
+    thread = await run.client.thread(target, cached=True)
+    if (thread is None or thread.root.poll is None) and await run.online():
+        with contextlib.suppress(ProtocolError):  # unknown: the server says so to the vote
+            thread = await run.client.thread(target)
+    if thread is None or thread.root.seq != target or thread.root.poll is None:
+        return None
+    return len(thread.root.poll.options)
+
+
 async def cmd_vote(args: argparse.Namespace) -> int:
     choices = [n - 1 for n in args.options]
     async with running(args) as run:
+        count = await _options(run, args.message)
+        if count is not None and max(args.options) > count:
+            # Numbered from 1, as rse show prints them (the server counts from 0).
+            raise CliError(f"the poll #{args.message} has options 1 to {count}", EXIT_USAGE)
         await run.queue(run.client.vote(args.message, choices))
         return await run.deliver()
 
@@ -247,9 +266,9 @@ async def cmd_feature(args: argparse.Namespace) -> int:
 
 
 def _option_number(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 100:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_POLL_OPTIONS:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an option number (1, 2, ... as rse show prints)"
+            f"{text!r} is not an option number (1 to {MAX_POLL_OPTIONS}, as rse show prints)"
         )
     return int(text)
 

@@ -126,9 +126,37 @@ async def test_poll_vote_and_results(rse, server):
     ):
         result = await rse(*args)
         assert result.code == 2 and word in result.err, (args, result.err)
-    # The server's refusal: a fourth option does not exist.
+    # A fourth option does not exist: said in the numbers rse show prints.
     wrong = await rse("vote", str(poll.seq), "4")
-    assert wrong.code == 1 and "refused" in wrong.err and "0 to 2" in wrong.err
+    assert wrong.code == 2 and wrong.err == f"rse: the poll #{poll.seq} has options 1 to 3\n"
+    await bob.close()
+
+
+async def test_a_poll_of_twenty_options_is_numbered_in_one_column(rse, server):
+    bob, _ops = await _setup(rse, server)
+    options = [f"option {n}" for n in range(1, 21)]
+    made = await rse("poll", "Ops", "Which?", *(a for o in options for a in ("--option", o)))
+    assert made.code == 0, made.err
+    poll = await bob.pushes.next(PostEvent)
+    assert poll.poll.options == options
+    voted = await rse("vote", f"#{poll.seq}", "12")
+    assert voted.code == 0, voted.err
+    told = await bob.pushes.until(lambda f: isinstance(f, VoteEvent))
+    assert told.choices == [11]  # the twelfth, as shown
+    shown = await rse("show", str(poll.seq))
+    lines = shown.out.splitlines()
+    start = lines.index("poll (1 voter):") + 1
+    rows = lines[start : start + 20]
+    # Every number right-aligned before its dot, every option in the same column.
+    assert [row[:6] for row in rows] == [f"  {n:>2}. " for n in range(1, 21)]
+    assert rows[0] == "   1. option 1      0"
+    assert rows[11] == "  12. option 12     1 ####################  (your vote)"
+    assert rows[19] == "  20. option 20     0"
+    assert "  ana voted 12" in lines
+    # Past the last option: refused before anything is sent, in the same numbers.
+    for number, said in (("21", "1 to 20, as rse show prints"), ("0", "1 to 20")):
+        wrong = await rse("vote", str(poll.seq), number)
+        assert wrong.code == 2 and said in wrong.err, wrong.err
     await bob.close()
 
 
