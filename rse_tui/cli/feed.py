@@ -17,7 +17,7 @@ from rse_tui.protocol import MAX_POLL_OPTIONS, ErrorCode, Kind, Poll, ProtocolEr
 
 from ..sync.models import InboxItem, MessageRow, PollState, Thread
 from ..textsafe import clean, clean_line
-from .messages import _stdin_text, _styles
+from .messages import _stdin_text, _styles, unsent
 from .run import EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, Run, notice, running
 
 
@@ -119,9 +119,8 @@ async def cmd_show(args: argparse.Namespace) -> int:
             count = len(thread.replies)
             print(f"{count} {one if count == 1 else many}:")
         for reply in thread.replies:
-            mark = "(waiting) " if reply.pending else ""
             first = f"  {styles[0]}#{reply.seq or '-'} {_when(reply.ts)}{styles[2]}"
-            print(f"{first} {mark}{styles[1]}{clean_line(reply.author)}{styles[2]}:")
+            print(f"{first} {unsent(reply)}{styles[1]}{clean_line(reply.author)}{styles[2]}:")
             for line in _body(reply, "    "):
                 print(line)
         if thread.more:

@@ -107,6 +107,15 @@ def _styles(stream: TextIO) -> tuple[str, str, str]:
     return "", "", ""
 
 
+def unsent(row: MessageRow) -> str:
+    """A write of one's own the server has not stored, marked as the app
+    marks it: ``(waiting) `` to be sent, or ``(refused, not sent: WHY) ``
+    (kept in the outbox); nothing for a stored message."""
+    if row.error is not None:
+        return f"(refused, not sent: {clean_line(row.error)}) "
+    return "(waiting) " if row.pending else ""
+
+
 def format_line(row: MessageRow, styles: tuple[str, str, str] = ("", "", "")) -> str:
     """``#ID TIME AUTHOR: TEXT``; a post's title first ("Title — text"), and
     its comment count last ("[3 comments]")."""

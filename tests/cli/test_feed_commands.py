@@ -5,13 +5,17 @@ votes, acknowledgements and their status, the inbox, featuring; what
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 
 from rse_tui.protocol import (
     Acknowledge,
     ChatEvent,
     CommentEvent,
+    CreateGroup,
     EditEvent,
+    GroupSettings,
     JoinGroup,
     PostEvent,
     React,
@@ -228,4 +232,49 @@ async def test_feature_is_for_site_admins(rse, server):
     make_admin(server.config.db_path, "ana")
     assert (await rse("feature", f"#{post}")).code == 0
     assert (await rse("feature", f"#{post}", "--remove")).code == 0
+    await bob.close()
+
+
+def _point_at(rse, url: str) -> str:
+    """Point the profile at ``url`` (a port nobody listens on: offline); the old url."""
+    [settings] = (rse.home / "profiles").glob("*/settings.json")
+    data = json.loads(settings.read_text())
+    settings.write_text(json.dumps({**data, "url": url}))
+    return str(data["url"])
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+async def test_show_marks_a_comment_written_offline_then_refused(rse, server):
+    await rse.join(server, "ana")
+    bob = await new_user(server, "bob")
+    ops = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    assert (await rse("group", "join", "Ops")).code == 0
+    post = (await bob.conn.call(SendPost, group=ops, text="rollout plan", cid="p")).seq
+    assert (await rse("show", f"#{post}")).code == 0  # cached, to be read offline
+    # Offline: the comment waits in the outbox, and rse show says so.
+    url = _point_at(rse, _dead_url())
+    queued = await rse("comment", f"#{post}", "I take the \x1b[2Jdb", "--timeout", "1")
+    assert queued.code == 3, queued.err
+    waiting = await rse("show", f"#{post}", "--timeout", "1")
+    assert re.search(r"^  #- \S+ \S+ \(waiting\) ana:$", waiting.out, re.M), waiting.out
+    # Meanwhile only moderators may comment: back online, the server refuses it.
+    await bob.conn.call(GroupSettings, group=ops, comment_policy="moderators", cid="s")
+    _point_at(rse, url)
+    synced = await rse("sync")
+    assert "was refused" in synced.err and "kept there, marked refused" in synced.err
+    shown = await rse("show", f"#{post}")
+    assert shown.code == 0, shown.err
+    why = "in this group, only its moderators may comment or react"
+    lines = shown.out.splitlines()
+    marked = [n for n, line in enumerate(lines) if "(refused" in line]
+    assert len(marked) == 1, shown.out
+    mark = marked[0]
+    assert re.fullmatch(rf"  #- \S+ \S+ \(refused, not sent: {why}\) ana:", lines[mark])
+    assert lines[mark + 1] == "    I take the \u241b[2Jdb"  # its text, under the mark
+    assert "\x1b" not in shown.out and "(waiting)" not in shown.out
     await bob.close()
