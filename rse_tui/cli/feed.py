@@ -15,8 +15,8 @@ from typing import Any
 
 from rse_tui.protocol import MAX_POLL_OPTIONS, ErrorCode, Kind, Poll, ProtocolError
 
+from ..glyphs import UNICODE, Glyphs
 from ..sync.models import InboxItem, MessageRow, PollState, Thread
-from ..textsafe import clean, clean_line
 from .messages import _stdin_text, _styles, unsent
 from .run import EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, Run, notice, running
 
@@ -44,7 +44,7 @@ async def _thread(run: Run, target: int) -> Thread:
     return thread
 
 
-def poll_lines(poll: PollState, now: float) -> list[str]:
+def poll_lines(poll: PollState, now: float, glyphs: Glyphs = UNICODE) -> list[str]:
     """A poll's results, its options numbered from 1 (as ``rse vote`` takes them)."""
     rules = [
         "anonymous" if poll.anonymous else "",
@@ -57,13 +57,13 @@ def poll_lines(poll: PollState, now: float) -> list[str]:
     voters = f"{poll.voters} voter{'s' if poll.voters != 1 else ''}"
     lines = [f"poll ({head + ', ' if head else ''}{voters}):"]
     most = max(poll.counts, default=0) or 1
-    width = max((len(clean_line(o)) for o in poll.options), default=0)
+    width = max((len(glyphs.line(o)) for o in poll.options), default=0)
     digits = len(str(len(poll.options)))  # " 9." above "10.": the options in one column
     for n, option in enumerate(poll.options):
         count = poll.counts[n] if n < len(poll.counts) else 0
         bar = "#" * round(20 * count / most) if count else ""
         mine = "  (your vote)" if poll.mine and n in poll.mine else ""
-        line = f"  {n + 1:>{digits}}. {clean_line(option):<{width}}  {count:>4} {bar}{mine}"
+        line = f"  {n + 1:>{digits}}. {glyphs.line(option):<{width}}  {count:>4} {bar}{mine}"
         lines.append(line.rstrip())
     if poll.mine == ():
         lines.append("  you voted (anonymously)")
@@ -72,17 +72,18 @@ def poll_lines(poll: PollState, now: float) -> list[str]:
     return lines
 
 
-def _body(row: MessageRow, indent: str) -> list[str]:
-    return [f"{indent}{line}" for line in clean(row.text).splitlines() or [""]]
+def _body(row: MessageRow, indent: str, glyphs: Glyphs) -> list[str]:
+    return [f"{indent}{line}" for line in glyphs.text(row.text).splitlines() or [""]]
 
 
-def _head(row: MessageRow, group: str, styles: tuple[str, str, str]) -> str:
+def _head(row: MessageRow, group: str, styles: tuple[str, str, str], glyphs: Glyphs) -> str:
     dim, bold, reset = styles
+    line = glyphs.line
     what = {Kind.POST.value: "post", Kind.COMMENT.value: "comment"}.get(row.kind, "chat")
     edited = f", edited {_when(row.edited)}" if row.edited else ""
     return (
-        f"{dim}#{row.seq} {_when(row.ts)}{reset} {bold}{clean_line(row.author)}{reset}"
-        f" in {clean_line(group)} ({what}{edited})"
+        f"{dim}#{row.seq} {_when(row.ts)}{reset} {bold}{line(row.author)}{reset}"
+        f" in {line(group)} ({what}{edited})"
     )
 
 
@@ -93,19 +94,20 @@ async def cmd_show(args: argparse.Namespace) -> int:
         root = thread.root
         names = {g.group: g.name for g in await run.client.groups()}
         group = names.get(root.group, f"group #{root.group}")
-        print(_head(root, group, styles))
+        safe = run.glyphs.line
+        print(_head(root, group, styles, run.glyphs))
         if root.title:
-            print(f"{styles[1]}{clean_line(root.title)}{styles[2]}")
-        for line in _body(root, ""):
+            print(f"{styles[1]}{safe(root.title)}{styles[2]}")
+        for line in _body(root, "", run.glyphs):
             print(line)
         for emoji, who in await run.client.reactions(root.seq or 0):
-            print(f":{emoji}: {len(who)} ({', '.join(clean_line(w) for w in who)})")
+            print(f":{safe(emoji)}: {len(who)} ({', '.join(safe(w) for w in who)})")
         if root.poll is not None:
-            for line in poll_lines(root.poll, time.time()):
+            for line in poll_lines(root.poll, time.time(), run.glyphs):
                 print(line)
             for name, choices in thread.ballots:
                 said = ", ".join(str(c + 1) for c in choices)
-                print(f"  {clean_line(name)} voted {said}")
+                print(f"  {safe(name)} voted {said}")
         if root.ack:
             me, _ = await run.client.identity()
             if root.user == me:
@@ -120,8 +122,9 @@ async def cmd_show(args: argparse.Namespace) -> int:
             print(f"{count} {one if count == 1 else many}:")
         for reply in thread.replies:
             first = f"  {styles[0]}#{reply.seq or '-'} {_when(reply.ts)}{styles[2]}"
-            print(f"{first} {unsent(reply)}{styles[1]}{clean_line(reply.author)}{styles[2]}:")
-            for line in _body(reply, "    "):
+            author = f"{styles[1]}{safe(reply.author)}{styles[2]}"
+            print(f"{first} {unsent(reply, run.glyphs)}{author}:")
+            for line in _body(reply, "    ", run.glyphs):
                 print(line)
         if thread.more:
             notice("more comments on the server than shown")
@@ -224,19 +227,20 @@ async def cmd_ack(args: argparse.Namespace) -> int:
                 f"{run.unreachable()}; who acknowledged is the server's to say", EXIT_QUEUED
             )
         done, waiting = await run.client.ack_status(args.message)
-        print(f"acknowledged ({len(done)}): {', '.join(clean_line(n) for n in done) or '-'}")
-        print(f"not yet ({len(waiting)}): {', '.join(clean_line(n) for n in waiting) or '-'}")
+        for what, names in (("acknowledged", done), ("not yet", waiting)):
+            print(f"{what} ({len(names)}): {', '.join(map(run.glyphs.line, names)) or '-'}")
         return EXIT_OK
 
 
-def inbox_line(item: InboxItem, group: str, styles: tuple[str, str, str]) -> str:
+def inbox_line(
+    item: InboxItem, group: str, styles: tuple[str, str, str], glyphs: Glyphs = UNICODE
+) -> str:
     dim, bold, reset = styles
     star = "*" if item.unread else " "
-    what = f":{item.text}:" if item.kind == "reaction" else clean_line(item.text)
-    short = f"{what[:120]}…" if len(what) > 121 else what
+    short = glyphs.cut(f":{item.text}:" if item.kind == "reaction" else item.text, 120)
     return (
-        f"{star} {dim}#{item.target}{reset} {item.kind:<8} {clean_line(group)}"
-        f" {bold}{clean_line(item.who)}{reset}: {short}"
+        f"{star} {dim}#{item.target}{reset} {item.kind:<8} {glyphs.line(group)}"
+        f" {bold}{glyphs.line(item.who)}{reset}: {short}"
     )
 
 
@@ -247,7 +251,7 @@ async def cmd_inbox(args: argparse.Namespace) -> int:
         items = await run.client.inbox(unread_only=args.unread)
         names = {g.group: g.name for g in await run.client.groups()}
         for item in items:
-            print(inbox_line(item, names.get(item.group, f"#{item.group}"), styles))
+            print(inbox_line(item, names.get(item.group, f"#{item.group}"), styles, run.glyphs))
         if not items:
             notice("nothing unread in your inbox" if args.unread else "your inbox is empty")
         if not online:

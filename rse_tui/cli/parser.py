@@ -17,11 +17,11 @@ from typing import Any
 
 from rse_tui.protocol import ChatPolicy, PostPolicy, ProtocolError, Reaction, Visibility
 
+from ..glyphs import Glyphs
 from ..sync.connection import BadAddress, describe_failure
 from ..sync.credentials import CredentialError
 from ..sync.engine import Offline
 from ..sync.profile import ProfileError
-from ..textsafe import clean_line
 from .account import cmd_join, cmd_login, cmd_logout
 from .feed import COMMANDS as FEED_COMMANDS
 from .feed import add_commands as add_feed_commands
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         notice(str(exc))
         return EXIT_FAILED
     except ProtocolError as exc:
-        notice(clean_line(exc.message))
+        notice(Glyphs.from_env().line(exc.message))
         return EXIT_FAILED
     except BrokenPipeError:  # the reader went away (rse tail | head): not an error
         with contextlib.suppress(OSError):

@@ -29,6 +29,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
 
+from rse_tui import glyphs
 from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import (
     MAX_CHAT_CHARS,
@@ -163,11 +164,12 @@ class RseApp(App[int]):
         # background: names are bold in the terminal's text colour, and
         # bold, reverse and the marks (▶ ▌) show the rest.
         no_color = "NO_COLOR" in os.environ  # Textual takes it out of the environment
+        plain_symbols = glyphs.plain()  # so read it first
         super().__init__(watch_css=watch_css, ansi_color=True if no_color else None)
         self.engine = engine
         self.client = Client(engine)
         #: Reactions as ``:word:`` rather than emoji (NO_COLOR, or RSE_ASCII=1).
-        self.plain_symbols = no_color or os.environ.get("RSE_ASCII") == "1"
+        self.plain_symbols = plain_symbols
         self.clock = clock
         self.charter_open = False
         self._refreshing = asyncio.Lock()
