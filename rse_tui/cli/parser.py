@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import sqlite3
@@ -18,6 +19,7 @@ from typing import Any
 from rse_tui.protocol import ChatPolicy, PostPolicy, ProtocolError, Reaction, Visibility
 
 from ..glyphs import Glyphs
+from ..sync.cache import CacheError
 from ..sync.connection import BadAddress, describe_failure
 from ..sync.credentials import CredentialError
 from ..sync.engine import Offline
@@ -259,8 +261,17 @@ def _undecodable(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _quiet_logs() -> None:
+    """What the client logs (why a link dropped, a failure's traceback) is
+    for RSE_DEBUG=1; else a failure is the one line ``main`` prints."""
+    root = logging.getLogger()
+    if not os.environ.get("RSE_DEBUG") and not root.handlers:
+        root.addHandler(logging.NullHandler())  # not logging's own last resort: stderr
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_logs()
     bad = _undecodable(args)
     if bad is not None:
         notice(f"the {bad} argument is not UTF-8 text")
@@ -276,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         notice(str(exc))
         return EXIT_USAGE
     except (ProfileError, CredentialError) as exc:
+        notice(str(exc))
+        return EXIT_FAILED
+    except CacheError as exc:  # the file, what is wrong with it and what to do
+        if os.environ.get("RSE_DEBUG"):
+            raise
         notice(str(exc))
         return EXIT_FAILED
     except ProtocolError as exc:

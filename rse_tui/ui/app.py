@@ -28,6 +28,7 @@ from textual.driver import Driver
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
+from textual.worker import WorkerFailed
 
 from rse_tui import glyphs
 from rse_tui.mentions import mention_pattern
@@ -41,6 +42,7 @@ from rse_tui.protocol import (
     ProtocolError,
     Visibility,
 )
+from rse_tui.sync.cache import CacheError
 from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
@@ -198,6 +200,8 @@ class RseApp(App[int]):
         #: Keys sent round the widgets, acted on when they come back (by id).
         self._returning: dict[int, tuple[events.Key, Callable[[], Awaitable[None]]]] = {}
         self._flows: set[str] = set()  # dialog flows under way, by name
+        #: The cache file could not be used: the app closed, run_tui says why.
+        self.cache_failure: CacheError | None = None
         self._status = engine.status
         engine.listen(
             on_change=lambda c: self.post_message(CacheChanged(c)),
@@ -593,6 +597,20 @@ class RseApp(App[int]):
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
         await self.engine.run()
+        if self.engine.failure is not None:
+            self._handle_exception(self.engine.failure)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's end for an unhandled error (a traceback, exit 1). A cache
+        file that cannot be used is not a bug: the app closes, and run_tui
+        says in one line what is wrong and what to do (RSE_DEBUG=1: the
+        traceback, as for any other)."""
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if isinstance(cause, CacheError) and not os.environ.get("RSE_DEBUG"):
+            self.cache_failure = self.cache_failure or cause
+            self.exit(return_code=1)
+            return
+        super()._handle_exception(error)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fold(event.size.width)  # the new width: ``self.size`` may still be the old one
@@ -1401,6 +1419,8 @@ def run_tui(
         result = app.run(headless=headless)
     finally:
         engine.close()
+    if app.cache_failure is not None:
+        raise app.cache_failure
     if app.return_code:
         return app.return_code
     return int(result or 0)
