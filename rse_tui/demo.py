@@ -160,7 +160,8 @@ async def _demo_login(root: Path, url: str, db_path: Path) -> accounts.Account:
     if not had_password and first is not None:
         cache = account.open_cache()
         try:
-            cache.set("ui.group", first)  # open on the lively group the first time
+            with cache.guarded():
+                cache.set("ui.group", first)  # open on the lively group the first time
         finally:
             cache.close()
     # The demo server keeps its port; the profile follows it when it takes a new one.

@@ -11,6 +11,10 @@ Text put in a field to be edited (a message being edited, a draft, a paste)
 is neutralised the same way: a text field draws what it holds as it is, so a
 raw ESC there would reach the terminal. Its stand-ins are then part of the
 text, and saved as such.
+
+``ascii=True`` (RSE_ASCII=1 or NO_COLOR, see rse_tui.glyphs) gives ASCII
+stand-ins instead: caret notation (ESC as ``^[``, DEL as ``^?``), ``?`` for
+C1 controls and bidi marks, `` / `` for a line break kept on one line.
 """
 
 from __future__ import annotations
@@ -18,33 +22,37 @@ from __future__ import annotations
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 
 
-def _table(keep: str) -> dict[int, str]:
+def _table(keep: str, ascii: bool = False) -> dict[int, str]:
     table: dict[int, str] = {}
     for code in range(0x20):
         if chr(code) not in keep:
-            table[code] = chr(0x2400 + code)  # the Control Pictures block
-    table[0x7F] = "\u2421"
+            # The Control Pictures block, or caret notation (ESC: ^[)
+            table[code] = f"^{chr(0x40 + code)}" if ascii else chr(0x2400 + code)
+    table[0x7F] = "^?" if ascii else "\u2421"
+    unknown = "?" if ascii else "\ufffd"
     for code in range(0x80, 0xA0):
-        table[code] = "\ufffd"
+        table[code] = unknown
     for ch in _BIDI:
-        table[ord(ch)] = "\ufffd"
+        table[ord(ch)] = unknown
     return table
 
 
 _MULTILINE = _table("\n\t")
 _ONE_LINE = _table("")
+_MULTILINE_ASCII = _table("\n\t", ascii=True)
+_ONE_LINE_ASCII = _table("", ascii=True)
 
 
-def clean(text: str) -> str:
+def clean(text: str, *, ascii: bool = False) -> str:
     """Neutralise control characters, keeping newlines and tabs."""
-    return text.translate(_MULTILINE)
+    return text.translate(_MULTILINE_ASCII if ascii else _MULTILINE)
 
 
-def clean_line(text: str) -> str:
-    """Neutralise control characters; show newlines as ``⏎`` to keep one line."""
-    return (
-        text.replace("\r\n", "\n").replace("\n", " \u23ce ").replace("\t", " ").translate(_ONE_LINE)
-    )
+def clean_line(text: str, *, ascii: bool = False) -> str:
+    """Neutralise control characters; show newlines as ``⏎`` (`` / `` in
+    ASCII) to keep one line."""
+    one_line = text.replace("\r\n", "\n").replace("\n", " / " if ascii else " \u23ce ")
+    return one_line.replace("\t", " ").translate(_ONE_LINE_ASCII if ascii else _ONE_LINE)
 
 
 def editable(text: str) -> str:

@@ -6,17 +6,18 @@ message with its comments or replies, reactions, poll), ``rse comment``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rse_tui.protocol import ErrorCode, Kind, Poll, ProtocolError
+from rse_tui.protocol import MAX_POLL_OPTIONS, ErrorCode, Kind, Poll, ProtocolError
 
+from ..glyphs import UNICODE, Glyphs
 from ..sync.models import InboxItem, MessageRow, PollState, Thread
-from ..textsafe import clean, clean_line
-from .messages import _stdin_text, _styles
+from .messages import _stdin_text, _styles, unsent
 from .run import EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, Run, notice, running
 
 
@@ -43,7 +44,7 @@ async def _thread(run: Run, target: int) -> Thread:
     return thread
 
 
-def poll_lines(poll: PollState, now: float) -> list[str]:
+def poll_lines(poll: PollState, now: float, glyphs: Glyphs = UNICODE) -> list[str]:
     """A poll's results, its options numbered from 1 (as ``rse vote`` takes them)."""
     rules = [
         "anonymous" if poll.anonymous else "",
@@ -56,12 +57,14 @@ def poll_lines(poll: PollState, now: float) -> list[str]:
     voters = f"{poll.voters} voter{'s' if poll.voters != 1 else ''}"
     lines = [f"poll ({head + ', ' if head else ''}{voters}):"]
     most = max(poll.counts, default=0) or 1
-    width = max((len(clean_line(o)) for o in poll.options), default=0)
+    width = max((len(glyphs.line(o)) for o in poll.options), default=0)
+    digits = len(str(len(poll.options)))  # " 9." above "10.": the options in one column
     for n, option in enumerate(poll.options):
         count = poll.counts[n] if n < len(poll.counts) else 0
         bar = "#" * round(20 * count / most) if count else ""
         mine = "  (your vote)" if poll.mine and n in poll.mine else ""
-        lines.append(f"  {n + 1}. {clean_line(option):<{width}}  {count:>4} {bar}{mine}")
+        line = f"  {n + 1:>{digits}}. {glyphs.line(option):<{width}}  {count:>4} {bar}{mine}"
+        lines.append(line.rstrip())
     if poll.mine == ():
         lines.append("  you voted (anonymously)")
     if poll.anonymous and poll.mine is not None and not poll.closed(now):
@@ -69,17 +72,18 @@ def poll_lines(poll: PollState, now: float) -> list[str]:
     return lines
 
 
-def _body(row: MessageRow, indent: str) -> list[str]:
-    return [f"{indent}{line}" for line in clean(row.text).splitlines() or [""]]
+def _body(row: MessageRow, indent: str, glyphs: Glyphs) -> list[str]:
+    return [f"{indent}{line}" for line in glyphs.text(row.text).splitlines() or [""]]
 
 
-def _head(row: MessageRow, group: str, styles: tuple[str, str, str]) -> str:
+def _head(row: MessageRow, group: str, styles: tuple[str, str, str], glyphs: Glyphs) -> str:
     dim, bold, reset = styles
+    line = glyphs.line
     what = {Kind.POST.value: "post", Kind.COMMENT.value: "comment"}.get(row.kind, "chat")
     edited = f", edited {_when(row.edited)}" if row.edited else ""
     return (
-        f"{dim}#{row.seq} {_when(row.ts)}{reset} {bold}{clean_line(row.author)}{reset}"
-        f" in {clean_line(group)} ({what}{edited})"
+        f"{dim}#{row.seq} {_when(row.ts)}{reset} {bold}{line(row.author)}{reset}"
+        f" in {line(group)} ({what}{edited})"
     )
 
 
@@ -90,19 +94,20 @@ async def cmd_show(args: argparse.Namespace) -> int:
         root = thread.root
         names = {g.group: g.name for g in await run.client.groups()}
         group = names.get(root.group, f"group #{root.group}")
-        print(_head(root, group, styles))
+        safe = run.glyphs.line
+        print(_head(root, group, styles, run.glyphs))
         if root.title:
-            print(f"{styles[1]}{clean_line(root.title)}{styles[2]}")
-        for line in _body(root, ""):
+            print(f"{styles[1]}{safe(root.title)}{styles[2]}")
+        for line in _body(root, "", run.glyphs):
             print(line)
         for emoji, who in await run.client.reactions(root.seq or 0):
-            print(f":{emoji}: {len(who)} ({', '.join(clean_line(w) for w in who)})")
+            print(f":{safe(emoji)}: {len(who)} ({', '.join(safe(w) for w in who)})")
         if root.poll is not None:
-            for line in poll_lines(root.poll, time.time()):
+            for line in poll_lines(root.poll, time.time(), run.glyphs):
                 print(line)
             for name, choices in thread.ballots:
                 said = ", ".join(str(c + 1) for c in choices)
-                print(f"  {clean_line(name)} voted {said}")
+                print(f"  {safe(name)} voted {said}")
         if root.ack:
             me, _ = await run.client.identity()
             if root.user == me:
@@ -116,10 +121,10 @@ async def cmd_show(args: argparse.Namespace) -> int:
             count = len(thread.replies)
             print(f"{count} {one if count == 1 else many}:")
         for reply in thread.replies:
-            mark = "(waiting) " if reply.pending else ""
             first = f"  {styles[0]}#{reply.seq or '-'} {_when(reply.ts)}{styles[2]}"
-            print(f"{first} {mark}{styles[1]}{clean_line(reply.author)}{styles[2]}:")
-            for line in _body(reply, "    "):
+            author = f"{styles[1]}{safe(reply.author)}{styles[2]}"
+            print(f"{first} {unsent(reply, run.glyphs)}{author}:")
+            for line in _body(reply, "    ", run.glyphs):
                 print(line)
         if thread.more:
             notice("more comments on the server than shown")
@@ -189,9 +194,25 @@ async def cmd_poll(args: argparse.Namespace) -> int:
         return await run.deliver_one(run.client.send_post(group, args.question, poll=poll))
 
 
+async def _options(run: Run, target: int) -> int | None:
+    """How many options the poll ``target`` has: the cache's, else the
+    server's when it answers in time; None when neither says."""
+    thread = await run.client.thread(target, cached=True)
+    if (thread is None or thread.root.poll is None) and await run.online():
+        with contextlib.suppress(ProtocolError):  # unknown: the server says so to the vote
+            thread = await run.client.thread(target)
+    if thread is None or thread.root.seq != target or thread.root.poll is None:
+        return None
+    return len(thread.root.poll.options)
+
+
 async def cmd_vote(args: argparse.Namespace) -> int:
     choices = [n - 1 for n in args.options]
     async with running(args) as run:
+        count = await _options(run, args.message)
+        if count is not None and max(args.options) > count:
+            # Numbered from 1, as rse show prints them (the server counts from 0).
+            raise CliError(f"the poll #{args.message} has options 1 to {count}", EXIT_USAGE)
         await run.queue(run.client.vote(args.message, choices))
         return await run.deliver()
 
@@ -206,19 +227,20 @@ async def cmd_ack(args: argparse.Namespace) -> int:
                 f"{run.unreachable()}; who acknowledged is the server's to say", EXIT_QUEUED
             )
         done, waiting = await run.client.ack_status(args.message)
-        print(f"acknowledged ({len(done)}): {', '.join(clean_line(n) for n in done) or '-'}")
-        print(f"not yet ({len(waiting)}): {', '.join(clean_line(n) for n in waiting) or '-'}")
+        for what, names in (("acknowledged", done), ("not yet", waiting)):
+            print(f"{what} ({len(names)}): {', '.join(map(run.glyphs.line, names)) or '-'}")
         return EXIT_OK
 
 
-def inbox_line(item: InboxItem, group: str, styles: tuple[str, str, str]) -> str:
+def inbox_line(
+    item: InboxItem, group: str, styles: tuple[str, str, str], glyphs: Glyphs = UNICODE
+) -> str:
     dim, bold, reset = styles
     star = "*" if item.unread else " "
-    what = f":{item.text}:" if item.kind == "reaction" else clean_line(item.text)
-    short = f"{what[:120]}…" if len(what) > 121 else what
+    short = glyphs.cut(f":{item.text}:" if item.kind == "reaction" else item.text, 120)
     return (
-        f"{star} {dim}#{item.target}{reset} {item.kind:<8} {clean_line(group)}"
-        f" {bold}{clean_line(item.who)}{reset}: {short}"
+        f"{star} {dim}#{item.target}{reset} {item.kind:<8} {glyphs.line(group)}"
+        f" {bold}{glyphs.line(item.who)}{reset}: {short}"
     )
 
 
@@ -229,7 +251,7 @@ async def cmd_inbox(args: argparse.Namespace) -> int:
         items = await run.client.inbox(unread_only=args.unread)
         names = {g.group: g.name for g in await run.client.groups()}
         for item in items:
-            print(inbox_line(item, names.get(item.group, f"#{item.group}"), styles))
+            print(inbox_line(item, names.get(item.group, f"#{item.group}"), styles, run.glyphs))
         if not items:
             notice("nothing unread in your inbox" if args.unread else "your inbox is empty")
         if not online:
@@ -247,9 +269,9 @@ async def cmd_feature(args: argparse.Namespace) -> int:
 
 
 def _option_number(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 100:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_POLL_OPTIONS:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an option number (1, 2, ... as rse show prints)"
+            f"{text!r} is not an option number (1 to {MAX_POLL_OPTIONS}, as rse show prints)"
         )
     return int(text)
 

@@ -12,7 +12,6 @@ from rse_tui.protocol import Badge, PostPolicy
 
 from ..sync.client import Client
 from ..sync.models import GroupRow
-from ..textsafe import clean, clean_line
 from .run import EXIT_FAILED, EXIT_OK, EXIT_QUEUED, CliError, notice, running
 
 #: A write about one group (join, leave, ask), or about one person in one group.
@@ -94,7 +93,7 @@ async def cmd_group_tree(args: argparse.Namespace) -> int:
 
         def show(parent: int | None, depth: int) -> None:
             for row in sorted(children.get(parent, []), key=lambda r: r.name.casefold()):
-                print(f"{'  ' * depth}{clean_line(row.name)}  ({_tag(row)})")
+                print(f"{'  ' * depth}{run.glyphs.line(row.name)}  ({_tag(row)})")
                 show(row.group, depth + 1)
 
         show(None, 0)
@@ -131,7 +130,7 @@ async def cmd_group_list(args: argparse.Namespace) -> int:
             count = "1 member" if g.members == 1 else f"{g.members} members"
             if not g.members_shown:
                 count = "private: members and count for members"
-            print(f"{mark} {clean_line(g.name)}\t{count}")
+            print(f"{mark} {run.glyphs.line(g.name)}\t{count}")
         if not fresh:
             notice(f"{run.unreachable()}; showing the cached list")
             return EXIT_QUEUED
@@ -144,7 +143,7 @@ async def cmd_group_members(args: argparse.Namespace) -> int:
         if not await run.online():
             raise CliError(run.unreachable(), EXIT_QUEUED)
         users = await run.client.members(group.group)
-        for name in sorted(clean_line(u.name) for u in users):
+        for name in sorted(run.glyphs.line(u.name) for u in users):
             print(name)
         return EXIT_OK
 
@@ -157,13 +156,14 @@ async def cmd_directory(args: argparse.Namespace) -> int:
         found = await run.client.directory(args.query or "", badge)
         await run.client.refresh_groups()
         names = {r.group: r.name for r in await run.client.groups()}
+        line, dash = run.glyphs.line, run.glyphs.dash
         if not found:
-            notice("nobody matches" + (f" {clean_line(args.query)[:40]!r}" if args.query else ""))
+            notice("nobody matches" + (f" {line(args.query)[:40]!r}" if args.query else ""))
         for entry in found:
             mark = " [ambassador]" if entry.badge == Badge.AMBASSADOR else ""
-            title = f" — {clean_line(entry.title)}" if entry.title else ""
-            groups = ", ".join(clean_line(names.get(g, f"#{g}")) for g in entry.groups)
-            print(f"{clean_line(entry.name)}{mark}{title}" + (f"  ({groups})" if groups else ""))
+            title = f" {dash} {line(entry.title)}" if entry.title else ""
+            groups = ", ".join(line(names.get(g, f"#{g}")) for g in entry.groups)
+            print(f"{line(entry.name)}{mark}{title}" + (f"  ({groups})" if groups else ""))
         return EXIT_OK
 
 
@@ -175,7 +175,7 @@ async def cmd_charter(args: argparse.Namespace) -> int:
         if charter.version == 0:
             print("no usage charter has been published")
             return EXIT_OK
-        print(clean(charter.text).rstrip())
+        print(run.glyphs.text(charter.text).rstrip())
         print()
         if args.accept:
             await run.client.accept_charter(charter.version)

@@ -14,8 +14,8 @@ from typing import TextIO
 
 from rse_tui.protocol import ChatEvent, ErrorCode, PostEvent, ProtocolError, Visibility
 
+from ..glyphs import UNICODE, Glyphs
 from ..sync.models import GroupRow, MessageRow
-from ..textsafe import clean_line
 from .run import EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, Run, notice, running
 
 
@@ -107,18 +107,30 @@ def _styles(stream: TextIO) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def format_line(row: MessageRow, styles: tuple[str, str, str] = ("", "", "")) -> str:
+def unsent(row: MessageRow, glyphs: Glyphs) -> str:
+    """A write of one's own the server has not stored, marked as the app
+    marks it: ``(waiting) `` to be sent, or ``(refused, not sent: WHY) ``
+    (kept in the outbox); nothing for a stored message."""
+    if row.error is not None:
+        return f"(refused, not sent: {glyphs.line(row.error)}) "
+    return "(waiting) " if row.pending else ""
+
+
+def format_line(
+    row: MessageRow, styles: tuple[str, str, str] = ("", "", ""), glyphs: Glyphs = UNICODE
+) -> str:
     """``#ID TIME AUTHOR: TEXT``; a post's title first ("Title — text"), and
     its comment count last ("[3 comments]")."""
     dim, bold, reset = styles
+    line = glyphs.line
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.ts))
-    title = f"{bold}{clean_line(row.title)}{reset} \u2014 " if row.title else ""
+    title = f"{bold}{line(row.title)}{reset} {glyphs.dash} " if row.title else ""
     count = ""
     if row.comments and row.kind == PostEvent.TYPE:
         count = f" {dim}[{row.comments} comment{'s' if row.comments != 1 else ''}]{reset}"
     return (
-        f"{dim}#{row.seq} {when}{reset} {bold}{clean_line(row.author)}{reset}:"
-        f" {title}{clean_line(row.text)}{count}"
+        f"{dim}#{row.seq} {when}{reset} {bold}{line(row.author)}{reset}:"
+        f" {title}{line(row.text)}{count}"
     )
 
 
@@ -127,7 +139,7 @@ async def cmd_tail(args: argparse.Namespace) -> int:
     styles = _styles(sys.stdout)
     async with running(args) as run:
         group = await run.group(args.group)
-        name = clean_line(group.name)
+        name = run.glyphs.line(group.name)
         online = await run.online()
         if not group.member:
             return await _tail_outside(run, group, kind, args, styles)
@@ -142,7 +154,7 @@ async def cmd_tail(args: argparse.Namespace) -> int:
         ]
         shown = rows[-args.lines :] if args.lines else []
         for row in shown:
-            print(format_line(row, styles), flush=True)
+            print(format_line(row, styles, run.glyphs), flush=True)
         last = (rows[-1].seq or 0) if rows else 0
         if not online:
             what = "showing cached messages" if shown else f"no cached messages of {name}"
@@ -150,27 +162,28 @@ async def cmd_tail(args: argparse.Namespace) -> int:
             if args.no_follow:
                 return EXIT_QUEUED
         elif not rows and args.lines:
-            notice(_nothing_yet(name, args))
+            notice(_nothing_yet(name, args, run.glyphs))
         if args.no_follow:
             return EXIT_OK
         while True:
             run.changed.clear()
             for row in await run.client.messages_after(group.group, kind, last):
-                print(format_line(row, styles), flush=True)
+                print(format_line(row, styles, run.glyphs), flush=True)
                 last = row.seq or last
             await run.changed.wait()
 
 
-def _shell(text: str) -> str:
+def _shell(text: str, glyphs: Glyphs) -> str:
     """A name as one would type it again in a shell (quoted when it has spaces)."""
-    return shlex.quote(clean_line(text))
+    return shlex.quote(glyphs.line(text))
 
 
-def _nothing_yet(name: str, args: argparse.Namespace) -> str:
+def _nothing_yet(name: str, args: argparse.Namespace, glyphs: Glyphs) -> str:
     """Said (on stderr) when a tail has nothing to print: an empty output is not a hang."""
     if args.feed:
         return f"no feed posts in {name} yet"
-    return f"no chat messages in {name} yet (its feed: rse tail {_shell(args.group)} --feed)"
+    feed = f"rse tail {_shell(args.group, glyphs)} --feed"
+    return f"no chat messages in {name} yet (its feed: {feed})"
 
 
 async def _missing_some(run: Run, group: int, kind: str, lines: int) -> bool:
@@ -189,7 +202,7 @@ async def _tail_outside(
 ) -> int:
     """Tail a group one is not in: an open group's history is there to read
     (as a public channel is), but its news is pushed to members only."""
-    name = clean_line(group.name)
+    name = run.glyphs.line(group.name)
     if not run.client.online:
         raise CliError(
             f"{run.unreachable()}; nothing of {name} is cached (not a member)", EXIT_QUEUED
@@ -207,7 +220,7 @@ async def _tail_outside(
                 raise
             raise CliError(
                 f"{name} is {group.visibility}: only its members read it"
-                f" (ask to join: rse group request {_shell(args.group)})"
+                f" (ask to join: rse group request {_shell(args.group, run.glyphs)})"
             ) from None
         authors.update((u.user, u.name) for u in page.users)
         events[:0] = [e for e in page.events if isinstance(e, ChatEvent | PostEvent)]
@@ -219,14 +232,15 @@ async def _tail_outside(
         if author is None:
             author = await run.client.user_name(event.user)
         row = MessageRow(event.seq, group.group, kind, event.user, author, event.ts, event.text)
-        print(format_line(row, styles), flush=True)
+        print(format_line(row, styles, run.glyphs), flush=True)
     if not events and args.lines:
-        notice(_nothing_yet(name, args))
+        notice(_nothing_yet(name, args, run.glyphs))
     if args.no_follow:
         return EXIT_OK
+    shell = _shell(args.group, run.glyphs)
     how = (
-        f"ask to join: rse group request {_shell(args.group)}"
+        f"ask to join: rse group request {shell}"
         if group.visibility == Visibility.PRIVATE
-        else f"rse group join {_shell(args.group)}"
+        else f"rse group join {shell}"
     )
     raise CliError(f"you are not a member of {name}: join it to follow it live ({how})")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import sqlite3
@@ -17,11 +18,12 @@ from typing import Any
 
 from rse_tui.protocol import ChatPolicy, PostPolicy, ProtocolError, Reaction, Visibility
 
+from ..glyphs import Glyphs
+from ..sync.cache import CacheError
 from ..sync.connection import BadAddress, describe_failure
 from ..sync.credentials import CredentialError
 from ..sync.engine import Offline
 from ..sync.profile import ProfileError
-from ..textsafe import clean_line
 from .account import cmd_join, cmd_login, cmd_logout
 from .feed import COMMANDS as FEED_COMMANDS
 from .feed import add_commands as add_feed_commands
@@ -259,8 +261,17 @@ def _undecodable(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _quiet_logs() -> None:
+    """What the client logs (why a link dropped, a failure's traceback) is
+    for RSE_DEBUG=1; else a failure is the one line ``main`` prints."""
+    root = logging.getLogger()
+    if not os.environ.get("RSE_DEBUG") and not root.handlers:
+        root.addHandler(logging.NullHandler())  # not logging's own last resort: stderr
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _quiet_logs()
     bad = _undecodable(args)
     if bad is not None:
         notice(f"the {bad} argument is not UTF-8 text")
@@ -278,8 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ProfileError, CredentialError) as exc:
         notice(str(exc))
         return EXIT_FAILED
+    except CacheError as exc:  # the file, what is wrong with it and what to do
+        if os.environ.get("RSE_DEBUG"):
+            raise
+        notice(str(exc))
+        return EXIT_FAILED
     except ProtocolError as exc:
-        notice(clean_line(exc.message))
+        notice(Glyphs.from_env().line(exc.message))
         return EXIT_FAILED
     except BrokenPipeError:  # the reader went away (rse tail | head): not an error
         with contextlib.suppress(OSError):

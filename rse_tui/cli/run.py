@@ -35,12 +35,12 @@ from rse_tui.protocol import (
     Vote,
 )
 
+from ..glyphs import Glyphs
 from ..sync import account as accounts
 from ..sync.client import Client
 from ..sync.engine import Engine
 from ..sync.models import Changes, GroupRow, OutboxItem
 from ..sync.profile import home
-from ..textsafe import clean_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_QUEUED = 0, 1, 2, 3
 
@@ -51,12 +51,6 @@ class CliError(Exception):
         self.code = code
 
 
-def _said(text: str) -> str:
-    """A name as given on the command line, safe and short enough to echo in a message."""
-    line = clean_line(text)
-    return f"{line[:60]}…" if len(line) > 61 else line
-
-
 def notice(message: str) -> None:
     print(f"rse: {message}", file=sys.stderr)
 
@@ -64,9 +58,13 @@ def notice(message: str) -> None:
 class Run:
     """One command's engine: started on entry, stopped on exit."""
 
-    def __init__(self, account: accounts.Account, timeout: float) -> None:
+    def __init__(
+        self, account: accounts.Account, timeout: float, glyphs: Glyphs | None = None
+    ) -> None:
         self.account = account
         self.timeout = timeout
+        #: The symbols its output is drawn with (ASCII under RSE_ASCII=1 or NO_COLOR).
+        self.glyphs = glyphs or Glyphs.from_env()
         self.deadline = time.monotonic() + timeout
         self.failures: list[tuple[OutboxItem, str]] = []
         #: The writes this command queued: only these are its to report and forget.
@@ -148,6 +146,10 @@ class Run:
         why = self.engine.last_error or f"no answer within --timeout {self.timeout:g} s"
         return f"cannot reach {self.account.settings.url}: {why}"
 
+    def said(self, text: str) -> str:
+        """A name as given on the command line, safe and short enough to echo in a message."""
+        return self.glyphs.cut(text, 60)
+
     async def group(self, name: str) -> GroupRow:
         """A group by name; the same error whatever makes it unknown."""
         try:
@@ -159,9 +161,9 @@ class Run:
         if row is None:
             if not self.engine.online:
                 raise CliError(
-                    f"{self.unreachable()}; no cached group named {_said(name)!r}", EXIT_QUEUED
+                    f"{self.unreachable()}; no cached group named {self.said(name)!r}", EXIT_QUEUED
                 )
-            raise CliError(f"no such group: {_said(name)}")
+            raise CliError(f"no such group: {self.said(name)}")
         return row
 
     async def user(self, name: str) -> int:
@@ -170,7 +172,9 @@ class Run:
         if found is not None:
             return found
         if not await self.online():
-            raise CliError(f"{self.unreachable()}; unknown user {_said(name)!r} here", EXIT_QUEUED)
+            raise CliError(
+                f"{self.unreachable()}; unknown user {self.said(name)!r} here", EXIT_QUEUED
+            )
         for entry in await self.client.directory(name):
             if entry.name.casefold() == name.strip().casefold():
                 known = UserInfo(
@@ -178,7 +182,7 @@ class Run:
                 )
                 await self.client.learn_users([known])
                 return int(entry.user)
-        raise CliError(f"no such user: {_said(name)}")
+        raise CliError(f"no such user: {self.said(name)}")
 
     async def deliver(self) -> int:
         """Wait until the outbox is empty; report what the server refused."""
@@ -191,7 +195,7 @@ class Run:
             return EXIT_FAILED
         code = EXIT_OK
         for item, why in self.failures:
-            said = f"{await self.describe(item)} was refused: {clean_line(why)}"
+            said = f"{await self.describe(item)} was refused: {self.glyphs.line(why)}"
             if item.cid in self.queued:
                 await self.client.discard(item.cid)
                 code = EXIT_FAILED
@@ -219,11 +223,11 @@ class Run:
     async def describe(self, item: OutboxItem) -> str:
         """A queued write in the words the user asked for it."""
         names = {g.group: g.name for g in await self.client.groups()}
-        group = clean_line(names.get(item.group, f"group #{item.group}")) if item.group else ""
+        line = self.glyphs.line
+        group = line(names.get(item.group, f"group #{item.group}")) if item.group else ""
         person = getattr(item.request, "user", None)
-        user = clean_line(await self.client.user_name(person)) if person is not None else ""
-        text = clean_line(item.text or "")
-        short = f"{text[:40]}…" if len(text) > 41 else text
+        user = line(await self.client.user_name(person)) if person is not None else ""
+        short = self.glyphs.cut(item.text or "", 40)
         quoted = f" ({short})" if short else ""
         match item.request:
             case SendChat():

@@ -87,10 +87,11 @@ def save(
     where = token_store(profile, notify).save(auth.token)
     cache = Cache(profile.cache_path)
     try:
-        user, _ = cache.identity()
-        if user is not None and user != auth.user:
-            raise ProfileError(f"the cache at {profile.cache_path} belongs to another account")
-        cache.set_identity(auth.user, auth.name)
+        with cache.guarded():
+            user, _ = cache.identity()
+            if user is not None and user != auth.user:
+                raise ProfileError(f"the cache at {profile.cache_path} belongs to another account")
+            cache.set_identity(auth.user, auth.name)
     finally:
         cache.close()
     make_current(profile)
@@ -154,8 +155,9 @@ async def _sign_in(
         live = await await_reply(pending[1])
         cache = account.open_cache()
         try:
-            if cache.cursor() == 0:
-                first_screen(cache, groups, live.head)
+            with cache.guarded():
+                if cache.cursor() == 0:
+                    first_screen(cache, groups, live.head)
         finally:
             cache.close()
     finally:

@@ -45,7 +45,7 @@ from rse_tui.protocol import (
     WriteRequest,
 )
 
-from .cache import Cache, CacheWorker
+from .cache import Cache, CacheError, CacheWorker
 from .connection import Connection, ConnectionLost, Traffic, await_reply
 from .models import Changes, Link, OutboxItem, Status
 
@@ -154,7 +154,8 @@ class Engine:
         self._connect = connect
         self._open_timeout = open_timeout
         self._clock = clock
-        self._status = Status(outbox=cache.outbox_count())
+        with cache.guarded():
+            self._status = Status(outbox=cache.outbox_count())
         self._conn: Connection | None = None
         self._inbox: asyncio.Queue[ServerFrame | _Head] = asyncio.Queue()
         self._wake = asyncio.Event()  # the outbox has something new
@@ -162,6 +163,9 @@ class Engine:
         self._stopping = False
         self._online = asyncio.Event()
         self._idle = asyncio.Event()  # online, synced, outbox empty
+        #: The cache file cannot be used: the engine stopped for good (see _fail).
+        self.failure: CacheError | None = None
+        self._failed = asyncio.Event()
         self._gapped = False  # the catch-up skipped events: the groups are asked for again
         self.last_error: str = ""
         #: A write was refused until the current charter is accepted.
@@ -197,7 +201,9 @@ class Engine:
         return self._conn is not None and self._online.is_set()
 
     async def run(self) -> None:
-        """Connect and stay in sync until :meth:`stop`; never raises for link errors."""
+        """Connect and stay in sync until :meth:`stop`; never raises for link
+        errors. A cache file that cannot be used stops it for good
+        (:attr:`failure`, raised to whoever waits)."""
         follower = asyncio.create_task(self._follow_others(), name="rse-follow")
         try:
             await self._run()
@@ -228,6 +234,8 @@ class Engine:
             except ProtocolError as exc:
                 self.last_error = exc.message
                 log.warning("server refused the connection: %s", exc)
+            except CacheError as exc:
+                self._fail(exc)
             except Exception as exc:  # a bug must not end the sync loop for good
                 self.last_error = f"internal error: {type(exc).__name__}: {exc}"
                 log.exception("sync connection failed")
@@ -247,7 +255,8 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._retry_now.wait()
-        self._set_status(link=Link.OFFLINE, retry_at=None)
+        detail = self.last_error if self.failure is not None else self._status.detail
+        self._set_status(link=Link.OFFLINE, retry_at=None, detail=detail)
 
     def retry_now(self) -> None:
         """Skip the rest of the backoff wait (the user asked to reconnect)."""
@@ -276,11 +285,34 @@ class Engine:
         return cid
 
     async def wait_online(self) -> None:
-        await self._online.wait()
+        await self._until(self._online)
 
     async def wait_idle(self) -> None:
         """Until online, caught up and with nothing left in the outbox."""
-        await self._idle.wait()
+        await self._until(self._idle)
+
+    async def _until(self, event: asyncio.Event) -> None:
+        """Until ``event``; raises the cache's failure (it will never come then)."""
+        if not event.is_set() and self.failure is None:
+            waiter = asyncio.ensure_future(event.wait())
+            try:
+                await _first_of(waiter, wake=self._failed)
+            finally:
+                waiter.cancel()
+        if self.failure is not None:
+            raise self.failure
+
+    def _fail(self, exc: CacheError) -> None:
+        """The cache file cannot be used: stop for good (no retry mends a
+        file), and say so to whoever waits."""
+        if self.failure is None:
+            self.failure = exc
+            self.last_error = str(exc)
+            log.warning("the cache cannot be used", exc_info=exc)
+        self._stopping = True
+        self._retry_now.set()
+        self._wake.set()
+        self._failed.set()
 
     async def absorb(self, store: Callable[..., Changes], *args: Any) -> Changes:
         """Store what the server answered (a cache method returning Changes),
@@ -347,6 +379,9 @@ class Engine:
             await asyncio.sleep(FOLLOW_EVERY)
             try:
                 mark, changes = await self.worker(self.cache.changed_elsewhere, mark)
+            except CacheError as exc:
+                self._fail(exc)
+                return
             except Exception:  # a busy file, say: look again next time
                 log.warning("cannot read the cache's changes", exc_info=True)
                 continue
@@ -431,6 +466,8 @@ class Engine:
                 frames.append(self._inbox.get_nowait())
             try:
                 await self._apply(frames)
+            except CacheError as exc:
+                self._fail(exc)
             finally:
                 for _ in frames:
                     self._inbox.task_done()

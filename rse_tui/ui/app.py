@@ -28,7 +28,9 @@ from textual.driver import Driver
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import OptionList
+from textual.worker import WorkerFailed
 
+from rse_tui import glyphs
 from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import (
     MAX_CHAT_CHARS,
@@ -40,6 +42,7 @@ from rse_tui.protocol import (
     ProtocolError,
     Visibility,
 )
+from rse_tui.sync.cache import CacheError
 from rse_tui.sync.client import Client
 from rse_tui.sync.engine import Engine, LinkDown, Offline
 from rse_tui.sync.models import Changes, GroupRow, Link, MessageRow, OutboxItem, Status
@@ -163,11 +166,12 @@ class RseApp(App[int]):
         # background: names are bold in the terminal's text colour, and
         # bold, reverse and the marks (▶ ▌) show the rest.
         no_color = "NO_COLOR" in os.environ  # Textual takes it out of the environment
+        plain_symbols = glyphs.plain()  # so read it first
         super().__init__(watch_css=watch_css, ansi_color=True if no_color else None)
         self.engine = engine
         self.client = Client(engine)
         #: Reactions as ``:word:`` rather than emoji (NO_COLOR, or RSE_ASCII=1).
-        self.plain_symbols = no_color or os.environ.get("RSE_ASCII") == "1"
+        self.plain_symbols = plain_symbols
         self.clock = clock
         self.charter_open = False
         self._refreshing = asyncio.Lock()
@@ -195,6 +199,8 @@ class RseApp(App[int]):
         #: Keys sent round the widgets, acted on when they come back (by id).
         self._returning: dict[int, tuple[events.Key, Callable[[], Awaitable[None]]]] = {}
         self._flows: set[str] = set()  # dialog flows under way, by name
+        #: The cache file could not be used: the app closed, run_tui says why.
+        self.cache_failure: CacheError | None = None
         self._status = engine.status
         engine.listen(
             on_change=lambda c: self.post_message(CacheChanged(c)),
@@ -593,6 +599,20 @@ class RseApp(App[int]):
     @work(exclusive=True, group="sync", exit_on_error=False)
     async def run_sync(self) -> None:
         await self.engine.run()
+        if self.engine.failure is not None:
+            self._handle_exception(self.engine.failure)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's end for an unhandled error (a traceback, exit 1). A cache
+        file that cannot be used is not a bug: the app closes, and run_tui
+        says in one line what is wrong and what to do (RSE_DEBUG=1: the
+        traceback, as for any other)."""
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if isinstance(cause, CacheError) and not os.environ.get("RSE_DEBUG"):
+            self.cache_failure = self.cache_failure or cause
+            self.exit(return_code=1)
+            return
+        super()._handle_exception(error)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fold(event.size.width)  # the new width: ``self.size`` may still be the old one
@@ -1410,6 +1430,8 @@ def run_tui(
         result = app.run(headless=headless)
     finally:
         engine.close()
+    if app.cache_failure is not None:
+        raise app.cache_failure
     if app.return_code:
         return app.return_code
     return int(result or 0)

@@ -5,13 +5,17 @@ votes, acknowledgements and their status, the inbox, featuring; what
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 
 from rse_tui.protocol import (
     Acknowledge,
     ChatEvent,
     CommentEvent,
+    CreateGroup,
     EditEvent,
+    GroupSettings,
     JoinGroup,
     PostEvent,
     React,
@@ -126,9 +130,37 @@ async def test_poll_vote_and_results(rse, server):
     ):
         result = await rse(*args)
         assert result.code == 2 and word in result.err, (args, result.err)
-    # The server's refusal: a fourth option does not exist.
+    # A fourth option does not exist: said in the numbers rse show prints.
     wrong = await rse("vote", str(poll.seq), "4")
-    assert wrong.code == 1 and "refused" in wrong.err and "0 to 2" in wrong.err
+    assert wrong.code == 2 and wrong.err == f"rse: the poll #{poll.seq} has options 1 to 3\n"
+    await bob.close()
+
+
+async def test_a_poll_of_twenty_options_is_numbered_in_one_column(rse, server):
+    bob, _ops = await _setup(rse, server)
+    options = [f"option {n}" for n in range(1, 21)]
+    made = await rse("poll", "Ops", "Which?", *(a for o in options for a in ("--option", o)))
+    assert made.code == 0, made.err
+    poll = await bob.pushes.next(PostEvent)
+    assert poll.poll.options == options
+    voted = await rse("vote", f"#{poll.seq}", "12")
+    assert voted.code == 0, voted.err
+    told = await bob.pushes.until(lambda f: isinstance(f, VoteEvent))
+    assert told.choices == [11]  # the twelfth, as shown
+    shown = await rse("show", str(poll.seq))
+    lines = shown.out.splitlines()
+    start = lines.index("poll (1 voter):") + 1
+    rows = lines[start : start + 20]
+    # Every number right-aligned before its dot, every option in the same column.
+    assert [row[:6] for row in rows] == [f"  {n:>2}. " for n in range(1, 21)]
+    assert rows[0] == "   1. option 1      0"
+    assert rows[11] == "  12. option 12     1 ####################  (your vote)"
+    assert rows[19] == "  20. option 20     0"
+    assert "  ana voted 12" in lines
+    # Past the last option: refused before anything is sent, in the same numbers.
+    for number, said in (("21", "1 to 20, as rse show prints"), ("0", "1 to 20")):
+        wrong = await rse("vote", str(poll.seq), number)
+        assert wrong.code == 2 and said in wrong.err, wrong.err
     await bob.close()
 
 
@@ -200,4 +232,49 @@ async def test_feature_is_for_site_admins(rse, server):
     make_admin(server.config.db_path, "ana")
     assert (await rse("feature", f"#{post}")).code == 0
     assert (await rse("feature", f"#{post}", "--remove")).code == 0
+    await bob.close()
+
+
+def _point_at(rse, url: str) -> str:
+    """Point the profile at ``url`` (a port nobody listens on: offline); the old url."""
+    [settings] = (rse.home / "profiles").glob("*/settings.json")
+    data = json.loads(settings.read_text())
+    settings.write_text(json.dumps({**data, "url": url}))
+    return str(data["url"])
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+async def test_show_marks_a_comment_written_offline_then_refused(rse, server):
+    await rse.join(server, "ana")
+    bob = await new_user(server, "bob")
+    ops = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    assert (await rse("group", "join", "Ops")).code == 0
+    post = (await bob.conn.call(SendPost, group=ops, text="rollout plan", cid="p")).seq
+    assert (await rse("show", f"#{post}")).code == 0  # cached, to be read offline
+    # Offline: the comment waits in the outbox, and rse show says so.
+    url = _point_at(rse, _dead_url())
+    queued = await rse("comment", f"#{post}", "I take the \x1b[2Jdb", "--timeout", "1")
+    assert queued.code == 3, queued.err
+    waiting = await rse("show", f"#{post}", "--timeout", "1")
+    assert re.search(r"^  #- \S+ \S+ \(waiting\) ana:$", waiting.out, re.M), waiting.out
+    # Meanwhile only moderators may comment: back online, the server refuses it.
+    await bob.conn.call(GroupSettings, group=ops, comment_policy="moderators", cid="s")
+    _point_at(rse, url)
+    synced = await rse("sync")
+    assert "was refused" in synced.err and "kept there, marked refused" in synced.err
+    shown = await rse("show", f"#{post}")
+    assert shown.code == 0, shown.err
+    why = "in this group, only its moderators may comment or react"
+    lines = shown.out.splitlines()
+    marked = [n for n, line in enumerate(lines) if "(refused" in line]
+    assert len(marked) == 1, shown.out
+    mark = marked[0]
+    assert re.fullmatch(rf"  #- \S+ \S+ \(refused, not sent: {why}\) ana:", lines[mark])
+    assert lines[mark + 1] == "    I take the \u241b[2Jdb"  # its text, under the mark
+    assert "\x1b" not in shown.out and "(waiting)" not in shown.out
     await bob.close()

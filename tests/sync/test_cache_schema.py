@@ -18,7 +18,7 @@ from rse_tui.protocol import (
     SendDirect,
     WriteRequest,
 )
-from rse_tui.sync.cache import SCHEMA_VERSION, Cache
+from rse_tui.sync.cache import SCHEMA_VERSION, Cache, CacheError
 from rse_tui.sync.cache.acks import OWN_EVENTS
 from rse_tui.sync.cache.reduce import HANDLERS
 from rse_tui.sync.cache.schema import MIGRATIONS
@@ -71,7 +71,7 @@ def test_a_cache_from_a_newer_rse_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    with pytest.raises(RuntimeError, match="newer rse"):
+    with pytest.raises(CacheError, match=f"{path} is from a newer rse .*: upgrade rse"):
         Cache(path)
 
 

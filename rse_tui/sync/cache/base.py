@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -11,6 +12,7 @@ from typing import Any
 from rse_tui.mentions import mention_pattern
 from rse_tui.protocol import ChatEvent, PostEvent
 
+from .errors import guard
 from .schema import migrate
 
 #: The kinds of messages a group's history is paged by: chat and feed posts
@@ -47,20 +49,34 @@ class CacheBase:
         self.path = path
         if not path.exists():  # private from the start, and so are -wal and -shm
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA busy_timeout = 5000")
-        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":  # a network file system: fall back to a rollback journal
-            self.conn.execute("PRAGMA journal_mode = DELETE")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        migrate(self.conn, path)
+        with guard(path):
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            with guard(path):
+                self._open()
+        except BaseException:
+            self.conn.close()
+            raise
         self._me: int | None = None
         self._my_name: str | None = None
         self._mention: re.Pattern[str] | None = None
         self.conn.create_function("mentions_me", 1, self._mentions_me)
 
+    def _open(self) -> None:
+        self.conn.execute("PRAGMA busy_timeout = 5000")
+        mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":  # a network file system: fall back to a rollback journal
+            self.conn.execute("PRAGMA journal_mode = DELETE")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        migrate(self.conn, self.path)
+
     def close(self) -> None:
         self.conn.close()
+
+    def guarded(self) -> contextlib.AbstractContextManager[None]:
+        """Around calls to the cache: the errors that say its file cannot be
+        used, as CacheError (CacheWorker's calls are; direct ones may be)."""
+        return guard(self.path)
 
     def _tx(self) -> Tx:
         return Tx(self.conn)

@@ -15,6 +15,8 @@ from typing import Any
 
 from rse_tui.protocol import REQUESTS, WriteRequest, encode
 
+from .errors import newer
+
 
 def _initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
@@ -230,7 +232,7 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     """Bring the cache on ``conn`` (autocommit mode) to the current schema."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise RuntimeError(f"cache {path} is from a newer rse; move it away")
+        raise newer(path, version, SCHEMA_VERSION)
     for number in range(version, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -21,8 +21,14 @@ class CacheWorker:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rse-cache")
 
     async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        """``fn(*args, **kwargs)`` on the cache's thread; a file that cannot be
+        used raises CacheError."""
+
+        def call() -> T:
+            with self.cache.guarded():
+                return fn(*args, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def close(self) -> None:
         self._pool.submit(self.cache.close).result()
