@@ -730,7 +730,7 @@ class PostScreen(Answers, Follows, Screen[None]):
     async def action_react_plus_one(self) -> None:
         row = self._row_at(self.cursor)
         if row.seq is None:
-            self.notify("that one is still waiting to be sent", markup=False)
+            self.notify(_unsent(row), markup=False)
             return
         mine = any(word == "+1" and me for word, _, me in row.reactions)
         await self.surface.client.react(row.seq, "+1", on=not mine)
@@ -739,7 +739,7 @@ class PostScreen(Answers, Follows, Screen[None]):
     def action_react_picker(self) -> None:
         row = self._row_at(self.cursor)
         if row.seq is None:
-            self.notify("that one is still waiting to be sent", markup=False)
+            self.notify(_unsent(row), markup=False)
             return
         from .picker import pick_reaction
 
@@ -755,7 +755,7 @@ class PostScreen(Answers, Follows, Screen[None]):
             self.notify("you may edit your own only", markup=False)
             return
         if row.seq is None:
-            self.notify("that one is still waiting to be sent", markup=False)
+            self.notify(_unsent(row), markup=False)
             return
         composer = self.composer
         composer.set_mode(Mode("edit", row))
@@ -823,6 +823,13 @@ class PostScreen(Answers, Follows, Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.surface.show_status()
+
+
+def _unsent(row: MessageRow) -> str:
+    """Why a comment or reply cannot be acted on yet: it was never stored."""
+    if row.error is not None:
+        return f"that one was not sent: {clean_line(row.error)}"
+    return "that one is still waiting to be sent"
 
 
 async def open_post(app: AppSurface, target: int, gate: Gate) -> None:
