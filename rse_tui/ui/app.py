@@ -950,6 +950,15 @@ class RseApp(App[int]):
         """False while the app closes: engine news that arrives then is dropped."""
         return bool(self.screen_stack) and self.is_running
 
+    def _is_open(self, group: GroupRow) -> bool:
+        """Whether ``group`` is the one shown still (after a wait for the cache)."""
+        shown = self.view.group
+        return shown is not None and shown.group == group.group and not self.view.home
+
+    def _nothing_open(self) -> bool:
+        """No group open and not Home: a new device's view, before its first groups."""
+        return self.view.group is None and not self.view.home
+
     async def on_cache_changed(self, message: CacheChanged) -> None:
         if not self.showing:
             return
@@ -957,14 +966,20 @@ class RseApp(App[int]):
             await self._apply_changes(message.changes)
 
     async def _apply_changes(self, changes: Changes) -> None:
-        group = self.view.group
+        # The view is read again after each wait for the cache, never taken
+        # from before it: a group opened meanwhile (ctrl+k or typing on Home
+        # open one from a worker) looked, to a read made on Home, like a new
+        # device's empty view, and was sent back to Home half drawn, its
+        # older messages never asked for.
+        arrived = self.view.group  # the one open when the news came
+        group = arrived
         if group is not None and group.group in changes.forgotten:
             # Left (or back in): what it showed went from the cache; show what is
             # there now, and ask the server for the rest (it says if we may read).
             fresh = next((r for r in await self.client.groups() if r.group == group.group), None)
-            if fresh is not None:
+            if fresh is not None and self._is_open(group):
                 await self._open(fresh)
-                group = self.view.group
+        group = self.view.group
         if changes.deleted:
             self.timeline.drop(changes.deleted)
             self.part(Details).show(group, self.timeline.selected_row)
@@ -974,18 +989,21 @@ class RseApp(App[int]):
         ]
         if again and group is not None:
             redrawn = await self.client.messages_after(group.group, self.view.kind, min(again) - 1)
-            self.timeline.replace(redrawn)
+            if self._is_open(group):
+                self.timeline.replace(redrawn)
+        group = self.view.group
         if group is not None and (group.group in changes.messages or changes.outbox):
             await self._refresh_open()
         if changes.groups or changes.messages or changes.users:
             rows = await self.client.groups()
             self._mentions(rows)
+            group = self.view.group  # as it is now, not as it was before the read
             if group is not None:
                 fresh = next((r for r in rows if r.group == group.group), None)
                 if fresh is None and group.dm is None:  # gone (a secret group one left)
                     self.view.group = None
                     first = await self._initial_group(rows)
-                    if first is not None:
+                    if first is not None and self._nothing_open():
                         await self._open(first)
                 elif fresh is not None and fresh != group:
                     became_member = fresh.member and not group.member
@@ -1004,7 +1022,7 @@ class RseApp(App[int]):
                     await self.show_home()
                 else:
                     first = await self._initial_group(rows)
-                    if first is not None:
+                    if first is not None and self._nothing_open():
                         await self._open(first)
             current = self.view.group.group if self.view.group else None
             self.groups.show(rows, current, home=self.view.home)
@@ -1016,7 +1034,7 @@ class RseApp(App[int]):
             elif changes.outbox:
                 await self._show_new_direct()
         for group_id in changes.removed:
-            if group is not None and group.group == group_id:  # the one open when it came
+            if arrived is not None and arrived.group == group_id:  # the one open when it came
                 self.notify("you were removed from this group", severity="warning")
         if changes.charter or changes.charter_required:
             self.check_charter()

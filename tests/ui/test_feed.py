@@ -4,6 +4,7 @@ read markers; driven with Pilot against a real server."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 from bench.linkproxy import LinkProxy
@@ -619,6 +620,55 @@ async def test_a_group_with_a_few_new_messages_shows_the_older_ones_too(server, 
         await until(pilot, lambda: any(r.group == g and r.unread for r in app.groups.rows))
         await app.open_group(next(r for r in app.groups.rows if r.group == g))
         await until(pilot, lambda: "who is on call?" in [r.text for r in app.timeline.rows])
+        await until(pilot, lambda: "start of the history" in app.timeline.visible_text())
+        assert "↳ bob: who is on call?" in app.timeline.visible_text()
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_group_opened_while_news_is_read_on_home_stays_open(server, profiles, monkeypatch):
+    """The race behind the test above failing one run in twelve: the news of
+    bob's reply, handled on Home, reads the group list from the cache; a group
+    opened meanwhile (ctrl+k, or typing on Home, open it from a worker) was
+    taken, once the read came back, for a new device's empty view and sent
+    back to Home half drawn: its older messages were never asked for. Here
+    the read waits until the group is open, every time."""
+    from rse_tui.protocol import AddMember
+
+    account = await profiles.join(server, "ana")
+    bob = await new_user(server, "bob")
+    g = (await bob.conn.call(CreateGroup, name="Ops", cid="g")).group
+    await bob.conn.call(AddMember, group=g, user=account.settings.user, cid="a")
+    root = (await bob.conn.call(SendChat, group=g, text="who is on call?", cid="c1")).seq
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.engine.status.link is Link.ONLINE and app.view.home)
+        await until(pilot, lambda: any(r.group == g for r in app.groups.rows))
+        row = next(r for r in app.groups.rows if r.group == g)
+        read_groups = app.client.groups
+        reading, opened = asyncio.Event(), asyncio.Event()
+
+        async def groups_once_opened():
+            reading.set()
+            await opened.wait()
+            return await read_groups()
+
+        monkeypatch.setattr(app.client, "groups", groups_once_opened)
+        await bob.conn.call(SendChat, group=g, text="me", reply=root, cid="c2")
+        await asyncio.wait_for(reading.wait(), 10)  # the news is being handled, on Home
+        opening = asyncio.create_task(app.open_group(row))
+        async with asyncio.timeout(10):
+            while app.view.group is None:  # noqa: ASYNC110 (Pilot's pause waits for the held news)
+                await asyncio.sleep(0.01)
+        opened.set()  # the group is open, its rows on their way: now the news goes on
+        await opening
+
+        def back_home_or_older() -> bool:
+            return app.view.home or "who is on call?" in [r.text for r in app.timeline.rows]
+
+        await until(pilot, back_home_or_older)
+        assert not app.view.home, "the group opened went back to Home"
+        assert app.view.group is not None and app.view.group.group == g
         await until(pilot, lambda: "start of the history" in app.timeline.visible_text())
         assert "↳ bob: who is on call?" in app.timeline.visible_text()
         await app.action_quit()
