@@ -279,6 +279,14 @@ _OWN_ONLY = (AckEvent, ReadEvent)
 _OWN_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in (JoinEvent, LeaveEvent, RequestEvent, *_OWN_ONLY))
 _OWN_ONLY_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in _OWN_ONLY)
 
+#: A group's newest event that every reader of the group sees (its head, in
+#: group lists and pages): not one's own read markers and acknowledgements,
+#: nor join requests (the moderators'), which would tell others when
+#: someone read, acknowledged or asked to join.
+HEAD_SQL = (
+    "SELECT coalesce(max(seq), 0) FROM events WHERE grp = ?"
+    f" AND kind NOT IN ({_OWN_ONLY_KINDS}, '{RequestEvent.TYPE}')"
+)
 #: Charter versions, the settings of groups that are not secret, posts
 #: featured for everyone: everyone's.
 EVERYONE_SQL = (

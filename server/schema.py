@@ -204,6 +204,25 @@ def _unordered_ballots(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE voted")
 
 
+def _event_targets(db: sqlite_utils.Database) -> None:
+    """Reactions and pins name their message in ``ref`` too (as votes,
+    acknowledgements and features do), so that a deleted message's are
+    found by the index and go with it; and what deleted posts left behind
+    before (their votes, reactions, pins, features, acknowledgements, ballots
+    and voters) goes now."""
+    db.execute(
+        "UPDATE events SET ref = CAST(json_extract(body, '$.tg') AS INTEGER)"
+        " WHERE kind IN ('k', 'n') AND ref IS NULL AND body IS NOT NULL"
+    )
+    from .storage.timeline import forget_message  # the one rule for what goes with a message
+
+    deleted = db.execute(
+        "SELECT seq FROM events WHERE deleted = 1 AND kind IN ('p', 'c', 'm')"
+    ).fetchall()
+    for (seq,) in deleted:
+        forget_message(db.conn, seq)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
@@ -213,6 +232,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _reactions,
     _feed,
     _unordered_ballots,
+    _event_targets,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

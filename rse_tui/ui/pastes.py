@@ -17,6 +17,7 @@ before. The paste's text is raw: the app neutralises its control characters
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Iterator
 
@@ -25,6 +26,11 @@ from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.driver import Driver
 from textual.message import Message
+
+#: ESC and one key (alt+that key: not the start of a CSI, OSC, SS3 or DCS
+#: sequence), followed by another ESC; and the same at the end of a read.
+_ALT_THEN_ESC = re.compile("\x1b[^\x1b\\[\\]OP](?=\x1b)")
+_ALT_AT_END = re.compile("\x1b[^\x1b\\[\\]OP]\\Z")
 
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"
@@ -46,6 +52,7 @@ class PasteParser(XTermParser):
         self._paste: list[str] | None = None  # inside a paste: its text so far
         self._held = ""  # the end of a read that may be the start of a marker
         self._held_at = 0.0
+        self._alt_pending = False  # the last keys ended in ESC and one key
 
     def feed(self, data: str) -> Iterable[Message]:
         return self._feed(data)
@@ -103,8 +110,24 @@ class PasteParser(XTermParser):
         yield from super().tick()
 
     def _keys(self, data: str) -> Iterator[Message]:
-        if data:
-            yield from super().feed(data)
+        """Keys to Textual's parser, an alt+key at a time when another escape
+        sequence follows it at once ("alt+h ↓" in one read, as SSH delivers
+        it: ``ESC h ESC [ B``). Textual's parser, on an ESC that comes while
+        it still waits to see whether ``ESC h`` goes on, gives ``ESC h`` as
+        the keys ``^`` and ``h``: typed into the composer, sent by the Enter
+        behind them. Each alt+key is read as the escape delay would read it."""
+        if not data:
+            return
+        if self._alt_pending and data.startswith("\x1b"):  # the last read ended in one
+            yield from self._finish_sequence()
+        start = 0
+        for alt in _ALT_THEN_ESC.finditer(data):
+            yield from super().feed(data[start : alt.end()])
+            yield from self._finish_sequence()
+            start = alt.end()
+        if start < len(data):
+            yield from super().feed(data[start:])
+        self._alt_pending = _ALT_AT_END.search(data) is not None
 
     def _finish_sequence(self) -> Iterator[Message]:
         """Let Textual's parser read what it is waiting on as it would once its

@@ -181,6 +181,19 @@ def _shows_other_than_it_is(text: str) -> bool:
     return not _BIDI_CONTROLS.isdisjoint(text)
 
 
+#: Characters that draw as nothing (besides format characters, category Cf:
+#: zero-width space, soft hyphen, word joiner, BOM...): fillers and blanks.
+_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def shown_form(text: str) -> str:
+    """What a reader sees of ``text``: without the characters that draw as
+    nothing, compatibility forms folded (NFKC), case folded. "Yes",
+    "Ye\u00ads" and "Yes\u200b" are the same option to a voter."""
+    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and ch not in _BLANKS)
+    return unicodedata.normalize("NFKC", visible).casefold().strip()
+
+
 def check_user_name(name: str, limits: Limits) -> str:
     if not 0 < len(name) <= limits.max_user_name or not _NAME_CHARS.issuperset(name):
         raise ProtocolError(
@@ -204,8 +217,11 @@ def check_password(password: str, limits: Limits) -> str:
 def check_line(text: str, limit: int, what: str, *, empty: bool = False) -> str:
     """A one-line, printable, bounded text (names, titles)."""
     text = text.strip()
-    if (not text and not empty) or has_control(text) or _breaks_line(text):
+    blank = not shown_form(text)  # "\u200b" alone is as empty as ""
+    if (blank and not empty) or has_control(text) or _breaks_line(text):
         raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} is printable text, not empty")
+    if blank:  # may be empty, and looks it: it is
+        return ""
     if _shows_other_than_it_is(text):  # names must read as they are
         raise ProtocolError(ErrorCode.BAD_FIELD, f"{what} may not hold direction controls")
     if len(text) > limit:
@@ -230,7 +246,7 @@ def check_page(limit: int, limits: Limits) -> int:
 
 
 def check_text(text: str, limit: int) -> str:
-    if not text.strip():
+    if not shown_form(text):
         raise ProtocolError(ErrorCode.BAD_FIELD, "text is empty")
     if len(text) > limit:
         raise ProtocolError(ErrorCode.TOO_LONG, f"text has at most {limit} characters")

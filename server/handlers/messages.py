@@ -25,7 +25,7 @@ from rse_tui.protocol import (
 )
 
 from .. import storage
-from .base import Caller, Services, check_line, check_page, check_text, write
+from .base import Caller, Services, check_line, check_page, check_text, shown_form, write
 
 
 def shown_time(svc: Services, caller: Caller, written: int | None) -> int:
@@ -82,7 +82,7 @@ def check_poll(poll: Poll, now: int) -> Poll:
     if not 2 <= len(poll.options) <= MAX_POLL_OPTIONS:
         raise ProtocolError(ErrorCode.BAD_FIELD, f"a poll has 2 to {MAX_POLL_OPTIONS} options")
     options = [check_line(o, MAX_OPTION_CHARS, "an option") for o in poll.options]
-    if len({o.casefold() for o in options}) != len(options):
+    if len({shown_form(o) for o in options}) != len(options):
         raise ProtocolError(ErrorCode.BAD_FIELD, "a poll's options are all different")
     if poll.closes is not None and poll.closes <= now:
         raise ProtocolError(ErrorCode.BAD_FIELD, "a poll closes in the future")

@@ -452,9 +452,7 @@ def list_groups(
                 r[0] for r in conn.execute("SELECT seq FROM pins WHERE grp = ? ORDER BY ts", (g,))
             ]
             count = conn.execute("SELECT count(*) FROM members WHERE grp = ?", (g,)).fetchone()[0]
-            head = conn.execute(
-                "SELECT coalesce(max(seq), 0) FROM events WHERE grp = ?", (g,)
-            ).fetchone()[0]
+            head = conn.execute(policy.HEAD_SQL, (g,)).fetchone()[0]
         other = None
         if dm_key is not None:
             low, high = (int(x) for x in dm_key.split(":"))

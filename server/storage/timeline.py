@@ -11,12 +11,14 @@ from itertools import islice
 from typing import Any
 
 from rse_tui.protocol import (
+    AckEvent,
     ChatEvent,
     CommentEvent,
     DeleteEvent,
     EditEvent,
     ErrorCode,
     Event,
+    FeatureEvent,
     Kind,
     PinEvent,
     Poll,
@@ -27,6 +29,7 @@ from rse_tui.protocol import (
     ReactionInfo,
     ThreadInfo,
     UserInfo,
+    VoteEvent,
 )
 
 from .. import policy
@@ -120,8 +123,8 @@ def message_access(
 ) -> tuple[policy.Access, str, int]:
     """(the user's access to its group, kind, author) of a live message.
 
-    A missing message and one in a group the user may not see are both
-    "unknown message", after the same statements (the group's facts and the
+    A missing message and one in a group the user may not see or read are
+    both "unknown message", after the same statements (the group's facts and the
     user's role are read for a missing one too): neither answer nor time
     tells them apart.
     """
@@ -131,6 +134,12 @@ def message_access(
     except policy.NotFound:
         raise policy.NotFound("message") from None
     if found is None:  # group 0 never exists: access() raised above
+        raise policy.NotFound("message")
+    if not policy.readable(a) and found[2] != user:
+        # A private group's message, to one who may not read it: as a
+        # missing one too (a refusal would tell which numbers are its
+        # messages, and which of them posts). Its author, who left, is told
+        # why instead: they know it is there.
         raise policy.NotFound("message")
     return a, found[1], found[2]
 
@@ -196,23 +205,49 @@ def delete_message(
     a, _, author = message_access(conn, user, target)
     group = a.facts.group
     policy.require_delete(a, author, user)
-    # The text goes from the log for good: the message's own, its edits', and
-    # a post's comments (and theirs: a thread goes with its post).
-    conn.execute(
-        "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE ref IN"
-        " (SELECT seq FROM events WHERE ref = ? AND kind = ?) AND kind = ?",
-        (target, Kind.COMMENT, EditEvent.TYPE),
-    )
-    conn.execute(
-        "UPDATE events SET body = NULL, meta = NULL, deleted = 1"
-        " WHERE seq = ? OR (ref = ? AND kind IN (?, ?))",
-        (target, target, EditEvent.TYPE, Kind.COMMENT),
-    )
-    conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
+    forget_message(conn, target)
     seq = append(conn, DeleteEvent.TYPE, group, user, now, {"tg": target})
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
-    return Outcome(result, [DeleteEvent(seq=seq, group=group, user=user, target=target)])
+    event = DeleteEvent(seq=seq, group=group, user=user, target=target)
+    # The writer empties the WAL: what was removed leaves the disk at once.
+    return Outcome(result, [event], forget=True)
+
+
+#: The events about a message that go with it: its edits, a post's comments,
+#: and the votes, acknowledgements, reactions, pins and features on either.
+_ABOUT = (EditEvent, CommentEvent, VoteEvent, AckEvent, ReactEvent, PinEvent, FeatureEvent)
+_ABOUT_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in _ABOUT)
+
+
+def forget_message(conn: sqlite3.Connection, target: int) -> None:
+    """Remove message ``target`` for good, and all that is about it (a post's
+    comments, and theirs): from the log (its place remains, empty) and from
+    the state it left (reactions, pins, ballots, who voted, acknowledgements,
+    features)."""
+    gone = [target] + [
+        seq
+        for (seq,) in conn.execute(
+            "SELECT seq FROM events WHERE ref = ? AND kind = ?", (target, Kind.COMMENT)
+        )
+    ]
+    for start in range(0, len(gone), 500):
+        chunk = gone[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        conn.execute(
+            "UPDATE events SET body = NULL, meta = NULL, deleted = 1"
+            f" WHERE seq IN ({marks}) OR (ref IN ({marks}) AND kind IN ({_ABOUT_KINDS}))",
+            chunk + chunk,
+        )
+        for table, column in (
+            ("reactions", "target"),
+            ("pins", "seq"),
+            ("ballots", "poll"),
+            ("anon_voters", "poll"),
+            ("acks", "post"),
+            ("featured", "seq"),
+        ):
+            conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
 
 
 def pin_message(
@@ -227,7 +262,8 @@ def pin_message(
         )
     else:
         conn.execute("DELETE FROM pins WHERE grp = ? AND seq = ?", (group, target))
-    seq = append(conn, PinEvent.TYPE, group, user, now, {"tg": target, "on": int(on)})
+    body = {"tg": target, "on": int(on)}
+    seq = append(conn, PinEvent.TYPE, group, user, now, body, ref=target)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     return Outcome(result, [PinEvent(seq=seq, group=group, user=user, target=target, on=on)])
@@ -255,7 +291,7 @@ def react(
             (target, user, emoji),
         )
     body = {"tg": target, "e": emoji, "on": int(on)}
-    seq = append(conn, ReactEvent.TYPE, group, user, now, body)
+    seq = append(conn, ReactEvent.TYPE, group, user, now, body, ref=target)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     event = ReactEvent(seq=seq, group=group, user=user, target=target, emoji=emoji, on=on)
@@ -355,12 +391,7 @@ def groups_head(conn: sqlite3.Connection, groups: Iterable[int]) -> int:
     page of theirs is true as of. Not the log's head, which would tell anyone
     asking for pages when anything happens anywhere, secret groups included."""
     return max(
-        (
-            conn.execute("SELECT coalesce(max(seq), 0) FROM events WHERE grp = ?", (g,)).fetchone()[
-                0
-            ]
-            for g in set(groups)
-        ),
+        (conn.execute(policy.HEAD_SQL, (g,)).fetchone()[0] for g in set(groups)),
         default=0,
     )
 

@@ -153,7 +153,22 @@ async def test_who_may_comment(server):
     # An open group's thread is readable by anyone; a private one's is not.
     assert len((await eve.conn.call(GetThread, target=post)).events) == 2
     await mod.conn.call(GroupSettings, group=g, visibility="private", cid="s3")
-    err = await refused(eve.conn.call(GetThread, target=post), ErrorCode.FORBIDDEN)
+    # ... and, named by its number, it is as unknown as a missing one (a
+    # refusal told which numbers are a private group's messages).
+    err = await refused(eve.conn.call(GetThread, target=post), ErrorCode.NOT_FOUND)
+    missing = await refused(eve.conn.call(GetThread, target=10**9), ErrorCode.NOT_FOUND)
+    assert err.message == missing.message
+    err = await refused(
+        eve.conn.call(SendComment, post=post, text="x", cid="e9"), ErrorCode.NOT_FOUND
+    )
+    assert (
+        err.message
+        == (
+            await refused(
+                eve.conn.call(SendComment, post=10**9, text="x", cid="e10"), ErrorCode.NOT_FOUND
+            )
+        ).message
+    )
     for c in (mod, ana, eve):
         await c.close()
 
@@ -465,8 +480,9 @@ async def test_catch_up_carries_comments_votes_and_features_like_the_rest(server
 
 
 async def test_a_private_groups_post_tells_outsiders_nothing_of_its_content(server):
-    """Outside a private group, a vote or an acknowledgement is refused the same
-    way whether the post has a poll or asks for acknowledgement or not."""
+    """Outside a private group, a vote, an acknowledgement or a comment is
+    refused the same way whether the post has a poll or asks for
+    acknowledgement or not, and as for a post that does not exist."""
     boss = await new_user(server, "boss")
     eve = await new_user(server, "eve")
     g = await _group(boss, "Board", visibility="private")
@@ -486,7 +502,12 @@ async def test_a_private_groups_post_tells_outsiders_nothing_of_its_content(serv
             eve.conn.call(request, **{key: plain, "cid": f"p{key}{len(fields)}", **fields})
         )
         assert (one.code, one.message) == (two.code, two.message), request
-        assert one.code is ErrorCode.FORBIDDEN
+        # As a missing post is (found by an attacker: a refusal told which
+        # numbers are a private group's messages).
+        missing = await refused(
+            eve.conn.call(request, **{key: 10**9, "cid": f"m{key}{len(fields)}", **fields})
+        )
+        assert (one.code, one.message) == (missing.code, missing.message), request
     for c in (boss, eve):
         await c.close()
 
@@ -534,3 +555,121 @@ async def test_a_pages_moment_tells_nothing_of_groups_one_cannot_read(server):
     assert await moments() == before
     for c in (ana, boss):
         await c.close()
+
+
+async def test_a_groups_head_moves_only_with_what_its_reader_may_see(server):
+    """Found by an attacker: the ``h`` of groups, home and thread counted
+    others' read markers, acknowledgements and join requests, so anyone
+    watching it learned when someone read, acknowledged or asked to join."""
+    from rse_tui.protocol import ListGroups, RequestJoin
+
+    boss = await new_user(server, "boss")
+    bob = await new_user(server, "bob")
+    carol = await new_user(server, "carol")
+    g = await _group(boss, "Ops", bob)
+    private = await _group(boss, "Board", visibility="private")
+    from rse_tui.protocol import AddMember
+
+    await boss.conn.call(AddMember, group=private, user=bob.user, cid="a")
+    post = (await boss.conn.call(SendPost, group=g, text="read me", ack=True, cid="p")).seq
+
+    async def heads() -> tuple[int, ...]:
+        [watched] = (await carol.conn.call(ListGroups, only=[g])).groups
+        thread = (await carol.conn.call(GetThread, target=post)).as_of
+        [mine] = (await bob.conn.call(ListGroups, only=[private])).groups
+        home = (await bob.conn.call(GetHome)).as_of
+        return watched.head, thread, mine.head, home
+
+    before = await heads()
+    await bob.conn.call(MarkRead, group=g, upto=post, cid="r")
+    await bob.conn.call(Acknowledge, target=post, cid="k")
+    await carol.conn.call(RequestJoin, group=private, cid="q")
+    assert await heads() == before
+    # What they may see still moves it.
+    said = (await boss.conn.call(SendChat, group=g, text="news", cid="c")).seq
+    assert (await carol.conn.call(ListGroups, only=[g])).groups[0].head == said
+    for c in (boss, bob, carol):
+        await c.close()
+
+
+async def test_a_deleted_post_takes_its_votes_reactions_pins_and_features_with_it(server):
+    """Found by an attacker: a deleted poll's catch-up still said who voted
+    what, and its reactions, pin and feature stayed (its comments did go)."""
+    from rse_tui.protocol import DeleteMessage, React
+
+    boss = await new_user(server, "boss")
+    bob = await new_user(server, "bob")
+    make_admin(server.config.db_path, "boss")
+    g = await _group(boss, "Ops", bob)
+    poll = Poll(options=["yes", "no"])
+    post = (await boss.conn.call(SendPost, group=g, text="q?", poll=poll, ack=True, cid="p")).seq
+    secret = Poll(options=["a", "b"], anonymous=True)
+    hidden = (await boss.conn.call(SendPost, group=g, text="anon?", poll=secret, cid="h")).seq
+    comment = (await bob.conn.call(SendComment, post=post, text="yes!", cid="m")).seq
+    await bob.conn.call(Vote, target=post, choices=[0], cid="v")
+    await bob.conn.call(Vote, target=hidden, choices=[1], cid="w")
+    await bob.conn.call(React, target=post, emoji="heart", cid="k")
+    await boss.conn.call(React, target=comment, emoji="+1", cid="k2")
+    await bob.conn.call(Acknowledge, target=post, cid="a")
+    await boss.conn.call(PinMessage, target=post, cid="n")
+    await boss.conn.call(Feature, target=post, cid="f")
+    for target in (post, hidden):
+        await boss.conn.call(DeleteMessage, target=target, cid=f"d{target}")
+    db = server.config.db_path
+    gone = (post, hidden, comment)
+    marks = ",".join("?" * len(gone))
+    left = _rows(db, f"SELECT kind, seq FROM events WHERE ref IN ({marks}) AND deleted = 0", *gone)
+    assert left == []
+    tables = (
+        ("reactions", "target"),
+        ("pins", "seq"),
+        ("ballots", "poll"),
+        ("anon_voters", "poll"),
+        ("acks", "post"),
+        ("featured", "seq"),
+    )
+    for table, column in tables:
+        assert _rows(db, f"SELECT * FROM {table} WHERE {column} IN ({marks})", *gone) == []
+    # A newcomer's catch-up, and everyone's, says nothing of them but that they went.
+    dan = await new_user(server, "dan")
+    await dan.conn.call(JoinGroup, group=g, cid="j")
+    from rse_tui.protocol import Batch
+
+    await dan.conn.call(Sync, since=0)
+    frames = dan.pushes.frames
+    events = [e for f in frames for e in (f.events if isinstance(f, Batch) else [f])]
+    about = [
+        e for e in events if getattr(e, "target", None) in gone or getattr(e, "post", None) in gone
+    ]
+    assert {type(e).__name__ for e in about} == {"DeleteEvent"}, about
+    for c in (boss, bob, dan):
+        await c.close()
+
+
+async def test_options_that_read_the_same_are_the_same_option(server):
+    """Found by an attacker: "Yes", "Ye\\u00ads" and "Yes\\u200b" were three
+    options that all read "Yes", and a title of zero-width spaces passed as
+    not empty."""
+    boss = await new_user(server, "boss")
+    g = await _group(boss, "Ops")
+    same = (
+        ["Yes", "Yes\u200b", "No"],
+        ["Yes", "Ye\u00ads", "No"],
+        ["\uff39\uff45\uff53", "Yes", "No"],  # full-width letters
+    )
+    for n, options in enumerate(same):
+        err = await refused(
+            boss.conn.call(SendPost, group=g, text="?", poll=Poll(options=options), cid=f"p{n}"),
+            ErrorCode.BAD_FIELD,
+        )
+        assert "all different" in err.message
+    for n, blank in enumerate(("\u200b\u200d", "\u2800", "\u3164", "\ufeff")):
+        poll = Poll(options=["a", blank])
+        await refused(
+            boss.conn.call(SendPost, group=g, text="x", poll=poll, cid=f"o{n}"),
+            ErrorCode.BAD_FIELD,
+        )
+        await refused(
+            boss.conn.call(SendChat, group=g, text=blank, cid=f"c{n}"), ErrorCode.BAD_FIELD
+        )
+    await boss.close()

@@ -839,3 +839,29 @@ async def test_posts_polls_and_announcements_written_in_the_composer(server, pro
         assert len(await _stored(bob, g, "p")) == 4
         await app.action_quit()
     await bob.close()
+
+
+async def test_alt_keys_over_a_post_type_nothing(server, profiles):
+    """Found in tmux: alt+h in a post view (no key there) typed "h", and the
+    Enter typed next sent "h" as a comment."""
+    account, bob, g = await _room(server, profiles)
+    post = await _post(bob, g, "Read me", "p")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        screen = await _open_post(app, pilot, post)
+        await burst(pilot, "alt+x", "alt+q", "enter")
+        await pilot.pause(0.3)
+        assert screen.composer.text == ""
+        await burst(pilot, *"real", "enter")
+        await until(pilot, lambda: app.engine.status.outbox == 0)
+        assert [c.text for c in await _stored(bob, g, "m")] == ["real"]
+        # alt+h goes Home from there; the keys after it type nothing either.
+        await burst(pilot, "alt+h", "alt+x", "enter")
+        await until(pilot, lambda: app.view.home and app.screen is app.screen_stack[0])
+        await pilot.pause(0.3)
+        assert app.composer.text == "" and app.engine.status.outbox == 0
+        assert [c.text for c in await _stored(bob, g, "m")] == ["real"]
+        assert await _stored(bob, g, "c") == []
+        await app.action_quit()
+    await bob.close()

@@ -129,6 +129,18 @@ def test_keys_around_a_paste_keep_their_meaning(app):
     ]
 
 
+def test_an_alt_key_right_before_another_sequence_stays_an_alt_key(app):
+    """Found by a new user: "alt+h ↓" in one read (ESC h ESC [ B, as tmux and
+    SSH deliver it) was read by Textual's parser as the keys ^, h and ↓:
+    "^h" typed in the composer, and sent by the Enter typed next."""
+    _any_cut(app, "\x1bh\x1b[B\r", [("key", "alt+h"), ("key", "down"), ("key", "enter")])
+    _any_cut(app, "\x1ba\x1bh", [("key", "alt+a"), ("key", "alt+h")])
+    _any_cut(app, "\x1bh\x1b" + "[200~p\x1b[201~", [("key", "alt+h"), ("paste", "p")])
+    # A typed ^ stays a ^, and arrows and alt+arrows keep their meaning.
+    _any_cut(app, "a^hb", [("key", "a"), ("key", "circumflex_accent"), ("key", "h"), ("key", "b")])
+    _any_cut(app, "\x1b[1;3C\x1b[B", [("key", "alt+right"), ("key", "down")])
+
+
 async def test_a_pasted_text_goes_whole_to_the_cursor_and_waits_for_enter(server, profiles):
     account, bob, g = await _ops_with_history(server, profiles)
     app = profiles.app(account)

@@ -152,6 +152,13 @@ class Composer(TextArea):
             self._stop(event)
             await self.run_action(editing[0].action)
             return
+        if event.is_printable and _command(event):
+            # alt+h over a post (where it is no key), alt+x anywhere: it carries
+            # its letter, but typing it is not (a stray "h" was sent with the
+            # Enter typed next).
+            event.prevent_default()
+            self._stop(event)
+            return
         await super()._on_key(event)
 
     def _stop(self, event: events.Key) -> None:
