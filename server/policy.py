@@ -172,6 +172,8 @@ def require_comment(a: Access, doing: str = "react") -> Access:
 
 
 def require_react(a: Access) -> Access:
+    if a.facts.dm:  # a direct chat has no comments; its two people react to each other
+        return require_member(a, "react")
     return require_comment(a, "react")
 
 

@@ -673,3 +673,45 @@ async def test_options_that_read_the_same_are_the_same_option(server):
             boss.conn.call(SendChat, group=g, text=blank, cid=f"c{n}"), ErrorCode.BAD_FIELD
         )
     await boss.close()
+
+
+async def test_schema_9_clears_what_posts_deleted_before_left_behind(tmp_path):
+    """Posts deleted by an older server left their votes, reactions, pins,
+    features and acknowledgements; the migration takes them away, and gives
+    reactions and pins the message they are about (``ref``)."""
+    from rse_tui.protocol import React
+    from server.schema import migrate
+
+    db_path = tmp_path / "rse.db"
+    async with RseServer(config(db_path)) as srv:
+        boss = await new_user(srv, "boss")
+        make_admin(db_path, "boss")
+        g = await _group(boss, "Ops")
+        poll = Poll(options=["a", "b"])
+        gone = (await boss.conn.call(SendPost, group=g, text="x", poll=poll, cid="p")).seq
+        kept = (await boss.conn.call(SendPost, group=g, text="y", cid="q")).seq
+        for target in (gone, kept):
+            await boss.conn.call(React, target=target, emoji="heart", cid=f"k{target}")
+            await boss.conn.call(PinMessage, target=target, cid=f"n{target}")
+        await boss.conn.call(Vote, target=gone, choices=[1], cid="v")
+        await boss.conn.call(Feature, target=gone, cid="f")
+        await boss.close()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    # As an older server left it: the post's text gone, the rest not; no ref.
+    conn.execute("UPDATE events SET body = NULL, deleted = 1 WHERE seq = ?", (gone,))
+    conn.execute("UPDATE events SET ref = NULL WHERE kind IN ('k', 'n')")
+    conn.execute("PRAGMA user_version = 8")
+    migrate(conn)
+    about = conn.execute(
+        "SELECT kind FROM events WHERE ref = ? AND deleted = 0 ORDER BY kind", (gone,)
+    ).fetchall()
+    assert about == []
+    assert conn.execute(
+        "SELECT kind FROM events WHERE ref = ? AND deleted = 0 ORDER BY kind", (kept,)
+    ).fetchall() == [("k",), ("n",)]
+    for table, column in (("reactions", "target"), ("pins", "seq"), ("ballots", "poll"),
+                          ("featured", "seq")):  # fmt: skip
+        rows = conn.execute(f"SELECT {column} FROM {table}").fetchall()
+        assert (gone,) not in rows, table
+    assert (kept,) in conn.execute("SELECT target FROM reactions").fetchall()
+    conn.close()

@@ -115,3 +115,22 @@ async def test_a_secret_groups_message_is_as_unknown_as_a_missing_one(server):
     assert _reactions(server.config.db_path) == []
     for c in (boss, eve):
         await c.close()
+
+
+async def test_the_two_people_of_a_direct_chat_react_to_each_other(server):
+    """Found by a new user: a reaction in a direct chat was refused with "in
+    this group, nobody may comment or react" (its comment policy: it has no
+    comments); a third person still may not."""
+    from rse_tui.protocol import SendDirect
+
+    ana = await new_user(server, "ana")
+    bob = await new_user(server, "bob")
+    eve = await new_user(server, "eve")
+    said = await ana.conn.call(SendDirect, user=bob.user, text="deploy done", cid="d")
+    await bob.conn.call(React, target=said.seq, emoji="+1", cid="r")
+    await ana.conn.call(React, target=said.seq, emoji="tada", cid="r2")
+    missing = await refused(eve.conn.call(React, target=10**9, emoji="+1", cid="x"))
+    other = await refused(eve.conn.call(React, target=said.seq, emoji="+1", cid="y"))
+    assert (other.code, other.message) == (missing.code, missing.message)
+    for c in (ana, bob, eve):
+        await c.close()

@@ -394,14 +394,22 @@ async def test_editing_a_post_and_its_title(server, profiles):
         screen = await _open_post(app, pilot, post)
         await burst(pilot, "tab", "e")
         await until(pilot, lambda: screen.composer.text == "Step one.")
-        # The body, then Tab to the title: typing replaces it; Enter saves both.
-        await burst(pilot, *" Step two.", "tab", *"Runbook: VPN", "enter")
+        # The body, then Tab to the title (the cursor at its end, nothing
+        # selected: a key lost in a burst replaces nothing), ^U clears it;
+        # Enter saves both.
+        await burst(pilot, *" Step two.", "tab", "ctrl+u", *"Runbook: VPN", "enter")
         await until(pilot, lambda: screen.root.title == "Runbook: VPN")
         await until(pilot, lambda: screen.root.text == "Step one. Step two.")
         await until(pilot, lambda: "· edited " in screen_text(app))
         [stored] = await _stored(bob, g, "p")
         assert (stored.title, stored.text) == ("Runbook: VPN", "Step one. Step two.")
         assert not screen.has_class("-titled") and screen.composer.mode is None
+        # Found by a new user: "Tab End ' more' Enter" in one burst replaced
+        # the whole title (selected when focused) with " more".
+        await burst(pilot, "tab", "e")
+        await until(pilot, lambda: screen.composer.mode is not None)
+        await burst(pilot, "tab", "end", *" (2)", "enter")
+        await until(pilot, lambda: screen.root.title == "Runbook: VPN (2)")
         # Others' posts are not mine to edit.
         await burst(pilot, "escape")
         await until(pilot, lambda: app.screen is app.screen_stack[0])
@@ -487,12 +495,9 @@ async def test_esc_goes_back_and_a_comment_begun_is_kept(server, profiles):
     async with app.run_test(size=(80, 24)) as pilot:
         await _in_ops(app, pilot, g)
         screen = await _open_post(app, pilot, post)
-        await burst(pilot, *"I can, unless", "escape")  # text: Esc selects the post
-        await until(pilot, lambda: screen.post_selected)
-        assert screen.composer.text == "I can, unless" and "Selected" in str(
-            screen.composer.placeholder
-        )
-        await burst(pilot, "escape", *"x")  # back; the x is the main composer's
+        # Esc goes back, text or not (found by a new user: with text it
+        # selected the post, and the ↓ Enter meant for Home voted).
+        await burst(pilot, *"I can, unless", "escape", *"x")  # the x: the main composer's
         await until(pilot, lambda: app.screen is app.screen_stack[0])
         await until(pilot, lambda: app.composer.text.endswith("x"))
         screen = await _open_post(app, pilot, post)
@@ -865,3 +870,64 @@ async def test_alt_keys_over_a_post_type_nothing(server, profiles):
         assert await _stored(bob, g, "c") == []
         await app.action_quit()
     await bob.close()
+
+
+async def test_esc_with_a_comment_begun_goes_back_and_votes_nothing(server, profiles):
+    """Found by a new user: with text in the comment composer, Esc selected
+    the post, and "↓ Enter" (meant for Home) voted in its poll."""
+    account, bob, g = await _room(server, profiles)
+    poll = Poll(options=["Pizza", "Sushi"])
+    post = await _post(bob, g, "Lunch where?", "p", title="Lunch", poll=poll)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await _open_post(app, pilot, post)
+        await burst(pilot, *"draft x", "escape", "down", "enter")  # back; ↓ ⏎ where it is
+        await pilot.pause(0.5)
+        assert app.engine.status.outbox == 0
+        assert await app.client.comment_draft(post) == "draft x"
+        thread = await app.client.thread(post, cached=True)
+        assert thread is not None and thread.root.poll.mine is None  # no vote
+        assert app.engine.status.outbox == 0 and await _stored(bob, g, "m") == []
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_a_comment_waiting_to_be_sent_is_edited_and_mine_are_deleted(server, profiles):
+    """Found by a new user: a comment still waiting could not be edited (and
+    the keys typed after the refusal sent a second comment); nothing in the
+    post view deleted a comment."""
+    link = await LinkProxy(server.port).start()
+    account, bob, g = await _room(server, profiles, url=link.url)
+    post = await _post(bob, g, "Runbook", "p", title="VPN")
+    app = profiles.app(account)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _in_ops(app, pilot, g)
+            screen = await _open_post(app, pilot, post)
+            link.set_down(True)
+            await until(pilot, lambda: not app.engine.online)
+            await burst(pilot, *"offline comment", "enter")
+            await until(pilot, lambda: any(r.pending for r in screen.thread.replies))
+            await burst(pilot, "up", "e")
+            await until(pilot, lambda: screen.composer.mode is not None)
+            await burst(pilot, "end", *" (edited)", "enter")
+            await until(pilot, lambda: [r.text for r in screen.thread.replies]
+                        == ["offline comment (edited)"])  # fmt: skip
+            link.set_down(False)
+            await until(pilot, lambda: app.engine.status.outbox == 0 and app.engine.online)
+            stored = await _stored(bob, g, "m")
+            assert [c.text for c in stored] == ["offline comment (edited)"]  # once, edited
+            await until(pilot, lambda: all(r.seq for r in screen.thread.replies))
+            # d on my comment, then Delete (→ Enter) in the question: gone.
+            await burst(pilot, "up", "d")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.pause()
+            await burst(pilot, "right", "enter")
+            await until(pilot, lambda: isinstance(app.screen, PostScreen))
+            await until(pilot, lambda: screen.thread.replies == [])
+            assert await _stored(bob, g, "m") == []
+            await app.action_quit()
+    finally:
+        await link.stop()
+        await bob.close()

@@ -100,13 +100,12 @@ class PostComposer(Composer):
             self.view.post_message(self.Written(text, mode))
 
     async def action_escape(self) -> None:
-        """Esc leaves an edit; with a comment being written, selects the post
-        (the text stays); else goes back."""
+        """Esc leaves an edit; else goes back, a comment begun kept for the
+        post (found by a new user: with text, Esc selected the post, and the
+        ↓ Enter meant for Home voted in its poll)."""
         if self.mode is not None:
             self.set_mode(None, clear=True)
             self.view.edit_ended()
-        elif self.text.strip():
-            self.view.select(self.view.cursor)
         else:
             self.view.action_close()
 
@@ -130,7 +129,17 @@ class PostPane(VerticalScroll, can_focus=True, inherit_bindings=False):
 
 class TitleField(Field):
     """A post's title, while the post is edited: Enter saves, Tab goes back
-    (the post view acts on both: see ``PostScreen.decide``)."""
+    (the post view acts on both: see ``PostScreen.decide``).
+
+    Focused, it puts the cursor at the end, nothing selected: what is typed
+    right behind the Tab adds to the title (found by a new user: "Tab End
+    more" in one burst replaced the whole title with " more")."""
+
+    def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
+        super().__init__(id=id, placeholder=placeholder, select_on_focus=False)
+
+    def on_focus(self) -> None:
+        self.cursor_position = len(self.value)
 
 
 def why_not_write(group: GroupRow | None, root: MessageRow) -> str:
@@ -749,16 +758,51 @@ class PostScreen(Answers, Follows, Screen[None]):
 
         self.surface.dialog_flow("react", flow)
 
+    def action_delete_selected(self) -> None:
+        """``d``: delete the selected post or comment (one's own, or as a
+        moderator) after a Delete chosen on purpose; one the server refused:
+        drop it."""
+        row = self._row_at(self.cursor)
+        client = self.surface.client
+        if row.seq is None:
+            if row.error is not None and row.cid is not None:
+                self.surface.run_worker(client.discard(row.cid))
+                self.notify("dropped: it was not sent", markup=False)
+                self.reload()
+            else:
+                self.notify(_unsent(row), markup=False)
+            return
+        group = self._group()
+        if row.user != self.surface.me and not (group is not None and group.moderator):
+            self.notify("you may delete your own only", markup=False)
+            return
+        from .charter import ConfirmScreen
+
+        seq, preview = row.seq, clean_line(row.title or row.text)[:60]
+
+        async def ask(gate: Gate) -> None:
+            yes = await self.surface.ask(ConfirmScreen(f"Delete for everyone: “{preview}”?"), gate)
+            if yes:
+                await client.delete(seq)
+                if seq == self.root.seq:
+                    self.action_close()
+                    return
+                self.reload()
+            with contextlib.suppress(NoMatches):
+                self.composer.focus()
+
+        self.surface.dialog_flow("delete", ask)
+
     def action_edit_selected(self) -> None:
         row = self._row_at(self.cursor)
         if row.user != self.surface.me:
             self.notify("you may edit your own only", markup=False)
             return
-        if row.seq is None:
+        if row.seq is None and (row.error is not None or row.cid is None):
             self.notify(_unsent(row), markup=False)
             return
         composer = self.composer
-        composer.set_mode(Mode("edit", row))
+        composer.set_mode(Mode("edit", row))  # one waiting: its text is rewritten
         if composer.mode is None:  # refused: something is being written
             composer.focus()
             return
@@ -817,9 +861,24 @@ class PostScreen(Answers, Follows, Screen[None]):
             title = typed if typed != (row.title or "") else None
         self.edit_ended()
         self.composer.focus()
-        if row.seq is None or (text == editable(row.text) and title is None):
+        if text == editable(row.text) and title is None:
             return  # unchanged
-        await self.surface.client.edit(row.seq, text, title=title)
+        client = self.surface.client
+        seq = row.seq
+        if seq is None and row.cid is not None:
+            # Still waiting to be sent: its text is rewritten in the outbox,
+            # or, gone meanwhile, it is edited once stored.
+            if await client.rewrite_unsent(row.cid, text):
+                self.reload()
+                return
+            seq = await client.stored_as(row.cid)
+        if seq is None:
+            self.composer.set_mode(Mode("edit", row))
+            self.composer.text = text
+            self.notify("that one is being sent: Enter saves this once it is stored",
+                        markup=False)  # fmt: skip
+            return
+        await client.edit(seq, text, title=title)
 
     def on_screen_resume(self) -> None:
         self.surface.show_status()
