@@ -122,6 +122,10 @@ class Client:
         """Vote in the poll of post ``poll``: option numbers from 0."""
         return await self._write(Vote, target=poll, choices=choices)
 
+    async def pending_vote(self, poll: int) -> list[int] | None:
+        """My vote in poll ``poll`` still waiting to be sent, if one does."""
+        return await self._worker(self._cache.pending_vote, poll)
+
     async def acknowledge(self, post: int) -> str:
         """ "Got it": acknowledge an announcement."""
         return await self._write(Acknowledge, target=post)

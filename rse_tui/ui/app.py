@@ -289,8 +289,11 @@ class RseApp(App[int]):
         takes no message): that group opens, then the keys go to it."""
         try:
             if self.view.home:
-                self.view.kind = ChatEvent.TYPE  # a line typed is a message, not a post
-                await self._open_last_group(await self.client.groups())
+                rows = await self.client.groups()
+                start = await self._initial_group(rows)
+                # A line typed is a message, not a post (unless a post was begun).
+                self.view.kind = await self._kind_to_open(start.group) if start else ChatEvent.TYPE
+                await self._open_last_group(rows)
         finally:
             gate.open()
 
@@ -389,6 +392,17 @@ class RseApp(App[int]):
             gate = self.gates.gate(event.key)  # the keys after it wait for its dialog
             self._send_round(event, partial(self._open_by_key, event.key, gate))
             return True
+        if (
+            isinstance(event, events.Key)
+            and self.view.home
+            and focused is composer
+            and not composer.text
+            and event.key in ("up", "down", "enter")
+        ):
+            # Home's composer takes no message: ↑↓ Enter there move on the
+            # posts (found by a new user: after Esc they did nothing).
+            self.set_focus(portal)
+            focused = portal
         on_home = focused is portal and self.view.home
         if isinstance(event, events.Key) and on_home and event.key == "enter":
             # The post under the cursor once the keys before it have moved it;
@@ -722,8 +736,9 @@ class RseApp(App[int]):
         if self.view.group is None or self.view.group.group != group.group:
             # Another group opens on its chat: a line typed right after ctrl+k
             # NAME Enter is a message, never a post to everyone by surprise
-            # because the feed was the view left in the group before.
-            self.view.kind = ChatEvent.TYPE
+            # because the feed was the view left in the group before (unless
+            # a post was begun there: it comes back as a post).
+            self.view.kind = await self._kind_to_open(group.group)
         await self._open(group)
         self.groups.show(await self.client.groups(), group.group)
 
@@ -883,7 +898,20 @@ class RseApp(App[int]):
 
     async def save_draft(self) -> None:
         if self.view.group is not None:
-            await self.client.save_draft(self.view.group.group, self.composer.draft)
+            group, draft = self.view.group.group, self.composer.draft
+            await self.client.save_draft(group, draft)
+            if draft.strip():  # written as a message or as a post: it reopens as one
+                await self.client.remember(f"ui.draft_kind.{group}", self.view.kind)
+
+    async def _kind_to_open(self, group: int) -> str:
+        """The view a group opens on: its chat, unless a post was begun there
+        (found by a new user: a post begun came back in the chat's composer,
+        where Enter sends it as a message)."""
+        if await self.client.draft(group):
+            kind = await self.client.setting(f"ui.draft_kind.{group}")
+            if kind == PostEvent.TYPE:
+                return PostEvent.TYPE
+        return ChatEvent.TYPE
 
     @work(exclusive=True, group="fill")
     async def fill_newest(self) -> None:
@@ -1406,10 +1434,10 @@ class RseApp(App[int]):
             self.set_timer(0.01, self.action_quit)
             return
         await self.save_draft()
-        for screen in self.screen_stack:  # a comment begun in a post view, too
-            saving = getattr(screen, "save_draft", None)
-            if saving is not None:
-                await saving()
+        for screen in self.screen_stack:  # a comment begun in a post view, the inbox read
+            leaving = getattr(screen, "before_quit", None)
+            if leaving is not None:
+                await leaving()
         await self._share_read_before_quitting()
         await self.engine.stop()
         self.exit(0)

@@ -393,7 +393,24 @@ async def test_a_group_switched_to_opens_on_its_chat(server, profiles):
         await until(pilot, lambda: "from home" in [r.text for r in app.timeline.rows if r.seq])
         assert await _stored(bob, groups["General"]) == ["hello", "from home"]
         assert await _stored_posts(bob, groups["General"]) == []
+        # A post begun in a feed comes back as a post, in the feed (found by a
+        # new user: it came back in the chat's composer, Enter sending it as a
+        # message), here and after a restart.
+        await burst(pilot, "ctrl+t")
+        await until(pilot, lambda: app.view.kind == "p")
+        await burst(pilot, *"half a post", "ctrl+k", *"Incidents", "enter")
+        await until(pilot, lambda: _open(app) == "Incidents" and app.view.kind == "c")
+        await burst(pilot, "ctrl+k", *"General", "enter")
+        await until(pilot, lambda: _open(app) == "General")
+        assert app.view.kind == "p" and app.composer.text == "half a post"
         await app.action_quit()
+    again = profiles.app(account)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: again.view.home)
+        await burst(pilot, "ctrl+k", *"General", "enter")
+        await until(pilot, lambda: _open(again) == "General")
+        assert again.view.kind == "p" and again.composer.text == "half a post"
+        await again.action_quit()
     await bob.close()
 
 

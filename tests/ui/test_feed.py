@@ -726,6 +726,14 @@ async def test_a_vote_changed_offline_marks_only_the_new_choice(server, profiles
             await until(pilot, lambda: "your vote waits to be sent" in screen_text(app))
             lines = [x for x in screen_text(app).splitlines() if "✓ your vote" in x]
             assert len(lines) == 1 and " no " in lines[0] and "yes" not in lines[0], lines
+            # Closed and opened again, still offline: the same (found by a new
+            # user: the waiting vote was no longer shown, inviting another).
+            await burst(pilot, "escape")
+            await until(pilot, lambda: app.screen is app.screen_stack[0])
+            screen = await _open_post(app, pilot, post)
+            await until(pilot, lambda: "your vote waits to be sent" in screen_text(app))
+            lines = [x for x in screen_text(app).splitlines() if "✓ your vote" in x]
+            assert len(lines) == 1 and " no " in lines[0] and "yes" not in lines[0], lines
             link.set_down(False)
             await until(pilot, lambda: app.engine.status.outbox == 0 and app.engine.online)
             await until(pilot, lambda: screen.root.poll.mine == (1,))
@@ -931,3 +939,39 @@ async def test_a_comment_waiting_to_be_sent_is_edited_and_mine_are_deleted(serve
     finally:
         await link.stop()
         await bob.close()
+
+
+async def test_on_home_arrows_and_enter_move_on_the_posts_after_esc(server, profiles):
+    """Found by a new user: on Home, after Esc (to the composer, which takes
+    no message there), ↓ and Enter did nothing."""
+    account, bob, g = await _room(server, profiles)
+    first = await _post(bob, g, "One", "p1", title="First")
+    await _post(bob, g, "Two", "p2", title="Second")
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await burst(pilot, "alt+h")
+        await until(pilot, lambda: app.view.home and "First" in app.portal.visible_text())
+        await burst(pilot, "escape", "down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PostScreen))
+        assert app.screen.root.seq == first  # newest first: ↓ is the older one
+        await app.action_quit()
+    await bob.close()
+
+
+async def test_the_inbox_open_when_the_app_quits_is_read(server, profiles):
+    """Found by a new user: quitting with the inbox open left its items unread
+    at the next start (only Esc marked them read)."""
+    account, bob, g = await _room(server, profiles)
+    app = profiles.app(account)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _in_ops(app, pilot, g)
+        await bob.conn.call(SendChat, group=g, text="@ana are you there?", cid="m")
+        await until(pilot, lambda: "inbox 1" in app.part(StatusBar).text)
+        await burst(pilot, "f5")
+        await until(pilot, lambda: isinstance(app.screen, InboxScreen) and app.screen.items)
+        await burst(pilot, "ctrl+q")
+        await pilot.pause(0.5)
+        assert app.return_code == 0  # quit by the key
+    assert await app.client.inbox(unread_only=True) == []
+    await bob.close()

@@ -25,6 +25,7 @@ from rse_tui.protocol import (
     SendComment,
     SendDirect,
     SendPost,
+    Vote,
     WriteOk,
     WriteRequest,
     decode_request,
@@ -120,6 +121,15 @@ class Outbox(Reducer):
                     (after, rows[-1][-1]),
                 )
         return [self._item(r) for r in rows]
+
+    def pending_vote(self, target: int) -> list[int] | None:
+        """My newest vote in the poll of post ``target`` still waiting to be
+        sent (None: none waits)."""
+        for item in reversed(self.outbox()):
+            request = item.request
+            if isinstance(request, Vote) and request.target == target:
+                return list(request.choices)
+        return None
 
     def first_pending(self) -> str | None:
         """The client id of the oldest write waiting to be sent, if any."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import events
 from textual.await_complete import AwaitComplete
+from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Button
 
@@ -117,7 +118,11 @@ class Answers(_Screen):
 
 
 class Dialog(Answers, ModalScreen[T]):
-    """A modal dialog of the app."""
+    """A modal dialog of the app. ctrl+q quits from it too (a modal screen
+    keeps the app's keys from acting: found by a new user, ctrl+q over the
+    inbox did nothing)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit", show=False)]
 
 
 class Follows:

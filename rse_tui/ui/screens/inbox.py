@@ -162,6 +162,11 @@ class InboxScreen(Dialog[None], Follows):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    async def before_quit(self) -> None:
+        """The app quits with the inbox open: it was read, as when left (found
+        by a new user: its items were unread again at the next start)."""
+        await self.surface.client.read_inbox()
+
 
 async def open_inbox(app: AppSurface, gate: Gate) -> None:
     """Show the inbox; once left, everything in it is read."""

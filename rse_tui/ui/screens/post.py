@@ -253,6 +253,13 @@ class PostScreen(Answers, Follows, Screen[None]):
 
     async def on_mount(self) -> None:
         self.my_name = (await self.surface.client.identity())[1] or ""
+        if self.root.poll is not None and self.root.seq is not None:
+            # A vote still waiting (made offline, the view closed since) is shown
+            # as mine, waiting: found by a new user, it looked like no vote.
+            waiting = await self.surface.client.pending_vote(self.root.seq)
+            if waiting is not None:
+                self.sent_vote = tuple(sorted(waiting))
+                self.choices = set(waiting)
         await self.show_thread(self.thread)
         if self.root.seq is not None:
             self.composer.text = await self.surface.client.comment_draft(self.root.seq)
@@ -626,6 +633,9 @@ class PostScreen(Answers, Follows, Screen[None]):
                 self.draft = self.composer.text
         if self.root.seq is not None and self.draft is not None:
             await self.surface.client.save_comment_draft(self.root.seq, self.draft)
+
+    async def before_quit(self) -> None:
+        await self.save_draft()
 
     @on(PostComposer.Changed)
     def _draft_changed(self) -> None:
