@@ -128,6 +128,7 @@ class InboxItem:
     text: str  # what it says (a reaction: its word)
     unread: bool = True
     ts: float = 0.0  # when it was said (0: not known, a reaction)
+    about: str = ""  # a reaction: the text of my message it is on
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,11 +130,16 @@ def _title_and_body(rest: str) -> tuple[str | None, str]:
     return title or None, body
 
 
+def _see_feed(app: AppSurface) -> str:
+    """How to see the feed, unless it is on screen."""
+    return "" if app.view.kind == Kind.POST else " (ctrl+t shows it)"
+
+
 async def _post(app: AppSurface, rest: str) -> None:
     group = _feed_group(app)
     title, body = _title_and_body(rest)
     await app.client.send_post(group.group, body, title=title)
-    app.notify(f"posted to #{clean_line(group.name)}'s feed (ctrl+t shows it)", markup=False)
+    app.notify(f"posted to #{clean_line(group.name)}'s feed{_see_feed(app)}", markup=False)
 
 
 async def _announce(app: AppSurface, rest: str) -> None:
@@ -169,8 +174,7 @@ async def _poll(app: AppSurface, rest: str) -> None:
         raise Refused(f"too long: {len(question):,} characters, at most {MAX_CHAT_CHARS:,}")
     poll = Poll(options=options, multiple="multiple" in flags, anonymous="anonymous" in flags)
     await app.client.send_post(group.group, question, poll=poll)
-    app.notify(f"poll posted to #{clean_line(group.name)}'s feed (ctrl+t shows it)",
-               markup=False)  # fmt: skip
+    app.notify(f"poll posted to #{clean_line(group.name)}'s feed{_see_feed(app)}", markup=False)
 
 
 async def _quit(app: AppSurface, rest: str) -> None:

@@ -41,6 +41,8 @@ def test_a_reaction_read_stays_read_when_a_page_confirms_it(tmp_path):
         (InboxKind.MENTION, 7, True),
         (InboxKind.REACTION, 6, True),
     ]
+    # When, and on what (found by a new user: a reaction said neither).
+    assert (items[0].ts, items[1].about) == (7, "mine")
     cache.read_inbox()
     assert not cache.inbox(unread_only=True)
     # Opening the message's thread later: the page confirms the reaction, as of

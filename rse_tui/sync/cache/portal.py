@@ -229,15 +229,18 @@ class Portal(Reducer, Views):
                 items.append(InboxItem(seq, what, grp, seq, who, text, ts=ts))
         # A reaction counts from the event that put it (a page that only
         # confirms one is no news: put_seq 0).
-        for put, grp, target, who, emoji in self.conn.execute(
-            f"SELECT r.put_seq, r.grp, r.target, {name.format('r')}, r.emoji FROM reactions r"
+        for put, grp, target, who, emoji, about in self.conn.execute(
+            f"SELECT r.put_seq, r.grp, r.target, {name.format('r')}, r.emoji,"
+            " coalesce(m.title, m.text) FROM reactions r"
             " JOIN messages m ON m.seq = r.target AND m.user = ?"
             " LEFT JOIN users u ON u.id = r.user"
             " WHERE r.user != ? AND r.present = 1 AND r.put_seq > 0"
             " ORDER BY r.put_seq DESC LIMIT ?",
             (me, me, INBOX_LIMIT),
         ):
-            items.append(InboxItem(put, InboxKind.REACTION, grp, target, who, emoji))
+            items.append(
+                InboxItem(put, InboxKind.REACTION, grp, target, who, emoji, about=about or "")
+            )
         for seq, grp, who, title, text, poll, ts in self.conn.execute(
             f"SELECT m.seq, m.grp, {name.format('m')}, m.title, m.text, m.poll, m.ts"
             " FROM messages m"

@@ -52,8 +52,9 @@ def inbox_line(item: InboxItem, group: str, plain: bool, now: float | None = Non
     if item.ts:
         parts.append((f" {when(item.ts, now)}", "dim"))
     parts += [(f" #{clean_line(group)}", "dim"), " · ", (clean_line(item.who), "bold")]
-    if item.kind == InboxKind.REACTION:
-        parts.append(f" {reaction_label(item.text, plain)} on yours")
+    if item.kind == InboxKind.REACTION:  # and on which (found by a new user)
+        label = reaction_label(item.text, plain)
+        parts.append(f" {label} on yours: {clean_line(item.about)[:200]}")
     else:
         parts.append(f": {clean_line(item.text)[:300]}")
     return Content.assemble(*parts)

@@ -462,13 +462,24 @@ class PostScreen(Answers, Follows, Screen[None]):
         self.composer.placeholder = Content(hint)
 
     def _selected_hint(self) -> str:
+        """The keys that act on what is selected, and only those (found by a
+        new user: at 80 columns the hint was cut, and it offered voting on a
+        comment and editing others' posts)."""
         parts = []
         poll = self.root.poll
-        if poll is not None and not poll.closed(self.surface.clock()):
-            parts.append("1-9 choose · Enter vote")
-        if self.root.ack and not self.root.acked:
-            parts.append("a acknowledge")
-        parts += ["+ / : react", "e edit", "↑↓", "letters: write", "Esc back"]
+        on_post = self._option_at(self.cursor) is not None or self.cursor == 0
+        if on_post and poll is not None and not poll.closed(self.surface.clock()):
+            parts.append("1-9 Enter vote")
+        if on_post and self.root.ack and not self.root.acked and not self.sent_ack:
+            parts.append("a got it")
+        row = self._row_at(self.cursor)
+        group = self._group()
+        parts.append("+ : react")
+        if row.user == self.surface.me:
+            parts.append("e edit")
+        if row.user == self.surface.me or (group is not None and group.moderator):
+            parts.append("d delete")
+        parts += ["↑↓", "Esc back"]
         return "Selected: " + " · ".join(parts)
 
     def highlight(self) -> None:

@@ -101,6 +101,8 @@ def poll_head(
         text.append(f"  you voted{final}", MUTED)
     elif not poll.closed(now):
         how = "1-9 chooses, Enter votes" if selected else "to vote: Tab, then 1-9 and Enter"
+        if poll.anonymous:  # said before, not only after (found by a new user)
+            how += " (final: an anonymous vote cannot be changed)"
         text.append(f"  {how}", MUTED)
     return text
 
