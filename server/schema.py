@@ -223,6 +223,20 @@ def _event_targets(db: sqlite_utils.Database) -> None:
         forget_message(db.conn, seq)
 
 
+def _anonymous_write_marks(db: sqlite_utils.Database) -> None:
+    """Anonymous polls' voter lists keep a hash of each vote's client write
+    id, no longer the id itself (which a client may have made of a time)."""
+    from .storage.feed import write_mark
+
+    for poll, voters in db.execute("SELECT poll, voters FROM anon_voters").fetchall():
+        marked = sorted(([user, write_mark(str(cid))] for user, cid in json.loads(voters)),
+                        key=lambda v: (v[0], v[1]))  # fmt: skip
+        db.execute(
+            "UPDATE anon_voters SET voters = ? WHERE poll = ?",
+            (json.dumps(marked, separators=(",", ":")), poll),
+        )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
@@ -233,6 +247,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _feed,
     _unordered_ballots,
     _event_targets,
+    _anonymous_write_marks,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

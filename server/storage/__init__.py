@@ -51,6 +51,7 @@ from .feed import (
     read_markers,
     thread,
     vote,
+    write_mark,
 )
 from .groups import (
     access,
@@ -154,4 +155,5 @@ __all__ = [
     "user_login_row",
     "users",
     "vote",
+    "write_mark",
 ]

@@ -16,6 +16,7 @@ write (``Outcome.forget``).
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import sqlite3
@@ -144,6 +145,13 @@ def _set_results(
     )
 
 
+def write_mark(cid: str) -> str:
+    """What an anonymous vote keeps of its client write id: enough to answer
+    the same vote sent again, and nothing a client could have put in the id
+    (a time, a counter: an attacker found that a raw id could carry one)."""
+    return hashlib.sha256(cid.encode()).hexdigest()[:24]
+
+
 def _vote_anonymously(
     conn: sqlite3.Connection, user: int, target: int, options: int, choices: list[int], cid: str
 ) -> Outcome[Receipt]:
@@ -154,11 +162,12 @@ def _vote_anonymously(
     ).fetchone()
     voters: list[list[int | str]] = json.loads(row[0]) if row else []
     before = [v for v in voters if v[0] == user]
+    mark = write_mark(cid)
     if before:
-        if before[0][1] == cid:  # sent again: the same answer
+        if before[0][1] == mark:  # sent again: the same answer
             return Outcome(Receipt(seq=0), replayed=True)
         raise policy.forbidden("you voted in this poll already (an anonymous vote is final)")
-    voters = sorted([*voters, [user, cid]], key=lambda v: (v[0], str(v[1])))
+    voters = sorted([*voters, [user, mark]], key=lambda v: (v[0], str(v[1])))
     pending: dict[str, Any] = json.loads(row[1]) if row and row[1] else {"n": [0] * options, "b": 0}
     for c in choices:
         pending["n"][c] += 1

@@ -330,6 +330,11 @@ async def test_an_anonymous_poll_links_no_voter_to_a_choice_anywhere_in_the_data
     (voters,) = _rows(db, "SELECT voters FROM anon_voters WHERE poll = ?", p)
     listed = json.loads(voters[0])
     assert [v[0] for v in listed] == sorted([bob.user, cat.user])
+    # Of each vote's client write id, a hash only: an id made of a time (as a
+    # client may make it) would tell when (found by an attacker).
+    assert not {"bob-vote", "cat-vote"} & {v[1] for v in listed}
+    marks = {storage.write_mark("bob-vote"), storage.write_mark("cat-vote")}
+    assert {v[1] for v in listed} == marks
     # The batch: both votes counted at once, one event, no voter, the poll's time.
     assert (await server.db.write(storage.publish_tallies)).value == 1
     told = await bob.pushes.until(lambda f: isinstance(f, VoteEvent))
