@@ -777,10 +777,10 @@ class RseApp(App[int]):
         self.part(Details).show(None, None)
         self.composer.text = ""
         self.composer.placeholder = Content(
-            "Home: ↑↓ Enter open a post · typing goes to your last group · F1 keys"
+            "↑↓ Enter: open a post · typing writes to your last group · F1 keys"
         )
         home = await self.client.home(HOME_POSTS, cached=True)
-        self.portal.show(home, self.clock(), self.plain_symbols, keep=False)
+        self.portal.show(home, self.clock(), self.plain_symbols, keep=False, me=self.me)
         self._show_portal_details()
         self.groups.show(rows if rows is not None else await self.client.groups(), None, home=True)
         self.set_focus(self.portal)
@@ -809,7 +809,7 @@ class RseApp(App[int]):
             home = await self.client.home(HOME_POSTS, cached=True)
         with contextlib.suppress(Closing):
             if self.view.home:
-                self.portal.show(home, self.clock(), self.plain_symbols)
+                self.portal.show(home, self.clock(), self.plain_symbols, me=self.me)
                 self.part(Title).show_home(self.engine.online)
                 self._show_portal_details()
 

@@ -172,3 +172,13 @@ async def test_the_status_bar_keeps_link_outbox_and_inbox_on_a_narrow_terminal()
             if width == 200:
                 assert "F1 keys" in shown and "Act: #incident-room-2 2" in shown
             assert len(shown) <= width or "Act:" in shown, (width, shown)  # only the list is cut
+
+
+def test_my_own_announcement_on_home_does_not_ask_me_to_acknowledge_it():
+    """Found by a new user: Home asked the author to acknowledge their own."""
+    from rse_tui.ui.widgets.portal import post_item
+
+    row = MessageRow(9, 1, "p", 1, "ana", 0, "Freeze at 16:00", title="Freeze", ack=True)
+    assert "please acknowledge" not in str(post_item(row, "Ops", False, 0, False, me=1))
+    assert "announcement" in str(post_item(row, "Ops", False, 0, False, me=1))
+    assert "please acknowledge" in str(post_item(row, "Ops", False, 0, False, me=2))

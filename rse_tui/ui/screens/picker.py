@@ -52,7 +52,7 @@ class ReactionPicker(Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("React · 1-8 or Enter picks · Esc closes")
+            yield Label("React: 1-8 or Enter · Esc")
             options = []
             for n, word in enumerate(self.words):
                 taken = "   (yours: takes it back)" if word in self.mine else ""

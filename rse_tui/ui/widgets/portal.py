@@ -30,7 +30,14 @@ NOTHING_YET = (
 )
 
 
-def post_item(row: MessageRow, group: str, unread: bool, now: float | None, plain: bool) -> Content:
+def post_item(
+    row: MessageRow,
+    group: str,
+    unread: bool,
+    now: float | None,
+    plain: bool,
+    me: int | None = None,
+) -> Content:
     """Two lines: ``● Title`` and ``#Ops · karim · 14:05 · 3 comments · 👍 2``."""
     title = clean_line(row.title) if row.title else first_line(row.text) or "(a post)"
     parts: list[str | tuple[str, str]] = [
@@ -49,7 +56,9 @@ def post_item(row: MessageRow, group: str, unread: bool, now: float | None, plai
         parts.append((f" {reaction_label(word, plain)} {count}", "bold" if mine else "dim"))
     if row.poll is not None:
         parts.append((" · poll" + (", voted" if row.poll.mine is not None else ""), "italic"))
-    if row.ack:
+    if row.ack and row.user == me:  # mine: others acknowledge it, not I
+        parts.append((" · announcement", "italic"))
+    elif row.ack:
         parts.append((" · acknowledged" if row.acked else " · please acknowledge", "italic"))
     if row.pinned:
         parts.append((" · ⚑ pinned", "dim"))
@@ -73,7 +82,13 @@ class Portal(OptionList, inherit_bindings=False):
         self.home: Home | None = None
 
     def show(
-        self, home: Home, now: float | None = None, plain: bool = False, *, keep: bool = True
+        self,
+        home: Home,
+        now: float | None = None,
+        plain: bool = False,
+        *,
+        keep: bool = True,
+        me: int | None = None,
     ) -> None:
         """Draw ``home``, keeping the post under the cursor under it (``keep``),
         else with the cursor on the first post."""
@@ -93,7 +108,8 @@ class Portal(OptionList, inherit_bindings=False):
             for row in rows:
                 name = home.groups.get(row.group, f"group {row.group}")
                 unread = row.seq in home.unread
-                options.append(Option(post_item(row, name, unread, now, plain), id=str(row.seq)))
+                item = post_item(row, name, unread, now, plain, me)
+                options.append(Option(item, id=str(row.seq)))
                 self.posts[str(row.seq)] = row
 
         section("Featured", featured)
