@@ -468,7 +468,7 @@ class PostScreen(Answers, Follows, Screen[None]):
         parts = []
         poll = self.root.poll
         on_post = self._option_at(self.cursor) is not None or self.cursor == 0
-        if on_post and poll is not None and not poll.closed(self.surface.clock()):
+        if on_post and poll is not None and not self._may_vote():  # open, and mine to give
             parts.append("1-9 Enter vote")
         if on_post and self.root.ack and not self.root.acked and not self.sent_ack:
             parts.append("a got it")
