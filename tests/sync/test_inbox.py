@@ -65,3 +65,24 @@ def test_a_reaction_read_stays_read_when_a_page_confirms_it(tmp_path):
         (InboxKind.REACTION, 51, True)
     ]
     cache.close()
+
+
+def test_a_reaction_waiting_to_be_sent_counts_already(tmp_path):
+    """Found by a new user: a reaction made offline was not shown until it
+    was sent (inviting a second); taken back offline, it goes at once too."""
+    from rse_tui.protocol import React
+
+    cache = _cache(tmp_path)
+    cache.apply([ReactEvent(seq=6, group=G, user=BOB, target=4, emoji="+1")])
+
+    def shown() -> dict[str, tuple[int, bool]]:
+        [row] = [r for r in cache.messages(G, "c") if r.seq == 4]
+        return {word: (count, mine) for word, count, mine in row.reactions}
+
+    assert shown() == {"+1": (1, False)}
+    cache.enqueue(React(request_id=0, cid="r1", target=4, emoji="+1"))
+    cache.enqueue(React(request_id=0, cid="r2", target=4, emoji="tada"))
+    assert shown() == {"+1": (2, True), "tada": (1, True)}
+    cache.enqueue(React(request_id=0, cid="r3", target=4, emoji="tada", on=False))
+    assert shown() == {"+1": (2, True)}
+    cache.close()

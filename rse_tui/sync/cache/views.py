@@ -12,6 +12,7 @@ from rse_tui.protocol import (
     ChatEvent,
     JoinGroup,
     LeaveGroup,
+    React,
     Reaction,
     SendChat,
     SendDirect,
@@ -219,6 +220,27 @@ class Views(CacheBase):
         ).fetchall()
         return self._with_reactions([_message_row(r) for r in rows])
 
+    def _overlay_waiting_reactions(
+        self, targets: set[int], found: dict[int, list[tuple[str, int, bool]]]
+    ) -> None:
+        """My reactions still in the outbox count already (found by a new user:
+        one made offline was not shown until sent, inviting a second)."""
+        for (frame,) in self.conn.execute(
+            "SELECT frame FROM outbox WHERE op = ? AND error IS NULL ORDER BY n", (React.TYPE,)
+        ).fetchall():
+            request = decode_request(frame)
+            if not isinstance(request, React) or request.target not in targets:
+                continue
+            have = {e: (n, mine) for e, n, mine in found.get(request.target, [])}
+            count, mine = have.get(request.emoji, (0, False))
+            if request.on and not mine:
+                have[request.emoji] = (count + 1, True)
+            elif not request.on and mine:
+                have[request.emoji] = (count - 1, False)
+            found[request.target] = [(e, n, m) for e, (n, m) in have.items() if n > 0]
+            if not found[request.target]:
+                del found[request.target]
+
     def _with_reactions(self, rows: list[MessageRow]) -> list[MessageRow]:
         """``rows`` with the reactions the cache holds for them."""
         seqs = [r.seq for r in rows if r.seq is not None]
@@ -235,6 +257,7 @@ class Views(CacheBase):
                 (me, *chunk),
             ):
                 found.setdefault(target, []).append((emoji, count, bool(mine)))
+        self._overlay_waiting_reactions(set(seqs), found)
         if not found:
             return rows
         return [
