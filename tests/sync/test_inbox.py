@@ -86,3 +86,17 @@ def test_a_reaction_waiting_to_be_sent_counts_already(tmp_path):
     cache.enqueue(React(request_id=0, cid="r3", target=4, emoji="tada", on=False))
     assert shown() == {"+1": (2, True)}
     cache.close()
+
+
+def test_an_edit_waiting_to_be_sent_shows_at_once(tmp_path):
+    """Found by a new user: an edit of a delivered message, made offline,
+    showed the old text until it was sent."""
+    from rse_tui.protocol import EditMessage
+
+    cache = _cache(tmp_path)
+    cache.enqueue(EditMessage(request_id=0, cid="e1", target=4, text="mine, corrected"))
+    [row] = [r for r in cache.messages(G, "c") if r.seq == 4]
+    assert row.text == "mine, corrected" and row.edited is not None
+    [other] = [r for r in cache.messages(G, "c") if r.seq == 5]
+    assert other.text == "also mine" and other.edited is None
+    cache.close()

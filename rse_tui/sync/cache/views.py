@@ -10,6 +10,7 @@ from typing import Any
 
 from rse_tui.protocol import (
     ChatEvent,
+    EditMessage,
     JoinGroup,
     LeaveGroup,
     React,
@@ -241,8 +242,33 @@ class Views(CacheBase):
             if not found[request.target]:
                 del found[request.target]
 
+    def _waiting_edits(self, rows: list[MessageRow]) -> list[MessageRow]:
+        """``rows`` with my edits still in the outbox already made (found by a
+        new user: an edit made offline showed the old text until sent)."""
+        edits: dict[int, tuple[EditMessage, float]] = {}
+        for frame, created in self.conn.execute(
+            "SELECT frame, created FROM outbox WHERE op = ? AND error IS NULL ORDER BY n",
+            (EditMessage.TYPE,),
+        ).fetchall():
+            request = decode_request(frame)
+            if isinstance(request, EditMessage):
+                edits[request.target] = (request, created)
+        if not edits:
+            return rows
+        out = []
+        for row in rows:
+            found = edits.get(row.seq) if row.seq is not None else None
+            if found is not None:
+                edit, created = found
+                title = row.title if edit.title is None else (edit.title or None)
+                row = replace(row, text=edit.text, title=title, edited=created)
+            out.append(row)
+        return out
+
     def _with_reactions(self, rows: list[MessageRow]) -> list[MessageRow]:
-        """``rows`` with the reactions the cache holds for them."""
+        """``rows`` with the reactions the cache holds for them (and my edits
+        and reactions still waiting to be sent)."""
+        rows = self._waiting_edits(rows)
         seqs = [r.seq for r in rows if r.seq is not None]
         if not seqs:
             return rows
