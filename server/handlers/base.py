@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -182,16 +183,49 @@ def _shows_other_than_it_is(text: str) -> bool:
 
 
 #: Characters that draw as nothing (besides format characters, category Cf:
-#: zero-width space, soft hyphen, word joiner, BOM...): fillers and blanks.
-_BLANKS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+#: zero-width space, soft hyphen, word joiner, BOM...): fillers, blanks, the
+#: grapheme joiner, variation selectors, invisible vowels, the Arabic
+#: stretching stroke, the object replacement character.
+_BLANKS = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u0640\ufffc"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+#: Joiners: kept between two letters of a script or two emoji (a family
+#: emoji is not three), dropped next to a Latin letter ("Yes\u200d").
+_JOINERS = frozenset("\u200c\u200d")
+#: Full-width Latin letters, digits and signs read as their ASCII ones.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+
+
+def _visible(text: str) -> str:
+    kept: list[str] = []
+    for i, ch in enumerate(text):
+        if ch in _JOINERS:
+            before, after = text[i - 1 : i], text[i + 1 : i + 2]
+            if before and after and not before.isascii() and not after.isascii():
+                kept.append(ch)
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cf" or ch in _BLANKS:
+            continue
+        if kept and category in ("Mn", "Me") and kept[-1] == ch:
+            continue  # a mark written twice reads as once
+        kept.append(ch)
+    return "".join(kept)
 
 
 def shown_form(text: str) -> str:
     """What a reader sees of ``text``: without the characters that draw as
-    nothing, compatibility forms folded (NFKC), case folded. "Yes",
-    "Ye\u00ads" and "Yes\u200b" are the same option to a voter."""
-    visible = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" and ch not in _BLANKS)
-    return unicodedata.normalize("NFKC", visible).casefold().strip()
+    nothing, composed (NFC), full-width letters as ASCII, spaces as one,
+    lower case. "Yes", "Ye\u00ads", "Yes\u200b" and full-width "Yes" are the
+    same option to a voter; "Masse" and "Maße", "x2" and "x²" are not. Only
+    marks left (nothing to carry them) is empty."""
+    shown = unicodedata.normalize("NFC", _visible(text)).translate(_FULL_WIDTH)
+    shown = " ".join(shown.split()).lower()
+    if all(unicodedata.category(ch) in ("Mn", "Me") for ch in shown):
+        return ""
+    return shown
 
 
 def check_user_name(name: str, limits: Limits) -> str:
@@ -245,8 +279,16 @@ def check_page(limit: int, limits: Limits) -> int:
     return limit
 
 
+_ASCII_SHOWN = re.compile("[!-~]")
+
+
+def _blank(text: str) -> bool:
+    """Nothing a reader would see (fast for the usual text: any ASCII sign)."""
+    return _ASCII_SHOWN.search(text) is None and not shown_form(text)
+
+
 def check_text(text: str, limit: int) -> str:
-    if not shown_form(text):
+    if _blank(text):
         raise ProtocolError(ErrorCode.BAD_FIELD, "text is empty")
     if len(text) > limit:
         raise ProtocolError(ErrorCode.TOO_LONG, f"text has at most {limit} characters")

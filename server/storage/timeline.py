@@ -234,11 +234,32 @@ def forget_message(conn: sqlite3.Connection, target: int) -> None:
     for start in range(0, len(gone), 500):
         chunk = gone[start : start + 500]
         marks = ",".join("?" * len(chunk))
+        # Who did what about it, and when, goes too (found by an attacker: the
+        # emptied rows still said who voted, acknowledged or reacted, and when;
+        # and their write receipts tied them to those places): an emptied
+        # place is the message's own, and nobody's.
+        done_by: dict[int, list[int]] = {}
+        for seq, who in conn.execute(
+            f"SELECT seq, user FROM events WHERE (seq IN ({marks}) AND seq != ?)"
+            f" OR (ref IN ({marks}) AND kind IN ({_ABOUT_KINDS}))",
+            (*chunk, target, *chunk),
+        ).fetchall():
+            done_by.setdefault(who, []).append(seq)
         conn.execute(
-            "UPDATE events SET body = NULL, meta = NULL, deleted = 1"
-            f" WHERE seq IN ({marks}) OR (ref IN ({marks}) AND kind IN ({_ABOUT_KINDS}))",
-            chunk + chunk,
+            "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE seq = ?", (target,)
         )
+        for who, seqs in done_by.items():
+            places = ",".join("?" * len(seqs))
+            conn.execute(
+                "UPDATE events SET body = NULL, meta = NULL, deleted = 1, user = 0, ts = 0,"
+                f" ref = NULL WHERE seq IN ({places})",
+                seqs,
+            )
+            conn.execute(
+                "DELETE FROM receipts WHERE user = ?"
+                f" AND json_extract(result, '$.s') IN ({places})",
+                (who, *seqs),
+            )
         for table, column in (
             ("reactions", "target"),
             ("pins", "seq"),
