@@ -43,6 +43,8 @@ class Client:
     task: asyncio.Task[None] | None = None
     #: (op, text, cid) of the messages this engine queued, in the order it queued them.
     written: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The message each write about one names (a vote's poll...), by write id.
+    targets: dict[str, int] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
 
     @property

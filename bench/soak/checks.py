@@ -22,6 +22,8 @@ import re
 import sqlite3
 from pathlib import Path
 
+from server.storage import write_mark
+
 from .actors import TAIL_LINE, Client
 from .frames import Membership, leaks
 
@@ -72,7 +74,7 @@ def stored_once_in_order(db: sqlite3.Connection, cache: sqlite3.Connection, c: C
         row = db.execute(
             "SELECT result FROM receipts WHERE user = ? AND cid = ?", (c.user, cid)
         ).fetchone()
-        if row is None and op == "vote" and _voted_anonymously(db, c.user, cid):
+        if row is None and op == "vote" and _voted_anonymously(db, c.user, cid, c.targets.get(cid)):
             continue  # an anonymous vote keeps no receipt: the poll's list says it
         if row is None:
             if cid not in refused:
@@ -112,9 +114,17 @@ def stored_once_in_order(db: sqlite3.Connection, cache: sqlite3.Connection, c: C
     return problems
 
 
-def _voted_anonymously(db: sqlite3.Connection, user: int, cid: str) -> bool:
+def _voted_anonymously(db: sqlite3.Connection, user: int, cid: str, target: int | None) -> bool:
+    """The poll's list has the vote (of its write id, a hash only), or the
+    poll was deleted since, and its list with it."""
+    if (
+        target is not None
+        and db.execute("SELECT 1 FROM events WHERE seq = ? AND deleted = 1", (target,)).fetchone()
+    ):
+        return True
+    mark = write_mark(cid)
     return any(
-        [user, cid] in json.loads(voters)
+        [user, mark] in json.loads(voters)
         for (voters,) in db.execute("SELECT voters FROM anon_voters")
     )
 

@@ -135,6 +135,9 @@ class Soak:
                 continue
             self.count(self.ops, write.TYPE)
             client.written.append((write.TYPE, shown_text(write) or "", cid))
+            target = getattr(write, "target", None)
+            if isinstance(target, int):
+                client.targets[cid] = target
 
     async def _processes(self, client: Client, view: View) -> None:
         """Start what was killed; feed the pipe of `rse chat` now and then."""

@@ -218,6 +218,9 @@ def delete_message(
 #: and the votes, acknowledgements, reactions, pins and features on either.
 _ABOUT = (EditEvent, CommentEvent, VoteEvent, AckEvent, ReactEvent, PinEvent, FeatureEvent)
 _ABOUT_KINDS = ", ".join(f"'{cls.TYPE}'" for cls in _ABOUT)
+_DONE_KINDS = ", ".join(
+    f"'{cls.TYPE}'" for cls in (VoteEvent, AckEvent, ReactEvent, PinEvent, FeatureEvent)
+)
 
 
 def forget_message(conn: sqlite3.Connection, target: int) -> None:
@@ -234,32 +237,21 @@ def forget_message(conn: sqlite3.Connection, target: int) -> None:
     for start in range(0, len(gone), 500):
         chunk = gone[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        # Who did what about it, and when, goes too (found by an attacker: the
-        # emptied rows still said who voted, acknowledged or reacted, and when;
-        # and their write receipts tied them to those places): an emptied
-        # place is the message's own, and nobody's.
-        done_by: dict[int, list[int]] = {}
-        for seq, who in conn.execute(
-            f"SELECT seq, user FROM events WHERE (seq IN ({marks}) AND seq != ?)"
-            f" OR (ref IN ({marks}) AND kind IN ({_ABOUT_KINDS}))",
-            (*chunk, target, *chunk),
-        ).fetchall():
-            done_by.setdefault(who, []).append(seq)
         conn.execute(
-            "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE seq = ?", (target,)
+            "UPDATE events SET body = NULL, meta = NULL, deleted = 1"
+            f" WHERE seq IN ({marks}) OR (ref IN ({marks}) AND kind IN ({_ABOUT_KINDS}))",
+            chunk + chunk,
         )
-        for who, seqs in done_by.items():
-            places = ",".join("?" * len(seqs))
-            conn.execute(
-                "UPDATE events SET body = NULL, meta = NULL, deleted = 1, user = 0, ts = 0,"
-                f" ref = NULL WHERE seq IN ({places})",
-                seqs,
-            )
-            conn.execute(
-                "DELETE FROM receipts WHERE user = ?"
-                f" AND json_extract(result, '$.s') IN ({places})",
-                (who, *seqs),
-            )
+        # Who voted, acknowledged, reacted, pinned or featured it, and when,
+        # goes too (found by an attacker: the emptied rows still said it): an
+        # emptied place of that kind is nobody's. A comment's or an edit's
+        # place keeps its author, as every deleted message's does; and every
+        # write keeps its receipt, which answers a resend as the first time.
+        conn.execute(
+            "UPDATE events SET user = 0, ts = 0, ref = NULL"
+            f" WHERE ref IN ({marks}) AND kind IN ({_DONE_KINDS})",
+            chunk,
+        )
         for table, column in (
             ("reactions", "target"),
             ("pins", "seq"),
