@@ -694,6 +694,11 @@ class ThreadPage(Page):
 
 
 @frame
+class SearchResults(Page):
+    """What a search found, best first (``more``: more matched)."""
+
+
+@frame
 class HomePage(Page):
     """The home portal: ``events`` are posts, featured ones first, then the
     newest of one's groups; ``featured`` are those featured for everyone
@@ -1088,6 +1093,23 @@ class AckStatus(Request):
 
 
 @frame
+class Search(Request):
+    """Full-text search over the messages, posts and comments one may read
+    now, best match first: every word of ``query`` (any order, accents and
+    case ignored), in ``group``, by ``author``, from ``after`` (Unix seconds,
+    included) until ``before`` (excluded), when given."""
+
+    TYPE: ClassVar[str] = "search"
+    REPLY: ClassVar[type[Reply]] = SearchResults
+    query: str = wire("q")
+    group: int | None = wire("g", default=None)
+    author: int | None = wire("u", default=None)
+    after: int | None = wire("af", default=None)
+    before: int | None = wire("bf", default=None)
+    limit: int = wire("n", default=50)
+
+
+@frame
 class GetHome(Request):
     """The home portal: featured posts, then the newest posts of one's groups."""
 
@@ -1158,6 +1180,7 @@ REQUESTS: Mapping[str, type[Request]] = {
         GetThread,
         AckStatus,
         GetHome,
+        Search,
     )
 }
 

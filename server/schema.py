@@ -237,6 +237,19 @@ def _anonymous_write_marks(db: sqlite_utils.Database) -> None:
         )
 
 
+def _search(db: sqlite_utils.Database) -> None:
+    """Full-text search: an FTS5 index of chat messages, posts (text, title)
+    and comments, by sequence number; what is stored already goes in."""
+    from .storage.search import backfill
+
+    db.execute("DROP TABLE IF EXISTS search")  # a migration run again builds it anew
+    db.execute(
+        "CREATE VIRTUAL TABLE search USING fts5(text, title,"
+        " tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    backfill(db.conn)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _initial,
     _governance,
@@ -248,6 +261,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _unordered_ballots,
     _event_targets,
     _anonymous_write_marks,
+    _search,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

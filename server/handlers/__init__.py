@@ -44,6 +44,7 @@ from rse_tui.protocol import (
     Request,
     RequestJoin,
     Revoke,
+    Search,
     SearchDirectory,
     SendChat,
     SendComment,
@@ -55,7 +56,7 @@ from rse_tui.protocol import (
     Vote,
 )
 
-from . import accounts, feed, groups, messages
+from . import accounts, feed, groups, messages, search
 from .base import Caller, Handler, Services
 
 HANDLERS: Mapping[type[Request], Handler] = {
@@ -91,6 +92,7 @@ HANDLERS: Mapping[type[Request], Handler] = {
     Feature: feed.feature,
     GetThread: feed.thread,
     GetHome: feed.home,
+    Search: search.search,
     AckStatus: feed.ack_status,
     SendPost: messages.send_post,
     SendDirect: messages.send_direct,

@@ -69,6 +69,7 @@ from .groups import (
     request_join,
     update_group,
 )
+from .search import search
 from .timeline import (
     append_message,
     catch_up,
@@ -140,6 +141,7 @@ __all__ = [
     "remove_member",
     "request_join",
     "revoke_token",
+    "search",
     "send_direct",
     "set_admin",
     "set_badge",

@@ -45,6 +45,7 @@ from .base import (
     post_meta,
 )
 from .groups import access, bring_back, direct_chat
+from .search import index_message, unindex
 
 
 def append_message(
@@ -81,6 +82,7 @@ def append_message(
         poll = replace(poll, counts=[0] * len(poll.options), voters=0, version=0)
     meta = post_meta(title, ack, poll) if kind == Kind.POST else None
     seq = append(conn, kind, group, user, now, text, ref=reply, meta=meta)
+    index_message(conn, seq, text, title if kind == Kind.POST else None)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     if kind == Kind.CHAT:
@@ -103,6 +105,7 @@ def comment(
     policy.require_write(a, Kind.COMMENT)
     group = a.facts.group
     seq = append(conn, Kind.COMMENT, group, user, now, text, ref=post)
+    index_message(conn, seq, text, None)
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
     event = CommentEvent(seq=seq, group=group, user=user, ts=now, text=text, post=post)
@@ -185,6 +188,7 @@ def edit_message(
         "UPDATE events SET body = NULL, meta = NULL, deleted = 1 WHERE ref = ? AND kind = ?",
         (target, EditEvent.TYPE),
     )
+    index_message(conn, target, text, title if kind == Kind.POST else None)
     seq = append(conn, EditEvent.TYPE, group, user, now, text, ref=target, meta=_title(title))
     result = Receipt(seq=seq, ts=now)
     keep_receipt(conn, user, cid, result)
@@ -234,6 +238,7 @@ def forget_message(conn: sqlite3.Connection, target: int) -> None:
             "SELECT seq FROM events WHERE ref = ? AND kind = ?", (target, Kind.COMMENT)
         )
     ]
+    unindex(conn, gone)
     for start in range(0, len(gone), 500):
         chunk = gone[start : start + 500]
         marks = ",".join("?" * len(chunk))

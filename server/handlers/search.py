@@ -1,0 +1,29 @@
+"""The search request: full-text search over what the asker may read."""
+
+from __future__ import annotations
+
+from rse_tui.protocol import ErrorCode, ProtocolError, Search, SearchResults
+
+from .. import storage
+from .base import Caller, Services, check_page
+from .messages import check_query
+
+
+async def search(svc: Services, caller: Caller, req: Search) -> SearchResults:
+    query = check_query(req.query)
+    if req.after is not None and req.before is not None and req.after >= req.before:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "'af' is before 'bf'")
+    events, authors, more = await svc.db.read(
+        storage.search,
+        user=caller.user,
+        query=query,
+        limit=check_page(req.limit, svc.limits),
+        group=req.group,
+        author=req.author,
+        after=req.after,
+        before=req.before,
+    )
+    # A search reads the index, then each match's row: charged by what it
+    # read, at least one.
+    svc.charge_items(caller.user, max(1, len(events)))
+    return SearchResults(request_id=req.request_id, events=events, users=authors, more=more)
