@@ -31,6 +31,8 @@ from .groups import cmd_charter, cmd_directory, cmd_group
 from .launch import cmd_demo, cmd_sync, cmd_tui
 from .messages import cmd_chat, cmd_dm, cmd_post, cmd_react, cmd_tail
 from .run import EXIT_FAILED, EXIT_OK, EXIT_QUEUED, EXIT_USAGE, CliError, notice
+from .search import COMMANDS as SEARCH_COMMANDS
+from .search import add_commands as add_search_commands
 
 ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "join": cmd_join,
@@ -46,6 +48,7 @@ ASYNC_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int
     "directory": cmd_directory,
     "charter": cmd_charter,
     **FEED_COMMANDS,
+    **SEARCH_COMMANDS,
 }
 
 
@@ -239,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     directory.add_argument("--ambassadors", action="store_true", help="only ambassadors")
     add_feed_commands(add, _message_id)
+    add_search_commands(add)
     charter = add("charter", "show the usage charter; --accept to accept it")
     charter.add_argument("--accept", action="store_true", help="accept the version shown")
     return parser

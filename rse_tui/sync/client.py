@@ -32,6 +32,7 @@ from rse_tui.protocol import (
     DeleteMessage,
     DirectoryEntry,
     EditMessage,
+    Event,
     Feature,
     GetCharter,
     GetHome,
@@ -52,7 +53,9 @@ from rse_tui.protocol import (
     React,
     RemoveMember,
     RequestJoin,
+    Search,
     SearchDirectory,
+    SearchResults,
     SendChat,
     SendComment,
     SendDirect,
@@ -317,6 +320,21 @@ class Client:
     async def reactions(self, message: int) -> list[tuple[str, list[str]]]:
         """Who put each reaction on a message, as cached (``thread`` refreshes it)."""
         return await self._worker(self._cache.reactors, message)
+
+    async def search(
+        self,
+        query: str,
+        *,
+        group: int | None = None,
+        author: int | None = None,
+        limit: int = 50,
+    ) -> tuple[list[Event], dict[int, str], bool]:
+        """Search the server (online only): the messages found, best first,
+        their authors' names, and whether more matched."""
+        reply: SearchResults = await self.engine.call(
+            Search, query=query, group=group, author=author, limit=limit
+        )
+        return reply.events, {u.user: u.name for u in reply.users}, reply.more
 
     async def ack_status(self, post: int) -> tuple[list[str], list[str]]:
         """Who acknowledged an announcement, and who has not yet (its author

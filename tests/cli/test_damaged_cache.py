@@ -90,6 +90,7 @@ def _rows(url: str) -> dict[str, list[str]]:
         "ack": ["ack", "1"],
         "inbox": ["inbox"],
         "feature": ["feature", "1"],
+        "search": ["search", "db"],
         **{
             f"group {action}": ["group", action, *names]
             for action, names in (
