@@ -27,17 +27,6 @@ from rse_tui.protocol import (
 from .. import storage
 from .base import Caller, Services, check_line, check_page, check_text, shown_form, write
 
-#: A search query's longest text (characters).
-MAX_QUERY_CHARS = 500
-
-
-def check_query(query: str) -> str:
-    if len(query) > MAX_QUERY_CHARS:
-        raise ProtocolError(
-            ErrorCode.TOO_LONG, f"a search has at most {MAX_QUERY_CHARS} characters"
-        )
-    return query
-
 
 def shown_time(svc: Services, caller: Caller, written: int | None) -> int:
     """The time a message is shown with: when it was written, for one that waited

@@ -6,7 +6,17 @@ from rse_tui.protocol import ErrorCode, ProtocolError, Search, SearchResults
 
 from .. import storage
 from .base import Caller, Services, check_page
-from .messages import check_query
+
+#: A search query's longest text (characters).
+MAX_QUERY_CHARS = 500
+
+
+def check_query(query: str) -> str:
+    if len(query) > MAX_QUERY_CHARS:
+        raise ProtocolError(
+            ErrorCode.TOO_LONG, f"a search has at most {MAX_QUERY_CHARS} characters"
+        )
+    return query
 
 
 async def search(svc: Services, caller: Caller, req: Search) -> SearchResults:

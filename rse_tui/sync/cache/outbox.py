@@ -125,8 +125,10 @@ class Outbox(Reducer):
     def pending_vote(self, target: int) -> list[int] | None:
         """My newest vote in the poll of post ``target`` still waiting to be
         sent (None: none waits)."""
-        for item in reversed(self.outbox()):
-            request = item.request
+        for (frame,) in self.conn.execute(
+            "SELECT frame FROM outbox WHERE op = ? AND error IS NULL ORDER BY n DESC", (Vote.TYPE,)
+        ).fetchall():
+            request = decode_request(frame)
             if isinstance(request, Vote) and request.target == target:
                 return list(request.choices)
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -122,9 +121,8 @@ class Portal(Reducer, Views):
             run.changes.home = True
         return run.changes
 
-    def _rows_of(self, seqs: Iterable[Any]) -> list[tuple[Any, ...]]:
-        """The posts among ``seqs`` (numbers, or rows of one), newest first."""
-        wanted = [s[0] if isinstance(s, tuple) else s for s in seqs]
+    def _rows_of(self, wanted: list[int]) -> list[tuple[Any, ...]]:
+        """The posts among ``wanted`` (sequence numbers), newest first."""
         if not wanted:
             return []
         marks = ",".join("?" * len(wanted))
@@ -137,10 +135,14 @@ class Portal(Reducer, Views):
         """Featured posts (for everyone, and pinned in my groups), then the
         newest ``limit`` posts of my groups, as cached."""
         featured = self._rows_of(
-            self.conn.execute(
-                "SELECT target FROM featured WHERE present = 1 UNION SELECT m.seq FROM messages m"
-                " WHERE m.pinned = 1 AND m.grp IN (SELECT id FROM groups WHERE member = 1)"
-            )
+            [
+                seq
+                for (seq,) in self.conn.execute(
+                    "SELECT target FROM featured WHERE present = 1 UNION SELECT m.seq"
+                    " FROM messages m WHERE m.pinned = 1"
+                    " AND m.grp IN (SELECT id FROM groups WHERE member = 1)"
+                )
+            ]
         )
         # The newest of each group through the index, then the newest of those
         # (one sort of every post of every group cost the first paint 8 ms).

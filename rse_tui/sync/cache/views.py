@@ -221,16 +221,30 @@ class Views(CacheBase):
         ).fetchall()
         return self._with_reactions([_message_row(r) for r in rows])
 
+    def _waiting(self) -> tuple[list[React], dict[int, tuple[EditMessage, float]]]:
+        """My reactions (in order) and edits (the last of each message) still
+        in the outbox: one read for both."""
+        reactions: list[React] = []
+        edits: dict[int, tuple[EditMessage, float]] = {}
+        for frame, created in self.conn.execute(
+            "SELECT frame, created FROM outbox WHERE op IN (?, ?) AND error IS NULL ORDER BY n",
+            (React.TYPE, EditMessage.TYPE),
+        ).fetchall():
+            request = decode_request(frame)
+            if isinstance(request, React):
+                reactions.append(request)
+            elif isinstance(request, EditMessage):
+                edits[request.target] = (request, created)
+        return reactions, edits
+
+    @staticmethod
     def _overlay_waiting_reactions(
-        self, targets: set[int], found: dict[int, list[tuple[str, int, bool]]]
+        waiting: list[React], targets: set[int], found: dict[int, list[tuple[str, int, bool]]]
     ) -> None:
         """My reactions still in the outbox count already (found by a new user:
         one made offline was not shown until sent, inviting a second)."""
-        for (frame,) in self.conn.execute(
-            "SELECT frame FROM outbox WHERE op = ? AND error IS NULL ORDER BY n", (React.TYPE,)
-        ).fetchall():
-            request = decode_request(frame)
-            if not isinstance(request, React) or request.target not in targets:
+        for request in waiting:
+            if request.target not in targets:
                 continue
             have = {e: (n, mine) for e, n, mine in found.get(request.target, [])}
             count, mine = have.get(request.emoji, (0, False))
@@ -242,19 +256,12 @@ class Views(CacheBase):
             if not found[request.target]:
                 del found[request.target]
 
-    def _waiting_edits(self, rows: list[MessageRow]) -> list[MessageRow]:
+    @staticmethod
+    def _with_waiting_edits(
+        rows: list[MessageRow], edits: dict[int, tuple[EditMessage, float]]
+    ) -> list[MessageRow]:
         """``rows`` with my edits still in the outbox already made (found by a
         new user: an edit made offline showed the old text until sent)."""
-        edits: dict[int, tuple[EditMessage, float]] = {}
-        for frame, created in self.conn.execute(
-            "SELECT frame, created FROM outbox WHERE op = ? AND error IS NULL ORDER BY n",
-            (EditMessage.TYPE,),
-        ).fetchall():
-            request = decode_request(frame)
-            if isinstance(request, EditMessage):
-                edits[request.target] = (request, created)
-        if not edits:
-            return rows
         out = []
         for row in rows:
             found = edits.get(row.seq) if row.seq is not None else None
@@ -268,7 +275,10 @@ class Views(CacheBase):
     def _with_reactions(self, rows: list[MessageRow]) -> list[MessageRow]:
         """``rows`` with the reactions the cache holds for them (and my edits
         and reactions still waiting to be sent)."""
-        rows = self._waiting_edits(rows)
+        if not rows:
+            return rows
+        waiting, edits = self._waiting()
+        rows = self._with_waiting_edits(rows, edits) if edits else rows
         seqs = [r.seq for r in rows if r.seq is not None]
         if not seqs:
             return rows
@@ -283,7 +293,7 @@ class Views(CacheBase):
                 (me, *chunk),
             ):
                 found.setdefault(target, []).append((emoji, count, bool(mine)))
-        self._overlay_waiting_reactions(set(seqs), found)
+        self._overlay_waiting_reactions(waiting, set(seqs), found)
         if not found:
             return rows
         return [
