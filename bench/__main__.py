@@ -16,8 +16,6 @@ import json
 import tempfile
 from pathlib import Path
 
-from rse_tui.protocol import CreateGroup, JoinGroup, Sync
-from rse_tui.sync.cache import new_cid
 from rse_tui.sync.connection import Connection, Traffic
 
 from . import availability, catchup, first_paint, laggards, load, memory, slowlink_times, wire
@@ -29,12 +27,7 @@ async def _quick_catch_up(missed: list[int]) -> dict[int, int]:
     out: dict[int, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         async with wire.RseServer(Path(tmp)) as server:
-            sender, _ = await server.user("alice")
-            receiver, token = await server.user("bob")
-            g = (await sender.call(CreateGroup, name="Ops", cid=new_cid())).group
-            await receiver.call(JoinGroup, group=g, cid=new_cid())
-            cursor = (await receiver.call(Sync, since=0)).head
-            await receiver.close()
+            sender, g, token, cursor = await wire.away_from_a_group(server)
             texts = iter(lines(sum(missed), seed=5))
             for n in missed:
                 for _ in range(n):
@@ -55,12 +48,7 @@ async def _quick_catch_up_mixed() -> int:
     """Figure 3 after a missed mixed feed (wire.MIXED), counted the same way."""
     with tempfile.TemporaryDirectory() as tmp:
         async with wire.RseServer(Path(tmp)) as server:
-            sender, _ = await server.user("alice")
-            receiver, token = await server.user("bob")
-            g = (await sender.call(CreateGroup, name="Ops", cid=new_cid())).group
-            await receiver.call(JoinGroup, group=g, cid=new_cid())
-            cursor = (await receiver.call(Sync, since=0)).head
-            await receiver.close()
+            sender, g, token, cursor = await wire.away_from_a_group(server)
             await wire.write_mixed(sender, g, mixed(**wire.MIXED, seed=5))
             traffic = Traffic()
             conn = await Connection.open(server.url(), token=token, since=cursor, traffic=traffic)

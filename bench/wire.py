@@ -191,6 +191,18 @@ async def write(conn: Connection, kind: type[WriteRequest], **fields: Any) -> An
 MIXED = {"chat": 50, "posts": 15, "comments": 20, "reactions": 15}
 
 
+async def away_from_a_group(server: RseServer) -> tuple[Connection, int, str, int]:
+    """alice, in group Ops, and bob, its member, gone away: (alice's
+    connection, the group, bob's token, where bob's catch-up starts)."""
+    sender, _ = await server.user("alice")
+    receiver, token = await server.user("bob")
+    g = (await sender.call(CreateGroup, name="Ops", cid=new_cid())).group
+    await receiver.call(JoinGroup, group=g, cid=new_cid())
+    cursor = (await receiver.call(Sync, since=0)).head
+    await receiver.close()
+    return sender, g, token, cursor
+
+
 async def write_mixed(conn: Connection, group: int, items: list[Item]) -> int:
     """Write a mixed feed (bench.corpus.mixed) to ``group``; the last seq."""
     seqs: list[int] = []
@@ -306,12 +318,7 @@ async def rse_catch_up_mixed(tmp: Path, seed: int = 23) -> dict[str, Any]:
     """Figure 3, mixed: reconnect and catch up after a missed mixed feed (MIXED)."""
     items = mixed(**MIXED, seed=seed)
     async with RseServer(tmp) as server:
-        sender, _ = await server.user("alice")
-        receiver, token = await server.user("bob")
-        g = (await sender.call(CreateGroup, name="Ops", cid=new_cid())).group
-        await receiver.call(JoinGroup, group=g, cid=new_cid())
-        cursor = (await receiver.call(Sync, since=0)).head
-        await receiver.close()
+        sender, g, token, cursor = await away_from_a_group(server)
         await write_mixed(sender, g, items)
         async with Link(server.port, tmp) as link:
             pushes: list = []
